@@ -1,0 +1,505 @@
+//! The fused sweep: for a block of rows, face fluxes → cell update → sources → friction →
+//! wet/dry → block totals, in one pass over memory. Face fluxes live in row buffers that
+//! roll down the block (the face below a row is the face above the previous one), so each
+//! face is computed once, except the one face row above each block.
+//!
+//! Arrays are padded with one ring of ghost cells; `stride = cols + 2`. A block writes
+//! only its own rows of the output arrays and reads only the input arrays, so blocks run
+//! in parallel and give the same bits whatever the thread count.
+
+use crate::flux::{Side, face_flux};
+
+/// Input state and static fields, padded and row-major.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields<'a> {
+    pub h: &'a [f64],
+    pub qx: &'a [f64],
+    pub qy: &'a [f64],
+    pub z: &'a [f64],
+    /// g·n² per cell (Manning), so friction needs no lookup.
+    pub g_n2: &'a [f64],
+    pub active: &'a [u8],
+}
+
+/// Numbers that are constant during one step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepCoeffs {
+    pub rows: usize,
+    pub cols: usize,
+    pub stride: usize,
+    pub dt_s: f64,
+    /// dt/dx and dt/dy.
+    pub rx: f64,
+    pub ry: f64,
+    pub inv_dx: f64,
+    pub inv_dy: f64,
+    pub g: f64,
+    pub dry_depth_m: f64,
+    /// Negative depths down to this are round-off and set to zero; below it is a blow-up.
+    pub negative_tolerance_m: f64,
+}
+
+/// Fluxes through one row of faces, per metre of face.
+#[derive(Debug, Default)]
+pub(crate) struct FaceRow {
+    mass: Vec<f64>,
+    normal_left: Vec<f64>,
+    normal_right: Vec<f64>,
+    tangential: Vec<f64>,
+}
+
+impl FaceRow {
+    fn new(len: usize) -> Self {
+        Self {
+            mass: vec![0.0; len],
+            normal_left: vec![0.0; len],
+            normal_right: vec![0.0; len],
+            tangential: vec![0.0; len],
+        }
+    }
+}
+
+/// Per-block buffers, allocated once with the solver.
+#[derive(Debug)]
+pub(crate) struct BlockScratch {
+    below: FaceRow,
+    above: FaceRow,
+    x: FaceRow,
+    rate: Vec<f64>,
+}
+
+impl BlockScratch {
+    pub fn new(cols: usize) -> Self {
+        let stride = cols + 2;
+        Self {
+            below: FaceRow::new(stride),
+            above: FaceRow::new(stride),
+            x: FaceRow::new(stride),
+            rate: vec![0.0; cols],
+        }
+    }
+}
+
+/// What a block reports after the sweep. Sums are in row order, so they do not depend on
+/// how blocks are spread over threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct BlockTotals {
+    /// Σ depth over the block's cells (m); times the cell area gives the volume.
+    pub depth_sum_m: f64,
+    /// max over wet cells of max((|u|+c)/dx, (|v|+c)/dy) in 1/s: the next step's CFL limit.
+    pub max_rate_per_s: f64,
+    /// Σ mass flux into / out of the domain through x-edge faces (m²/s, per metre of face).
+    pub x_in_m2_s: f64,
+    pub x_out_m2_s: f64,
+    /// The same for y-edge faces.
+    pub y_in_m2_s: f64,
+    pub y_out_m2_s: f64,
+    /// Cells with a NaN or a negative depth beyond round-off.
+    pub bad_cells: usize,
+}
+
+/// Which instruction set the sweep was compiled for; chosen once per solver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Simd {
+    Generic,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Simd {
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512dq")
+                && is_x86_feature_detected!("avx512vl")
+            {
+                return Simd::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Generic
+    }
+}
+
+/// Sweep rows `first_row .. first_row + n` (padded row indices, `n` from the output
+/// length) from `old` into the output rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sweep_block(
+    simd: Simd,
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    first_row: usize,
+    h_out: &mut [f64],
+    qx_out: &mut [f64],
+    qy_out: &mut [f64],
+    scratch: &mut BlockScratch,
+) -> BlockTotals {
+    match simd {
+        Simd::Generic => sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch),
+        // SAFETY: `Simd::detect` chose these only where the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { sweep_block_avx2(old, k, first_row, h_out, qx_out, qy_out, scratch) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe {
+            sweep_block_avx512(old, k, first_row, h_out, qx_out, qy_out, scratch)
+        },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sweep_block_avx2(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    first_row: usize,
+    h_out: &mut [f64],
+    qx_out: &mut [f64],
+    qy_out: &mut [f64],
+    scratch: &mut BlockScratch,
+) -> BlockTotals {
+    sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sweep_block_avx512(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    first_row: usize,
+    h_out: &mut [f64],
+    qx_out: &mut [f64],
+    qy_out: &mut [f64],
+    scratch: &mut BlockScratch,
+) -> BlockTotals {
+    sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch)
+}
+
+#[inline(always)]
+fn sweep_block_inline(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    first_row: usize,
+    h_out: &mut [f64],
+    qx_out: &mut [f64],
+    qy_out: &mut [f64],
+    scratch: &mut BlockScratch,
+) -> BlockTotals {
+    let s = k.stride;
+    let n = k.cols;
+    let block_rows = h_out.len() / s;
+    let mut totals = BlockTotals::default();
+
+    y_faces(old, k, first_row - 1, &mut scratch.below);
+    if first_row == 1 {
+        // The face row below the first row is the domain edge (positive = into the domain).
+        let (inflow, outflow) = split_in_out(&scratch.below.mass[1..=n]);
+        totals.y_in_m2_s += inflow;
+        totals.y_out_m2_s += outflow;
+    }
+
+    for local in 0..block_rows {
+        let r = first_row + local;
+        y_faces(old, k, r, &mut scratch.above);
+        x_faces(old, k, r, &mut scratch.x);
+
+        totals.x_in_m2_s += scratch.x.mass[0].max(0.0) + (-scratch.x.mass[n]).max(0.0);
+        totals.x_out_m2_s += (-scratch.x.mass[0]).max(0.0) + scratch.x.mass[n].max(0.0);
+        if r == k.rows {
+            let (outflow, inflow) = split_in_out(&scratch.above.mass[1..=n]);
+            totals.y_in_m2_s += inflow;
+            totals.y_out_m2_s += outflow;
+        }
+
+        let row = local * s + 1..local * s + 1 + n;
+        update_row(
+            old,
+            k,
+            r,
+            &scratch.x,
+            &scratch.below,
+            &scratch.above,
+            &mut h_out[row.clone()],
+            &mut qx_out[row.clone()],
+            &mut qy_out[row.clone()],
+            &mut scratch.rate,
+        );
+        let (depth_sum, max_rate, bad) =
+            reduce_row(&h_out[row.clone()], &qx_out[row.clone()], &qy_out[row], &scratch.rate);
+        totals.depth_sum_m += depth_sum;
+        totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
+        totals.bad_cells += bad;
+
+        std::mem::swap(&mut scratch.below, &mut scratch.above);
+    }
+    totals
+}
+
+/// (Σ positive, Σ −negative) of a row of fluxes, in order.
+#[inline(always)]
+fn split_in_out(flux: &[f64]) -> (f64, f64) {
+    flux.iter().fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
+}
+
+/// Faces between padded rows `r` and `r + 1`, for the interior columns. Normal momentum
+/// is `qy`, tangential `qx`. Results go to indices `1..=cols`.
+#[inline(always)]
+fn y_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut FaceRow) {
+    let n = k.cols;
+    let lo = r * k.stride + 1;
+    let hi = lo + k.stride;
+    let (hl, qnl, qtl, zl, al) = (
+        &old.h[lo..lo + n],
+        &old.qy[lo..lo + n],
+        &old.qx[lo..lo + n],
+        &old.z[lo..lo + n],
+        &old.active[lo..lo + n],
+    );
+    let (hr, qnr, qtr, zr, ar) = (
+        &old.h[hi..hi + n],
+        &old.qy[hi..hi + n],
+        &old.qx[hi..hi + n],
+        &old.z[hi..hi + n],
+        &old.active[hi..hi + n],
+    );
+    let mass = &mut out.mass[1..=n];
+    let nl = &mut out.normal_left[1..=n];
+    let nr = &mut out.normal_right[1..=n];
+    let t = &mut out.tangential[1..=n];
+    for i in 0..n {
+        let f = face_flux(
+            Side {
+                h: hl[i],
+                qn: qnl[i],
+                qt: qtl[i],
+                z: zl[i],
+                active: al[i] != 0,
+            },
+            Side {
+                h: hr[i],
+                qn: qnr[i],
+                qt: qtr[i],
+                z: zr[i],
+                active: ar[i] != 0,
+            },
+            k.g,
+            k.dry_depth_m,
+        );
+        mass[i] = f.mass;
+        nl[i] = f.normal_left;
+        nr[i] = f.normal_right;
+        t[i] = f.tangential;
+    }
+}
+
+/// Faces between padded columns `c` and `c + 1` of row `r`, for `c = 0..=cols`; results at
+/// index `c`. Normal momentum is `qx`, tangential `qy`.
+#[inline(always)]
+fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut FaceRow) {
+    let n = k.cols + 1;
+    let lo = r * k.stride;
+    let hi = lo + 1;
+    let (hl, qnl, qtl, zl, al) = (
+        &old.h[lo..lo + n],
+        &old.qx[lo..lo + n],
+        &old.qy[lo..lo + n],
+        &old.z[lo..lo + n],
+        &old.active[lo..lo + n],
+    );
+    let (hr, qnr, qtr, zr, ar) = (
+        &old.h[hi..hi + n],
+        &old.qx[hi..hi + n],
+        &old.qy[hi..hi + n],
+        &old.z[hi..hi + n],
+        &old.active[hi..hi + n],
+    );
+    let mass = &mut out.mass[..n];
+    let nl = &mut out.normal_left[..n];
+    let nr = &mut out.normal_right[..n];
+    let t = &mut out.tangential[..n];
+    for i in 0..n {
+        let f = face_flux(
+            Side {
+                h: hl[i],
+                qn: qnl[i],
+                qt: qtl[i],
+                z: zl[i],
+                active: al[i] != 0,
+            },
+            Side {
+                h: hr[i],
+                qn: qnr[i],
+                qt: qtr[i],
+                z: zr[i],
+                active: ar[i] != 0,
+            },
+            k.g,
+            k.dry_depth_m,
+        );
+        mass[i] = f.mass;
+        nl[i] = f.normal_left;
+        nr[i] = f.normal_right;
+        t[i] = f.tangential;
+    }
+}
+
+#[inline(always)]
+fn select(cond: bool, a: f64, b: f64) -> f64 {
+    if cond { a } else { b }
+}
+
+/// Update the cells of padded row `r` from the fluxes around them.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn update_row(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    x: &FaceRow,
+    below: &FaceRow,
+    above: &FaceRow,
+    h_out: &mut [f64],
+    qx_out: &mut [f64],
+    qy_out: &mut [f64],
+    rate_out: &mut [f64],
+) {
+    let n = k.cols;
+    let lo = r * k.stride + 1;
+    let (h0, qx0, qy0, g_n2, act) = (
+        &old.h[lo..lo + n],
+        &old.qx[lo..lo + n],
+        &old.qy[lo..lo + n],
+        &old.g_n2[lo..lo + n],
+        &old.active[lo..lo + n],
+    );
+    let (wm, wnr, wt) = (&x.mass[..n], &x.normal_right[..n], &x.tangential[..n]);
+    let (em, enl, et) = (&x.mass[1..=n], &x.normal_left[1..=n], &x.tangential[1..=n]);
+    let (sm, snr, st) = (
+        &below.mass[1..=n],
+        &below.normal_right[1..=n],
+        &below.tangential[1..=n],
+    );
+    let (nm, nnl, nt) = (
+        &above.mass[1..=n],
+        &above.normal_left[1..=n],
+        &above.tangential[1..=n],
+    );
+    let (h_out, qx_out, qy_out, rate_out) =
+        (&mut h_out[..n], &mut qx_out[..n], &mut qy_out[..n], &mut rate_out[..n]);
+    let (rx, ry, dt, g, dry) = (k.rx, k.ry, k.dt_s, k.g, k.dry_depth_m);
+
+    for i in 0..n {
+        // Conservative update from the four faces.
+        let h = h0[i] - rx * (em[i] - wm[i]) - ry * (nm[i] - sm[i]);
+        let qx = qx0[i] - rx * (enl[i] - wnr[i]) - ry * (nt[i] - st[i]);
+        let qy = qy0[i] - rx * (et[i] - wt[i]) - ry * (nnl[i] - snr[i]);
+
+        // Sources (rain, losses, point inflows) enter here, before friction.
+
+        // Round-off below zero is clamped; a NaN or a real negative is left for the check.
+        let h = select(h >= -k.negative_tolerance_m, h.max(0.0), h);
+
+        // Manning friction, semi-implicit: q ← q / (1 + dt g n² |u| / h^{4/3}).
+        let wet = h > dry;
+        let inv_h = select(wet, 1.0 / h, 0.0);
+        let speed = (qx * qx + qy * qy).sqrt() * inv_h;
+        let h_4_3 = h * cbrt_positive(h);
+        let factor = 1.0 + dt * g_n2[i] * speed / h_4_3;
+        let qx = select(wet, qx / factor, 0.0);
+        let qy = select(wet, qy / factor, 0.0);
+
+        // Wave speed for the next step's CFL limit.
+        let c = (g * h).sqrt();
+        let rate_x = (qx.abs() * inv_h + c) * k.inv_dx;
+        let rate_y = (qy.abs() * inv_h + c) * k.inv_dy;
+        let rate = select(wet, rate_x.max(rate_y), 0.0);
+
+        let active = act[i] != 0;
+        h_out[i] = select(active, h, h0[i]);
+        qx_out[i] = select(active, qx, qx0[i]);
+        qy_out[i] = select(active, qy, qy0[i]);
+        rate_out[i] = select(active, rate, 0.0);
+    }
+}
+
+const LANES: usize = 8;
+
+/// Σ h, max rate and the count of bad cells of one row, with a fixed lane order so that
+/// the result is reproducible and the loop vectorises.
+#[inline(always)]
+fn reduce_row(h: &[f64], qx: &[f64], qy: &[f64], rate: &[f64]) -> (f64, f64, usize) {
+    let mut sum = [0.0f64; LANES];
+    let mut max = [0.0f64; LANES];
+    let mut bad = [0usize; LANES];
+    let n = h.len();
+    let full = n - n % LANES;
+    for base in (0..full).step_by(LANES) {
+        for l in 0..LANES {
+            let i = base + l;
+            sum[l] += h[i];
+            max[l] = max[l].max(rate[i]);
+            bad[l] += usize::from(!(h[i] >= 0.0 && qx[i].is_finite() && qy[i].is_finite()));
+        }
+    }
+    for (l, i) in (full..n).enumerate() {
+        sum[l] += h[i];
+        max[l] = max[l].max(rate[i]);
+        bad[l] += usize::from(!(h[i] >= 0.0 && qx[i].is_finite() && qy[i].is_finite()));
+    }
+    let total = sum.iter().fold(0.0, |a, &b| a + b);
+    let max = max.iter().fold(0.0f64, |a, &b| a.max(b));
+    (total, max, bad.iter().sum())
+}
+
+/// Cube root of a positive, normal number, to about 1 ulp: an exponent-thirding first
+/// guess refined by two Halley steps. Unlike `f64::cbrt` it inlines and vectorises.
+/// Returns garbage (never used) for zero or subnormal input.
+#[inline(always)]
+pub(crate) fn cbrt_positive(x: f64) -> f64 {
+    // Dividing the bit pattern by three divides the exponent by three (Kahan's trick);
+    // the float division is exact enough for a first guess and vectorises.
+    const BIAS: u64 = 0x2A9F_7893_782D_A1CE;
+    let guess_bits = ((x.to_bits() as f64) * (1.0 / 3.0)) as u64 + BIAS;
+    let mut y = f64::from_bits(guess_bits);
+    for _ in 0..2 {
+        let y3 = y * y * y;
+        y *= (y3 + 2.0 * x) / (2.0 * y3 + x);
+    }
+    // A final Newton step polishes the last bits.
+    y - (y * y * y - x) / (3.0 * y * y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_cube_root_matches_the_library_one() {
+        let mut x: f64 = 1e-9;
+        while x < 1e6 {
+            let exact = x.cbrt();
+            let fast = cbrt_positive(x);
+            assert!(
+                ((fast - exact) / exact).abs() < 4.0 * f64::EPSILON,
+                "cbrt({x}) = {fast}, expected {exact}"
+            );
+            x *= 1.0137;
+        }
+    }
+
+    #[test]
+    fn row_reduction_counts_nan_and_negative_depths() {
+        let h = [1.0, f64::NAN, 2.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 3.0];
+        let q = [0.0; 10];
+        let rate = [0.1, 0.0, 0.7, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.9];
+        let (_, max, bad) = reduce_row(&h, &q, &q, &rate);
+        assert_eq!(bad, 2);
+        assert_eq!(max, 0.9);
+    }
+}
