@@ -19,6 +19,49 @@ pub(crate) struct Fields<'a> {
     /// g·n² per cell (Manning), so friction needs no lookup.
     pub g_n2: &'a [f64],
     pub active: &'a [u8],
+    /// Fluxes imposed on edge faces, in the order of `Edge::ALL` (north, south, west, east).
+    pub edge_flux: &'a [EdgeFlux; 4],
+}
+
+/// Fluxes imposed on the faces of one domain edge (an inflow of known discharge), indexed
+/// by padded position along the edge. Where `imposed` is 0 the face flux comes from the
+/// Riemann solver with the ghost cell.
+#[derive(Clone, Debug)]
+pub(crate) struct EdgeFlux {
+    pub imposed: Vec<u8>,
+    /// Discharge into the domain per metre of face (m²/s).
+    pub inflow_m2_s: Vec<f64>,
+    /// Normal momentum flux q²/h + g h²/2 at the face (m³/s²).
+    pub momentum_m3_s2: Vec<f64>,
+}
+
+impl EdgeFlux {
+    pub fn new(padded_len: usize) -> Self {
+        Self {
+            imposed: vec![0; padded_len],
+            inflow_m2_s: vec![0.0; padded_len],
+            momentum_m3_s2: vec![0.0; padded_len],
+        }
+    }
+
+    /// Overwrite face `face` of `row` where an edge flux is imposed at padded position
+    /// `pos`. `domain_after` says whether the domain lies on the high-index side.
+    #[inline(always)]
+    fn apply(&self, pos: usize, row: &mut FaceRow, face: usize, domain_after: bool) {
+        if self.imposed[pos] == 0 {
+            return;
+        }
+        let q = self.inflow_m2_s[pos];
+        let m = self.momentum_m3_s2[pos];
+        row.tangential[face] = 0.0;
+        if domain_after {
+            row.mass[face] = q;
+            row.normal_right[face] = m;
+        } else {
+            row.mass[face] = -q;
+            row.normal_left[face] = m;
+        }
+    }
 }
 
 /// Numbers that are constant during one step.
@@ -196,8 +239,12 @@ fn sweep_block_inline(
     let block_rows = h_out.len() / s;
     let mut totals = BlockTotals::default();
 
+    let [north, south, west, east] = old.edge_flux;
     y_faces(old, k, first_row - 1, &mut scratch.below);
     if first_row == 1 {
+        for c in 1..=n {
+            north.apply(c, &mut scratch.below, c, true);
+        }
         // The face row below the first row is the domain edge (positive = into the domain).
         let (inflow, outflow) = split_in_out(&scratch.below.mass[1..=n]);
         totals.y_in_m2_s += inflow;
@@ -208,10 +255,15 @@ fn sweep_block_inline(
         let r = first_row + local;
         y_faces(old, k, r, &mut scratch.above);
         x_faces(old, k, r, &mut scratch.x);
+        west.apply(r, &mut scratch.x, 0, true);
+        east.apply(r, &mut scratch.x, n, false);
 
         totals.x_in_m2_s += scratch.x.mass[0].max(0.0) + (-scratch.x.mass[n]).max(0.0);
         totals.x_out_m2_s += (-scratch.x.mass[0]).max(0.0) + scratch.x.mass[n].max(0.0);
         if r == k.rows {
+            for c in 1..=n {
+                south.apply(c, &mut scratch.above, c, false);
+            }
             let (outflow, inflow) = split_in_out(&scratch.above.mass[1..=n]);
             totals.y_in_m2_s += inflow;
             totals.y_out_m2_s += outflow;

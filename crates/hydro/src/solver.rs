@@ -4,8 +4,8 @@ use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::boundary::{Boundaries, ghost_state};
-use crate::kernel::{self, BlockScratch, BlockTotals, Fields, Simd, StepCoeffs};
+use crate::boundary::{Boundaries, EdgeBoundary, ghost_state};
+use crate::kernel::{self, BlockScratch, BlockTotals, EdgeFlux, Fields, Simd, StepCoeffs};
 use crate::{Edge, Grid, SolverError};
 
 /// Numerical settings. The defaults suit flood modelling on DEM grids.
@@ -160,6 +160,8 @@ pub struct Solver {
     bed_m: Array2<f64>,
     g_n2: Array2<f64>,
     active: Array2<u8>,
+    /// Fluxes imposed on edge faces, in the order of `Edge::ALL`.
+    edge_flux: [EdgeFlux; 4],
     blocks: Vec<BlockScratch>,
     block_totals: Vec<BlockTotals>,
     rows_per_block: usize,
@@ -250,6 +252,12 @@ impl Solver {
             bed_m: bed,
             g_n2,
             active: act,
+            edge_flux: [
+                EdgeFlux::new(cols + 2),
+                EdgeFlux::new(cols + 2),
+                EdgeFlux::new(rows + 2),
+                EdgeFlux::new(rows + 2),
+            ],
             blocks: (0..n_blocks).map(|_| BlockScratch::new(cols)).collect(),
             block_totals: vec![BlockTotals::default(); n_blocks],
             rows_per_block: block,
@@ -425,6 +433,7 @@ impl Solver {
             z: self.bed_m.as_slice().expect(CONTIGUOUS),
             g_n2: self.g_n2.as_slice().expect(CONTIGUOUS),
             active: self.active.as_slice().expect(CONTIGUOUS),
+            edge_flux: &self.edge_flux,
         };
         let interior = k.stride..(k.rows + 1) * k.stride;
         let block_len = self.rows_per_block * k.stride;
@@ -501,7 +510,7 @@ impl Solver {
         let g = self.params.gravity_m_s2;
         let dry = self.params.dry_depth_m;
         let mut max_rate: f64 = 0.0;
-        for edge in Edge::ALL {
+        for (e, edge) in Edge::ALL.into_iter().enumerate() {
             let bc = self.boundaries.get(edge);
             if bc.is_wall() {
                 continue;
@@ -526,6 +535,19 @@ impl Solver {
                 };
                 let (un, ut) = if h > dry { (qn / h, qt / h) } else { (0.0, 0.0) };
                 let gs = ghost_state(bc, h, inward_sign * un, ut, g);
+                // A known inflow is imposed as the face flux itself, so that exactly that
+                // discharge enters; the edge depth sets the momentum flux.
+                if let EdgeBoundary::UnitDischarge { q_m2_s } = bc {
+                    let pos = if normal_is_x { inner.0 } else { inner.1 };
+                    let flux = &mut self.edge_flux[e];
+                    flux.imposed[pos] = 1;
+                    flux.inflow_m2_s[pos] = q_m2_s;
+                    flux.momentum_m3_s2[pos] = if gs.h > 0.0 {
+                        q_m2_s * q_m2_s / gs.h + 0.5 * g * gs.h * gs.h
+                    } else {
+                        0.0
+                    };
+                }
                 let qn_ghost = inward_sign * gs.un_inward * gs.h;
                 let qt_ghost = gs.ut * gs.h;
                 self.cur.h[ghost] = gs.h;
