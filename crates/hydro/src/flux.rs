@@ -11,6 +11,8 @@ pub(crate) struct Side {
     pub h: f64,
     /// 1/h where the cell is wet, 0 where it is dry (see `inverse_depth`).
     pub inv_h: f64,
+    /// √(g h), computed once per cell.
+    pub c: f64,
     pub qn: f64,
     pub qt: f64,
     pub z: f64,
@@ -49,13 +51,15 @@ pub(crate) fn face_flux(left: Side, right: Side, g: f64) -> FaceFlux {
 
     // An inactive neighbour is a wall: it mirrors the active cell with the normal velocity
     // reversed. (When both are inactive the flux is unused.)
-    let (hl, zl) = (left.h, left.z);
+    let (hl, zl, cl_cell) = (left.h, left.z, left.c);
     let hr = select(right.active, right.h, hl);
     let zr = select(right.active, right.z, zl);
+    let cr_cell = select(right.active, right.c, cl_cell);
     let ur = select(right.active, ur, -ul);
     let vr = select(right.active, vr, vl);
     let hl = select(left.active, hl, hr);
     let zl = select(left.active, zl, zr);
+    let cl_cell = select(left.active, cl_cell, cr_cell);
     let ul = select(left.active, ul, -ur);
     let vl = select(left.active, vl, vr);
 
@@ -65,9 +69,12 @@ pub(crate) fn face_flux(left: Side, right: Side, g: f64) -> FaceFlux {
     let hls = (hl - (zr - zl).max(0.0)).max(0.0);
     let hrs = (hr - (zl - zr).max(0.0)).max(0.0);
 
-    // Wave speed estimates (two-rarefaction star state; Toro's dry-bed speeds).
-    let cl = (g * hls).sqrt();
-    let cr = (g * hrs).sqrt();
+    // Wave speed estimates (two-rarefaction star state; Toro's dry-bed speeds). The side
+    // with the higher bed keeps its depth, so only the other side needs a square root.
+    let left_lowered = zl < zr;
+    let c_lowered = (g * select(left_lowered, hls, hrs)).sqrt();
+    let cl = select(left_lowered, c_lowered, cl_cell);
+    let cr = select(left_lowered, cr_cell, c_lowered);
     let u_star = 0.5 * (ul + ur) + cl - cr;
     let c_star = 0.5 * (cl + cr) + 0.25 * (ul - ur);
     let left_dry = hls <= 0.0;
@@ -123,6 +130,7 @@ mod tests {
         Side {
             h,
             inv_h: inverse_depth(h, DRY),
+            c: (G * h).sqrt(),
             qn,
             qt: 0.0,
             z,

@@ -102,12 +102,28 @@ impl FaceRow {
     }
 }
 
+/// Per-cell quantities of one padded row that several faces need.
+#[derive(Debug)]
+struct CellRow {
+    inv_h: Vec<f64>,
+    c: Vec<f64>,
+}
+
+impl CellRow {
+    fn new(len: usize) -> Self {
+        Self {
+            inv_h: vec![0.0; len],
+            c: vec![0.0; len],
+        }
+    }
+}
+
 /// Per-block buffers, allocated once with the solver.
 #[derive(Debug)]
 pub(crate) struct BlockScratch {
-    /// 1/h (0 where dry) of the row being updated and of the row after it.
-    inv_h_row: Vec<f64>,
-    inv_h_next: Vec<f64>,
+    /// 1/h (0 where dry) and √(g h) of the row being updated and of the row after it.
+    row: CellRow,
+    next: CellRow,
     below: FaceRow,
     above: FaceRow,
     x: FaceRow,
@@ -118,8 +134,8 @@ impl BlockScratch {
     pub fn new(cols: usize) -> Self {
         let stride = cols + 2;
         Self {
-            inv_h_row: vec![0.0; stride],
-            inv_h_next: vec![0.0; stride],
+            row: CellRow::new(stride),
+            next: CellRow::new(stride),
             below: FaceRow::new(stride),
             above: FaceRow::new(stride),
             x: FaceRow::new(stride),
@@ -135,6 +151,7 @@ pub(crate) struct BlockTotals {
     /// Σ depth over the block's cells (m); times the cell area gives the volume.
     pub depth_sum_m: f64,
     /// max over wet cells of max((|u|+c)/dx, (|v|+c)/dy) in 1/s: the next step's CFL limit.
+    /// Infinite when a cell went bad (NaN, or a negative depth beyond round-off).
     pub max_rate_per_s: f64,
     /// Σ mass flux into / out of the domain through x-edge faces (m²/s, per metre of face).
     pub x_in_m2_s: f64,
@@ -142,8 +159,6 @@ pub(crate) struct BlockTotals {
     /// The same for y-edge faces.
     pub y_in_m2_s: f64,
     pub y_out_m2_s: f64,
-    /// Cells with a NaN or a negative depth beyond round-off.
-    pub bad_cells: usize,
 }
 
 /// Which instruction set the sweep was compiled for; chosen once per solver.
@@ -245,10 +260,10 @@ fn sweep_block_inline(
     let mut totals = BlockTotals::default();
 
     let [north, south, west, east] = old.edge_flux;
-    inverse_depth_row(old, k, first_row - 1, &mut scratch.inv_h_row);
-    inverse_depth_row(old, k, first_row, &mut scratch.inv_h_next);
-    y_faces(old, k, first_row - 1, &scratch.inv_h_row, &scratch.inv_h_next, &mut scratch.below);
-    std::mem::swap(&mut scratch.inv_h_row, &mut scratch.inv_h_next);
+    cell_row(old, k, first_row - 1, &mut scratch.row);
+    cell_row(old, k, first_row, &mut scratch.next);
+    y_faces(old, k, first_row - 1, &scratch.row, &scratch.next, &mut scratch.below);
+    std::mem::swap(&mut scratch.row, &mut scratch.next);
     if first_row == 1 {
         for c in 1..=n {
             north.apply(c, &mut scratch.below, c, true);
@@ -261,9 +276,9 @@ fn sweep_block_inline(
 
     for local in 0..block_rows {
         let r = first_row + local;
-        inverse_depth_row(old, k, r + 1, &mut scratch.inv_h_next);
-        y_faces(old, k, r, &scratch.inv_h_row, &scratch.inv_h_next, &mut scratch.above);
-        x_faces(old, k, r, &scratch.inv_h_row, &mut scratch.x);
+        cell_row(old, k, r + 1, &mut scratch.next);
+        y_faces(old, k, r, &scratch.row, &scratch.next, &mut scratch.above);
+        x_faces(old, k, r, &scratch.row, &mut scratch.x);
         west.apply(r, &mut scratch.x, 0, true);
         east.apply(r, &mut scratch.x, n, false);
 
@@ -291,14 +306,12 @@ fn sweep_block_inline(
             &mut qy_out[row.clone()],
             &mut scratch.rate,
         );
-        let (depth_sum, max_rate, bad) =
-            reduce_row(&h_out[row.clone()], &qx_out[row.clone()], &qy_out[row], &scratch.rate);
+        let (depth_sum, max_rate) = reduce_row(&h_out[row], &scratch.rate);
         totals.depth_sum_m += depth_sum;
         totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
-        totals.bad_cells += bad;
 
         std::mem::swap(&mut scratch.below, &mut scratch.above);
-        std::mem::swap(&mut scratch.inv_h_row, &mut scratch.inv_h_next);
+        std::mem::swap(&mut scratch.row, &mut scratch.next);
     }
     totals
 }
@@ -309,14 +322,16 @@ fn split_in_out(flux: &[f64]) -> (f64, f64) {
     flux.iter().fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
 }
 
-/// 1/h (0 where dry) of every cell of padded row `r`, ghosts included: one division per
-/// cell instead of one per face side.
+/// 1/h (0 where dry) and √(g h) of every cell of padded row `r`, ghosts included: one
+/// division and one root per cell instead of one per face side.
 #[inline(always)]
-fn inverse_depth_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut [f64]) {
+fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut CellRow) {
     let lo = r * k.stride;
     let h = &old.h[lo..lo + k.stride];
-    for (o, &h) in out[..k.stride].iter_mut().zip(h) {
-        *o = inverse_depth(h, k.dry_depth_m);
+    let (inv_h, c) = (&mut out.inv_h[..k.stride], &mut out.c[..k.stride]);
+    for i in 0..k.stride {
+        inv_h[i] = inverse_depth(h[i], k.dry_depth_m);
+        c[i] = (k.g * h[i]).sqrt();
     }
 }
 
@@ -327,11 +342,12 @@ fn y_faces(
     old: &Fields<'_>,
     k: &StepCoeffs,
     r: usize,
-    inv_l: &[f64],
-    inv_r: &[f64],
+    lower: &CellRow,
+    upper: &CellRow,
     out: &mut FaceRow,
 ) {
-    let (inv_l, inv_r) = (&inv_l[1..=k.cols], &inv_r[1..=k.cols]);
+    let (inv_l, inv_r) = (&lower.inv_h[1..=k.cols], &upper.inv_h[1..=k.cols]);
+    let (cl, cr) = (&lower.c[1..=k.cols], &upper.c[1..=k.cols]);
     let n = k.cols;
     let lo = r * k.stride + 1;
     let hi = lo + k.stride;
@@ -358,6 +374,7 @@ fn y_faces(
             Side {
                 h: hl[i],
                 inv_h: inv_l[i],
+                c: cl[i],
                 qn: qnl[i],
                 qt: qtl[i],
                 z: zl[i],
@@ -366,6 +383,7 @@ fn y_faces(
             Side {
                 h: hr[i],
                 inv_h: inv_r[i],
+                c: cr[i],
                 qn: qnr[i],
                 qt: qtr[i],
                 z: zr[i],
@@ -383,9 +401,10 @@ fn y_faces(
 /// Faces between padded columns `c` and `c + 1` of row `r`, for `c = 0..=cols`; results at
 /// index `c`. Normal momentum is `qx`, tangential `qy`.
 #[inline(always)]
-fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, inv_h: &[f64], out: &mut FaceRow) {
+fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, cells: &CellRow, out: &mut FaceRow) {
     let n = k.cols + 1;
-    let (inv_l, inv_r) = (&inv_h[..n], &inv_h[1..=n]);
+    let (inv_l, inv_r) = (&cells.inv_h[..n], &cells.inv_h[1..=n]);
+    let (cl, cr) = (&cells.c[..n], &cells.c[1..=n]);
     let lo = r * k.stride;
     let hi = lo + 1;
     let (hl, qnl, qtl, zl, al) = (
@@ -411,6 +430,7 @@ fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, inv_h: &[f64], out: &mut 
             Side {
                 h: hl[i],
                 inv_h: inv_l[i],
+                c: cl[i],
                 qn: qnl[i],
                 qt: qtl[i],
                 z: zl[i],
@@ -419,6 +439,7 @@ fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, inv_h: &[f64], out: &mut 
             Side {
                 h: hr[i],
                 inv_h: inv_r[i],
+                c: cr[i],
                 qn: qnr[i],
                 qt: qtr[i],
                 z: zr[i],
@@ -492,9 +513,11 @@ fn update_row(
         // Manning friction, semi-implicit: q ← q / (1 + dt g n² |q| / h^{7/3}).
         // (A dry cell takes the root of 1 instead of 0: its friction is unused, and the
         // root of 0 would run through subnormal numbers, which are very slow.)
+        // 1/h = (h^(−1/3))³ saves a division; it is within a few ulp of 1/h and only
+        // used for friction and the wave speed.
         let wet = h > dry;
-        let inv_h = select(wet, 1.0 / h, 0.0);
         let inv_cbrt_h = inverse_cbrt_positive(select(wet, h, 1.0));
+        let inv_h = select(wet, inv_cbrt_h * inv_cbrt_h * inv_cbrt_h, 0.0);
         let q_abs = (qx * qx + qy * qy).sqrt();
         let factor = 1.0 + dt * g_n2[i] * q_abs * inv_h * inv_h * inv_cbrt_h;
         let inv_factor = select(wet, 1.0 / factor, 0.0);
@@ -506,6 +529,10 @@ fn update_row(
         let rate_x = (qx.abs() * inv_h + c) * k.inv_dx;
         let rate_y = (qy.abs() * inv_h + c) * k.inv_dy;
         let rate = select(wet, rate_x.max(rate_y), 0.0);
+        // A NaN or a negative depth beyond round-off marks the cell with an infinite
+        // rate; the caller finds it and stops the run.
+        let good = h >= 0.0 && (qx + qy).is_finite();
+        let rate = select(good, rate, f64::INFINITY);
 
         let active = act[i] != 0;
         h_out[i] = select(active, h, h0[i]);
@@ -517,31 +544,26 @@ fn update_row(
 
 const LANES: usize = 8;
 
-/// Σ h, max rate and the count of bad cells of one row, with a fixed lane order so that
-/// the result is reproducible and the loop vectorises.
+/// Σ h and max rate of one row, with a fixed lane order so that the result is
+/// reproducible and the loop vectorises.
 #[inline(always)]
-fn reduce_row(h: &[f64], qx: &[f64], qy: &[f64], rate: &[f64]) -> (f64, f64, usize) {
+fn reduce_row(h: &[f64], rate: &[f64]) -> (f64, f64) {
     let mut sum = [0.0f64; LANES];
     let mut max = [0.0f64; LANES];
-    let mut bad = [0usize; LANES];
-    let n = h.len();
-    let full = n - n % LANES;
-    for base in (0..full).step_by(LANES) {
+    let (h_body, h_tail) = h.split_at(h.len() - h.len() % LANES);
+    let (r_body, r_tail) = rate[..h.len()].split_at(h_body.len());
+    for (hc, rc) in h_body.chunks_exact(LANES).zip(r_body.chunks_exact(LANES)) {
         for l in 0..LANES {
-            let i = base + l;
-            sum[l] += h[i];
-            max[l] = max[l].max(rate[i]);
-            bad[l] += usize::from(!(h[i] >= 0.0 && qx[i].is_finite() && qy[i].is_finite()));
+            sum[l] += hc[l];
+            max[l] = max[l].max(rc[l]);
         }
     }
-    for (l, i) in (full..n).enumerate() {
-        sum[l] += h[i];
-        max[l] = max[l].max(rate[i]);
-        bad[l] += usize::from(!(h[i] >= 0.0 && qx[i].is_finite() && qy[i].is_finite()));
+    for (l, (&h, &r)) in h_tail.iter().zip(r_tail).enumerate() {
+        sum[l] += h;
+        max[l] = max[l].max(r);
     }
     let total = sum.iter().fold(0.0, |a, &b| a + b);
-    let max = max.iter().fold(0.0f64, |a, &b| a.max(b));
-    (total, max, bad.iter().sum())
+    (total, max.iter().fold(0.0f64, |a, &b| a.max(b)))
 }
 
 /// x^(−1/3) of a positive, normal number, to a few ulp: a bit-pattern first guess
@@ -580,12 +602,14 @@ mod tests {
     }
 
     #[test]
-    fn row_reduction_counts_nan_and_negative_depths() {
-        let h = [1.0, f64::NAN, 2.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 3.0];
-        let q = [0.0; 10];
-        let rate = [0.1, 0.0, 0.7, 0.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.9];
-        let (_, max, bad) = reduce_row(&h, &q, &q, &rate);
-        assert_eq!(bad, 2);
+    fn row_reduction_sums_and_takes_the_max_over_body_and_tail() {
+        let h: Vec<f64> = (0..11).map(f64::from).collect();
+        let mut rate = vec![0.1; 11];
+        rate[10] = 0.9;
+        let (sum, max) = reduce_row(&h, &rate);
+        assert_eq!(sum, 55.0);
         assert_eq!(max, 0.9);
+        rate[3] = f64::INFINITY;
+        assert_eq!(reduce_row(&h, &rate).1, f64::INFINITY);
     }
 }

@@ -370,9 +370,8 @@ impl Solver {
             t.x_out_m2_s += b.x_out_m2_s;
             t.y_in_m2_s += b.y_in_m2_s;
             t.y_out_m2_s += b.y_out_m2_s;
-            t.bad_cells += b.bad_cells;
         }
-        if t.bad_cells > 0 {
+        if t.max_rate_per_s.is_infinite() {
             return Err(self.blow_up(dt));
         }
 

@@ -1,0 +1,50 @@
+//! Quick throughput check, less sensitive to a busy machine than the criterion means:
+//! best of several timed batches of steps. `cargo run --release -p hydro --example
+//! throughput -- [cells_per_side] [threads]`.
+
+use std::time::Instant;
+
+use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverParams};
+use ndarray::Array2;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    let grid = Grid::new(n, n, 5.0, 5.0).expect("grid");
+    let bed = Array2::from_shape_fn((n, n), |(r, c)| -5e-3 * r as f64 + 0.1 * (c as f64 * 0.05).sin());
+    let manning = Array2::from_elem((n, n), 0.035);
+    let boundaries = Boundaries {
+        south: EdgeBoundary::FreeOutflow,
+        ..Boundaries::default()
+    };
+    let mut solver = Solver::new(grid, bed.view(), manning.view(), None, boundaries, SolverParams::default())
+        .expect("solver");
+    let depth = Array2::from_shape_fn((n, n), |(r, c)| {
+        let d2 = (r as f64 - n as f64 / 3.0).powi(2) + (c as f64 - n as f64 / 2.0).powi(2);
+        1.0 + 0.5 * (-d2 / (n as f64 * 2.0)).exp()
+    });
+    solver.set_depth(depth.view()).expect("state");
+    let steps = (200_000_000 / (n * n)).max(3);
+    let best = pool.install(|| {
+        (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..steps {
+                    solver.step(f64::MAX).expect("stable");
+                }
+                t.elapsed().as_secs_f64() / steps as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    });
+    println!(
+        "{n}x{n} wet, {} threads: {:.2} ms/step, {:.1} M cell-updates/s",
+        pool.current_num_threads(),
+        best * 1e3,
+        (n * n) as f64 / best / 1e6
+    );
+}
