@@ -75,9 +75,10 @@ fn bench_step(c: &mut Criterion) {
                     .build()
                     .expect("pool");
                 let mut s = solver(n, case);
-                group.bench_function(BenchmarkId::new(format!("{case:?}"), format!("{t}thr")), |b| {
-                    pool.install(|| b.iter(|| s.step(f64::MAX).expect("stable")))
-                });
+                group.bench_function(
+                    BenchmarkId::new(format!("{case:?}"), format!("{t}thr")),
+                    |b| pool.install(|| b.iter(|| s.step(f64::MAX).expect("stable"))),
+                );
             }
         }
         group.finish();

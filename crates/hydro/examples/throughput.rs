@@ -16,14 +16,23 @@ fn main() {
         .build()
         .expect("thread pool");
     let grid = Grid::new(n, n, 5.0, 5.0).expect("grid");
-    let bed = Array2::from_shape_fn((n, n), |(r, c)| -5e-3 * r as f64 + 0.1 * (c as f64 * 0.05).sin());
+    let bed = Array2::from_shape_fn((n, n), |(r, c)| {
+        -5e-3 * r as f64 + 0.1 * (c as f64 * 0.05).sin()
+    });
     let manning = Array2::from_elem((n, n), 0.035);
     let boundaries = Boundaries {
         south: EdgeBoundary::FreeOutflow,
         ..Boundaries::default()
     };
-    let mut solver = Solver::new(grid, bed.view(), manning.view(), None, boundaries, SolverParams::default())
-        .expect("solver");
+    let mut solver = Solver::new(
+        grid,
+        bed.view(),
+        manning.view(),
+        None,
+        boundaries,
+        SolverParams::default(),
+    )
+    .expect("solver");
     let depth = Array2::from_shape_fn((n, n), |(r, c)| {
         let d2 = (r as f64 - n as f64 / 3.0).powi(2) + (c as f64 - n as f64 / 2.0).powi(2);
         1.0 + 0.5 * (-d2 / (n as f64 * 2.0)).exp()

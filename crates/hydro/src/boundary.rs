@@ -184,6 +184,9 @@ mod tests {
     #[test]
     fn negative_inflow_is_rejected() {
         let err = EdgeBoundary::UnitDischarge { q_m2_s: -1.0 }.validate();
-        assert!(matches!(err, Err(SolverError::InvalidParameter { name: "q_m2_s", .. })));
+        assert!(matches!(
+            err,
+            Err(SolverError::InvalidParameter { name: "q_m2_s", .. })
+        ));
     }
 }

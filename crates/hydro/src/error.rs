@@ -11,7 +11,9 @@ pub enum SolverError {
     InvalidGrid { reason: String },
 
     /// An input array whose shape differs from the grid.
-    #[error("`{field}` has shape {got_rows}×{got_cols} but the grid is {rows}×{cols} (rows×columns)")]
+    #[error(
+        "`{field}` has shape {got_rows}×{got_cols} but the grid is {rows}×{cols} (rows×columns)"
+    )]
     ShapeMismatch {
         field: &'static str,
         rows: usize,

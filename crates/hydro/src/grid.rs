@@ -43,7 +43,7 @@ impl Grid {
                 ),
             });
         }
-        let cells = self.rows.checked_mul(self.cols).unwrap_or(usize::MAX);
+        let cells = self.rows.saturating_mul(self.cols);
         if cells > MAX_CELLS {
             return Err(SolverError::InvalidGrid {
                 reason: format!(

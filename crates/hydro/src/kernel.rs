@@ -206,7 +206,9 @@ pub(crate) fn sweep_block(
         Simd::Generic => sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch),
         // SAFETY: `Simd::detect` chose these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { sweep_block_avx2(old, k, first_row, h_out, qx_out, qy_out, scratch) },
+        Simd::Avx2 => unsafe {
+            sweep_block_avx2(old, k, first_row, h_out, qx_out, qy_out, scratch)
+        },
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe {
             sweep_block_avx512(old, k, first_row, h_out, qx_out, qy_out, scratch)
@@ -262,7 +264,14 @@ fn sweep_block_inline(
     let [north, south, west, east] = old.edge_flux;
     cell_row(old, k, first_row - 1, &mut scratch.row);
     cell_row(old, k, first_row, &mut scratch.next);
-    y_faces(old, k, first_row - 1, &scratch.row, &scratch.next, &mut scratch.below);
+    y_faces(
+        old,
+        k,
+        first_row - 1,
+        &scratch.row,
+        &scratch.next,
+        &mut scratch.below,
+    );
     std::mem::swap(&mut scratch.row, &mut scratch.next);
     if first_row == 1 {
         for c in 1..=n {
@@ -319,7 +328,8 @@ fn sweep_block_inline(
 /// (Σ positive, Σ −negative) of a row of fluxes, in order.
 #[inline(always)]
 fn split_in_out(flux: &[f64]) -> (f64, f64) {
-    flux.iter().fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
+    flux.iter()
+        .fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
 }
 
 /// 1/h (0 where dry) and √(g h) of every cell of padded row `r`, ghosts included: one
@@ -495,8 +505,12 @@ fn update_row(
         &above.normal_left[1..=n],
         &above.tangential[1..=n],
     );
-    let (h_out, qx_out, qy_out, rate_out) =
-        (&mut h_out[..n], &mut qx_out[..n], &mut qy_out[..n], &mut rate_out[..n]);
+    let (h_out, qx_out, qy_out, rate_out) = (
+        &mut h_out[..n],
+        &mut qx_out[..n],
+        &mut qy_out[..n],
+        &mut rate_out[..n],
+    );
     let (rx, ry, dt, g, dry) = (k.rx, k.ry, k.dt_s, k.g, k.dry_depth_m);
 
     for i in 0..n {

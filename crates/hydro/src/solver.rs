@@ -36,8 +36,18 @@ impl Default for SolverParams {
 impl SolverParams {
     fn validate(&self) -> Result<(), SolverError> {
         let checks: [(&'static str, f64, bool, &'static str); 4] = [
-            ("cfl", self.cfl, self.cfl > 0.0 && self.cfl <= 1.0, "a Courant number in (0, 1]; 0.5 is safe"),
-            ("max_dt_s", self.max_dt_s, self.max_dt_s > 0.0 && self.max_dt_s.is_finite(), "a finite time in seconds > 0"),
+            (
+                "cfl",
+                self.cfl,
+                self.cfl > 0.0 && self.cfl <= 1.0,
+                "a Courant number in (0, 1]; 0.5 is safe",
+            ),
+            (
+                "max_dt_s",
+                self.max_dt_s,
+                self.max_dt_s > 0.0 && self.max_dt_s.is_finite(),
+                "a finite time in seconds > 0",
+            ),
             (
                 "dry_depth_m",
                 self.dry_depth_m,
@@ -172,7 +182,22 @@ pub struct Solver {
     balance: WaterBalance,
 }
 
-fn check_shape<T>(field: &'static str, grid: &Grid, a: &ArrayView2<'_, T>) -> Result<(), SolverError> {
+/// The cells of a padded array without its ghost ring.
+fn inner<T>(a: &Array2<T>) -> ArrayView2<'_, T> {
+    let (r, c) = a.dim();
+    a.slice(s![1..r - 1, 1..c - 1])
+}
+
+fn inner_mut<T>(a: &mut Array2<T>) -> ndarray::ArrayViewMut2<'_, T> {
+    let (r, c) = a.dim();
+    a.slice_mut(s![1..r - 1, 1..c - 1])
+}
+
+fn check_shape<T>(
+    field: &'static str,
+    grid: &Grid,
+    a: &ArrayView2<'_, T>,
+) -> Result<(), SolverError> {
     let (got_rows, got_cols) = a.dim();
     if (got_rows, got_cols) != (grid.rows, grid.cols) {
         return Err(SolverError::ShapeMismatch {
@@ -304,14 +329,13 @@ impl Solver {
                 });
             }
         }
-        let interior = s![1..-1, 1..-1];
-        let act = self.active.slice(interior);
+        let act = inner(&self.active);
         for (dst, src) in [
             (&mut self.cur.h, &depth_m),
             (&mut self.cur.qx, &qx_m2_s),
             (&mut self.cur.qy, &qy_m2_s),
         ] {
-            ndarray::Zip::from(dst.slice_mut(interior))
+            ndarray::Zip::from(inner_mut(dst))
                 .and(src)
                 .and(&act)
                 .for_each(|d, &v, &a| *d = if a != 0 { v } else { 0.0 });
@@ -344,7 +368,7 @@ impl Solver {
     pub fn step(&mut self, end_at_s: f64) -> Result<StepReport, SolverError> {
         // 1. Time step.
         let remaining = end_at_s - self.sim_time_s;
-        if !(remaining > 0.0) {
+        if remaining.is_nan() || remaining <= 0.0 {
             return Err(SolverError::InvalidParameter {
                 name: "end_at_s",
                 value: end_at_s,
@@ -380,7 +404,11 @@ impl Solver {
         let ghost_rate = self.fill_ghosts();
 
         // 5. Totals.
-        let end = if dt == remaining { end_at_s } else { self.sim_time_s + dt };
+        let end = if dt == remaining {
+            end_at_s
+        } else {
+            self.sim_time_s + dt
+        };
         self.sim_time_s = end;
         self.steps += 1;
         self.max_rate_per_s = t.max_rate_per_s.max(ghost_rate);
@@ -457,10 +485,9 @@ impl Solver {
 
     /// The error for a failed sweep: the first bad cell in row-major order.
     fn blow_up(&self, dt: f64) -> SolverError {
-        let interior = s![1..-1, 1..-1];
-        let h = self.next.h.slice(interior);
-        let qx = self.next.qx.slice(interior);
-        let qy = self.next.qy.slice(interior);
+        let h = inner(&self.next.h);
+        let qx = inner(&self.next.qx);
+        let qy = inner(&self.next.qy);
         let ((row, col), depth) = h
             .indexed_iter()
             .find(|&((r, c), &d)| !(d >= 0.0 && qx[(r, c)].is_finite() && qy[(r, c)].is_finite()))
@@ -532,7 +559,11 @@ impl Solver {
                 } else {
                     (self.cur.qy[inner], self.cur.qx[inner])
                 };
-                let (un, ut) = if h > dry { (qn / h, qt / h) } else { (0.0, 0.0) };
+                let (un, ut) = if h > dry {
+                    (qn / h, qt / h)
+                } else {
+                    (0.0, 0.0)
+                };
                 let gs = ghost_state(bc, h, inward_sign * un, ut, g);
                 // A known inflow is imposed as the face flux itself, so that exactly that
                 // discharge enters; the edge depth sets the momentum flux.
@@ -579,17 +610,18 @@ impl Solver {
         let g = self.params.gravity_m_s2;
         let dry = self.params.dry_depth_m;
         let (dx, dy) = (self.grid.dx_m, self.grid.dy_m);
-        let interior = s![1..-1, 1..-1];
         let mut rate: f64 = 0.0;
         let mut depth_sum = 0.0;
-        ndarray::Zip::from(self.cur.h.slice(interior))
-            .and(self.cur.qx.slice(interior))
-            .and(self.cur.qy.slice(interior))
+        ndarray::Zip::from(inner(&self.cur.h))
+            .and(inner(&self.cur.qx))
+            .and(inner(&self.cur.qy))
             .for_each(|&h, &qx, &qy| {
                 depth_sum += h;
                 if h > dry {
                     let c = (g * h).sqrt();
-                    rate = rate.max((qx.abs() / h + c) / dx).max((qy.abs() / h + c) / dy);
+                    rate = rate
+                        .max((qx.abs() / h + c) / dx)
+                        .max((qy.abs() / h + c) / dy);
                 }
             });
         self.max_rate_per_s = rate.max(ghost_rate);
@@ -618,22 +650,22 @@ impl Solver {
 
     /// Depth (m) of every cell, `rows × cols`.
     pub fn depth_m(&self) -> ArrayView2<'_, f64> {
-        self.cur.h.slice(s![1..-1, 1..-1])
+        inner(&self.cur.h)
     }
 
     /// Unit discharge along +column (m²/s).
     pub fn qx_m2_s(&self) -> ArrayView2<'_, f64> {
-        self.cur.qx.slice(s![1..-1, 1..-1])
+        inner(&self.cur.qx)
     }
 
     /// Unit discharge along +row (m²/s).
     pub fn qy_m2_s(&self) -> ArrayView2<'_, f64> {
-        self.cur.qy.slice(s![1..-1, 1..-1])
+        inner(&self.cur.qy)
     }
 
     /// Bed elevation (m); inactive cells read 0.
     pub fn bed_m(&self) -> ArrayView2<'_, f64> {
-        self.bed_m.slice(s![1..-1, 1..-1])
+        inner(&self.bed_m)
     }
 
     pub fn balance(&self) -> WaterBalance {

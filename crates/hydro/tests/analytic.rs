@@ -18,7 +18,11 @@ const REST_SURFACE_TOL_M: f64 = 1e-12;
 
 fn lake_at_rest(file: &str) {
     let reference = Swashes::load(file);
-    let (x, h_ref, z) = (&reference.columns[0], &reference.columns[1], &reference.columns[3]);
+    let (x, h_ref, z) = (
+        &reference.columns[0],
+        &reference.columns[1],
+        &reference.columns[3],
+    );
     let surface = reference.param("h+z =");
     let dx = reference.param("Space step:");
     let mut results = Vec::new();
@@ -51,7 +55,10 @@ fn lake_at_rest(file: &str) {
             .filter(|(h, _)| **h > 0.0)
             .map(|(h, z)| (h + z - surface).abs())
             .fold(0.0, f64::max);
-        assert!(max_speed < REST_SPEED_TOL_M_S, "{file} {axis:?}: |u| = {max_speed:e}");
+        assert!(
+            max_speed < REST_SPEED_TOL_M_S,
+            "{file} {axis:?}: |u| = {max_speed:e}"
+        );
         assert!(
             max_surface_error < REST_SURFACE_TOL_M,
             "{file} {axis:?}: |η − η₀| = {max_surface_error:e}"
@@ -59,7 +66,11 @@ fn lake_at_rest(file: &str) {
         // Cells above the surface (emerged bump) stay exactly dry; wet cells match SWASHES.
         for (i, (&h, &href)) in h.iter().zip(h_ref).enumerate() {
             // SWASHES prints 7 significant digits.
-            assert!((h - href).abs() < 1e-6, "{file} {axis:?} x = {}: h = {h}, SWASHES {href}", x[i]);
+            assert!(
+                (h - href).abs() < 1e-6,
+                "{file} {axis:?} x = {}: h = {h}, SWASHES {href}",
+                x[i]
+            );
         }
         results.push(h);
     }
@@ -100,7 +111,10 @@ fn dam_break_error(file: &str, cells: usize, axis: Axis) -> (f64, Vec<f64>) {
         EdgeBoundary::Wall,
         SolverParams::default(),
     );
-    let depth: Vec<f64> = x.iter().map(|&x| if x < dam { h_left } else { h_right }).collect();
+    let depth: Vec<f64> = x
+        .iter()
+        .map(|&x| if x < dam { h_left } else { h_right })
+        .collect();
     ch.set(&depth, &vec![0.0; cells]);
     ch.solver.advance_to(t_end).expect("stable");
     assert_eq!(ch.solver.sim_time_s(), t_end);
@@ -119,8 +133,14 @@ fn dam_break_case(file: &str) {
         let (e400, _) = dam_break_error(file, 400, axis);
         let (e800, _) = dam_break_error(file, 800, axis);
         eprintln!("{file} {axis:?}: L1 rel 200 {e200:.4e}, 400 {e400:.4e}, 800 {e800:.4e}");
-        assert!(e400 <= 0.02, "{file} {axis:?}: L1 error {e400:.4} at 400 cells");
-        assert!(e400 < 0.8 * e200 && e800 < 0.8 * e400, "{file}: no convergence");
+        assert!(
+            e400 <= 0.02,
+            "{file} {axis:?}: L1 error {e400:.4} at 400 cells"
+        );
+        assert!(
+            e400 < 0.8 * e200 && e800 < 0.8 * e400,
+            "{file}: no convergence"
+        );
     });
     let (_, hx) = dam_break_error(file, 400, Axis::X);
     let (_, hy) = dam_break_error(file, 400, Axis::Y);
@@ -175,18 +195,31 @@ fn macdonald_subcritical_manning_steady_state() {
         ch.solver.advance_to(4000.0).expect("stable");
         let h = ch.depth();
         let q = ch.discharge();
-        let dev: Vec<f64> = h.iter().zip(h_ref).map(|(h, r)| ((h - r) / r).abs()).collect();
+        let dev: Vec<f64> = h
+            .iter()
+            .zip(h_ref)
+            .map(|(h, r)| ((h - r) / r).abs())
+            .collect();
         let l1 = relative_l1(&h, h_ref);
         let max_past_layer = dev[5..].iter().copied().fold(0.0, f64::max);
-        let q_dev = q.iter().map(|q| ((q - q_in) / q_in).abs()).fold(0.0, f64::max);
+        let q_dev = q
+            .iter()
+            .map(|q| ((q - q_in) / q_in).abs())
+            .fold(0.0, f64::max);
         eprintln!(
             "MacDonald {axis:?}: L1 rel {l1:.3e}, boundary cell {:.3e}, max past 5 cells \
              {max_past_layer:.3e}, max |Δq|/q {q_dev:.3e}",
             dev[0]
         );
         assert!(q_dev < 0.01, "not steady: discharge off by {q_dev:.4}");
-        assert!(l1 < 0.02, "depth profile off by {l1:.4} (L1) of the reference");
-        assert!(max_past_layer < 0.02, "depth off by {max_past_layer:.4} past the inflow");
+        assert!(
+            l1 < 0.02,
+            "depth profile off by {l1:.4} (L1) of the reference"
+        );
+        assert!(
+            max_past_layer < 0.02,
+            "depth off by {max_past_layer:.4} past the inflow"
+        );
         assert!(dev[0] < 0.10, "inflow cell off by {:.4}", dev[0]);
         let balance = ch.solver.balance();
         assert!(balance.relative_error() < 1e-12, "{balance:?}");
@@ -271,11 +304,21 @@ fn thacker_formula_matches_swashes() {
     // Guards the exact solution used below: SWASHES prints it at t = 3 periods.
     let reference = Swashes::load("2d_thacker_radial_paraboloid.dat");
     let t = reference.param("Time value:");
-    let (x, y, h) = (&reference.columns[0], &reference.columns[1], &reference.columns[2]);
+    let (x, y, h) = (
+        &reference.columns[0],
+        &reference.columns[1],
+        &reference.columns[2],
+    );
     for i in 0..x.len() {
         let exact = THACKER.depth(x[i], y[i], t);
         // SWASHES prints 5 significant digits.
-        assert!((exact - h[i]).abs() < 1e-5, "({}, {}): {exact} vs {}", x[i], y[i], h[i]);
+        assert!(
+            (exact - h[i]).abs() < 1e-5,
+            "({}, {}): {exact} vs {}",
+            x[i],
+            y[i],
+            h[i]
+        );
     }
 }
 
@@ -287,11 +330,15 @@ fn thacker_radial_paraboloid_one_period() {
     let (e50, _) = THACKER.run_one_period(50);
     let (e100, h100) = THACKER.run_one_period(100);
     let (e200, _) = THACKER.run_one_period(200);
-    eprintln!("Thacker 2D RMS depth error after one period: 50² {e50:.3e} m, 100² {e100:.3e} m, 200² {e200:.3e} m");
+    eprintln!(
+        "Thacker 2D RMS depth error after one period: 50² {e50:.3e} m, 100² {e100:.3e} m, 200² {e200:.3e} m"
+    );
     assert!(e100 < 5e-3, "RMS error {e100:.3e} m at 100²");
     assert!(e100 < 0.75 * e50 && e200 < 0.75 * e100, "no convergence");
     // Radial symmetry survives the whole period (x ↔ y transpose).
-    let asym = (&h100 - &h100.t()).mapv(f64::abs).fold(0.0, |a: f64, &b| a.max(b));
+    let asym = (&h100 - &h100.t())
+        .mapv(f64::abs)
+        .fold(0.0, |a: f64, &b| a.max(b));
     assert!(asym < 1e-12, "asymmetry {asym:e} m");
 }
 
@@ -333,7 +380,10 @@ fn radial_dam_break_stays_symmetric() {
             }
         }
     }
-    assert!(worst < 1e-12 * max_h, "asymmetry {worst:e} m (max depth {max_h} m)");
+    assert!(
+        worst < 1e-12 * max_h,
+        "asymmetry {worst:e} m (max depth {max_h} m)"
+    );
     // The front has spread beyond the initial cylinder.
     assert!(h[(n / 2, n / 2 + 25)] > 0.01);
 }

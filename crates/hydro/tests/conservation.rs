@@ -30,12 +30,22 @@ fn random_case(rows: usize, cols: usize, seed: u64, boundaries: Boundaries) -> S
         if d > 0.0 { d } else { 0.0 }
     });
     let qx = Array2::from_shape_fn((rows, cols), |(r, c)| {
-        if depth[(r, c)] > 0.0 { rng.uniform(-1.0, 1.0) * depth[(r, c)] } else { 0.0 }
+        if depth[(r, c)] > 0.0 {
+            rng.uniform(-1.0, 1.0) * depth[(r, c)]
+        } else {
+            0.0
+        }
     });
     let qy = Array2::from_shape_fn((rows, cols), |(r, c)| {
-        if depth[(r, c)] > 0.0 { rng.uniform(-1.0, 1.0) * depth[(r, c)] } else { 0.0 }
+        if depth[(r, c)] > 0.0 {
+            rng.uniform(-1.0, 1.0) * depth[(r, c)]
+        } else {
+            0.0
+        }
     });
-    solver.set_state(depth.view(), qx.view(), qy.view()).expect("state");
+    solver
+        .set_state(depth.view(), qx.view(), qy.view())
+        .expect("state");
     solver
 }
 
@@ -69,7 +79,10 @@ fn open_box_balance_closes() {
     let mut solver = random_case(40, 60, 11, boundaries);
     solver.advance_to(60.0).expect("stable");
     let b = solver.balance();
-    assert!(b.boundary_inflow_m3 > 0.0 && b.boundary_outflow_m3 > 0.0, "{b:?}");
+    assert!(
+        b.boundary_inflow_m3 > 0.0 && b.boundary_outflow_m3 > 0.0,
+        "{b:?}"
+    );
     assert!(b.relative_error() < 1e-12, "{b:?}");
 }
 
@@ -118,7 +131,10 @@ fn steps_land_on_the_requested_time() {
     let mut solver = random_case(20, 20, 5, Boundaries::default());
     let r = solver.step(1e-4).expect("stable");
     assert_eq!(r.sim_time_s, 1e-4);
-    assert!(solver.step(1e-4).is_err(), "a step that ends in the past is refused");
+    assert!(
+        solver.step(1e-4).is_err(),
+        "a step that ends in the past is refused"
+    );
     solver.advance_to(3.7).expect("stable");
     assert_eq!(solver.sim_time_s(), 3.7);
 }
@@ -132,8 +148,15 @@ fn dry_domain_steps_at_the_cap() {
         max_dt_s: 2.5,
         ..SolverParams::default()
     };
-    let mut solver =
-        Solver::new(grid, zeros.view(), zeros.view(), None, Boundaries::default(), params).expect("solver");
+    let mut solver = Solver::new(
+        grid,
+        zeros.view(),
+        zeros.view(),
+        None,
+        Boundaries::default(),
+        params,
+    )
+    .expect("solver");
     assert_eq!(solver.step(100.0).expect("stable").dt_s, 2.5);
     assert_eq!(solver.summary().wet_cells, 0);
 }
@@ -143,12 +166,20 @@ fn summary_reports_state_figures() {
     let n = 8;
     let grid = Grid::new(n, n, 2.0, 2.0).expect("grid");
     let zeros = Array2::zeros((n, n));
-    let mut solver =
-        Solver::new(grid, zeros.view(), zeros.view(), None, Boundaries::default(), SolverParams::default())
-            .expect("solver");
+    let mut solver = Solver::new(
+        grid,
+        zeros.view(),
+        zeros.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect("solver");
     let depth = Array2::from_shape_fn((n, n), |(r, c)| if (r, c) == (2, 3) { 1.5 } else { 0.0 });
     let qx = Array2::from_shape_fn((n, n), |(r, c)| if (r, c) == (2, 3) { 0.9 } else { 0.0 });
-    solver.set_state(depth.view(), qx.view(), Array2::zeros((n, n)).view()).expect("state");
+    solver
+        .set_state(depth.view(), qx.view(), Array2::zeros((n, n)).view())
+        .expect("state");
     let s = solver.summary();
     assert_eq!(s.wet_cells, 1);
     assert_eq!(s.max_depth_m, 1.5);
@@ -170,9 +201,27 @@ fn flat(n: usize) -> (Grid, Array2<f64>, Array2<f64>) {
 fn negative_manning_names_the_cell() {
     let (grid, bed, mut n) = flat(5);
     n[(2, 4)] = -0.01;
-    let err = Solver::new(grid, bed.view(), n.view(), None, Boundaries::default(), SolverParams::default())
-        .expect_err("negative n");
-    assert!(matches!(err, SolverError::InvalidCell { field: "manning_n", row: 2, col: 4, .. }), "{err}");
+    let err = Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect_err("negative n");
+    assert!(
+        matches!(
+            err,
+            SolverError::InvalidCell {
+                field: "manning_n",
+                row: 2,
+                col: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("Manning"), "{err}");
 }
 
@@ -180,43 +229,111 @@ fn negative_manning_names_the_cell() {
 fn nan_bed_in_an_active_cell_is_refused_but_allowed_when_inactive() {
     let (grid, mut bed, n) = flat(5);
     bed[(1, 1)] = f64::NAN;
-    let err = Solver::new(grid, bed.view(), n.view(), None, Boundaries::default(), SolverParams::default())
-        .expect_err("nan bed");
-    assert!(matches!(err, SolverError::InvalidCell { field: "bed_m", row: 1, col: 1, .. }));
+    let err = Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect_err("nan bed");
+    assert!(matches!(
+        err,
+        SolverError::InvalidCell {
+            field: "bed_m",
+            row: 1,
+            col: 1,
+            ..
+        }
+    ));
     let active = Array2::from_shape_fn((5, 5), |rc| rc != (1, 1));
-    Solver::new(grid, bed.view(), n.view(), Some(active.view()), Boundaries::default(), SolverParams::default())
-        .expect("inactive nodata cell is fine");
+    Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        Some(active.view()),
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect("inactive nodata cell is fine");
 }
 
 #[test]
 fn wrong_shape_negative_depth_and_bad_parameters_are_refused() {
     let (grid, bed, n) = flat(5);
     let wrong = Array2::zeros((5, 6));
-    let err = Solver::new(grid, bed.view(), wrong.view(), None, Boundaries::default(), SolverParams::default())
-        .expect_err("shape");
-    assert!(matches!(err, SolverError::ShapeMismatch { field: "manning_n", .. }));
+    let err = Solver::new(
+        grid,
+        bed.view(),
+        wrong.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect_err("shape");
+    assert!(matches!(
+        err,
+        SolverError::ShapeMismatch {
+            field: "manning_n",
+            ..
+        }
+    ));
 
-    let mut solver =
-        Solver::new(grid, bed.view(), n.view(), None, Boundaries::default(), SolverParams::default())
-            .expect("solver");
+    let mut solver = Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect("solver");
     let mut depth = Array2::zeros((5, 5));
     depth[(0, 3)] = -1.0;
     let err = solver.set_depth(depth.view()).expect_err("negative depth");
-    assert!(matches!(err, SolverError::InvalidCell { field: "depth_m", row: 0, col: 3, .. }));
+    assert!(matches!(
+        err,
+        SolverError::InvalidCell {
+            field: "depth_m",
+            row: 0,
+            col: 3,
+            ..
+        }
+    ));
 
     for params in [
-        SolverParams { cfl: 1.5, ..SolverParams::default() },
-        SolverParams { max_dt_s: 0.0, ..SolverParams::default() },
-        SolverParams { dry_depth_m: -1.0, ..SolverParams::default() },
+        SolverParams {
+            cfl: 1.5,
+            ..SolverParams::default()
+        },
+        SolverParams {
+            max_dt_s: 0.0,
+            ..SolverParams::default()
+        },
+        SolverParams {
+            dry_depth_m: -1.0,
+            ..SolverParams::default()
+        },
     ] {
         assert!(matches!(
-            Solver::new(grid, bed.view(), n.view(), None, Boundaries::default(), params),
+            Solver::new(
+                grid,
+                bed.view(),
+                n.view(),
+                None,
+                Boundaries::default(),
+                params
+            ),
             Err(SolverError::InvalidParameter { .. })
         ));
     }
     assert!(Grid::new(0, 5, 1.0, 1.0).is_err());
     assert!(Grid::new(5, 5, -1.0, 1.0).is_err());
-    assert!(Grid::new(1 << 20, 1 << 20, 1.0, 1.0).is_err(), "absurd grid size");
+    assert!(
+        Grid::new(1 << 20, 1 << 20, 1.0, 1.0).is_err(),
+        "absurd grid size"
+    );
 }
 
 /// A blow-up stops the run with the step, time and cell, and keeps the last good state.
@@ -227,23 +344,44 @@ fn blow_up_reports_step_time_and_cell() {
     let n = 16;
     let grid = Grid::new(n, n, 1.0, 1.0).expect("grid");
     let zeros = Array2::zeros((n, n));
-    let mut solver =
-        Solver::new(grid, zeros.view(), zeros.view(), None, Boundaries::default(), SolverParams::default())
-            .expect("solver");
+    let mut solver = Solver::new(
+        grid,
+        zeros.view(),
+        zeros.view(),
+        None,
+        Boundaries::default(),
+        SolverParams::default(),
+    )
+    .expect("solver");
     let mut depth = Array2::from_elem((n, n), 1.0);
     depth[(8, 5)] = 1e200;
-    solver.set_depth(depth.view()).expect("finite state is accepted");
+    solver
+        .set_depth(depth.view())
+        .expect("finite state is accepted");
     let before = solver.depth_m().to_owned();
     let err = solver.step(f64::MAX).expect_err("overflow must be caught");
-    let SolverError::BlowUp { step, row, col, sim_time_s, .. } = err else {
+    let SolverError::BlowUp {
+        step,
+        row,
+        col,
+        sim_time_s,
+        ..
+    } = err
+    else {
         panic!("unexpected error {err}");
     };
     assert_eq!(step, 1);
     assert!(sim_time_s > 0.0);
     // The first bad cell in row-major order is a neighbour of the overflowing one.
-    assert!((row, col) == (7, 5) || (row, col) == (8, 4), "row {row}, col {col}");
+    assert!(
+        (row, col) == (7, 5) || (row, col) == (8, 4),
+        "row {row}, col {col}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("step 1") && msg.contains(&format!("row {row}, column {col}")), "{msg}");
+    assert!(
+        msg.contains("step 1") && msg.contains(&format!("row {row}, column {col}")),
+        "{msg}"
+    );
     assert_eq!(solver.depth_m(), before, "state kept at the last good step");
     assert_eq!(solver.steps(), 0);
 }

@@ -76,7 +76,11 @@ pub fn interp(xs: &[f64], ys: &[f64], x: f64) -> f64 {
 
 /// Σ|a − b| / Σ|b|.
 pub fn relative_l1(model: &[f64], reference: &[f64]) -> f64 {
-    let num: f64 = model.iter().zip(reference).map(|(a, b)| (a - b).abs()).sum();
+    let num: f64 = model
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .sum();
     let den: f64 = reference.iter().map(|b| b.abs()).sum();
     num / den
 }
@@ -159,7 +163,9 @@ impl Channel {
             Axis::X => (q.view(), zero.view()),
             Axis::Y => (zero.view(), q.view()),
         };
-        self.solver.set_state(h.view(), qx, qy).expect("valid state");
+        self.solver
+            .set_state(h.view(), qx, qy)
+            .expect("valid state");
     }
 
     pub fn depth(&self) -> Vec<f64> {
