@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
 use ndarray::Array2;
 
 /// Demo settings, from `--cells N --minutes M --threads T`.
@@ -100,10 +100,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
     let (bed, depth) = valley(n, cell_m);
     let grid = Grid::new(2 * n, n, cell_m, cell_m)?;
     let manning = Array2::from_elem(grid_shape(&grid), 0.035);
-    let boundaries = Boundaries {
-        south: EdgeBoundary::FreeOutflow,
-        ..Boundaries::default()
-    };
+    let boundaries = Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow);
     let mut solver = Solver::new(
         grid,
         bed.view(),

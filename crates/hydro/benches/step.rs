@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
 use ndarray::Array2;
 
 #[derive(Clone, Copy, Debug)]
@@ -22,10 +22,7 @@ fn solver(n: usize, case: Case) -> Solver {
         -1e-3 * 5.0 * r as f64 + 0.1 * ((c as f64) * 0.05).sin()
     });
     let manning = Array2::from_elem((n, n), 0.035);
-    let boundaries = Boundaries {
-        south: EdgeBoundary::FreeOutflow,
-        ..Boundaries::default()
-    };
+    let boundaries = Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow);
     let mut solver = Solver::new(
         grid,
         bed.view(),

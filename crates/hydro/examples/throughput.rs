@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
 use ndarray::Array2;
 
 fn main() {
@@ -20,10 +20,7 @@ fn main() {
         -5e-3 * r as f64 + 0.1 * (c as f64 * 0.05).sin()
     });
     let manning = Array2::from_elem((n, n), 0.035);
-    let boundaries = Boundaries {
-        south: EdgeBoundary::FreeOutflow,
-        ..Boundaries::default()
-    };
+    let boundaries = Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow);
     let mut solver = Solver::new(
         grid,
         bed.view(),

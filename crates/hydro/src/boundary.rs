@@ -1,13 +1,14 @@
-//! Conditions on the four domain edges, imposed through one ring of ghost cells around the
-//! grid. A wall is an inactive ghost (the face flux mirrors the edge cell); the others are
-//! active ghosts whose state is set from the edge cell before every step.
+//! Conditions on stretches of the domain edge, imposed through one ring of ghost cells
+//! around the grid. A wall is an inactive ghost (the face flux mirrors the edge cell);
+//! the others are active ghosts whose state is set from the edge cell before every step,
+//! and inflows of known discharge are imposed as the face flux itself.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Edge, SolverError};
+use crate::{Edge, Grid, SolverError, TimeSeries};
 
-/// What happens at one edge of the domain.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// What happens on a stretch of the domain edge.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EdgeBoundary {
     /// Reflective, no flow through it.
@@ -16,32 +17,52 @@ pub enum EdgeBoundary {
     /// Transmissive: the outside copies the edge cell, so waves leave without reflection.
     FreeOutflow,
     /// Constant discharge per metre of edge flowing into the domain (m²/s), imposed as the
-    /// mass flux of the edge faces. The edge depth is the edge cell's, at least critical
-    /// (so a dry edge takes the flow at critical depth).
+    /// mass flux of every face of the stretch.
     UnitDischarge { q_m2_s: f64 },
     /// Fixed water depth just outside the edge (m); the velocity follows from the outgoing
-    /// characteristic. Falls back to free outflow when the edge flow is supercritical.
+    /// characteristic. Behaves as free outflow where the edge flow is supercritical.
     FixedDepth { depth_m: f64 },
+    /// Inflow hydrograph Q(t) (m³/s) for the whole stretch, shared among its cells in
+    /// proportion to their Manning conveyance h^{5/3}/n; while the stretch is dry, the
+    /// cells with the lowest bed (within 1 cm) share it equally.
+    Inflow { discharge_m3_s: TimeSeries },
+    /// Water level outside the edge over time (m, same datum as the bed), e.g. a tide or
+    /// a river stage; below the bed the outside is dry.
+    Stage { level_m: TimeSeries },
+    /// Outflow at normal depth for the given bed slope (m/m): the outside leaves at the
+    /// Manning velocity h^{2/3} √S / n of the edge cell.
+    NormalDepth { slope: f64 },
 }
 
 impl EdgeBoundary {
-    pub(crate) fn validate(&self) -> Result<(), SolverError> {
-        match *self {
-            EdgeBoundary::Wall | EdgeBoundary::FreeOutflow => Ok(()),
-            EdgeBoundary::UnitDischarge { q_m2_s } if !(q_m2_s.is_finite() && q_m2_s >= 0.0) => {
-                Err(SolverError::InvalidParameter {
-                    name: "q_m2_s",
-                    value: q_m2_s,
-                    expected: "an inflow discharge per metre of edge is finite and ≥ 0 m²/s",
-                })
+    fn validate(&self) -> Result<(), SolverError> {
+        let bad = |name, value, expected| {
+            Err(SolverError::InvalidParameter {
+                name,
+                value,
+                expected,
+            })
+        };
+        match self {
+            EdgeBoundary::Wall | EdgeBoundary::FreeOutflow | EdgeBoundary::Stage { .. } => Ok(()),
+            EdgeBoundary::UnitDischarge { q_m2_s } if !(q_m2_s.is_finite() && *q_m2_s >= 0.0) => {
+                bad(
+                    "q_m2_s",
+                    *q_m2_s,
+                    "an inflow discharge per metre of edge is finite and ≥ 0 m²/s",
+                )
             }
-            EdgeBoundary::FixedDepth { depth_m } if !(depth_m.is_finite() && depth_m >= 0.0) => {
-                Err(SolverError::InvalidParameter {
-                    name: "depth_m",
-                    value: depth_m,
-                    expected: "a boundary depth is finite and ≥ 0 m",
-                })
+            EdgeBoundary::FixedDepth { depth_m } if !(depth_m.is_finite() && *depth_m >= 0.0) => {
+                bad("depth_m", *depth_m, "a boundary depth is finite and ≥ 0 m")
             }
+            EdgeBoundary::Inflow { discharge_m3_s } => {
+                discharge_m3_s.require_non_negative("discharge_m3_s")
+            }
+            EdgeBoundary::NormalDepth { slope } if !(slope.is_finite() && *slope > 0.0) => bad(
+                "slope",
+                *slope,
+                "a bed slope for normal depth is a finite number > 0 (m/m)",
+            ),
             _ => Ok(()),
         }
     }
@@ -49,48 +70,129 @@ impl EdgeBoundary {
     pub(crate) fn is_wall(&self) -> bool {
         matches!(self, EdgeBoundary::Wall)
     }
+
+    /// Whether the face flux is imposed rather than solved.
+    pub(crate) fn imposes_flux(&self) -> bool {
+        matches!(
+            self,
+            EdgeBoundary::UnitDischarge { .. } | EdgeBoundary::Inflow { .. }
+        )
+    }
 }
 
-/// One condition per edge; all walls by default (a closed box).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A condition on cells `first..=last` (counted from the north or west end) of one edge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct BoundarySegment {
+    pub edge: Edge,
+    pub first: usize,
+    pub last: usize,
+    pub condition: EdgeBoundary,
+}
+
+/// The conditions on the domain edge: any number of segments; cells not covered by one
+/// are walls (a closed box by default).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Boundaries {
-    #[serde(default)]
-    pub north: EdgeBoundary,
-    #[serde(default)]
-    pub south: EdgeBoundary,
-    #[serde(default)]
-    pub west: EdgeBoundary,
-    #[serde(default)]
-    pub east: EdgeBoundary,
+    segments: Vec<BoundarySegment>,
 }
 
 impl Boundaries {
+    /// Walls all round.
+    pub fn walls() -> Self {
+        Self::default()
+    }
+
     /// The same condition on every edge.
-    pub fn all(edge: EdgeBoundary) -> Self {
-        Self {
-            north: edge,
-            south: edge,
-            west: edge,
-            east: edge,
-        }
+    pub fn all(condition: EdgeBoundary) -> Self {
+        Edge::ALL
+            .into_iter()
+            .fold(Self::default(), |b, e| b.with_edge(e, condition.clone()))
     }
 
-    pub fn get(&self, edge: Edge) -> EdgeBoundary {
-        match edge {
-            Edge::North => self.north,
-            Edge::South => self.south,
-            Edge::West => self.west,
-            Edge::East => self.east,
-        }
+    /// Add a condition on the whole of `edge`.
+    pub fn with_edge(mut self, edge: Edge, condition: EdgeBoundary) -> Self {
+        self.segments.push(BoundarySegment {
+            edge,
+            first: 0,
+            last: usize::MAX,
+            condition,
+        });
+        self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), SolverError> {
-        Edge::ALL.iter().try_for_each(|&e| self.get(e).validate())
+    /// Add a condition on cells `first..=last` of `edge`.
+    pub fn with_segment(
+        mut self,
+        edge: Edge,
+        first: usize,
+        last: usize,
+        condition: EdgeBoundary,
+    ) -> Self {
+        self.segments.push(BoundarySegment {
+            edge,
+            first,
+            last,
+            condition,
+        });
+        self
+    }
+
+    pub fn segments(&self) -> &[BoundarySegment] {
+        &self.segments
+    }
+
+    /// Check every segment against the grid and resolve whole-edge segments; segments of
+    /// one edge must not overlap.
+    pub(crate) fn resolve(&self, grid: &Grid) -> Result<Vec<BoundarySegment>, SolverError> {
+        let mut out: Vec<BoundarySegment> = Vec::with_capacity(self.segments.len());
+        for (i, seg) in self.segments.iter().enumerate() {
+            seg.condition.validate()?;
+            let len = grid.edge_len(seg.edge);
+            let last = if seg.last == usize::MAX {
+                len - 1
+            } else {
+                seg.last
+            };
+            let what = format!(
+                "boundary segment {i} ({:?} edge, cells {}..={last})",
+                seg.edge, seg.first
+            );
+            let outside = |reason: String| SolverError::OutsideGrid {
+                what: what.clone(),
+                rows: grid.rows,
+                cols: grid.cols,
+                reason,
+            };
+            if seg.first > last {
+                return Err(outside("its first cell comes after its last".into()));
+            }
+            if last >= len {
+                return Err(outside(format!(
+                    "the {:?} edge has cells 0..={}",
+                    seg.edge,
+                    len - 1
+                )));
+            }
+            if let Some(other) = out
+                .iter()
+                .position(|o| o.edge == seg.edge && o.first <= last && seg.first <= o.last)
+            {
+                return Err(outside(format!(
+                    "it overlaps segment {other}; give each edge cell one condition"
+                )));
+            }
+            out.push(BoundarySegment {
+                last,
+                ..seg.clone()
+            });
+        }
+        Ok(out)
     }
 }
 
-/// State of a ghost cell in the frame of its edge: `un` is the velocity *into* the domain.
+/// State of a ghost cell in the frame of its edge: `un_inward` is the velocity *into* the
+/// domain, `ut` along the edge.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct GhostState {
     pub h: f64,
@@ -98,53 +200,87 @@ pub(crate) struct GhostState {
     pub ut: f64,
 }
 
-/// The ghost state for one edge cell with depth `h`, inward velocity `un` and tangential
-/// velocity `ut`.
-pub(crate) fn ghost_state(bc: EdgeBoundary, h: f64, un: f64, ut: f64, g: f64) -> GhostState {
+/// The edge cell as the ghost condition sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EdgeCell {
+    pub h: f64,
+    pub un_inward: f64,
+    pub ut: f64,
+    pub bed_m: f64,
+    pub manning_n: f64,
+}
+
+/// Critical depth for a unit discharge.
+pub(crate) fn critical_depth(q_m2_s: f64, g: f64) -> f64 {
+    (q_m2_s * q_m2_s / g).cbrt()
+}
+
+/// The ghost state for conditions that are not imposed fluxes, at time `t_s`.
+pub(crate) fn ghost_state(bc: &EdgeBoundary, cell: EdgeCell, t_s: f64, g: f64) -> GhostState {
     let copy = GhostState {
-        h,
-        un_inward: un,
-        ut,
+        h: cell.h,
+        un_inward: cell.un_inward,
+        ut: cell.ut,
     };
     match bc {
         EdgeBoundary::Wall | EdgeBoundary::FreeOutflow => copy,
-        EdgeBoundary::UnitDischarge { q_m2_s } => {
-            if q_m2_s <= 0.0 {
-                return GhostState {
-                    h,
-                    un_inward: 0.0,
-                    ut: 0.0,
-                };
+        EdgeBoundary::UnitDischarge { q_m2_s } => inflow_ghost(*q_m2_s, cell.h, g),
+        EdgeBoundary::Inflow { .. } => copy, // set per cell by the solver (needs the share)
+        EdgeBoundary::FixedDepth { depth_m } => characteristic_ghost(*depth_m, cell, g),
+        EdgeBoundary::Stage { level_m } => {
+            characteristic_ghost((level_m.value_at(t_s) - cell.bed_m).max(0.0), cell, g)
+        }
+        EdgeBoundary::NormalDepth { slope } => {
+            if cell.manning_n <= 0.0 {
+                return copy;
             }
-            // The edge depth is taken from the edge cell (zero gradient), never below the
-            // critical depth: a supercritical inflow would need a second condition, and
-            // critical depth is the most an edge can pass with only Q given. Deriving it
-            // from the outgoing characteristic instead is ill-conditioned near critical
-            // flow (the momentum flux q²/h + g h²/2 is flat there) and spoils the first
-            // cells of a Froude ≈ 1 channel.
-            let critical = (q_m2_s * q_m2_s / g).cbrt();
-            let hb = h.max(critical);
+            let u_normal = cell.h.powf(2.0 / 3.0) * slope.sqrt() / cell.manning_n;
             GhostState {
-                h: hb,
-                un_inward: q_m2_s / hb,
-                ut: 0.0,
+                h: cell.h,
+                un_inward: -u_normal,
+                ut: cell.ut,
             }
         }
-        EdgeBoundary::FixedDepth { depth_m } => {
-            let c = (g * h).sqrt();
-            let un_out = -un;
-            if un_out >= c && h > 0.0 {
-                return copy; // supercritical outflow: nothing propagates in from outside
-            }
-            let cb = (g * depth_m).sqrt();
-            // Outgoing characteristic (moving outwards): un_out + 2c is kept.
-            let un_out_b = un_out + 2.0 * (c - cb);
-            GhostState {
-                h: depth_m,
-                un_inward: -un_out_b,
-                ut,
-            }
-        }
+    }
+}
+
+/// Ghost for a known inflow per metre `q`: the edge cell's depth, at least critical (a
+/// supercritical inflow would need a second condition; critical depth is the most an
+/// edge passes with only Q given, and it lets a dry edge take the flow). Deriving the
+/// depth from the outgoing characteristic instead is ill-conditioned near critical flow.
+pub(crate) fn inflow_ghost(q_m2_s: f64, h: f64, g: f64) -> GhostState {
+    if q_m2_s <= 0.0 {
+        return GhostState {
+            h,
+            un_inward: 0.0,
+            ut: 0.0,
+        };
+    }
+    let hb = h.max(critical_depth(q_m2_s, g));
+    GhostState {
+        h: hb,
+        un_inward: q_m2_s / hb,
+        ut: 0.0,
+    }
+}
+
+/// Ghost with a given outside depth; the velocity keeps the outgoing Riemann invariant
+/// un_out + 2c of the edge cell. Supercritical outflow ignores the outside.
+fn characteristic_ghost(depth_m: f64, cell: EdgeCell, g: f64) -> GhostState {
+    let c = (g * cell.h).sqrt();
+    let un_out = -cell.un_inward;
+    if un_out >= c && cell.h > 0.0 {
+        return GhostState {
+            h: cell.h,
+            un_inward: cell.un_inward,
+            ut: cell.ut,
+        };
+    }
+    let cb = (g * depth_m).sqrt();
+    GhostState {
+        h: depth_m,
+        un_inward: -(un_out + 2.0 * (c - cb)),
+        ut: cell.ut,
     }
 }
 
@@ -154,38 +290,89 @@ mod tests {
 
     const G: f64 = 9.81;
 
+    fn cell(h: f64, un_inward: f64) -> EdgeCell {
+        EdgeCell {
+            h,
+            un_inward,
+            ut: 0.3,
+            bed_m: 1.0,
+            manning_n: 0.03,
+        }
+    }
+
     #[test]
     fn discharge_ghost_takes_the_edge_depth_and_the_discharge() {
-        let q = 2.0;
-        let gs = ghost_state(EdgeBoundary::UnitDischarge { q_m2_s: q }, 1.0, 0.5, 0.3, G);
+        let gs = inflow_ghost(2.0, 1.0, G);
         assert_eq!(gs.h, 1.0);
-        assert!((gs.h * gs.un_inward - q).abs() < 1e-12);
+        assert!((gs.h * gs.un_inward - 2.0).abs() < 1e-12);
         assert_eq!(gs.ut, 0.0);
     }
 
     #[test]
     fn discharge_into_a_dry_edge_enters_at_critical_depth() {
-        let q = 1.0;
-        let gs = ghost_state(EdgeBoundary::UnitDischarge { q_m2_s: q }, 0.0, 0.0, 0.0, G);
-        let critical = (q * q / G).cbrt();
-        assert!((gs.h - critical).abs() < 1e-12);
-        assert!((gs.h * gs.un_inward - q).abs() < 1e-12);
+        let gs = inflow_ghost(1.0, 0.0, G);
+        assert!((gs.h - critical_depth(1.0, G)).abs() < 1e-12);
+        assert!((gs.h * gs.un_inward - 1.0).abs() < 1e-12);
     }
 
     #[test]
-    fn fixed_depth_ghost_keeps_the_outgoing_invariant() {
-        let (h, un) = (1.0, -0.3); // flowing out
-        let gs = ghost_state(EdgeBoundary::FixedDepth { depth_m: 0.8 }, h, un, 0.0, G);
-        assert_eq!(gs.h, 0.8);
+    fn fixed_depth_and_stage_keep_the_outgoing_invariant() {
+        let c = cell(1.0, -0.3); // flowing out
         let out = |h: f64, u_in: f64| -u_in + 2.0 * (G * h).sqrt();
-        assert!((out(gs.h, gs.un_inward) - out(h, un)).abs() < 1e-12);
+        let gs = ghost_state(&EdgeBoundary::FixedDepth { depth_m: 0.8 }, c, 0.0, G);
+        assert_eq!(gs.h, 0.8);
+        assert!((out(gs.h, gs.un_inward) - out(c.h, c.un_inward)).abs() < 1e-12);
+        // A stage of 1.8 m over a bed at 1.0 m is the same outside depth.
+        let stage = TimeSeries::new(vec![(0.0, 1.0), (10.0, 2.6)]).expect("series");
+        let gs2 = ghost_state(&EdgeBoundary::Stage { level_m: stage }, c, 5.0, G);
+        assert!((gs2.h - 0.8).abs() < 1e-12);
     }
 
     #[test]
-    fn negative_inflow_is_rejected() {
-        let err = EdgeBoundary::UnitDischarge { q_m2_s: -1.0 }.validate();
+    fn normal_depth_leaves_at_the_manning_velocity() {
+        let gs = ghost_state(
+            &EdgeBoundary::NormalDepth { slope: 0.01 },
+            cell(0.5, 0.0),
+            0.0,
+            G,
+        );
+        let expected = 0.5f64.powf(2.0 / 3.0) * 0.1 / 0.03;
+        assert!((gs.un_inward + expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn segments_are_checked_against_the_grid() {
+        let grid = Grid::new(10, 20, 1.0, 1.0).expect("grid");
+        let ok = Boundaries::walls()
+            .with_segment(Edge::West, 0, 4, EdgeBoundary::FreeOutflow)
+            .with_segment(
+                Edge::West,
+                5,
+                9,
+                EdgeBoundary::UnitDischarge { q_m2_s: 1.0 },
+            )
+            .with_edge(Edge::North, EdgeBoundary::FreeOutflow);
+        let resolved = ok.resolve(&grid).expect("valid");
+        assert_eq!(resolved[2].last, 19);
+
+        let off = Boundaries::walls().with_segment(Edge::West, 5, 10, EdgeBoundary::FreeOutflow);
+        let e = off.resolve(&grid).expect_err("off the edge");
+        assert!(e.to_string().contains("cells 0..=9"), "{e}");
+        let overlap = ok.with_segment(Edge::West, 9, 9, EdgeBoundary::FreeOutflow);
+        assert!(
+            overlap
+                .resolve(&grid)
+                .expect_err("overlap")
+                .to_string()
+                .contains("overlaps")
+        );
+        let reversed =
+            Boundaries::walls().with_segment(Edge::South, 5, 2, EdgeBoundary::FreeOutflow);
+        assert!(reversed.resolve(&grid).is_err());
+        let negative =
+            Boundaries::walls().with_edge(Edge::East, EdgeBoundary::UnitDischarge { q_m2_s: -1.0 });
         assert!(matches!(
-            err,
+            negative.resolve(&grid),
             Err(SolverError::InvalidParameter { name: "q_m2_s", .. })
         ));
     }

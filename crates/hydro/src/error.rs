@@ -32,6 +32,19 @@ pub enum SolverError {
         expected: &'static str,
     },
 
+    /// A time series that cannot be used (unsorted times, no points, NaN).
+    #[error("invalid time series: {reason}")]
+    InvalidSeries { reason: String },
+
+    /// A boundary segment, point source or breach that does not fit the grid.
+    #[error("{what} does not fit the {rows}×{cols} grid: {reason}")]
+    OutsideGrid {
+        what: String,
+        rows: usize,
+        cols: usize,
+        reason: String,
+    },
+
     /// A solver or boundary parameter outside its valid range.
     #[error("parameter `{name}` = {value} is invalid: {expected}")]
     InvalidParameter {

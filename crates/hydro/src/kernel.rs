@@ -21,6 +21,22 @@ pub(crate) struct Fields<'a> {
     pub active: &'a [u8],
     /// Fluxes imposed on edge faces, in the order of `Edge::ALL` (north, south, west, east).
     pub edge_flux: &'a [EdgeFlux; 4],
+    /// Gridded rain rate (m/s); empty without gridded rain.
+    pub rain_m_s: &'a [f64],
+    /// Loss parameters (m, m/s, m); empty without losses.
+    pub initial_loss_m: &'a [f64],
+    pub continuing_loss_m_s: &'a [f64],
+    pub loss_capacity_m: &'a [f64],
+}
+
+/// The rows of the new state that one block writes (padded row layout).
+#[derive(Debug)]
+pub(crate) struct BlockOut<'a> {
+    pub h: &'a mut [f64],
+    pub qx: &'a mut [f64],
+    pub qy: &'a mut [f64],
+    /// Cumulative infiltration (m), updated in place; empty without losses.
+    pub infiltrated_m: &'a mut [f64],
 }
 
 /// Fluxes imposed on the faces of one domain edge (an inflow of known discharge), indexed
@@ -80,6 +96,8 @@ pub(crate) struct StepCoeffs {
     pub dry_depth_m: f64,
     /// Negative depths down to this are round-off and set to zero; below it is a blow-up.
     pub negative_tolerance_m: f64,
+    /// Uniform rain depth added to every active cell during this step (m).
+    pub rain_uniform_m: f64,
 }
 
 /// Fluxes through one row of faces, per metre of face.
@@ -128,6 +146,8 @@ pub(crate) struct BlockScratch {
     above: FaceRow,
     x: FaceRow,
     rate: Vec<f64>,
+    rain: Vec<f64>,
+    loss: Vec<f64>,
 }
 
 impl BlockScratch {
@@ -140,6 +160,8 @@ impl BlockScratch {
             above: FaceRow::new(stride),
             x: FaceRow::new(stride),
             rate: vec![0.0; cols],
+            rain: vec![0.0; cols],
+            loss: vec![0.0; cols],
         }
     }
 }
@@ -159,6 +181,9 @@ pub(crate) struct BlockTotals {
     /// The same for y-edge faces.
     pub y_in_m2_s: f64,
     pub y_out_m2_s: f64,
+    /// Σ gridded rain depth added (m) and Σ depth infiltrated (m) over the block's cells.
+    pub rain_m: f64,
+    pub loss_m: f64,
 }
 
 /// Which instruction set the sweep was compiled for; chosen once per solver.
@@ -189,76 +214,84 @@ impl Simd {
     }
 }
 
-/// Sweep rows `first_row .. first_row + n` (padded row indices, `n` from the output
-/// length) from `old` into the output rows.
-#[allow(clippy::too_many_arguments)]
+/// Sweep rows `first_row ..` (padded row indices; as many rows as `out` holds) from
+/// `old` into `out`. `RAIN_GRID` and `LOSSES` select compiled variants, so a run without
+/// gridded rain or losses does not pay for them.
 pub(crate) fn sweep_block(
+    simd: Simd,
+    rain_grid: bool,
+    losses: bool,
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    first_row: usize,
+    out: BlockOut<'_>,
+    scratch: &mut BlockScratch,
+) -> BlockTotals {
+    match (rain_grid, losses) {
+        (false, false) => sweep_block_simd::<false, false>(simd, old, k, first_row, out, scratch),
+        (true, false) => sweep_block_simd::<true, false>(simd, old, k, first_row, out, scratch),
+        (false, true) => sweep_block_simd::<false, true>(simd, old, k, first_row, out, scratch),
+        (true, true) => sweep_block_simd::<true, true>(simd, old, k, first_row, out, scratch),
+    }
+}
+
+fn sweep_block_simd<const RAIN_GRID: bool, const LOSSES: bool>(
     simd: Simd,
     old: &Fields<'_>,
     k: &StepCoeffs,
     first_row: usize,
-    h_out: &mut [f64],
-    qx_out: &mut [f64],
-    qy_out: &mut [f64],
+    out: BlockOut<'_>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
     match simd {
-        Simd::Generic => sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch),
+        Simd::Generic => sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch),
         // SAFETY: `Simd::detect` chose these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => unsafe {
-            sweep_block_avx2(old, k, first_row, h_out, qx_out, qy_out, scratch)
+            sweep_block_avx2::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
         },
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe {
-            sweep_block_avx512(old, k, first_row, h_out, qx_out, qy_out, scratch)
+            sweep_block_avx512::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
         },
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn sweep_block_avx2(
+unsafe fn sweep_block_avx2<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     first_row: usize,
-    h_out: &mut [f64],
-    qx_out: &mut [f64],
-    qy_out: &mut [f64],
+    out: BlockOut<'_>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
-    sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch)
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn sweep_block_avx512(
+unsafe fn sweep_block_avx512<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     first_row: usize,
-    h_out: &mut [f64],
-    qx_out: &mut [f64],
-    qy_out: &mut [f64],
+    out: BlockOut<'_>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
-    sweep_block_inline(old, k, first_row, h_out, qx_out, qy_out, scratch)
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
 }
 
 #[inline(always)]
-fn sweep_block_inline(
+fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     first_row: usize,
-    h_out: &mut [f64],
-    qx_out: &mut [f64],
-    qy_out: &mut [f64],
+    out: BlockOut<'_>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
     let s = k.stride;
     let n = k.cols;
-    let block_rows = h_out.len() / s;
+    let block_rows = out.h.len() / s;
     let mut totals = BlockTotals::default();
 
     let [north, south, west, east] = old.edge_flux;
@@ -303,21 +336,37 @@ fn sweep_block_inline(
         }
 
         let row = local * s + 1..local * s + 1 + n;
-        update_row(
+        let infiltrated: &mut [f64] = if LOSSES {
+            &mut out.infiltrated_m[row.clone()]
+        } else {
+            &mut []
+        };
+        update_row::<RAIN_GRID, LOSSES>(
             old,
             k,
             r,
             &scratch.x,
             &scratch.below,
             &scratch.above,
-            &mut h_out[row.clone()],
-            &mut qx_out[row.clone()],
-            &mut qy_out[row.clone()],
-            &mut scratch.rate,
+            RowOut {
+                h: &mut out.h[row.clone()],
+                qx: &mut out.qx[row.clone()],
+                qy: &mut out.qy[row.clone()],
+                infiltrated_m: infiltrated,
+                rate: &mut scratch.rate,
+                rain_m: &mut scratch.rain,
+                loss_m: &mut scratch.loss,
+            },
         );
-        let (depth_sum, max_rate) = reduce_row(&h_out[row], &scratch.rate);
+        let (depth_sum, max_rate) = reduce_row(&out.h[row], &scratch.rate);
         totals.depth_sum_m += depth_sum;
         totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
+        if RAIN_GRID {
+            totals.rain_m += sum_row(&scratch.rain);
+        }
+        if LOSSES {
+            totals.loss_m += sum_row(&scratch.loss);
+        }
 
         std::mem::swap(&mut scratch.below, &mut scratch.above);
         std::mem::swap(&mut scratch.row, &mut scratch.next);
@@ -469,20 +518,28 @@ fn select(cond: bool, a: f64, b: f64) -> f64 {
     if cond { a } else { b }
 }
 
+/// Where `update_row` writes: the new state of one row, the cumulative infiltration, and
+/// per-cell figures for the block totals.
+struct RowOut<'a> {
+    h: &'a mut [f64],
+    qx: &'a mut [f64],
+    qy: &'a mut [f64],
+    infiltrated_m: &'a mut [f64],
+    rate: &'a mut [f64],
+    rain_m: &'a mut [f64],
+    loss_m: &'a mut [f64],
+}
+
 /// Update the cells of padded row `r` from the fluxes around them.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn update_row(
+fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     r: usize,
     x: &FaceRow,
     below: &FaceRow,
     above: &FaceRow,
-    h_out: &mut [f64],
-    qx_out: &mut [f64],
-    qy_out: &mut [f64],
-    rate_out: &mut [f64],
+    out: RowOut<'_>,
 ) {
     let n = k.cols;
     let lo = r * k.stride + 1;
@@ -506,11 +563,40 @@ fn update_row(
         &above.tangential[1..=n],
     );
     let (h_out, qx_out, qy_out, rate_out) = (
-        &mut h_out[..n],
-        &mut qx_out[..n],
-        &mut qy_out[..n],
-        &mut rate_out[..n],
+        &mut out.h[..n],
+        &mut out.qx[..n],
+        &mut out.qy[..n],
+        &mut out.rate[..n],
     );
+    let rain_grid: &[f64] = if RAIN_GRID {
+        &old.rain_m_s[lo..lo + n]
+    } else {
+        &[]
+    };
+    let rain_out: &mut [f64] = if RAIN_GRID {
+        &mut out.rain_m[..n]
+    } else {
+        &mut []
+    };
+    let (il, cl, cap): (&[f64], &[f64], &[f64]) = if LOSSES {
+        (
+            &old.initial_loss_m[lo..lo + n],
+            &old.continuing_loss_m_s[lo..lo + n],
+            &old.loss_capacity_m[lo..lo + n],
+        )
+    } else {
+        (&[], &[], &[])
+    };
+    let infiltrated: &mut [f64] = if LOSSES {
+        &mut out.infiltrated_m[..n]
+    } else {
+        &mut []
+    };
+    let loss_out: &mut [f64] = if LOSSES {
+        &mut out.loss_m[..n]
+    } else {
+        &mut []
+    };
     let (rx, ry, dt, g, dry) = (k.rx, k.ry, k.dt_s, k.g, k.dry_depth_m);
 
     for i in 0..n {
@@ -519,10 +605,32 @@ fn update_row(
         let qx = qx0[i] - rx * (enl[i] - wnr[i]) - ry * (nt[i] - st[i]);
         let qy = qy0[i] - rx * (et[i] - wt[i]) - ry * (nnl[i] - snr[i]);
 
-        // Sources (rain, losses, point inflows) enter here, before friction.
+        let active = act[i] != 0;
+
+        // Sources: rain, then infiltration (point sources follow the sweep).
+        let mut rain = k.rain_uniform_m;
+        if RAIN_GRID {
+            rain += rain_grid[i] * dt;
+            rain_out[i] = select(active, rain, 0.0);
+        }
+        let h = h + rain;
 
         // Round-off below zero is clamped; a NaN or a real negative is left for the check.
-        let h = select(h >= -k.negative_tolerance_m, h.max(0.0), h);
+        let mut h = select(h >= -k.negative_tolerance_m, h.max(0.0), h);
+
+        if LOSSES {
+            // Initial loss soaks up the water first, then the continuing rate, both capped
+            // by what the soil can still take.
+            let soaked = infiltrated[i];
+            let available = h.max(0.0);
+            let initial = (il[i] - soaked).max(0.0).min(available);
+            let continuing = (cl[i] * dt).min(available - initial);
+            let take = (initial + continuing).min((cap[i] - soaked).max(0.0));
+            let take = select(active, take, 0.0);
+            h -= take;
+            infiltrated[i] = soaked + take;
+            loss_out[i] = take;
+        }
 
         // Manning friction, semi-implicit: q ← q / (1 + dt g n² |q| / h^{7/3}).
         // (A dry cell takes the root of 1 instead of 0: its friction is unused, and the
@@ -548,7 +656,6 @@ fn update_row(
         let good = h >= 0.0 && (qx + qy).is_finite();
         let rate = select(good, rate, f64::INFINITY);
 
-        let active = act[i] != 0;
         h_out[i] = select(active, h, h0[i]);
         qx_out[i] = select(active, qx, qx0[i]);
         qy_out[i] = select(active, qy, qy0[i]);
@@ -557,6 +664,22 @@ fn update_row(
 }
 
 const LANES: usize = 8;
+
+/// Σ of a row in a fixed lane order (reproducible, vectorises).
+#[inline(always)]
+fn sum_row(values: &[f64]) -> f64 {
+    let mut sum = [0.0f64; LANES];
+    let (body, tail) = values.split_at(values.len() - values.len() % LANES);
+    for chunk in body.chunks_exact(LANES) {
+        for l in 0..LANES {
+            sum[l] += chunk[l];
+        }
+    }
+    for (l, &v) in tail.iter().enumerate() {
+        sum[l] += v;
+    }
+    sum.iter().fold(0.0, |a, &b| a + b)
+}
 
 /// Σ h and max rate of one row, with a fixed lane order so that the result is
 /// reproducible and the loop vectorises.

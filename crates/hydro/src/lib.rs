@@ -2,8 +2,8 @@
 //!
 //! Finite volumes on a uniform raster grid: first-order Godunov with the HLLC Riemann
 //! solver and the hydrostatic reconstruction of Audusse et al. (2004), semi-implicit
-//! Manning friction, adaptive time step from a CFL number, and edge conditions through a
-//! ring of ghost cells. The step is one fused, rayon-parallel sweep over row blocks whose
+//! Manning friction, adaptive time step from a CFL number, edge conditions through a
+//! ring of ghost cells, and forcing (rain, losses, point sources, hydrographs, breaches). The step is one fused, rayon-parallel sweep over row blocks whose
 //! results do not depend on the number of threads.
 //!
 //! The crate takes arrays and numbers and returns reports; it never reads files and knows
@@ -17,7 +17,7 @@
 //! let bed = Array2::zeros((50, 100));
 //! let n = Array2::from_elem((50, 100), 0.03);
 //! let mut solver = Solver::new(grid, bed.view(), n.view(), None,
-//!                              Boundaries::default(), SolverParams::default())?;
+//!                              Boundaries::walls(), SolverParams::default())?;
 //! let depth = Array2::from_shape_fn((50, 100), |(_, c)| if c < 50 { 2.0 } else { 0.5 });
 //! solver.set_depth(depth.view())?;
 //! solver.advance_to(5.0)?;
@@ -28,11 +28,15 @@
 mod boundary;
 mod error;
 mod flux;
+mod forcing;
 mod grid;
 mod kernel;
+mod series;
 mod solver;
 
-pub use boundary::{Boundaries, EdgeBoundary};
+pub use boundary::{Boundaries, BoundarySegment, EdgeBoundary};
 pub use error::SolverError;
+pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
+pub use series::TimeSeries;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};

@@ -4,9 +4,14 @@ use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::boundary::{Boundaries, EdgeBoundary, ghost_state};
-use crate::kernel::{self, BlockScratch, BlockTotals, EdgeFlux, Fields, Simd, StepCoeffs};
-use crate::{Edge, Grid, SolverError};
+use crate::boundary::{BoundarySegment, EdgeCell, critical_depth, ghost_state, inflow_ghost};
+use crate::kernel::{
+    self, BlockOut, BlockScratch, BlockTotals, EdgeFlux, Fields, Simd, StepCoeffs,
+};
+use crate::{
+    Boundaries, Breach, BreachStatus, BreachTrigger, Edge, EdgeBoundary, Grid, Losses, PointSource,
+    SolverError, TimeSeries,
+};
 
 /// Numerical settings. The defaults suit flood modelling on DEM grids.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,28 +93,40 @@ pub struct StepReport {
     pub boundary_outflow_m3: f64,
 }
 
-/// The water balance since the state was set. All terms in f64.
+/// The water balance since the state was set: every volume that entered or left, in f64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct WaterBalance {
     pub initial_storage_m3: f64,
     pub storage_m3: f64,
+    pub rain_m3: f64,
+    pub infiltration_m3: f64,
     pub boundary_inflow_m3: f64,
     pub boundary_outflow_m3: f64,
+    pub point_inflow_m3: f64,
+    pub point_outflow_m3: f64,
 }
 
 impl WaterBalance {
-    /// storage − initial − (in − out): zero for a conservative run.
-    pub fn residual_m3(&self) -> f64 {
-        (self.storage_m3 - self.initial_storage_m3)
-            - (self.boundary_inflow_m3 - self.boundary_outflow_m3)
+    pub fn total_in_m3(&self) -> f64 {
+        self.rain_m3 + self.boundary_inflow_m3 + self.point_inflow_m3
     }
 
-    /// |residual| / max(initial storage, storage, inflow): the relative volume error.
+    pub fn total_out_m3(&self) -> f64 {
+        self.infiltration_m3 + self.boundary_outflow_m3 + self.point_outflow_m3
+    }
+
+    /// Δstorage − (in − out): zero for a conservative run.
+    pub fn residual_m3(&self) -> f64 {
+        (self.storage_m3 - self.initial_storage_m3) - (self.total_in_m3() - self.total_out_m3())
+    }
+
+    /// |in − out − Δstorage| / max(initial storage, storage, total in): the relative
+    /// volume error of the run.
     pub fn relative_error(&self) -> f64 {
         let scale = self
             .initial_storage_m3
             .max(self.storage_m3)
-            .max(self.boundary_inflow_m3);
+            .max(self.total_in_m3());
         if scale > 0.0 {
             self.residual_m3().abs() / scale
         } else {
@@ -146,32 +163,64 @@ impl Conserved {
     }
 }
 
+/// Loss parameters and state, padded like the other fields (m, m/s, m).
+#[derive(Clone, Debug)]
+struct LossState {
+    initial_m: Array2<f64>,
+    continuing_m_s: Array2<f64>,
+    capacity_m: Array2<f64>,
+    infiltrated_m: Array2<f64>,
+}
+
+#[derive(Clone, Debug)]
+struct BreachState {
+    breach: Breach,
+    /// Bed of each cell when the breach started.
+    crest_m: Vec<f64>,
+    started_s: Option<f64>,
+    fraction: f64,
+}
+
 /// Rows per parallel block: fixed by the grid alone, never by the thread count, so that
 /// results are bit-identical for any number of threads.
 fn rows_per_block(rows: usize) -> usize {
     (rows / 64).clamp(8, 32).min(rows)
 }
 
+const MM_PER_H_TO_M_S: f64 = 1.0 / 3.6e6;
+
 /// A 2D shallow-water model on a raster grid, ready to step.
 ///
 /// Finite volumes, first order, HLLC fluxes on the hydrostatically reconstructed states of
 /// Audusse et al. (2004): well balanced (a lake at rest stays at rest over any bed),
 /// depth-positive under `cfl ≤ 0.5`, wetting and drying without special cases. Manning
-/// friction is semi-implicit. State is stored in f64 so that the volume balance closes
-/// to round-off.
+/// friction is semi-implicit. Forcing: uniform and gridded rain, initial + continuing
+/// losses, point sources, boundary segments with hydrographs, breaches. State is stored
+/// in f64 so that the volume balance closes to round-off.
 #[derive(Debug)]
 pub struct Solver {
     grid: Grid,
     params: SolverParams,
     boundaries: Boundaries,
+    segments: Vec<BoundarySegment>,
     simd: Simd,
     cur: Conserved,
     next: Conserved,
     bed_m: Array2<f64>,
     g_n2: Array2<f64>,
     active: Array2<u8>,
+    active_cells: usize,
     /// Fluxes imposed on edge faces, in the order of `Edge::ALL`.
     edge_flux: [EdgeFlux; 4],
+    /// Share of a segment's discharge per metre of face, for `Inflow` segments, in the
+    /// order of `Edge::ALL` and indexed like `edge_flux`.
+    inflow_share: [Vec<f64>; 4],
+    rain_uniform: Option<TimeSeries>,
+    /// Gridded rain (m/s), padded.
+    rain_grid: Option<Array2<f64>>,
+    losses: Option<LossState>,
+    point_sources: Vec<PointSource>,
+    breaches: Vec<BreachState>,
     blocks: Vec<BlockScratch>,
     block_totals: Vec<BlockTotals>,
     rows_per_block: usize,
@@ -211,6 +260,35 @@ fn check_shape<T>(
     Ok(())
 }
 
+/// The first cell of `a` that fails `ok`, as an error naming the field.
+fn check_cells(
+    field: &'static str,
+    a: &ArrayView2<'_, f64>,
+    ok: impl Fn(f64) -> bool,
+    expected: &'static str,
+) -> Result<(), SolverError> {
+    match a.indexed_iter().find(|(_, v)| !ok(**v)) {
+        Some(((row, col), &value)) => Err(SolverError::InvalidCell {
+            field,
+            row,
+            col,
+            value,
+            expected,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A padded copy of `a` scaled by `factor`.
+fn padded(a: &ArrayView2<'_, f64>, factor: f64) -> Array2<f64> {
+    let (rows, cols) = a.dim();
+    let mut out = Array2::zeros((rows + 2, cols + 2));
+    inner_mut(&mut out).zip_mut_with(a, |o, &v| *o = v * factor);
+    out
+}
+
+const CONTIGUOUS: &str = "solver arrays are created contiguous";
+
 impl Solver {
     /// A solver over `bed_m` (m) with Manning `manning_n` (s/m^⅓) per cell. Cells where
     /// `active` is false (e.g. DEM nodata) are walls; their bed and roughness are ignored.
@@ -225,7 +303,7 @@ impl Solver {
     ) -> Result<Self, SolverError> {
         grid.validate()?;
         params.validate()?;
-        boundaries.validate()?;
+        let segments = boundaries.resolve(&grid)?;
         check_shape("bed_m", &grid, &bed_m)?;
         check_shape("manning_n", &grid, &manning_n)?;
         if let Some(a) = &active {
@@ -237,6 +315,7 @@ impl Solver {
         let mut bed = Array2::zeros((rows + 2, cols + 2));
         let mut g_n2 = Array2::zeros((rows + 2, cols + 2));
         let mut act = Array2::<u8>::zeros((rows + 2, cols + 2));
+        let mut active_cells = 0;
         for ((r, c), &z) in bed_m.indexed_iter() {
             if !is_active(r, c) {
                 continue;
@@ -263,6 +342,7 @@ impl Solver {
             bed[(r + 1, c + 1)] = z;
             g_n2[(r + 1, c + 1)] = params.gravity_m_s2 * n * n;
             act[(r + 1, c + 1)] = 1;
+            active_cells += 1;
         }
 
         let block = rows_per_block(rows);
@@ -271,18 +351,31 @@ impl Solver {
             grid,
             params,
             boundaries,
+            segments,
             simd: Simd::detect(),
             cur: Conserved::zeros(rows, cols),
             next: Conserved::zeros(rows, cols),
             bed_m: bed,
             g_n2,
             active: act,
+            active_cells,
             edge_flux: [
                 EdgeFlux::new(cols + 2),
                 EdgeFlux::new(cols + 2),
                 EdgeFlux::new(rows + 2),
                 EdgeFlux::new(rows + 2),
             ],
+            inflow_share: [
+                vec![0.0; cols + 2],
+                vec![0.0; cols + 2],
+                vec![0.0; rows + 2],
+                vec![0.0; rows + 2],
+            ],
+            rain_uniform: None,
+            rain_grid: None,
+            losses: None,
+            point_sources: Vec::new(),
+            breaches: Vec::new(),
             blocks: (0..n_blocks).map(|_| BlockScratch::new(cols)).collect(),
             block_totals: vec![BlockTotals::default(); n_blocks],
             rows_per_block: block,
@@ -307,28 +400,24 @@ impl Solver {
         check_shape("depth_m", &self.grid, &depth_m)?;
         check_shape("qx_m2_s", &self.grid, &qx_m2_s)?;
         check_shape("qy_m2_s", &self.grid, &qy_m2_s)?;
-        for (field, a, non_negative) in [
-            ("depth_m", &depth_m, true),
-            ("qx_m2_s", &qx_m2_s, false),
-            ("qy_m2_s", &qy_m2_s, false),
-        ] {
-            if let Some(((row, col), &value)) = a
-                .indexed_iter()
-                .find(|(_, v)| !v.is_finite() || (non_negative && **v < 0.0))
-            {
-                return Err(SolverError::InvalidCell {
-                    field,
-                    row,
-                    col,
-                    value,
-                    expected: if non_negative {
-                        "a finite depth ≥ 0 m"
-                    } else {
-                        "a finite unit discharge in m²/s"
-                    },
-                });
-            }
-        }
+        check_cells(
+            "depth_m",
+            &depth_m,
+            |v| v.is_finite() && v >= 0.0,
+            "a finite depth ≥ 0 m",
+        )?;
+        check_cells(
+            "qx_m2_s",
+            &qx_m2_s,
+            f64::is_finite,
+            "a finite unit discharge in m²/s",
+        )?;
+        check_cells(
+            "qy_m2_s",
+            &qy_m2_s,
+            f64::is_finite,
+            "a finite unit discharge in m²/s",
+        )?;
         let act = inner(&self.active);
         for (dst, src) in [
             (&mut self.cur.h, &depth_m),
@@ -355,19 +444,211 @@ impl Solver {
         self.set_state(depth_m, zeros.view(), zeros.view())
     }
 
+    /// Rain over every active cell, as a hyetograph in mm/h (`None` stops it).
+    pub fn set_uniform_rain(
+        &mut self,
+        rain_mm_per_h: Option<TimeSeries>,
+    ) -> Result<(), SolverError> {
+        if let Some(series) = &rain_mm_per_h {
+            series.require_non_negative("rain_mm_per_h")?;
+        }
+        self.rain_uniform = rain_mm_per_h;
+        Ok(())
+    }
+
+    /// Rain per cell in mm/h, e.g. a radar frame; replace it between steps as frames
+    /// arrive (`None` stops it). Adds to any uniform rain.
+    pub fn set_rain_grid(
+        &mut self,
+        rain_mm_per_h: Option<ArrayView2<'_, f64>>,
+    ) -> Result<(), SolverError> {
+        let Some(rain) = rain_mm_per_h else {
+            self.rain_grid = None;
+            return Ok(());
+        };
+        check_shape("rain_mm_per_h", &self.grid, &rain)?;
+        check_cells(
+            "rain_mm_per_h",
+            &rain,
+            |v| v.is_finite() && v >= 0.0,
+            "a rain intensity ≥ 0 mm/h",
+        )?;
+        match &mut self.rain_grid {
+            Some(grid) => inner_mut(grid).zip_mut_with(&rain, |o, &v| *o = v * MM_PER_H_TO_M_S),
+            None => self.rain_grid = Some(padded(&rain, MM_PER_H_TO_M_S)),
+        }
+        Ok(())
+    }
+
+    /// Initial + continuing infiltration losses (`None` removes them). The infiltrated
+    /// depth starts from zero.
+    pub fn set_losses(&mut self, losses: Option<Losses>) -> Result<(), SolverError> {
+        let Some(l) = losses else {
+            self.losses = None;
+            return Ok(());
+        };
+        let (il, cl, cap) = (
+            l.initial_mm.view(),
+            l.continuing_mm_per_h.view(),
+            l.capacity_mm.view(),
+        );
+        check_shape("initial_mm", &self.grid, &il)?;
+        check_shape("continuing_mm_per_h", &self.grid, &cl)?;
+        check_shape("capacity_mm", &self.grid, &cap)?;
+        check_cells(
+            "initial_mm",
+            &il,
+            |v| v.is_finite() && v >= 0.0,
+            "an initial loss ≥ 0 mm",
+        )?;
+        check_cells(
+            "continuing_mm_per_h",
+            &cl,
+            |v| v.is_finite() && v >= 0.0,
+            "a continuing loss ≥ 0 mm/h",
+        )?;
+        check_cells(
+            "capacity_mm",
+            &cap,
+            |v| v >= 0.0,
+            "a soil capacity ≥ 0 mm (inf for no limit)",
+        )?;
+        self.losses = Some(LossState {
+            initial_m: padded(&il, 1e-3),
+            continuing_m_s: padded(&cl, MM_PER_H_TO_M_S),
+            capacity_m: padded(&cap, 1e-3),
+            infiltrated_m: Array2::zeros(self.bed_m.dim()),
+        });
+        Ok(())
+    }
+
+    /// Add a point source or sink; returns its index.
+    pub fn add_point_source(&mut self, source: PointSource) -> Result<usize, SolverError> {
+        self.check_cell("point source", source.row, source.col)?;
+        self.point_sources.push(source);
+        Ok(self.point_sources.len() - 1)
+    }
+
+    /// Add a breach; returns its index for `trigger_breach` and `breach_status`.
+    pub fn add_breach(&mut self, breach: Breach) -> Result<usize, SolverError> {
+        if breach.cells.is_empty() {
+            return Err(SolverError::OutsideGrid {
+                what: "breach".into(),
+                rows: self.grid.rows,
+                cols: self.grid.cols,
+                reason: "it has no cells; give the cells along the dam or levee crest".into(),
+            });
+        }
+        for &(r, c) in &breach.cells {
+            self.check_cell("breach cell", r, c)?;
+        }
+        if !breach.final_bed_m.is_finite() {
+            return Err(SolverError::InvalidParameter {
+                name: "final_bed_m",
+                value: breach.final_bed_m,
+                expected: "a finite elevation in metres",
+            });
+        }
+        if !(breach.formation_time_s.is_finite() && breach.formation_time_s >= 0.0) {
+            return Err(SolverError::InvalidParameter {
+                name: "formation_time_s",
+                value: breach.formation_time_s,
+                expected: "a duration ≥ 0 s (0: the breach opens at once)",
+            });
+        }
+        match breach.trigger {
+            BreachTrigger::WaterLevel { row, col, level_m } => {
+                self.check_cell("breach trigger cell", row, col)?;
+                if !level_m.is_finite() {
+                    return Err(SolverError::InvalidParameter {
+                        name: "level_m",
+                        value: level_m,
+                        expected: "a finite water level in metres",
+                    });
+                }
+            }
+            BreachTrigger::AtTime { time_s } if !time_s.is_finite() => {
+                return Err(SolverError::InvalidParameter {
+                    name: "time_s",
+                    value: time_s,
+                    expected: "a finite trigger time in seconds",
+                });
+            }
+            _ => {}
+        }
+        let crest_m = breach
+            .cells
+            .iter()
+            .map(|&(r, c)| self.bed_m[(r + 1, c + 1)])
+            .collect();
+        self.breaches.push(BreachState {
+            breach,
+            crest_m,
+            started_s: None,
+            fraction: 0.0,
+        });
+        Ok(self.breaches.len() - 1)
+    }
+
+    /// Start breach `index` now (if it has not started yet).
+    pub fn trigger_breach(&mut self, index: usize) -> Result<(), SolverError> {
+        let t = self.sim_time_s;
+        let b = self
+            .breaches
+            .get_mut(index)
+            .ok_or_else(|| SolverError::InvalidParameter {
+                name: "breach index",
+                value: index as f64,
+                expected: "the index returned by add_breach",
+            })?;
+        b.started_s.get_or_insert(t);
+        Ok(())
+    }
+
+    pub fn breach_status(&self, index: usize) -> Option<BreachStatus> {
+        self.breaches.get(index).map(|b| match b.started_s {
+            None => BreachStatus::Waiting,
+            Some(started_s) if b.fraction >= 1.0 => BreachStatus::Complete { started_s },
+            Some(started_s) => BreachStatus::Forming {
+                started_s,
+                fraction: b.fraction,
+            },
+        })
+    }
+
+    fn check_cell(&self, what: &str, row: usize, col: usize) -> Result<(), SolverError> {
+        let outside = |reason: String| SolverError::OutsideGrid {
+            what: format!("{what} at row {row}, column {col}"),
+            rows: self.grid.rows,
+            cols: self.grid.cols,
+            reason,
+        };
+        if row >= self.grid.rows || col >= self.grid.cols {
+            return Err(outside("the cell is off the grid".into()));
+        }
+        if self.active[(row + 1, col + 1)] == 0 {
+            return Err(outside("the cell is inactive (nodata)".into()));
+        }
+        Ok(())
+    }
+
     /// Advance one step, as long as the CFL condition and `max_dt_s` allow but not past
     /// `end_at_s`, so that a caller can land exactly on its output times.
     ///
     /// The whole pipeline, in order:
-    /// 1. dt from the CFL condition (wave speeds found by the previous sweep);
-    /// 2. one fused parallel sweep over row blocks: face fluxes → conservative update →
-    ///    sources → Manning friction → wet/dry → per-block totals;
-    /// 3. blow-up check (the state stays at the last good step on error);
-    /// 4. boundaries: ghost cells of the new state;
-    /// 5. volume totals and the water balance.
+    /// 1. dt from the CFL condition (wave speeds found by the previous sweep and ghosts);
+    /// 2. inflow fluxes on the edges for this step (hydrograph means over the step);
+    /// 3. one fused parallel sweep over row blocks: face fluxes → conservative update →
+    ///    rain → infiltration → Manning friction → wet/dry → per-block totals;
+    /// 4. blow-up check (the state stays at the last good step on error);
+    /// 5. point sources and sinks;
+    /// 6. breaches: triggers and bed lowering (depths kept, so no water is made);
+    /// 7. boundaries: ghost cells of the new state;
+    /// 8. volume totals and the water balance.
     pub fn step(&mut self, end_at_s: f64) -> Result<StepReport, SolverError> {
         // 1. Time step.
-        let remaining = end_at_s - self.sim_time_s;
+        let t0 = self.sim_time_s;
+        let remaining = end_at_s - t0;
         if remaining.is_nan() || remaining <= 0.0 {
             return Err(SolverError::InvalidParameter {
                 name: "end_at_s",
@@ -381,11 +662,19 @@ impl Solver {
             f64::INFINITY
         };
         let dt = cfl_dt.min(self.params.max_dt_s).min(remaining);
+        let t1 = if dt == remaining { end_at_s } else { t0 + dt };
 
-        // 2. Fused sweep.
-        self.sweep(dt);
+        // 2. Edge inflows.
+        self.impose_inflows(t0, t1);
 
-        // 3. Blow-up check.
+        // 3. Fused sweep.
+        let rain_uniform_m = self
+            .rain_uniform
+            .as_ref()
+            .map_or(0.0, |r| r.integral(t0, t1) * MM_PER_H_TO_M_S);
+        self.sweep(dt, rain_uniform_m);
+
+        // 4. Blow-up check.
         let mut t = BlockTotals::default();
         for b in &self.block_totals {
             t.depth_sum_m += b.depth_sum_m;
@@ -394,34 +683,44 @@ impl Solver {
             t.x_out_m2_s += b.x_out_m2_s;
             t.y_in_m2_s += b.y_in_m2_s;
             t.y_out_m2_s += b.y_out_m2_s;
+            t.rain_m += b.rain_m;
+            t.loss_m += b.loss_m;
         }
         if t.max_rate_per_s.is_infinite() {
             return Err(self.blow_up(dt));
         }
-
-        // 4. Boundaries.
         std::mem::swap(&mut self.cur, &mut self.next);
+        self.sim_time_s = t1;
+        self.steps += 1;
+
+        // 5. Point sources.
+        let area = self.grid.cell_area_m2();
+        let (point_in, point_out, point_rate) = self.apply_point_sources(t0, t1);
+        t.depth_sum_m += (point_in - point_out) / area;
+
+        // 6. Breaches.
+        self.update_breaches();
+
+        // 7. Boundaries.
         let ghost_rate = self.fill_ghosts();
 
-        // 5. Totals.
-        let end = if dt == remaining {
-            end_at_s
-        } else {
-            self.sim_time_s + dt
-        };
-        self.sim_time_s = end;
-        self.steps += 1;
-        self.max_rate_per_s = t.max_rate_per_s.max(ghost_rate);
-        let volume = t.depth_sum_m * self.grid.cell_area_m2();
+        // 8. Totals.
+        self.max_rate_per_s = t.max_rate_per_s.max(ghost_rate).max(point_rate);
+        let volume = t.depth_sum_m * area;
         let inflow = dt * (t.x_in_m2_s * self.grid.dy_m + t.y_in_m2_s * self.grid.dx_m);
         let outflow = dt * (t.x_out_m2_s * self.grid.dy_m + t.y_out_m2_s * self.grid.dx_m);
-        self.balance.storage_m3 = volume;
-        self.balance.boundary_inflow_m3 += inflow;
-        self.balance.boundary_outflow_m3 += outflow;
+        let b = &mut self.balance;
+        b.storage_m3 = volume;
+        b.boundary_inflow_m3 += inflow;
+        b.boundary_outflow_m3 += outflow;
+        b.rain_m3 += (rain_uniform_m * self.active_cells as f64 + t.rain_m) * area;
+        b.infiltration_m3 += t.loss_m * area;
+        b.point_inflow_m3 += point_in;
+        b.point_outflow_m3 += point_out;
         Ok(StepReport {
             step: self.steps,
             dt_s: dt,
-            sim_time_s: end,
+            sim_time_s: t1,
             volume_m3: volume,
             boundary_inflow_m3: inflow,
             boundary_outflow_m3: outflow,
@@ -437,7 +736,7 @@ impl Solver {
         Ok(self.steps - start)
     }
 
-    fn sweep(&mut self, dt: f64) {
+    fn sweep(&mut self, dt: f64, rain_uniform_m: f64) {
         let g = &self.grid;
         let k = StepCoeffs {
             rows: g.rows,
@@ -451,8 +750,26 @@ impl Solver {
             g: self.params.gravity_m_s2,
             dry_depth_m: self.params.dry_depth_m,
             negative_tolerance_m: 1e-12,
+            rain_uniform_m,
         };
-        const CONTIGUOUS: &str = "solver arrays are created contiguous";
+        let (rain_grid, losses) = (self.rain_grid.is_some(), self.losses.is_some());
+        let interior = k.stride..(k.rows + 1) * k.stride;
+        let block_len = self.rows_per_block * k.stride;
+        let n_blocks = self.blocks.len();
+        // Loss parameters, and the infiltration state cut into the blocks' rows (empty
+        // slices without losses).
+        type LossSlices<'a> = (&'a [f64], &'a [f64], &'a [f64], Vec<&'a mut [f64]>);
+        let (il, cl, cap, infiltrated): LossSlices<'_> = match &mut self.losses {
+            Some(l) => (
+                l.initial_m.as_slice().expect(CONTIGUOUS),
+                l.continuing_m_s.as_slice().expect(CONTIGUOUS),
+                l.capacity_m.as_slice().expect(CONTIGUOUS),
+                l.infiltrated_m.as_slice_mut().expect(CONTIGUOUS)[interior.clone()]
+                    .chunks_mut(block_len)
+                    .collect(),
+            ),
+            None => (&[], &[], &[], (0..n_blocks).map(|_| &mut [][..]).collect()),
+        };
         let old = Fields {
             h: self.cur.h.as_slice().expect(CONTIGUOUS),
             qx: self.cur.qx.as_slice().expect(CONTIGUOUS),
@@ -461,9 +778,14 @@ impl Solver {
             g_n2: self.g_n2.as_slice().expect(CONTIGUOUS),
             active: self.active.as_slice().expect(CONTIGUOUS),
             edge_flux: &self.edge_flux,
+            rain_m_s: self
+                .rain_grid
+                .as_ref()
+                .map_or(&[], |a| a.as_slice().expect(CONTIGUOUS)),
+            initial_loss_m: il,
+            continuing_loss_m_s: cl,
+            loss_capacity_m: cap,
         };
-        let interior = k.stride..(k.rows + 1) * k.stride;
-        let block_len = self.rows_per_block * k.stride;
         let h = &mut self.next.h.as_slice_mut().expect(CONTIGUOUS)[interior.clone()];
         let qx = &mut self.next.qx.as_slice_mut().expect(CONTIGUOUS)[interior.clone()];
         let qy = &mut self.next.qy.as_slice_mut().expect(CONTIGUOUS)[interior];
@@ -472,14 +794,22 @@ impl Solver {
             h.par_chunks_mut(block_len),
             qx.par_chunks_mut(block_len),
             qy.par_chunks_mut(block_len),
+            infiltrated.into_par_iter(),
             self.blocks.par_iter_mut(),
             self.block_totals.par_iter_mut(),
         )
             .into_par_iter()
             .enumerate()
-            .for_each(|(i, (h, qx, qy, scratch, totals))| {
+            .for_each(|(i, (h, qx, qy, infiltrated_m, scratch, totals))| {
                 let first_row = 1 + i * rows_per_block;
-                *totals = kernel::sweep_block(simd, &old, &k, first_row, h, qx, qy, scratch);
+                let out = BlockOut {
+                    h,
+                    qx,
+                    qy,
+                    infiltrated_m,
+                };
+                *totals =
+                    kernel::sweep_block(simd, rain_grid, losses, &old, &k, first_row, out, scratch);
             });
     }
 
@@ -505,15 +835,113 @@ impl Solver {
         }
     }
 
-    /// Ghost ring: walls are inactive ghosts; other edges get an active ghost with the bed
-    /// of its edge cell.
+    /// Add each point source's volume over [t0, t1] to its cell; a sink takes at most what
+    /// the cell holds. Returns (volume in, volume out, largest CFL rate of those cells).
+    fn apply_point_sources(&mut self, t0: f64, t1: f64) -> (f64, f64, f64) {
+        let area = self.grid.cell_area_m2();
+        let (mut vin, mut vout, mut rate) = (0.0, 0.0, 0.0f64);
+        for p in &self.point_sources {
+            let cell = (p.row + 1, p.col + 1);
+            let wanted = p.discharge_m3_s.integral(t0, t1);
+            let h = self.cur.h[cell];
+            let volume = wanted.max(-h * area);
+            let new_h = if volume <= -h * area {
+                0.0
+            } else {
+                h + volume / area
+            };
+            if volume >= 0.0 {
+                vin += new_h * area - h * area;
+            } else {
+                vout += h * area - new_h * area;
+            }
+            self.cur.h[cell] = new_h;
+            if new_h <= self.params.dry_depth_m {
+                self.cur.qx[cell] = 0.0;
+                self.cur.qy[cell] = 0.0;
+            } else {
+                rate = rate.max(self.cell_rate(cell));
+            }
+        }
+        (vin, vout, rate)
+    }
+
+    /// max((|u|+c)/dx, (|v|+c)/dy) of one padded cell.
+    fn cell_rate(&self, cell: (usize, usize)) -> f64 {
+        let h = self.cur.h[cell];
+        if h <= self.params.dry_depth_m {
+            return 0.0;
+        }
+        let c = (self.params.gravity_m_s2 * h).sqrt();
+        ((self.cur.qx[cell].abs() / h + c) / self.grid.dx_m)
+            .max((self.cur.qy[cell].abs() / h + c) / self.grid.dy_m)
+    }
+
+    /// Trigger waiting breaches and lower the bed of forming ones to where they are at the
+    /// current time. Depths are kept, so no water is made or lost.
+    fn update_breaches(&mut self) {
+        let t = self.sim_time_s;
+        let mut bed_changed = false;
+        for b in &mut self.breaches {
+            if b.started_s.is_none() {
+                let fire = match b.breach.trigger {
+                    BreachTrigger::AtTime { time_s } => t >= time_s,
+                    BreachTrigger::WaterLevel { row, col, level_m } => {
+                        let cell = (row + 1, col + 1);
+                        self.cur.h[cell] > self.params.dry_depth_m
+                            && self.cur.h[cell] + self.bed_m[cell] >= level_m
+                    }
+                    BreachTrigger::Manual => false,
+                };
+                if fire {
+                    b.started_s = Some(t);
+                    // The crest is the bed when the breach starts.
+                    for (crest, &(r, c)) in b.crest_m.iter_mut().zip(&b.breach.cells) {
+                        *crest = self.bed_m[(r + 1, c + 1)];
+                    }
+                }
+            }
+            let Some(started) = b.started_s else { continue };
+            if b.fraction >= 1.0 {
+                continue;
+            }
+            b.fraction = if b.breach.formation_time_s > 0.0 {
+                ((t - started) / b.breach.formation_time_s).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            for (&crest, &(r, c)) in b.crest_m.iter().zip(&b.breach.cells) {
+                let target = b.breach.final_bed_m.min(crest);
+                self.bed_m[(r + 1, c + 1)] = crest + (target - crest) * b.fraction;
+            }
+            bed_changed = true;
+        }
+        if bed_changed {
+            self.refresh_ghost_bed();
+        }
+    }
+
+    /// Ghost ring: walls are inactive ghosts; other segments get an active ghost with the
+    /// bed of its edge cell.
     fn init_ghost_ring(&mut self) {
-        for edge in Edge::ALL {
-            let open = !self.boundaries.get(edge).is_wall();
-            for i in 0..self.grid.edge_len(edge) {
-                let (inner, ghost) = self.edge_cells(edge, i);
+        for seg in self.segments.clone() {
+            let open = !seg.condition.is_wall();
+            let imposed = seg.condition.imposes_flux();
+            let e = edge_index(seg.edge);
+            for i in seg.first..=seg.last {
+                let (inner, ghost) = self.edge_cells(seg.edge, i);
                 let edge_active = self.active[inner] != 0;
                 self.active[ghost] = u8::from(open && edge_active);
+                self.edge_flux[e].imposed[i + 1] = u8::from(imposed && edge_active);
+            }
+        }
+        self.refresh_ghost_bed();
+    }
+
+    fn refresh_ghost_bed(&mut self) {
+        for edge in Edge::ALL {
+            for i in 0..self.grid.edge_len(edge) {
+                let (inner, ghost) = self.edge_cells(edge, i);
                 self.bed_m[ghost] = self.bed_m[inner];
             }
         }
@@ -530,78 +958,149 @@ impl Solver {
         }
     }
 
-    /// Set the ghost cells of the current state from its edge cells; returns the largest
-    /// CFL rate among them.
+    /// The edge cell at position `i` of `edge`, in the edge's frame.
+    fn edge_cell(&self, edge: Edge, i: usize) -> EdgeCell {
+        let (inner, _) = self.edge_cells(edge, i);
+        let (sign, normal_is_x) = edge_frame(edge);
+        let h = self.cur.h[inner];
+        let (qn, qt) = if normal_is_x {
+            (self.cur.qx[inner], self.cur.qy[inner])
+        } else {
+            (self.cur.qy[inner], self.cur.qx[inner])
+        };
+        let (un, ut) = if h > self.params.dry_depth_m {
+            (qn / h, qt / h)
+        } else {
+            (0.0, 0.0)
+        };
+        EdgeCell {
+            h,
+            un_inward: sign * un,
+            ut,
+            bed_m: self.bed_m[inner],
+            manning_n: (self.g_n2[inner] / self.params.gravity_m_s2).sqrt(),
+        }
+    }
+
+    /// Set the ghost cells of the current state from its edge cells at the current time,
+    /// and the share of each inflow segment's discharge per cell; returns the largest CFL
+    /// rate among the ghosts.
     fn fill_ghosts(&mut self) -> f64 {
         let g = self.params.gravity_m_s2;
-        let dry = self.params.dry_depth_m;
+        let t = self.sim_time_s;
         let mut max_rate: f64 = 0.0;
-        for (e, edge) in Edge::ALL.into_iter().enumerate() {
-            let bc = self.boundaries.get(edge);
-            if bc.is_wall() {
+        for s in 0..self.segments.len() {
+            let seg = &self.segments[s];
+            if seg.condition.is_wall() {
                 continue;
             }
-            // +1 when the inward normal points along +x / +row.
-            let (inward_sign, normal_is_x) = match edge {
-                Edge::West => (1.0, true),
-                Edge::East => (-1.0, true),
-                Edge::North => (1.0, false),
-                Edge::South => (-1.0, false),
-            };
-            for i in 0..self.grid.edge_len(edge) {
-                let (inner, ghost) = self.edge_cells(edge, i);
-                if self.active[ghost] == 0 {
-                    continue;
+            let (edge, first, last) = (seg.edge, seg.first, seg.last);
+            let e = edge_index(edge);
+            if let EdgeBoundary::Inflow { discharge_m3_s } = &seg.condition {
+                let q_now = discharge_m3_s.value_at(t);
+                self.share_inflow(edge, first, last);
+                for i in first..=last {
+                    let cell = self.edge_cell(edge, i);
+                    let gs = inflow_ghost(q_now * self.inflow_share[e][i + 1], cell.h, g);
+                    max_rate = max_rate.max(self.set_ghost(edge, i, gs.h, gs.un_inward, gs.ut));
                 }
-                let h = self.cur.h[inner];
-                let (qn, qt) = if normal_is_x {
-                    (self.cur.qx[inner], self.cur.qy[inner])
-                } else {
-                    (self.cur.qy[inner], self.cur.qx[inner])
-                };
-                let (un, ut) = if h > dry {
-                    (qn / h, qt / h)
-                } else {
-                    (0.0, 0.0)
-                };
-                let gs = ghost_state(bc, h, inward_sign * un, ut, g);
-                // A known inflow is imposed as the face flux itself, so that exactly that
-                // discharge enters; the edge depth sets the momentum flux.
-                if let EdgeBoundary::UnitDischarge { q_m2_s } = bc {
-                    let pos = if normal_is_x { inner.0 } else { inner.1 };
-                    let flux = &mut self.edge_flux[e];
-                    flux.imposed[pos] = 1;
-                    flux.inflow_m2_s[pos] = q_m2_s;
-                    flux.momentum_m3_s2[pos] = if gs.h > 0.0 {
-                        q_m2_s * q_m2_s / gs.h + 0.5 * g * gs.h * gs.h
-                    } else {
-                        0.0
-                    };
-                }
-                let qn_ghost = inward_sign * gs.un_inward * gs.h;
-                let qt_ghost = gs.ut * gs.h;
-                self.cur.h[ghost] = gs.h;
-                if normal_is_x {
-                    self.cur.qx[ghost] = qn_ghost;
-                    self.cur.qy[ghost] = qt_ghost;
-                } else {
-                    self.cur.qy[ghost] = qn_ghost;
-                    self.cur.qx[ghost] = qt_ghost;
-                }
-                if gs.h > dry {
-                    let c = (g * gs.h).sqrt();
-                    let (dn, dt) = if normal_is_x {
-                        (self.grid.dx_m, self.grid.dy_m)
-                    } else {
-                        (self.grid.dy_m, self.grid.dx_m)
-                    };
-                    max_rate = max_rate
-                        .max((gs.un_inward.abs() + c) / dn)
-                        .max((gs.ut.abs() + c) / dt);
-                }
+                continue;
+            }
+            let condition = seg.condition.clone();
+            for i in first..=last {
+                let cell = self.edge_cell(edge, i);
+                let gs = ghost_state(&condition, cell, t, g);
+                max_rate = max_rate.max(self.set_ghost(edge, i, gs.h, gs.un_inward, gs.ut));
             }
         }
         max_rate
+    }
+
+    /// Share of an inflow segment's discharge per metre of face for each of its cells, by
+    /// Manning conveyance h^{5/3}/n of the edge cells; a dry stretch sends it all to its
+    /// lowest cells.
+    fn share_inflow(&mut self, edge: Edge, first: usize, last: usize) {
+        let e = edge_index(edge);
+        let face_m = self.grid.edge_face_m(edge);
+        let dry = self.params.dry_depth_m;
+        let mut weights: Vec<f64> = (first..=last)
+            .map(|i| {
+                let c = self.edge_cell(edge, i);
+                if c.h > dry && self.active[self.edge_cells(edge, i).0] != 0 {
+                    c.h.powf(5.0 / 3.0) / c.manning_n.max(0.01)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        if weights.iter().all(|&w| w == 0.0) {
+            let beds: Vec<(usize, f64)> = (first..=last)
+                .filter(|&i| self.active[self.edge_cells(edge, i).0] != 0)
+                .map(|i| (i, self.edge_cell(edge, i).bed_m))
+                .collect();
+            let lowest = beds.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
+            for &(i, z) in &beds {
+                if z <= lowest + 0.01 {
+                    weights[i - first] = 1.0;
+                }
+            }
+        }
+        let total: f64 = weights.iter().sum();
+        for (k, w) in weights.into_iter().enumerate() {
+            self.inflow_share[e][first + k + 1] =
+                if total > 0.0 { w / total / face_m } else { 0.0 };
+        }
+    }
+
+    /// Write a ghost state; returns its CFL rate.
+    fn set_ghost(&mut self, edge: Edge, i: usize, h: f64, un_inward: f64, ut: f64) -> f64 {
+        let (_, ghost) = self.edge_cells(edge, i);
+        if self.active[ghost] == 0 {
+            return 0.0;
+        }
+        let (sign, normal_is_x) = edge_frame(edge);
+        let (qn, qt) = (sign * un_inward * h, ut * h);
+        self.cur.h[ghost] = h;
+        if normal_is_x {
+            self.cur.qx[ghost] = qn;
+            self.cur.qy[ghost] = qt;
+        } else {
+            self.cur.qy[ghost] = qn;
+            self.cur.qx[ghost] = qt;
+        }
+        self.cell_rate(ghost)
+    }
+
+    /// Face fluxes of discharge edges for the step [t0, t1]: the mean discharge of an
+    /// inflow hydrograph over the step, so that the volume entering is its exact integral.
+    fn impose_inflows(&mut self, t0: f64, t1: f64) {
+        let g = self.params.gravity_m_s2;
+        for s in 0..self.segments.len() {
+            let seg = &self.segments[s];
+            let (edge, first, last) = (seg.edge, seg.first, seg.last);
+            let e = edge_index(edge);
+            // (discharge, whether it is per metre already or for the whole segment)
+            let (q, per_metre) = match &seg.condition {
+                EdgeBoundary::UnitDischarge { q_m2_s } => (*q_m2_s, true),
+                EdgeBoundary::Inflow { discharge_m3_s } => (discharge_m3_s.mean(t0, t1), false),
+                _ => continue,
+            };
+            for i in first..=last {
+                let q_cell = if per_metre {
+                    q
+                } else {
+                    q * self.inflow_share[e][i + 1]
+                };
+                let hb = self.edge_cell(edge, i).h.max(critical_depth(q_cell, g));
+                let flux = &mut self.edge_flux[e];
+                flux.inflow_m2_s[i + 1] = q_cell;
+                flux.momentum_m3_s2[i + 1] = if hb > 0.0 {
+                    q_cell * q_cell / hb + 0.5 * g * hb * hb
+                } else {
+                    0.0
+                };
+            }
+        }
     }
 
     /// Recompute ghosts, the CFL rate and the stored volume from the current state.
@@ -663,9 +1162,14 @@ impl Solver {
         inner(&self.cur.qy)
     }
 
-    /// Bed elevation (m); inactive cells read 0.
+    /// Bed elevation (m), including breach changes; inactive cells read 0.
     pub fn bed_m(&self) -> ArrayView2<'_, f64> {
         inner(&self.bed_m)
+    }
+
+    /// Depth infiltrated so far per cell (m); `None` without losses.
+    pub fn infiltrated_m(&self) -> Option<ArrayView2<'_, f64>> {
+        self.losses.as_ref().map(|l| inner(&l.infiltrated_m))
     }
 
     pub fn balance(&self) -> WaterBalance {
@@ -689,5 +1193,24 @@ impl Solver {
                 }
             });
         out
+    }
+}
+
+fn edge_index(edge: Edge) -> usize {
+    match edge {
+        Edge::North => 0,
+        Edge::South => 1,
+        Edge::West => 2,
+        Edge::East => 3,
+    }
+}
+
+/// (sign of the inward normal along its axis, whether the normal is x) for an edge.
+fn edge_frame(edge: Edge) -> (f64, bool) {
+    match edge {
+        Edge::West => (1.0, true),
+        Edge::East => (-1.0, true),
+        Edge::North => (1.0, false),
+        Edge::South => (-1.0, false),
     }
 }

@@ -275,7 +275,7 @@ impl Thacker {
             bed.view(),
             manning.view(),
             None,
-            Boundaries::default(),
+            Boundaries::walls(),
             SolverParams::default(),
         )
         .expect("solver");
@@ -358,7 +358,7 @@ fn radial_dam_break_stays_symmetric() {
         bed.view(),
         manning.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect("solver");

@@ -3,7 +3,7 @@
 mod common;
 
 use common::Rng;
-use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverError, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverError, SolverParams};
 use ndarray::Array2;
 
 /// A rough random basin: random bed, depths with dry patches, random momenta, scattered
@@ -54,7 +54,7 @@ fn random_case(rows: usize, cols: usize, seed: u64, boundaries: Boundaries) -> S
 /// the rounding of the sums: ~1e-16 per cell-step, far below the 1e-12 bar.
 #[test]
 fn closed_box_conserves_volume() {
-    let mut solver = random_case(67, 53, 7, Boundaries::default());
+    let mut solver = random_case(67, 53, 7, Boundaries::walls());
     let v0 = solver.balance().storage_m3;
     let mut worst: f64 = 0.0;
     for _ in 0..500 {
@@ -70,12 +70,10 @@ fn closed_box_conserves_volume() {
 /// With open edges the balance closes through the boundary terms.
 #[test]
 fn open_box_balance_closes() {
-    let boundaries = Boundaries {
-        west: EdgeBoundary::UnitDischarge { q_m2_s: 0.5 },
-        east: EdgeBoundary::FreeOutflow,
-        north: EdgeBoundary::FixedDepth { depth_m: 0.3 },
-        south: EdgeBoundary::Wall,
-    };
+    let boundaries = Boundaries::walls()
+        .with_edge(Edge::West, EdgeBoundary::UnitDischarge { q_m2_s: 0.5 })
+        .with_edge(Edge::East, EdgeBoundary::FreeOutflow)
+        .with_edge(Edge::North, EdgeBoundary::FixedDepth { depth_m: 0.3 });
     let mut solver = random_case(40, 60, 11, boundaries);
     solver.advance_to(60.0).expect("stable");
     let b = solver.balance();
@@ -96,11 +94,9 @@ fn bit_identical_across_thread_counts() {
             .build()
             .expect("pool");
         pool.install(|| {
-            let boundaries = Boundaries {
-                west: EdgeBoundary::UnitDischarge { q_m2_s: 0.2 },
-                east: EdgeBoundary::FreeOutflow,
-                ..Boundaries::default()
-            };
+            let boundaries = Boundaries::walls()
+                .with_edge(Edge::West, EdgeBoundary::UnitDischarge { q_m2_s: 0.2 })
+                .with_edge(Edge::East, EdgeBoundary::FreeOutflow);
             let mut solver = random_case(150, 70, 3, boundaries);
             let mut dts = Vec::new();
             for _ in 0..200 {
@@ -128,7 +124,7 @@ fn bit_identical_across_thread_counts() {
 
 #[test]
 fn steps_land_on_the_requested_time() {
-    let mut solver = random_case(20, 20, 5, Boundaries::default());
+    let mut solver = random_case(20, 20, 5, Boundaries::walls());
     let r = solver.step(1e-4).expect("stable");
     assert_eq!(r.sim_time_s, 1e-4);
     assert!(
@@ -153,7 +149,7 @@ fn dry_domain_steps_at_the_cap() {
         zeros.view(),
         zeros.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         params,
     )
     .expect("solver");
@@ -171,7 +167,7 @@ fn summary_reports_state_figures() {
         zeros.view(),
         zeros.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect("solver");
@@ -206,7 +202,7 @@ fn negative_manning_names_the_cell() {
         bed.view(),
         n.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect_err("negative n");
@@ -234,7 +230,7 @@ fn nan_bed_in_an_active_cell_is_refused_but_allowed_when_inactive() {
         bed.view(),
         n.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect_err("nan bed");
@@ -253,7 +249,7 @@ fn nan_bed_in_an_active_cell_is_refused_but_allowed_when_inactive() {
         bed.view(),
         n.view(),
         Some(active.view()),
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect("inactive nodata cell is fine");
@@ -268,7 +264,7 @@ fn wrong_shape_negative_depth_and_bad_parameters_are_refused() {
         bed.view(),
         wrong.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect_err("shape");
@@ -285,7 +281,7 @@ fn wrong_shape_negative_depth_and_bad_parameters_are_refused() {
         bed.view(),
         n.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect("solver");
@@ -322,7 +318,7 @@ fn wrong_shape_negative_depth_and_bad_parameters_are_refused() {
                 bed.view(),
                 n.view(),
                 None,
-                Boundaries::default(),
+                Boundaries::walls(),
                 params
             ),
             Err(SolverError::InvalidParameter { .. })
@@ -349,7 +345,7 @@ fn blow_up_reports_step_time_and_cell() {
         zeros.view(),
         zeros.view(),
         None,
-        Boundaries::default(),
+        Boundaries::walls(),
         SolverParams::default(),
     )
     .expect("solver");

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use hydro::{Boundaries, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
 use ndarray::Array2;
 
 /// A SWASHES output file: its `#` header and its numeric columns.
@@ -116,20 +116,16 @@ impl Channel {
             Axis::X => (
                 (1, n),
                 Grid::new(1, n, dx, dx),
-                Boundaries {
-                    west: start,
-                    east: end,
-                    ..Boundaries::default()
-                },
+                Boundaries::walls()
+                    .with_edge(Edge::West, start)
+                    .with_edge(Edge::East, end),
             ),
             Axis::Y => (
                 (n, 1),
                 Grid::new(n, 1, dx, dx),
-                Boundaries {
-                    north: start,
-                    south: end,
-                    ..Boundaries::default()
-                },
+                Boundaries::walls()
+                    .with_edge(Edge::North, start)
+                    .with_edge(Edge::South, end),
             ),
         };
         let bed = Array2::from_shape_vec(shape, bed.to_vec()).expect("shape");
