@@ -1,11 +1,11 @@
 //! Solver throughput in cell-updates per second (criterion's "elements/s"): one step of a
-//! fully wet and a half-dry domain at 256², 1024² and 2048² cells, on 1 thread and on
+//! fully wet domain (plain, and with rain, losses and boundary hydrographs) and a half-dry domain at 256², 1024² and 2048² cells, on 1 thread and on
 //! all threads. Run with `cargo bench -p hydro`.
 
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Losses, Solver, SolverParams, TimeSeries};
 use ndarray::Array2;
 
 #[derive(Clone, Copy, Debug)]
@@ -14,6 +14,9 @@ enum Case {
     Wet,
     /// A dam break: the upper half under 2 m of water, the lower half dry.
     HalfDry,
+    /// `Wet` with forcing: uniform rain, initial + continuing losses on every cell, an
+    /// inflow hydrograph on part of the north edge, normal-depth outflow on the south.
+    Forced,
 }
 
 fn solver(n: usize, case: Case) -> Solver {
@@ -22,7 +25,20 @@ fn solver(n: usize, case: Case) -> Solver {
         -1e-3 * 5.0 * r as f64 + 0.1 * ((c as f64) * 0.05).sin()
     });
     let manning = Array2::from_elem((n, n), 0.035);
-    let boundaries = Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow);
+    let boundaries = match case {
+        Case::Forced => Boundaries::walls()
+            .with_segment(
+                Edge::North,
+                n / 4,
+                n / 2,
+                EdgeBoundary::Inflow {
+                    discharge_m3_s: TimeSeries::new(vec![(0.0, 50.0), (3600.0, 200.0)])
+                        .expect("series"),
+                },
+            )
+            .with_edge(Edge::South, EdgeBoundary::NormalDepth { slope: 1e-3 }),
+        _ => Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow),
+    };
     let mut solver = Solver::new(
         grid,
         bed.view(),
@@ -33,7 +49,7 @@ fn solver(n: usize, case: Case) -> Solver {
     )
     .expect("solver");
     let depth = Array2::from_shape_fn((n, n), |(r, c)| match case {
-        Case::Wet => {
+        Case::Wet | Case::Forced => {
             let d2 = (r as f64 - n as f64 / 3.0).powi(2) + (c as f64 - n as f64 / 2.0).powi(2);
             1.0 + 0.5 * (-d2 / (n as f64 * 2.0)).exp()
         }
@@ -46,6 +62,13 @@ fn solver(n: usize, case: Case) -> Solver {
         }
     });
     solver.set_depth(depth.view()).expect("state");
+    if let Case::Forced = case {
+        let rain = TimeSeries::new(vec![(0.0, 10.0), (3600.0, 80.0)]).expect("series");
+        solver.set_uniform_rain(Some(rain)).expect("rain");
+        solver
+            .set_losses(Some(Losses::uniform(n, n, 10.0, 2.0, f64::INFINITY)))
+            .expect("losses");
+    }
     // Let the flow develop so that the benchmark measures a moving state.
     for _ in 0..5 {
         solver.step(f64::MAX).expect("stable");
@@ -65,7 +88,7 @@ fn bench_step(c: &mut Criterion) {
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(if n >= 2048 { 6 } else { 3 }));
-        for case in [Case::Wet, Case::HalfDry] {
+        for case in [Case::Wet, Case::HalfDry, Case::Forced] {
             for &t in &threads {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(t)

@@ -1,16 +1,17 @@
 //! Quick throughput check, less sensitive to a busy machine than the criterion means:
 //! best of several timed batches of steps. `cargo run --release -p hydro --example
-//! throughput -- [cells_per_side] [threads]`.
+//! throughput -- [cells_per_side] [threads] [forced]`.
 
 use std::time::Instant;
 
-use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Losses, Solver, SolverParams, TimeSeries};
 use ndarray::Array2;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
     let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let forced = args.next().is_some_and(|a| a == "forced");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -20,7 +21,19 @@ fn main() {
         -5e-3 * r as f64 + 0.1 * (c as f64 * 0.05).sin()
     });
     let manning = Array2::from_elem((n, n), 0.035);
-    let boundaries = Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow);
+    let boundaries = if forced {
+        let q = TimeSeries::new(vec![(0.0, 50.0), (3600.0, 200.0)]).expect("series");
+        Boundaries::walls()
+            .with_segment(
+                Edge::North,
+                n / 4,
+                n / 2,
+                EdgeBoundary::Inflow { discharge_m3_s: q },
+            )
+            .with_edge(Edge::South, EdgeBoundary::NormalDepth { slope: 1e-3 })
+    } else {
+        Boundaries::walls().with_edge(Edge::South, EdgeBoundary::FreeOutflow)
+    };
     let mut solver = Solver::new(
         grid,
         bed.view(),
@@ -35,6 +48,13 @@ fn main() {
         1.0 + 0.5 * (-d2 / (n as f64 * 2.0)).exp()
     });
     solver.set_depth(depth.view()).expect("state");
+    if forced {
+        let rain = TimeSeries::new(vec![(0.0, 10.0), (3600.0, 80.0)]).expect("series");
+        solver.set_uniform_rain(Some(rain)).expect("rain");
+        solver
+            .set_losses(Some(Losses::uniform(n, n, 10.0, 2.0, f64::INFINITY)))
+            .expect("losses");
+    }
     let steps = (200_000_000 / (n * n)).max(3);
     let best = pool.install(|| {
         (0..7)
@@ -48,7 +68,12 @@ fn main() {
             .fold(f64::INFINITY, f64::min)
     });
     println!(
-        "{n}x{n} wet, {} threads: {:.2} ms/step, {:.1} M cell-updates/s",
+        "{n}x{n} wet{}, {} threads: {:.2} ms/step, {:.1} M cell-updates/s",
+        if forced {
+            " + rain, losses, hydrographs"
+        } else {
+            ""
+        },
         pool.current_num_threads(),
         best * 1e3,
         (n * n) as f64 / best / 1e6

@@ -23,10 +23,11 @@ pub(crate) struct Fields<'a> {
     pub edge_flux: &'a [EdgeFlux; 4],
     /// Gridded rain rate (m/s); empty without gridded rain.
     pub rain_m_s: &'a [f64],
-    /// Loss parameters (m, m/s, m); empty without losses.
-    pub initial_loss_m: &'a [f64],
-    pub continuing_loss_m_s: &'a [f64],
-    pub loss_capacity_m: &'a [f64],
+    /// Loss parameters (m, m/s, m), stored in f32 to spare memory bandwidth (they are
+    /// soil estimates; the infiltrated volume itself is kept in f64); empty without losses.
+    pub initial_loss_m: &'a [f32],
+    pub continuing_loss_m_s: &'a [f32],
+    pub loss_capacity_m: &'a [f32],
 }
 
 /// The rows of the new state that one block writes (padded row layout).
@@ -217,6 +218,7 @@ impl Simd {
 /// Sweep rows `first_row ..` (padded row indices; as many rows as `out` holds) from
 /// `old` into `out`. `RAIN_GRID` and `LOSSES` select compiled variants, so a run without
 /// gridded rain or losses does not pay for them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_block(
     simd: Simd,
     rain_grid: bool,
@@ -578,7 +580,7 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
     } else {
         &mut []
     };
-    let (il, cl, cap): (&[f64], &[f64], &[f64]) = if LOSSES {
+    let (il, cl, cap): (&[f32], &[f32], &[f32]) = if LOSSES {
         (
             &old.initial_loss_m[lo..lo + n],
             &old.continuing_loss_m_s[lo..lo + n],
@@ -623,9 +625,10 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
             // by what the soil can still take.
             let soaked = infiltrated[i];
             let available = h.max(0.0);
-            let initial = (il[i] - soaked).max(0.0).min(available);
-            let continuing = (cl[i] * dt).min(available - initial);
-            let take = (initial + continuing).min((cap[i] - soaked).max(0.0));
+            let (il, cl, cap) = (f64::from(il[i]), f64::from(cl[i]), f64::from(cap[i]));
+            let initial = (il - soaked).max(0.0).min(available);
+            let continuing = (cl * dt).min(available - initial);
+            let take = (initial + continuing).min((cap - soaked).max(0.0));
             let take = select(active, take, 0.0);
             h -= take;
             infiltrated[i] = soaked + take;

@@ -166,9 +166,9 @@ impl Conserved {
 /// Loss parameters and state, padded like the other fields (m, m/s, m).
 #[derive(Clone, Debug)]
 struct LossState {
-    initial_m: Array2<f64>,
-    continuing_m_s: Array2<f64>,
-    capacity_m: Array2<f64>,
+    initial_m: Array2<f32>,
+    continuing_m_s: Array2<f32>,
+    capacity_m: Array2<f32>,
     infiltrated_m: Array2<f64>,
 }
 
@@ -514,9 +514,9 @@ impl Solver {
             "a soil capacity ≥ 0 mm (inf for no limit)",
         )?;
         self.losses = Some(LossState {
-            initial_m: padded(&il, 1e-3),
-            continuing_m_s: padded(&cl, MM_PER_H_TO_M_S),
-            capacity_m: padded(&cap, 1e-3),
+            initial_m: padded(&il, 1e-3).mapv(|v| v as f32),
+            continuing_m_s: padded(&cl, MM_PER_H_TO_M_S).mapv(|v| v as f32),
+            capacity_m: padded(&cap, 1e-3).mapv(|v| v as f32),
             infiltrated_m: Array2::zeros(self.bed_m.dim()),
         });
         Ok(())
@@ -596,7 +596,7 @@ impl Solver {
         let b = self
             .breaches
             .get_mut(index)
-            .ok_or_else(|| SolverError::InvalidParameter {
+            .ok_or(SolverError::InvalidParameter {
                 name: "breach index",
                 value: index as f64,
                 expected: "the index returned by add_breach",
@@ -661,8 +661,28 @@ impl Solver {
         } else {
             f64::INFINITY
         };
-        let dt = cfl_dt.min(self.params.max_dt_s).min(remaining);
-        let t1 = if dt == remaining { end_at_s } else { t0 + dt };
+        // A breach due to start at a clock time gets a step that ends on that time.
+        let next_breach_s = self
+            .breaches
+            .iter()
+            .filter(|b| b.started_s.is_none())
+            .filter_map(|b| match b.breach.trigger {
+                BreachTrigger::AtTime { time_s } if time_s > t0 => Some(time_s),
+                _ => None,
+            })
+            .fold(f64::INFINITY, f64::min);
+        let until_breach = next_breach_s - t0;
+        let dt = cfl_dt
+            .min(self.params.max_dt_s)
+            .min(remaining)
+            .min(until_breach);
+        let t1 = if dt == remaining {
+            end_at_s
+        } else if dt == until_breach {
+            next_breach_s
+        } else {
+            t0 + dt
+        };
 
         // 2. Edge inflows.
         self.impose_inflows(t0, t1);
@@ -758,7 +778,7 @@ impl Solver {
         let n_blocks = self.blocks.len();
         // Loss parameters, and the infiltration state cut into the blocks' rows (empty
         // slices without losses).
-        type LossSlices<'a> = (&'a [f64], &'a [f64], &'a [f64], Vec<&'a mut [f64]>);
+        type LossSlices<'a> = (&'a [f32], &'a [f32], &'a [f32], Vec<&'a mut [f64]>);
         let (il, cl, cap, infiltrated): LossSlices<'_> = match &mut self.losses {
             Some(l) => (
                 l.initial_m.as_slice().expect(CONTIGUOUS),
