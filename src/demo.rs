@@ -8,62 +8,12 @@ use anyhow::{Context, bail};
 use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams};
 use ndarray::Array2;
 
-/// Demo settings, from `--cells N --minutes M --threads T`.
+/// Demo settings.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoArgs {
     pub cells: usize,
     pub minutes: f64,
     pub threads: usize,
-}
-
-impl DemoArgs {
-    pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
-        let mut out = Self {
-            cells: 400,
-            minutes: 20.0,
-            threads: 0,
-        };
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .with_context(|| format!("`{name}` needs a value, e.g. `{name} 10`"))
-            };
-            match flag.as_str() {
-                "--cells" => {
-                    out.cells = value("--cells")?
-                        .parse()
-                        .context("--cells: a whole number")?
-                }
-                "--minutes" => {
-                    out.minutes = value("--minutes")?.parse().context("--minutes: a number")?
-                }
-                "--threads" => {
-                    out.threads = value("--threads")?
-                        .parse()
-                        .context("--threads: a whole number")?
-                }
-                "-h" | "--help" => {
-                    println!(
-                        "rivertwin solver demo: a dam break down a valley\n\n\
-                         usage: rivertwin [--cells N (default 400)] [--minutes M (default 20)] [--threads T]"
-                    );
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument `{other}`; try --help"),
-            }
-        }
-        if !(16..=8192).contains(&out.cells) {
-            bail!(
-                "--cells {} is out of range: use 16 to 8192 cells per side",
-                out.cells
-            );
-        }
-        if !(out.minutes > 0.0 && out.minutes.is_finite()) {
-            bail!("--minutes must be a positive number of simulated minutes");
-        }
-        Ok(out)
-    }
 }
 
 /// The valley: 8 km long, 4 km wide, falling 2 m/km, with a parabolic cross-section and
@@ -89,8 +39,16 @@ fn valley(n: usize, cell_m: f64) -> (Array2<f64>, Array2<f64>) {
     (bed, depth)
 }
 
-pub fn run(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
-    let args = DemoArgs::parse(args)?;
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if !(16..=8192).contains(&args.cells) {
+        bail!(
+            "--cells {} is out of range: use 16 to 8192 cells per side",
+            args.cells
+        );
+    }
+    if !(args.minutes > 0.0 && args.minutes.is_finite()) {
+        bail!("--minutes must be a positive number of simulated minutes");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
@@ -167,20 +125,24 @@ fn grid_shape(grid: &Grid) -> (usize, usize) {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> anyhow::Result<DemoArgs> {
-        DemoArgs::parse(args.iter().map(|s| s.to_string()))
-    }
-
     #[test]
-    fn parses_flags_and_rejects_bad_ones() {
-        let a = parse(&["--cells", "64", "--minutes", "2.5", "--threads", "1"]).expect("valid");
-        assert_eq!((a.cells, a.minutes, a.threads), (64, 2.5, 1));
-        let e = parse(&["--cells", "100000000"]).expect_err("absurd grid");
+    fn rejects_absurd_settings() {
+        let e = run(DemoArgs {
+            cells: 100_000_000,
+            minutes: 1.0,
+            threads: 1,
+        })
+        .expect_err("absurd grid");
         assert!(e.to_string().contains("16 to 8192"), "{e}");
-        let e = parse(&["--speed", "3"]).expect_err("unknown flag");
-        assert!(e.to_string().contains("--speed"), "{e}");
-        assert!(parse(&["--minutes"]).is_err(), "missing value");
-        assert!(parse(&["--minutes", "-3"]).is_err(), "negative duration");
+        assert!(
+            run(DemoArgs {
+                cells: 64,
+                minutes: -3.0,
+                threads: 1
+            })
+            .is_err(),
+            "negative duration"
+        );
     }
 
     #[test]

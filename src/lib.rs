@@ -1,4 +1,6 @@
-//! rivertwin: a digital twin of a river basin. The solver lives in the `hydro` crate;
-//! this crate is the application around it.
+//! rivertwin: a digital twin of a river basin. The solver lives in `hydro`, basins,
+//! scenarios and the headless runner in `basin`; this crate is the application around
+//! them.
 
+pub mod cli;
 pub mod demo;

@@ -1,10 +1,13 @@
-//! rivertwin command line. For now it runs a solver demonstration: a dam break in a
-//! valley with a progress line and a water-balance summary.
+//! rivertwin command line: headless scenario runs, raster and basin information, and a
+//! self-contained solver demo. Errors become a message and exit code 1, never a panic.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    match rivertwin::demo::run(std::env::args().skip(1)) {
+    let cli = rivertwin::cli::Cli::parse();
+    match rivertwin::cli::execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

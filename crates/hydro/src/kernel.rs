@@ -646,8 +646,12 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
         let q_abs = (qx * qx + qy * qy).sqrt();
         let factor = 1.0 + dt * g_n2[i] * q_abs * inv_h * inv_h * inv_cbrt_h;
         let inv_factor = select(wet, 1.0 / factor, 0.0);
+        // Momenta below 1e-20 m²/s are zero: friction would otherwise decay them into
+        // subnormal numbers, which are slow and overflow when divided by.
         let qx = qx * inv_factor;
         let qy = qy * inv_factor;
+        let qx = select(qx.abs() > 1e-20, qx, 0.0);
+        let qy = select(qy.abs() > 1e-20, qy, 0.0);
 
         // Wave speed for the next step's CFL limit.
         let c = (g * h).sqrt();

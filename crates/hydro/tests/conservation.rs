@@ -368,9 +368,9 @@ fn blow_up_reports_step_time_and_cell() {
     };
     assert_eq!(step, 1);
     assert!(sim_time_s > 0.0);
-    // The first bad cell in row-major order is a neighbour of the overflowing one.
+    // The first bad cell in row-major order is the overflowing one or a neighbour.
     assert!(
-        (row, col) == (7, 5) || (row, col) == (8, 4),
+        row.abs_diff(8) + col.abs_diff(5) <= 1,
         "row {row}, col {col}"
     );
     let msg = err.to_string();

@@ -1,0 +1,277 @@
+//! A basin loaded from its folder: DEM, roughness, initial water, losses and gauges, all
+//! on the DEM grid.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Zip};
+
+use crate::config::{BasinFile, InitialWater, Roughness, read_toml};
+use crate::error::{BasinError, Result};
+use crate::raster::{GeoGrid, Raster, Resample, crs_label, read_raster, same_crs};
+
+/// A named point where hydrographs are recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    pub name: String,
+    pub x: f64,
+    pub y: f64,
+    pub row: usize,
+    pub col: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Basin {
+    /// The folder holding `basin.toml`.
+    pub dir: PathBuf,
+    pub file: BasinFile,
+    pub dem: Raster,
+    /// Cells with a DEM value (the others are walls).
+    pub active: Array2<bool>,
+    /// Bed elevation (m); 0 where inactive.
+    pub bed_m: Array2<f64>,
+    pub manning_n: Array2<f64>,
+    pub initial_depth_m: Array2<f64>,
+    pub gauges: Vec<Gauge>,
+    /// Every input file read, for the run summary.
+    pub inputs: Vec<PathBuf>,
+}
+
+impl Basin {
+    /// Load `dir/basin.toml` (or a path to the toml itself) and everything it names.
+    pub fn load(path: &Path) -> Result<Self> {
+        let toml_path = if path.is_dir() {
+            path.join("basin.toml")
+        } else {
+            path.to_path_buf()
+        };
+        let dir = toml_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let file: BasinFile = read_toml(&toml_path)?;
+        let mut inputs = vec![toml_path.clone()];
+
+        let dem_path = dir.join(&file.dem);
+        let dem = read_raster(&dem_path)?;
+        inputs.push(dem_path.clone());
+        let active = dem.data.mapv(f64::is_finite);
+        if !active.iter().any(|&a| a) {
+            return Err(BasinError::invalid(
+                &dem_path,
+                "nodata",
+                "every cell of the DEM is nodata",
+                "check the nodata value in the file (gdalinfo) or use another DEM",
+            ));
+        }
+        let bed_m = dem.data.mapv(|z| if z.is_finite() { z } else { 0.0 });
+
+        let secondary = |rel: &Path,
+                         key: &str,
+                         how: Resample,
+                         inputs: &mut Vec<PathBuf>|
+         -> Result<Array2<f64>> {
+            let path = dir.join(rel);
+            let r = read_raster(&path).map_err(|e| match e {
+                BasinError::Io { source, fix, .. } => BasinError::Io {
+                    path: path.clone(),
+                    source,
+                    fix: if key.is_empty() {
+                        fix
+                    } else {
+                        "check the path given in basin.toml (relative to it)"
+                    },
+                },
+                other => other,
+            })?;
+            if !same_crs(&dem.crs_wkt, &r.crs_wkt) {
+                return Err(BasinError::CrsMismatch {
+                    path_a: dem_path.clone(),
+                    path_b: path,
+                    crs_a: crs_label(&dem.crs_wkt),
+                    crs_b: crs_label(&r.crs_wkt),
+                });
+            }
+            inputs.push(path);
+            Ok(r.resample_onto(&dem.grid, how))
+        };
+
+        let manning_n = match &file.roughness {
+            Roughness::Constant { constant } => Array2::from_elem(dem.data.dim(), *constant),
+            Roughness::Raster { raster } => {
+                secondary(raster, "roughness.raster", Resample::Bilinear, &mut inputs)?
+            }
+            Roughness::LandCover { landcover, table } => {
+                let classes = secondary(
+                    landcover,
+                    "roughness.landcover",
+                    Resample::Nearest,
+                    &mut inputs,
+                )?;
+                let mut lookup = Vec::new();
+                for (k, &n) in table {
+                    let class: f64 = k.trim().parse().map_err(|_| {
+                        BasinError::invalid(&toml_path, format!("roughness.table.\"{k}\""), "is not a class number", "keys are the integer classes of the land-cover raster, e.g. \"1\" = 0.03")
+                    })?;
+                    lookup.push((class, n));
+                }
+                let mut out = Array2::zeros(classes.dim());
+                for ((r, c), &class) in classes.indexed_iter() {
+                    if !active[(r, c)] {
+                        continue;
+                    }
+                    out[(r, c)] = match lookup.iter().find(|(k, _)| *k == class) {
+                        Some(&(_, n)) => n,
+                        None => {
+                            return Err(BasinError::invalid(
+                                &toml_path,
+                                "roughness.table",
+                                format!(
+                                    "has no Manning n for land-cover class {class} (found at row {r}, column {c} of {})",
+                                    landcover.display()
+                                ),
+                                format!("add \"{class}\" = <n> to the table"),
+                            ));
+                        }
+                    };
+                }
+                out
+            }
+        };
+        // Roughness must be a valid Manning n on every active cell.
+        if let Some(((r, c), &n)) = manning_n
+            .indexed_iter()
+            .find(|&((r, c), &n)| active[(r, c)] && !(n.is_finite() && n >= 0.0))
+        {
+            return Err(BasinError::invalid(
+                &toml_path,
+                "roughness",
+                format!("gives Manning n = {n} at row {r}, column {c}"),
+                "Manning's n must be ≥ 0 (typically 0.01–0.2) and cover the whole DEM",
+            ));
+        }
+
+        let initial_depth_m = match &file.initial_water {
+            None => Array2::zeros(dem.data.dim()),
+            Some(InitialWater::Level { level_m }) => {
+                if !level_m.is_finite() {
+                    return Err(BasinError::invalid(
+                        &toml_path,
+                        "initial_water.level_m",
+                        "is not a number",
+                        "give a water level in metres",
+                    ));
+                }
+                bed_m.mapv(|z| (level_m - z).max(0.0))
+            }
+            Some(InitialWater::Depth { depth_raster }) => {
+                let d = secondary(
+                    depth_raster,
+                    "initial_water.depth_raster",
+                    Resample::Bilinear,
+                    &mut inputs,
+                )?;
+                if let Some(((r, c), &v)) = d.indexed_iter().find(|(_, v)| **v < 0.0) {
+                    return Err(BasinError::invalid(
+                        dir.join(depth_raster),
+                        "depth",
+                        format!("is negative ({v} m) at row {r}, column {c}"),
+                        "depths are ≥ 0 m",
+                    ));
+                }
+                d.mapv(|v| if v.is_finite() { v } else { 0.0 })
+            }
+        };
+        let mut initial_depth_m = initial_depth_m;
+        Zip::from(&mut initial_depth_m)
+            .and(&active)
+            .for_each(|d, &a| {
+                if !a {
+                    *d = 0.0;
+                }
+            });
+
+        if let Some(l) = &file.losses {
+            for (key, v) in [
+                ("losses.initial_mm", l.initial_mm),
+                ("losses.continuing_mm_per_h", l.continuing_mm_per_h),
+                ("losses.capacity_mm", l.capacity_mm.unwrap_or(0.0)),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(BasinError::invalid(
+                        &toml_path,
+                        key,
+                        format!("is {v}"),
+                        "losses are ≥ 0",
+                    ));
+                }
+            }
+        }
+
+        let mut gauges = Vec::new();
+        for g in &file.gauges {
+            let Some((row, col)) = dem.grid.cell_of(g.x, g.y) else {
+                let (x0, y0, x1, y1) = dem.grid.extent();
+                return Err(BasinError::invalid(
+                    &toml_path,
+                    format!("gauges.{}", g.name),
+                    format!("at ({}, {}) is outside the DEM", g.x, g.y),
+                    format!("the DEM covers x {x0:.1}–{x1:.1}, y {y0:.1}–{y1:.1} in its CRS"),
+                ));
+            };
+            if !active[(row, col)] {
+                return Err(BasinError::invalid(
+                    &toml_path,
+                    format!("gauges.{}", g.name),
+                    "lies on a nodata cell",
+                    "move it onto the DEM's data",
+                ));
+            }
+            gauges.push(Gauge {
+                name: g.name.clone(),
+                x: g.x,
+                y: g.y,
+                row,
+                col,
+            });
+        }
+
+        Ok(Self {
+            dir,
+            file,
+            dem,
+            active,
+            bed_m,
+            manning_n,
+            initial_depth_m,
+            gauges,
+            inputs,
+        })
+    }
+
+    pub fn grid(&self) -> &GeoGrid {
+        &self.dem.grid
+    }
+
+    /// The solver grid: the DEM's rows and columns with its cell size.
+    pub fn hydro_grid(&self) -> hydro::Grid {
+        hydro::Grid {
+            rows: self.dem.grid.rows,
+            cols: self.dem.grid.cols,
+            dx_m: self.dem.grid.cell_size_x(),
+            dy_m: self.dem.grid.cell_size_y(),
+        }
+    }
+
+    /// Names of the scenario files in `scenarios/`, sorted.
+    pub fn scenario_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.join("scenarios"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                (p.extension().is_some_and(|x| x == "toml"))
+                    .then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}

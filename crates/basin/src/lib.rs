@@ -1,0 +1,21 @@
+//! # basin — rivertwin's basins and scenarios on disk
+//!
+//! Rasters through GDAL (any format it reads; CRS, geotransform and nodata kept),
+//! `basin.toml` and scenario files (serde, unknown keys rejected with their line), the
+//! headless runner and its GIS-ready results (compressed GeoTIFFs in the DEM's CRS,
+//! gauge CSV, `summary.json`). No bevy, no egui: the layering test keeps it so.
+
+pub mod basin;
+pub mod config;
+pub mod error;
+pub mod hazard;
+pub mod info;
+pub mod raster;
+pub mod results;
+pub mod runner;
+pub mod scenario;
+
+pub use basin::{Basin, Gauge};
+pub use error::{BasinError, Result};
+pub use runner::{Progress, RunOptions, RunSummary, build_solver, run};
+pub use scenario::Scenario;

@@ -1,0 +1,325 @@
+//! Rasters through GDAL: reading with georeferencing, resampling onto a DEM grid, and
+//! writing compressed GeoTIFFs.
+
+use std::path::{Path, PathBuf};
+
+use gdal::raster::{Buffer, RasterCreationOptions};
+use gdal::spatial_ref::SpatialRef;
+use gdal::{Dataset, DriverManager};
+use ndarray::Array2;
+
+use crate::error::{BasinError, Result};
+
+/// Position of a north-up raster: the geotransform without rotation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeoGrid {
+    pub rows: usize,
+    pub cols: usize,
+    /// Map coordinates of the top-left corner.
+    pub origin_x: f64,
+    pub origin_y: f64,
+    /// Cell size along x (> 0) and y (< 0 for north-up).
+    pub dx: f64,
+    pub dy: f64,
+}
+
+impl GeoGrid {
+    pub fn geo_transform(&self) -> [f64; 6] {
+        [self.origin_x, self.dx, 0.0, self.origin_y, 0.0, self.dy]
+    }
+
+    pub fn cell_size_x(&self) -> f64 {
+        self.dx.abs()
+    }
+
+    pub fn cell_size_y(&self) -> f64 {
+        self.dy.abs()
+    }
+
+    /// Map coordinates of the centre of cell (row, col).
+    pub fn centre(&self, row: usize, col: usize) -> (f64, f64) {
+        (
+            self.origin_x + (col as f64 + 0.5) * self.dx,
+            self.origin_y + (row as f64 + 0.5) * self.dy,
+        )
+    }
+
+    /// Fractional (row, col) of a map point, cell centres at integer + 0.5.
+    pub fn fractional(&self, x: f64, y: f64) -> (f64, f64) {
+        ((y - self.origin_y) / self.dy, (x - self.origin_x) / self.dx)
+    }
+
+    /// The cell containing a map point, if it is on the grid.
+    pub fn cell_of(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        let (r, c) = self.fractional(x, y);
+        if r >= 0.0 && c >= 0.0 && (r as usize) < self.rows && (c as usize) < self.cols {
+            Some((r as usize, c as usize))
+        } else {
+            None
+        }
+    }
+
+    /// Map extent: (min x, min y, max x, max y).
+    pub fn extent(&self) -> (f64, f64, f64, f64) {
+        let x1 = self.origin_x + self.cols as f64 * self.dx;
+        let y1 = self.origin_y + self.rows as f64 * self.dy;
+        (
+            self.origin_x.min(x1),
+            self.origin_y.min(y1),
+            self.origin_x.max(x1),
+            self.origin_y.max(y1),
+        )
+    }
+}
+
+/// A single-band raster in memory, with where it sits and in which CRS.
+#[derive(Clone, Debug)]
+pub struct Raster {
+    pub path: PathBuf,
+    pub grid: GeoGrid,
+    /// CRS as WKT; empty when the file has none.
+    pub crs_wkt: String,
+    pub nodata: Option<f64>,
+    /// Values; nodata cells hold NaN.
+    pub data: Array2<f64>,
+}
+
+/// Bytes of memory available for new allocations, from /proc/meminfo where there is one.
+pub fn available_memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(u64::MAX, |kb| kb * 1024)
+}
+
+/// Memory a run over `cells` cells needs, in bytes: about 30 f64 fields per cell (state
+/// twice, bed, roughness, results, outputs), a deliberate overestimate.
+pub fn run_memory_bytes(cells: usize) -> u64 {
+    cells as u64 * 30 * 8
+}
+
+fn gdal_err(path: &Path, e: impl std::fmt::Display) -> BasinError {
+    BasinError::UnreadableRaster {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Open a raster and read its georeferencing, without reading the cells.
+pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
+    if !path.exists() {
+        return Err(BasinError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            fix: "check the path (paths in basin and scenario files are relative to that file)",
+        });
+    }
+    let ds = Dataset::open(path).map_err(|e| gdal_err(path, e))?;
+    let (cols, rows) = ds.raster_size();
+    if ds.raster_count() < 1 || rows == 0 || cols == 0 {
+        return Err(gdal_err(path, "it has no raster band"));
+    }
+    let gt = ds
+        .geo_transform()
+        .map_err(|_| BasinError::UnreadableRaster {
+            path: path.to_path_buf(),
+            reason: "it has no geotransform (no position on the map)".into(),
+        })?;
+    if gt[2] != 0.0 || gt[4] != 0.0 {
+        return Err(BasinError::invalid(
+            path,
+            "geotransform",
+            format!(
+                "is rotated (row/column rotation terms {} and {})",
+                gt[2], gt[4]
+            ),
+            "only north-up grids are supported: warp it first, e.g. `gdalwarp in.tif out.tif`",
+        ));
+    }
+    if !(gt[1] > 0.0 && gt[1].is_finite() && gt[5] != 0.0 && gt[5].is_finite()) {
+        return Err(BasinError::invalid(
+            path,
+            "geotransform",
+            format!("has an unusable cell size ({} × {})", gt[1], gt[5]),
+            "the cell size must be finite and non-zero",
+        ));
+    }
+    let crs_wkt = ds
+        .spatial_ref()
+        .ok()
+        .and_then(|s| s.to_wkt().ok())
+        .unwrap_or_default();
+    let grid = GeoGrid {
+        rows,
+        cols,
+        origin_x: gt[0],
+        origin_y: gt[3],
+        dx: gt[1],
+        dy: gt[5],
+    };
+    Ok((ds, grid, crs_wkt))
+}
+
+/// Read band 1 of a raster as f64, nodata as NaN. Refuses a grid too large for memory
+/// before allocating it.
+pub fn read_raster(path: &Path) -> Result<Raster> {
+    let (ds, grid, crs_wkt) = read_header(path)?;
+    let cells = grid.rows.saturating_mul(grid.cols);
+    let needed = run_memory_bytes(cells);
+    let available = available_memory_bytes();
+    if cells > hydro::MAX_CELLS || needed > available {
+        return Err(BasinError::TooLarge {
+            path: path.to_path_buf(),
+            rows: grid.rows,
+            cols: grid.cols,
+            needed_bytes: needed,
+            available_bytes: available,
+        });
+    }
+    let band = ds.rasterband(1).map_err(|e| gdal_err(path, e))?;
+    let nodata = band.no_data_value();
+    let buffer = band
+        .read_as::<f64>((0, 0), (grid.cols, grid.rows), (grid.cols, grid.rows), None)
+        .map_err(|e| gdal_err(path, e))?;
+    let (_, values) = buffer.into_shape_and_vec();
+    let mut data =
+        Array2::from_shape_vec((grid.rows, grid.cols), values).map_err(|e| gdal_err(path, e))?;
+    if let Some(nd) = nodata {
+        data.mapv_inplace(|v| {
+            if v == nd || (nd.is_nan() && v.is_nan()) {
+                f64::NAN
+            } else {
+                v
+            }
+        });
+    }
+    Ok(Raster {
+        path: path.to_path_buf(),
+        grid,
+        crs_wkt,
+        nodata,
+        data,
+    })
+}
+
+/// A short name for a CRS: its EPSG code where it has one, else its name.
+pub fn crs_label(wkt: &str) -> String {
+    if wkt.is_empty() {
+        return "no CRS".into();
+    }
+    match SpatialRef::from_wkt(wkt) {
+        Ok(srs) => match (srs.auth_name(), srs.auth_code()) {
+            (Some(name), Ok(code)) => format!("{name}:{code}"),
+            _ => srs.name().unwrap_or_else(|| "unnamed CRS".into()),
+        },
+        Err(_) => "unparsable CRS".into(),
+    }
+}
+
+/// Whether two CRS definitions are the same (GDAL's OSRIsSame). Two rasters without a
+/// CRS count as the same.
+pub fn same_crs(a: &str, b: &str) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return a.is_empty() && b.is_empty();
+    }
+    match (SpatialRef::from_wkt(a), SpatialRef::from_wkt(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// How to sample a raster at another grid's cell centres.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resample {
+    /// Classes (land cover): the value of the containing cell.
+    Nearest,
+    /// Continuous values: bilinear between the four nearest cell centres (nodata where
+    /// any of them is nodata).
+    Bilinear,
+}
+
+impl Raster {
+    /// This raster's values at the cell centres of `target` (NaN outside or at nodata).
+    pub fn resample_onto(&self, target: &GeoGrid, how: Resample) -> Array2<f64> {
+        if self.grid == *target {
+            return self.data.clone();
+        }
+        let g = &self.grid;
+        Array2::from_shape_fn((target.rows, target.cols), |(r, c)| {
+            let (x, y) = target.centre(r, c);
+            let (fr, fc) = g.fractional(x, y);
+            match how {
+                Resample::Nearest => match g.cell_of(x, y) {
+                    Some(cell) => self.data[cell],
+                    None => f64::NAN,
+                },
+                Resample::Bilinear => {
+                    let (yr, xc) = (fr - 0.5, fc - 0.5);
+                    let (r0, c0) = (yr.floor(), xc.floor());
+                    let (wr, wc) = (yr - r0, xc - c0);
+                    let at = |rr: f64, cc: f64| -> f64 {
+                        // Clamp at the outer half cell so edge cells read their own value.
+                        let rr = rr.clamp(0.0, (g.rows - 1) as f64) as usize;
+                        let cc = cc.clamp(0.0, (g.cols - 1) as f64) as usize;
+                        self.data[(rr, cc)]
+                    };
+                    if fr < 0.0 || fc < 0.0 || fr > g.rows as f64 || fc > g.cols as f64 {
+                        return f64::NAN;
+                    }
+                    let top = at(r0, c0) * (1.0 - wc) + at(r0, c0 + 1.0) * wc;
+                    let bottom = at(r0 + 1.0, c0) * (1.0 - wc) + at(r0 + 1.0, c0 + 1.0) * wc;
+                    top * (1.0 - wr) + bottom * wr
+                }
+            }
+        })
+    }
+}
+
+/// Write `data` as a one-band float32 GeoTIFF (DEFLATE) on `grid` with `crs_wkt`; NaN
+/// becomes `nodata`.
+pub fn write_geotiff(
+    path: &Path,
+    grid: &GeoGrid,
+    crs_wkt: &str,
+    nodata: f64,
+    data: &Array2<f64>,
+) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
+    let options =
+        RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
+    let mut ds = driver
+        .create_with_band_type_with_options::<f32, _>(path, grid.cols, grid.rows, 1, &options)
+        .map_err(|e| fail(&e))?;
+    ds.set_geo_transform(&grid.geo_transform())
+        .map_err(|e| fail(&e))?;
+    if !crs_wkt.is_empty() {
+        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
+        ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
+    }
+    let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
+    band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
+    let values: Vec<f32> = data
+        .iter()
+        .map(|&v| {
+            if v.is_finite() {
+                v as f32
+            } else {
+                nodata as f32
+            }
+        })
+        .collect();
+    let mut buffer = Buffer::new((grid.cols, grid.rows), values);
+    band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+        .map_err(|e| fail(&e))?;
+    ds.flush_cache().map_err(|e| fail(&e))?;
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! What a run records: envelopes (max depth, speed, depth × speed, hazard), inundation
+//! timing, gauge hydrographs; and writing them out.
+
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::{Array2, Zip};
+
+use crate::basin::Basin;
+use crate::config::HazardMethod;
+use crate::error::{BasinError, Result};
+use crate::hazard::HazardTables;
+use crate::raster::write_geotiff;
+
+/// Nodata value of every result raster.
+pub const NODATA: f64 = -9999.0;
+
+/// Per-cell results accumulated over a run.
+#[derive(Clone, Debug)]
+pub struct Envelopes {
+    pub max_depth_m: Array2<f64>,
+    pub max_speed_m_s: Array2<f64>,
+    pub max_depth_speed_m2_s: Array2<f64>,
+    pub max_hazard: Array2<f64>,
+    /// Time the depth first exceeded the wet depth (s); NaN if never.
+    pub first_inundation_s: Array2<f64>,
+    pub duration_inundated_s: Array2<f64>,
+    wet_depth_m: f64,
+}
+
+impl Envelopes {
+    pub fn new(dim: (usize, usize), wet_depth_m: f64) -> Self {
+        Self {
+            max_depth_m: Array2::zeros(dim),
+            max_speed_m_s: Array2::zeros(dim),
+            max_depth_speed_m2_s: Array2::zeros(dim),
+            max_hazard: Array2::zeros(dim),
+            first_inundation_s: Array2::from_elem(dim, f64::NAN),
+            duration_inundated_s: Array2::zeros(dim),
+            wet_depth_m,
+        }
+    }
+
+    /// Fold in the state at the end of a step that lasted `dt_s` and ended at `t_s`.
+    pub fn update(
+        &mut self,
+        solver: &hydro::Solver,
+        t_s: f64,
+        dt_s: f64,
+        hazard: &HazardTables,
+        method: HazardMethod,
+    ) {
+        let wet = self.wet_depth_m;
+        let dry = solver.params().dry_depth_m;
+        // ndarray zips at most six arrays: envelopes first, then hazard and timing.
+        Zip::from(&mut self.max_depth_m)
+            .and(&mut self.max_speed_m_s)
+            .and(&mut self.max_depth_speed_m2_s)
+            .and(solver.depth_m())
+            .and(solver.qx_m2_s())
+            .and(solver.qy_m2_s())
+            .par_for_each(|md, ms, mdv, &h, &qx, &qy| {
+                *md = md.max(h);
+                if h > dry {
+                    let q = qx.hypot(qy);
+                    *ms = ms.max(q / h);
+                    *mdv = mdv.max(q);
+                }
+            });
+        Zip::from(&mut self.max_hazard)
+            .and(&mut self.first_inundation_s)
+            .and(&mut self.duration_inundated_s)
+            .and(solver.depth_m())
+            .and(solver.qx_m2_s())
+            .and(solver.qy_m2_s())
+            .par_for_each(|mh, first, dur, &h, &qx, &qy| {
+                if h > wet {
+                    let v = qx.hypot(qy) / h;
+                    *mh = mh.max(f64::from(hazard.classify(method, h, v)));
+                    if first.is_nan() {
+                        *first = t_s;
+                    }
+                    *dur += dt_s;
+                }
+            });
+    }
+
+    /// Write the result GeoTIFFs into `dir`, with the DEM's grid, CRS and nodata.
+    pub fn write(
+        &self,
+        dir: &Path,
+        basin: &Basin,
+        final_depth: &Array2<f64>,
+    ) -> Result<Vec<String>> {
+        let mask = |a: &Array2<f64>| {
+            let mut out = a.clone();
+            Zip::from(&mut out).and(&basin.active).for_each(|v, &act| {
+                if !act {
+                    *v = f64::NAN;
+                }
+            });
+            out
+        };
+        let layers: [(&str, &Array2<f64>); 7] = [
+            ("max_depth_m.tif", &self.max_depth_m),
+            ("max_speed_m_s.tif", &self.max_speed_m_s),
+            ("max_depth_speed_m2_s.tif", &self.max_depth_speed_m2_s),
+            ("hazard_class.tif", &self.max_hazard),
+            ("first_inundation_s.tif", &self.first_inundation_s),
+            ("duration_inundated_s.tif", &self.duration_inundated_s),
+            ("final_depth_m.tif", final_depth),
+        ];
+        let mut names = Vec::new();
+        for (name, data) in layers {
+            write_geotiff(
+                &dir.join(name),
+                basin.grid(),
+                &basin.dem.crs_wkt,
+                NODATA,
+                &mask(data),
+            )?;
+            names.push(name.to_string());
+        }
+        Ok(names)
+    }
+}
+
+/// Gauge samples over time: one row per output time.
+#[derive(Clone, Debug, Default)]
+pub struct GaugeRecords {
+    pub rows: Vec<(f64, Vec<(f64, f64, f64)>)>,
+}
+
+impl GaugeRecords {
+    pub fn sample(&mut self, solver: &hydro::Solver, basin: &Basin, t_s: f64) {
+        let (h, qx, qy, z) = (
+            solver.depth_m(),
+            solver.qx_m2_s(),
+            solver.qy_m2_s(),
+            solver.bed_m(),
+        );
+        let values = basin
+            .gauges
+            .iter()
+            .map(|g| {
+                let cell = (g.row, g.col);
+                let d = h[cell];
+                let speed = if d > solver.params().dry_depth_m {
+                    qx[cell].hypot(qy[cell]) / d
+                } else {
+                    0.0
+                };
+                (d, z[cell] + d, speed)
+            })
+            .collect();
+        self.rows.push((t_s, values));
+    }
+
+    /// `gauges.csv`: time_s, then depth_m, level_m, speed_m_s for each gauge.
+    pub fn write(&self, path: &Path, basin: &Basin) -> Result<()> {
+        let fail = |e: std::io::Error| BasinError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
+        let mut header = String::from("time_s");
+        for g in &basin.gauges {
+            header.push_str(&format!(",{0}_depth_m,{0}_level_m,{0}_speed_m_s", g.name));
+        }
+        writeln!(out, "{header}").map_err(fail)?;
+        for (t, values) in &self.rows {
+            let mut line = format!("{t}");
+            for (d, l, v) in values {
+                line.push_str(&format!(",{d:.4},{l:.4},{v:.4}"));
+            }
+            writeln!(out, "{line}").map_err(fail)?;
+        }
+        out.flush().map_err(fail)
+    }
+}

@@ -1,0 +1,388 @@
+//! The headless runner: load a scenario and its basin, run it, write the results.
+//! Results go to a temporary folder next to the output and are renamed into place when
+//! complete, so an output folder is never left half-written.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use hydro::{Losses, Solver, WaterBalance};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::basin::Basin;
+use crate::error::{BasinError, Result};
+use crate::hazard::HazardTables;
+use crate::raster::write_geotiff;
+use crate::results::{Envelopes, GaugeRecords, NODATA};
+use crate::scenario::Scenario;
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+    /// Replace an existing output folder.
+    pub force: bool,
+    /// Set from another thread (e.g. on Ctrl-C) to stop after the current step; the
+    /// results so far are written and marked incomplete.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Progress of a run, passed to the caller after every output interval and every few
+/// wall-clock seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub sim_time_s: f64,
+    pub duration_s: f64,
+    pub wall_time_s: f64,
+    pub steps: u64,
+    pub cell_updates_per_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub status: &'static str,
+    pub basin: String,
+    pub scenario: String,
+    pub inputs: Vec<InputFile>,
+    pub scheme: &'static str,
+    pub solver: hydro::SolverParams,
+    pub hazard: crate::config::HazardMethod,
+    pub rows: usize,
+    pub cols: usize,
+    pub cell_size_m: (f64, f64),
+    pub crs: String,
+    pub active_cells: usize,
+    pub steps: u64,
+    pub sim_time_s: f64,
+    pub duration_s: f64,
+    pub wall_time_s: f64,
+    pub cell_updates_per_s: f64,
+    pub threads: usize,
+    pub water_balance: WaterBalance,
+    pub relative_volume_error: f64,
+    pub max_depth_m: f64,
+    pub max_speed_m_s: f64,
+    pub outputs: Vec<String>,
+    pub versions: Versions,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Versions {
+    pub rivertwin: &'static str,
+    pub gdal: String,
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| BasinError::Io {
+        path: path.to_path_buf(),
+        source,
+        fix: "check the file is readable",
+    })?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+/// Build a ready solver for a basin and scenario.
+pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
+    let at_scenario = |source| BasinError::Solver {
+        path: scenario.path.clone(),
+        source,
+    };
+    let mut solver = Solver::new(
+        basin.hydro_grid(),
+        basin.bed_m.view(),
+        basin.manning_n.view(),
+        Some(basin.active.view()),
+        scenario.boundaries.clone(),
+        scenario.file.solver,
+    )
+    .map_err(at_scenario)?;
+    solver
+        .set_depth(basin.initial_depth_m.view())
+        .map_err(at_scenario)?;
+    if let Some(l) = &basin.file.losses {
+        let (rows, cols) = basin.bed_m.dim();
+        let losses = Losses::uniform(
+            rows,
+            cols,
+            l.initial_mm,
+            l.continuing_mm_per_h,
+            l.capacity_mm.unwrap_or(f64::INFINITY),
+        );
+        solver.set_losses(Some(losses)).map_err(at_scenario)?;
+    }
+    solver
+        .set_uniform_rain(scenario.rain_mm_per_h.clone())
+        .map_err(at_scenario)?;
+    for p in &scenario.point_sources {
+        solver.add_point_source(p.clone()).map_err(at_scenario)?;
+    }
+    for b in &scenario.breaches {
+        solver.add_breach(b.clone()).map_err(at_scenario)?;
+    }
+    Ok(solver)
+}
+
+/// Run `scenario_path` and write its results to `out`.
+pub fn run(
+    scenario_path: &Path,
+    out: &Path,
+    options: &RunOptions,
+    mut progress: impl FnMut(&Progress) + Send,
+) -> Result<RunSummary> {
+    if out.exists() && !options.force {
+        return Err(BasinError::OutputExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let basin = Basin::load(&Scenario::basin_dir(scenario_path)?)?;
+    let scenario = Scenario::load(scenario_path, &basin)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| {
+            BasinError::invalid(
+                scenario_path,
+                "--threads",
+                e.to_string(),
+                "give a thread count ≥ 0",
+            )
+        })?;
+    let threads = pool.current_num_threads();
+    pool.install(|| run_in_pool(&basin, &scenario, out, options, threads, &mut progress))
+}
+
+fn run_in_pool(
+    basin: &Basin,
+    scenario: &Scenario,
+    out: &Path,
+    options: &RunOptions,
+    threads: usize,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunSummary> {
+    let mut solver = build_solver(basin, scenario)?;
+    let hazard = HazardTables::bundled();
+    let mut envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
+    let mut gauges = GaugeRecords::default();
+
+    // Write into a temporary sibling folder; rename at the end.
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| BasinError::Write {
+        path: tmp.clone(),
+        reason: e.to_string(),
+    })?;
+    let result = run_steps(
+        basin,
+        scenario,
+        &mut solver,
+        &hazard,
+        &mut envelopes,
+        &mut gauges,
+        &tmp,
+        options,
+        progress,
+    )
+    .and_then(|(wall, cancelled)| {
+        finish(
+            basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, cancelled, threads,
+        )
+    });
+    match result {
+        Ok(summary) => {
+            if out.exists() {
+                std::fs::remove_dir_all(out).map_err(|e| BasinError::Write {
+                    path: out.to_path_buf(),
+                    reason: format!("cannot replace it: {e}"),
+                })?;
+            }
+            std::fs::rename(&tmp, out).map_err(|e| BasinError::Write {
+                path: out.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_steps(
+    basin: &Basin,
+    scenario: &Scenario,
+    solver: &mut Solver,
+    hazard: &HazardTables,
+    envelopes: &mut Envelopes,
+    gauges: &mut GaugeRecords,
+    dir: &Path,
+    options: &RunOptions,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<(f64, bool)> {
+    let duration = scenario.file.duration_s;
+    let interval = scenario.file.output_interval_s;
+    let cells = basin.active.iter().filter(|&&a| a).count() as f64;
+    let started = Instant::now();
+    let mut last_report = 0.0;
+    let report = |solver: &Solver, started: &Instant| {
+        let wall = started.elapsed().as_secs_f64();
+        Progress {
+            sim_time_s: solver.sim_time_s(),
+            duration_s: duration,
+            wall_time_s: wall,
+            steps: solver.steps(),
+            cell_updates_per_s: if wall > 0.0 {
+                solver.steps() as f64 * cells / wall
+            } else {
+                0.0
+            },
+        }
+    };
+    gauges.sample(solver, basin, 0.0);
+    envelopes.update(solver, 0.0, 0.0, hazard, scenario.file.hazard);
+    let mut k = 1u64;
+    while solver.sim_time_s() < duration {
+        let next_output = (k as f64 * interval).min(duration);
+        while solver.sim_time_s() < next_output {
+            if options.cancel.load(Ordering::Relaxed) {
+                return Ok((started.elapsed().as_secs_f64(), true));
+            }
+            let r = solver
+                .step(next_output)
+                .map_err(|source| BasinError::Solver {
+                    path: scenario.path.clone(),
+                    source,
+                })?;
+            envelopes.update(solver, r.sim_time_s, r.dt_s, hazard, scenario.file.hazard);
+            let wall = started.elapsed().as_secs_f64();
+            if wall - last_report > 1.0 {
+                last_report = wall;
+                progress(&report(solver, &started));
+            }
+        }
+        gauges.sample(solver, basin, solver.sim_time_s());
+        if scenario.file.depth_snapshots {
+            let name = format!("depth_{:08.0}s.tif", solver.sim_time_s());
+            let mut depth = solver.depth_m().to_owned();
+            ndarray::Zip::from(&mut depth)
+                .and(&basin.active)
+                .for_each(|d, &a| {
+                    if !a {
+                        *d = f64::NAN;
+                    }
+                });
+            write_geotiff(
+                &dir.join(name),
+                basin.grid(),
+                &basin.dem.crs_wkt,
+                NODATA,
+                &depth,
+            )?;
+        }
+        progress(&report(solver, &started));
+        k += 1;
+    }
+    Ok((started.elapsed().as_secs_f64(), false))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    basin: &Basin,
+    scenario: &Scenario,
+    solver: &Solver,
+    envelopes: &Envelopes,
+    gauges: &GaugeRecords,
+    dir: &Path,
+    wall: f64,
+    cancelled: bool,
+    threads: usize,
+) -> Result<RunSummary> {
+    let mut outputs = envelopes.write(dir, basin, &solver.depth_m().to_owned())?;
+    gauges.write(&dir.join("gauges.csv"), basin)?;
+    outputs.push("gauges.csv".into());
+    outputs.push("summary.json".into());
+    let mut inputs = Vec::new();
+    for path in basin
+        .inputs
+        .iter()
+        .chain(std::iter::once(&scenario.path))
+        .chain(&scenario.inputs)
+    {
+        inputs.push(InputFile {
+            path: path.clone(),
+            sha256: sha256_of(path)?,
+        });
+    }
+    let active_cells = basin.active.iter().filter(|&&a| a).count();
+    let summary_state = solver.summary();
+    let balance = solver.balance();
+    let summary = RunSummary {
+        status: if cancelled {
+            "cancelled: partial result up to sim_time_s"
+        } else {
+            "complete"
+        },
+        basin: basin.file.name.clone(),
+        scenario: scenario.file.name.clone(),
+        inputs,
+        scheme: "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning",
+        solver: *solver.params(),
+        hazard: scenario.file.hazard,
+        rows: basin.grid().rows,
+        cols: basin.grid().cols,
+        cell_size_m: (basin.grid().cell_size_x(), basin.grid().cell_size_y()),
+        crs: crate::raster::crs_label(&basin.dem.crs_wkt),
+        active_cells,
+        steps: solver.steps(),
+        sim_time_s: solver.sim_time_s(),
+        duration_s: scenario.file.duration_s,
+        wall_time_s: wall,
+        cell_updates_per_s: if wall > 0.0 {
+            solver.steps() as f64 * active_cells as f64 / wall
+        } else {
+            0.0
+        },
+        threads,
+        water_balance: balance,
+        relative_volume_error: balance.relative_error(),
+        max_depth_m: envelopes
+            .max_depth_m
+            .iter()
+            .copied()
+            .fold(summary_state.max_depth_m, f64::max),
+        max_speed_m_s: envelopes.max_speed_m_s.iter().copied().fold(0.0, f64::max),
+        outputs,
+        versions: Versions {
+            rivertwin: env!("CARGO_PKG_VERSION"),
+            gdal: gdal::version::version_info("RELEASE_NAME"),
+        },
+    };
+    let path = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| BasinError::Write {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&path, json).map_err(|e| BasinError::Write {
+        path,
+        reason: e.to_string(),
+    })?;
+    Ok(summary)
+}

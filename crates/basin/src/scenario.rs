@@ -1,0 +1,391 @@
+//! A scenario resolved against its basin: map coordinates snapped to cells and edges,
+//! series loaded, everything checked before a run starts.
+
+use std::path::{Path, PathBuf};
+
+use hydro::{Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, PointSource, TimeSeries};
+
+use crate::basin::Basin;
+use crate::config::{BoundaryKind, BoundarySpec, ScenarioFile, TriggerSpec, read_toml};
+use crate::error::{BasinError, Result};
+use crate::raster::GeoGrid;
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub file: ScenarioFile,
+    pub boundaries: Boundaries,
+    pub rain_mm_per_h: Option<TimeSeries>,
+    pub point_sources: Vec<PointSource>,
+    pub breaches: Vec<Breach>,
+    /// CSV files read, for the run summary.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// How far (in cells) a `from`/`to` point may lie from the edge it is snapped to.
+const EDGE_SNAP_CELLS: f64 = 3.0;
+
+impl Scenario {
+    pub fn load(path: &Path, basin: &Basin) -> Result<Self> {
+        let file: ScenarioFile = read_toml(path)?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut inputs = Vec::new();
+        let bad =
+            |key: &str, problem: String, fix: &str| BasinError::invalid(path, key, problem, fix);
+
+        if !(file.duration_s.is_finite() && file.duration_s > 0.0) {
+            return Err(bad(
+                "duration_s",
+                format!("is {}", file.duration_s),
+                "give the simulated duration in seconds, > 0",
+            ));
+        }
+        if !(file.output_interval_s.is_finite() && file.output_interval_s > 0.0) {
+            return Err(bad(
+                "output_interval_s",
+                format!("is {}", file.output_interval_s),
+                "give an interval in seconds, > 0",
+            ));
+        }
+        let grid = basin.grid();
+        let series = |spec: &crate::config::SeriesSpec,
+                      key: &str,
+                      inputs: &mut Vec<PathBuf>|
+         -> Result<TimeSeries> {
+            if let crate::config::SeriesSpec::Csv { csv } = spec {
+                inputs.push(base.join(csv));
+            }
+            spec.load(&base, path, key)
+        };
+
+        let rain_mm_per_h = match &file.rain {
+            Some(r) => {
+                let s = series(&r.rain_mm_per_h, "rain.rain_mm_per_h", &mut inputs)?;
+                s.require_non_negative("rain_mm_per_h").map_err(|e| {
+                    bad(
+                        "rain.rain_mm_per_h",
+                        e.to_string(),
+                        "rain intensities are ≥ 0 mm/h",
+                    )
+                })?;
+                Some(s)
+            }
+            None => None,
+        };
+
+        let mut boundaries = Boundaries::walls();
+        for (i, spec) in file.boundaries.iter().enumerate() {
+            let key = format!("boundaries[{i}]");
+            let condition = boundary_condition(spec, &key, path, |s, k| series(s, k, &mut inputs))?;
+            boundaries = match (spec.edge, spec.from, spec.to) {
+                (Some(edge), None, None) => boundaries.with_edge(edge, condition),
+                (None, Some(from), Some(to)) => {
+                    let (e1, p1) = snap_to_edge(grid, from).map_err(|m| {
+                        bad(
+                            &format!("{key}.from"),
+                            m,
+                            "put the point on (or within 3 cells of) the DEM's edge",
+                        )
+                    })?;
+                    let (e2, p2) = snap_to_edge(grid, to).map_err(|m| {
+                        bad(
+                            &format!("{key}.to"),
+                            m,
+                            "put the point on (or within 3 cells of) the DEM's edge",
+                        )
+                    })?;
+                    if e1 != e2 {
+                        return Err(bad(
+                            &key,
+                            format!("`from` is on the {e1:?} edge but `to` on the {e2:?} edge"),
+                            "a stretch lies along one edge; split it into one boundary per edge",
+                        ));
+                    }
+                    boundaries.with_segment(e1, p1.min(p2), p1.max(p2), condition)
+                }
+                _ => {
+                    return Err(bad(
+                        &key,
+                        "needs either `edge` or both `from` and `to`".into(),
+                        "e.g. edge = \"north\", or from = [x, y] and to = [x, y] on one edge",
+                    ));
+                }
+            };
+        }
+        let mut point_sources = Vec::new();
+        for (i, p) in file.point_sources.iter().enumerate() {
+            let key = format!("point_sources[{i}]");
+            let q = series(
+                &p.discharge_m3_s,
+                &format!("{key}.discharge_m3_s"),
+                &mut inputs,
+            )?;
+            let cells = cells_near(basin, p.x, p.y, p.radius_m.unwrap_or(0.0));
+            if cells.is_empty() {
+                let (x0, y0, x1, y1) = grid.extent();
+                return Err(bad(
+                    &key,
+                    format!("at ({}, {}) has no active DEM cell", p.x, p.y),
+                    &format!("the DEM covers x {x0:.1}–{x1:.1}, y {y0:.1}–{y1:.1}"),
+                ));
+            }
+            let share = 1.0 / cells.len() as f64;
+            let scaled = TimeSeries::new(q.points().map(|(t, v)| (t, v * share)).collect())
+                .map_err(|e| bad(&key, e.to_string(), ""))?;
+            for (row, col) in cells {
+                point_sources.push(PointSource {
+                    row,
+                    col,
+                    discharge_m3_s: scaled.clone(),
+                });
+            }
+        }
+
+        let mut breaches = Vec::new();
+        for (i, b) in file.breaches.iter().enumerate() {
+            let key = format!("breaches[{i}]");
+            if b.line.is_empty() {
+                return Err(bad(
+                    &format!("{key}.line"),
+                    "is empty".into(),
+                    "give the crest as [[x, y], [x, y], …]",
+                ));
+            }
+            for (j, p) in b.line.iter().enumerate() {
+                if grid.cell_of(p[0], p[1]).is_none() {
+                    let (x0, y0, x1, y1) = grid.extent();
+                    return Err(bad(
+                        &format!("{key}.line[{j}]"),
+                        format!("({}, {}) is outside the DEM", p[0], p[1]),
+                        &format!("the DEM covers x {x0:.1}–{x1:.1}, y {y0:.1}–{y1:.1}"),
+                    ));
+                }
+            }
+            let cells: Vec<(usize, usize)> = line_cells(grid, &b.line)
+                .into_iter()
+                .filter(|&(r, c)| basin.active[(r, c)])
+                .collect();
+            let trigger = match &b.trigger {
+                TriggerSpec::AtTime { time_s } => BreachTrigger::AtTime { time_s: *time_s },
+                TriggerSpec::Manual => BreachTrigger::Manual,
+                TriggerSpec::WaterLevel { x, y, level_m } => {
+                    let (row, col) = grid.cell_of(*x, *y).ok_or_else(|| {
+                        bad(
+                            &format!("{key}.trigger"),
+                            format!("point ({x}, {y}) is outside the DEM"),
+                            "put the trigger point in the reservoir",
+                        )
+                    })?;
+                    BreachTrigger::WaterLevel {
+                        row,
+                        col,
+                        level_m: *level_m,
+                    }
+                }
+            };
+            breaches.push(Breach {
+                cells,
+                final_bed_m: b.final_bed_m,
+                formation_time_s: b.formation_time_s,
+                trigger,
+            });
+        }
+
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            boundaries,
+            rain_mm_per_h,
+            point_sources,
+            breaches,
+            inputs,
+        })
+    }
+
+    /// The basin folder of a scenario file: `<basin>/scenarios/<name>.toml`.
+    pub fn basin_dir(path: &Path) -> Result<PathBuf> {
+        let dir = path
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        if dir.join("basin.toml").is_file() {
+            Ok(dir)
+        } else {
+            Err(BasinError::invalid(
+                path,
+                "location",
+                format!(
+                    "is not in a basin's scenarios/ folder (no {})",
+                    dir.join("basin.toml").display()
+                ),
+                "scenario files live in <basin>/scenarios/",
+            ))
+        }
+    }
+}
+
+fn boundary_condition(
+    spec: &BoundarySpec,
+    key: &str,
+    path: &Path,
+    mut series: impl FnMut(&crate::config::SeriesSpec, &str) -> Result<TimeSeries>,
+) -> Result<EdgeBoundary> {
+    let bad = |k: &str, problem: &str, fix: &str| {
+        BasinError::invalid(path, format!("{key}.{k}"), problem, fix)
+    };
+    let unused = |present: bool, k: &str| -> Result<()> {
+        if present {
+            Err(bad(
+                k,
+                &format!("is not used by kind = \"{:?}\"", spec.kind).to_lowercase(),
+                "remove it, or change the kind",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match spec.kind {
+        BoundaryKind::Inflow => {
+            unused(spec.level_m.is_some(), "level_m")?;
+            unused(spec.slope.is_some(), "slope")?;
+            let q = spec.discharge_m3_s.as_ref().ok_or_else(|| {
+                bad(
+                    "discharge_m3_s",
+                    "is missing",
+                    "an inflow needs discharge_m3_s = [[t, Q], …]",
+                )
+            })?;
+            let q = series(q, &format!("{key}.discharge_m3_s"))?;
+            q.require_non_negative("discharge_m3_s")
+                .map_err(|e| bad("discharge_m3_s", &e.to_string(), "inflows are ≥ 0 m³/s"))?;
+            Ok(EdgeBoundary::Inflow { discharge_m3_s: q })
+        }
+        BoundaryKind::Stage => {
+            unused(spec.discharge_m3_s.is_some(), "discharge_m3_s")?;
+            unused(spec.slope.is_some(), "slope")?;
+            let l = spec.level_m.as_ref().ok_or_else(|| {
+                bad(
+                    "level_m",
+                    "is missing",
+                    "a stage boundary needs level_m = [[t, level], …]",
+                )
+            })?;
+            Ok(EdgeBoundary::Stage {
+                level_m: series(l, &format!("{key}.level_m"))?,
+            })
+        }
+        BoundaryKind::NormalDepth => {
+            unused(spec.discharge_m3_s.is_some(), "discharge_m3_s")?;
+            unused(spec.level_m.is_some(), "level_m")?;
+            let slope = spec.slope.ok_or_else(|| {
+                bad(
+                    "slope",
+                    "is missing",
+                    "normal depth needs the bed slope, e.g. slope = 0.001",
+                )
+            })?;
+            if !(slope.is_finite() && slope > 0.0) {
+                return Err(bad(
+                    "slope",
+                    &format!("is {slope}"),
+                    "the slope must be > 0 (m/m)",
+                ));
+            }
+            Ok(EdgeBoundary::NormalDepth { slope })
+        }
+        BoundaryKind::FreeOutflow | BoundaryKind::Wall => {
+            unused(spec.discharge_m3_s.is_some(), "discharge_m3_s")?;
+            unused(spec.level_m.is_some(), "level_m")?;
+            unused(spec.slope.is_some(), "slope")?;
+            Ok(if spec.kind == BoundaryKind::Wall {
+                EdgeBoundary::Wall
+            } else {
+                EdgeBoundary::FreeOutflow
+            })
+        }
+    }
+}
+
+/// The edge nearest to a map point and the cell position along it.
+fn snap_to_edge(grid: &GeoGrid, p: [f64; 2]) -> Result<(Edge, usize), String> {
+    let (fr, fc) = grid.fractional(p[0], p[1]);
+    let (rows, cols) = (grid.rows as f64, grid.cols as f64);
+    let candidates = [
+        (Edge::North, fr.abs(), fc),
+        (Edge::South, (fr - rows).abs(), fc),
+        (Edge::West, fc.abs(), fr),
+        (Edge::East, (fc - cols).abs(), fr),
+    ];
+    let (edge, distance, along) = candidates
+        .into_iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("four candidates");
+    let len = match edge {
+        Edge::North | Edge::South => grid.cols,
+        Edge::West | Edge::East => grid.rows,
+    };
+    if distance > EDGE_SNAP_CELLS
+        || along < -EDGE_SNAP_CELLS
+        || along > len as f64 + EDGE_SNAP_CELLS
+    {
+        return Err(format!(
+            "({}, {}) is {:.1} cells from the nearest ({edge:?}) edge",
+            p[0], p[1], distance
+        ));
+    }
+    Ok((edge, (along.max(0.0) as usize).min(len - 1)))
+}
+
+/// Active cells whose centre lies within `radius` of (x, y); at least the containing cell.
+fn cells_near(basin: &Basin, x: f64, y: f64, radius: f64) -> Vec<(usize, usize)> {
+    let grid = basin.grid();
+    let mut cells: Vec<(usize, usize)> = Vec::new();
+    if radius > 0.0 {
+        let (fr, fc) = grid.fractional(x, y);
+        let reach_r = (radius / grid.cell_size_y()).ceil() as isize + 1;
+        let reach_c = (radius / grid.cell_size_x()).ceil() as isize + 1;
+        for r in (fr as isize - reach_r)..=(fr as isize + reach_r) {
+            for c in (fc as isize - reach_c)..=(fc as isize + reach_c) {
+                if r < 0 || c < 0 || r as usize >= grid.rows || c as usize >= grid.cols {
+                    continue;
+                }
+                let (cx, cy) = grid.centre(r as usize, c as usize);
+                if (cx - x).hypot(cy - y) <= radius && basin.active[(r as usize, c as usize)] {
+                    cells.push((r as usize, c as usize));
+                }
+            }
+        }
+    }
+    if cells.is_empty()
+        && let Some(cell) = grid.cell_of(x, y)
+        && basin.active[cell]
+    {
+        cells.push(cell);
+    }
+    cells
+}
+
+/// Cells crossed by a polyline, in order, each once (sampled at a quarter cell).
+pub fn line_cells(grid: &GeoGrid, line: &[[f64; 2]]) -> Vec<(usize, usize)> {
+    let step = grid.cell_size_x().min(grid.cell_size_y()) / 4.0;
+    let mut cells: Vec<(usize, usize)> = Vec::new();
+    let mut push = |x: f64, y: f64| {
+        if let Some(cell) = grid.cell_of(x, y)
+            && !cells.contains(&cell)
+        {
+            cells.push(cell);
+        }
+    };
+    push(line[0][0], line[0][1]);
+    for pair in line.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let len = (b[0] - a[0]).hypot(b[1] - a[1]);
+        let n = (len / step).ceil().max(1.0) as usize;
+        for k in 1..=n {
+            let t = k as f64 / n as f64;
+            push(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]));
+        }
+    }
+    cells
+}
