@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian/Ubuntu machine lacks to build and test rivertwin:
-# a C toolchain and pkg-config (Debian packages) and Rust (rustup), when missing.
+# a C toolchain, pkg-config and GDAL's development files (Debian packages), and Rust
+# (rustup), when missing.
 set -euo pipefail
 
-packages=(build-essential pkg-config curl ca-certificates)
+packages=(build-essential pkg-config curl ca-certificates libgdal-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,5 @@
 //! The dependency direction is checked, not only written down: the solver crate must not
-//! pull in GDAL, bevy or egui (see DESIGN.md, "one direction of dependency").
+//! pull in GDAL, bevy or egui, and the basin crate not bevy or egui.
 
 use std::process::Command;
 
@@ -36,6 +36,20 @@ fn forbidden(deps: &[String], prefixes: &[&str]) -> Vec<String> {
         .filter(|d| prefixes.iter().any(|p| d.starts_with(p)))
         .cloned()
         .collect()
+}
+
+#[test]
+fn basin_depends_on_no_ui() {
+    let deps = normal_dependencies("basin");
+    assert!(
+        deps.iter().any(|d| d == "gdal"),
+        "cargo tree output looks wrong: {deps:?}"
+    );
+    let bad = forbidden(&deps, &["bevy", "egui", "wgpu", "winit"]);
+    assert!(
+        bad.is_empty(),
+        "basin must stay free of UI crates, found {bad:?}"
+    );
 }
 
 #[test]

@@ -69,9 +69,9 @@ impl Basin {
          -> Result<Array2<f64>> {
             let path = dir.join(rel);
             let r = read_raster(&path).map_err(|e| match e {
-                BasinError::Io { source, fix, .. } => BasinError::Io {
+                BasinError::Io { cause, fix, .. } => BasinError::Io {
                     path: path.clone(),
-                    source,
+                    cause,
                     fix: if key.is_empty() {
                         fix
                     } else {

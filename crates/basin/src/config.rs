@@ -171,9 +171,9 @@ pub struct BreachSpec {
 
 /// Read and parse a TOML file; errors name the file, the line and the offending key.
 pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| BasinError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| BasinError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
         fix: "check the path and that the file is readable",
     })?;
     toml::from_str(&text).map_err(|e| BasinError::Toml {
@@ -215,9 +215,9 @@ impl SeriesSpec {
 
 /// Two numeric columns (time_s, value); a header line and `#` comments are skipped.
 fn read_series_csv(path: &Path) -> Result<Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|source| BasinError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| BasinError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
         fix: "check the CSV path (relative to the scenario file)",
     })?;
     let mut points = Vec::new();

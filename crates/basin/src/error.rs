@@ -7,10 +7,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum BasinError {
-    #[error("{}: {source}; {fix}", path.display())]
+    #[error("{}: {cause}; {fix}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
         fix: &'static str,
     },
 
@@ -51,10 +51,10 @@ pub enum BasinError {
         available_bytes: u64,
     },
 
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Solver {
         path: PathBuf,
-        source: hydro::SolverError,
+        cause: hydro::SolverError,
     },
 
     #[error("output folder {} already exists; choose another --out or pass --force to replace it", path.display())]

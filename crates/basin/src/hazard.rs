@@ -45,7 +45,7 @@ impl HazardTables {
 
     /// Class of a cell (0: dry) under `method`.
     pub fn classify(&self, method: HazardMethod, depth_m: f64, speed_m_s: f64) -> u8 {
-        if !(depth_m > self.wet_depth_m) {
+        if depth_m.is_nan() || depth_m <= self.wet_depth_m {
             return 0;
         }
         match method {

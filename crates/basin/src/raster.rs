@@ -115,7 +115,7 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
     if !path.exists() {
         return Err(BasinError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             fix: "check the path (paths in basin and scenario files are relative to that file)",
         });
     }

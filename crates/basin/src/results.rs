@@ -125,10 +125,18 @@ impl Envelopes {
     }
 }
 
+/// One gauge at one time: depth (m), level (m), speed (m/s).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaugeSample {
+    pub depth_m: f64,
+    pub level_m: f64,
+    pub speed_m_s: f64,
+}
+
 /// Gauge samples over time: one row per output time.
 #[derive(Clone, Debug, Default)]
 pub struct GaugeRecords {
-    pub rows: Vec<(f64, Vec<(f64, f64, f64)>)>,
+    pub rows: Vec<(f64, Vec<GaugeSample>)>,
 }
 
 impl GaugeRecords {
@@ -150,7 +158,11 @@ impl GaugeRecords {
                 } else {
                     0.0
                 };
-                (d, z[cell] + d, speed)
+                GaugeSample {
+                    depth_m: d,
+                    level_m: z[cell] + d,
+                    speed_m_s: speed,
+                }
             })
             .collect();
         self.rows.push((t_s, values));
@@ -170,8 +182,11 @@ impl GaugeRecords {
         writeln!(out, "{header}").map_err(fail)?;
         for (t, values) in &self.rows {
             let mut line = format!("{t}");
-            for (d, l, v) in values {
-                line.push_str(&format!(",{d:.4},{l:.4},{v:.4}"));
+            for g in values {
+                line.push_str(&format!(
+                    ",{:.4},{:.4},{:.4}",
+                    g.depth_m, g.level_m, g.speed_m_s
+                ));
             }
             writeln!(out, "{line}").map_err(fail)?;
         }

@@ -83,9 +83,9 @@ pub struct Versions {
 }
 
 fn sha256_of(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| BasinError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| BasinError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
         fix: "check the file is readable",
     })?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
@@ -93,9 +93,9 @@ fn sha256_of(path: &Path) -> Result<String> {
 
 /// Build a ready solver for a basin and scenario.
 pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
-    let at_scenario = |source| BasinError::Solver {
+    let at_scenario = |cause| BasinError::Solver {
         path: scenario.path.clone(),
-        source,
+        cause,
     };
     let mut solver = Solver::new(
         basin.hydro_grid(),
@@ -267,9 +267,9 @@ fn run_steps(
             }
             let r = solver
                 .step(next_output)
-                .map_err(|source| BasinError::Solver {
+                .map_err(|cause| BasinError::Solver {
                     path: scenario.path.clone(),
-                    source,
+                    cause,
                 })?;
             envelopes.update(solver, r.sim_time_s, r.dt_s, hazard, scenario.file.hazard);
             let wall = started.elapsed().as_secs_f64();

@@ -81,15 +81,25 @@ impl Scenario {
                 (Some(edge), None, None) => boundaries.with_edge(edge, condition),
                 (edge, Some(from), Some(to)) => {
                     let fix = "put the point on (or within 3 cells of) the DEM's edge";
-                    let (e1, p1) = snap_to_edge(grid, from).map_err(|m| bad(&format!("{key}.from"), m, fix))?;
-                    let (e2, p2) = snap_to_edge(grid, to).map_err(|m| bad(&format!("{key}.to"), m, fix))?;
+                    let (e1, p1) = snap_to_edge(grid, from)
+                        .map_err(|m| bad(&format!("{key}.from"), m, fix))?;
+                    let (e2, p2) =
+                        snap_to_edge(grid, to).map_err(|m| bad(&format!("{key}.to"), m, fix))?;
                     if e1 != e2 {
-                        return Err(bad(&key, format!("`from` is on the {e1:?} edge but `to` on the {e2:?} edge"), "a stretch lies along one edge; split it into one boundary per edge"));
+                        return Err(bad(
+                            &key,
+                            format!("`from` is on the {e1:?} edge but `to` on the {e2:?} edge"),
+                            "a stretch lies along one edge; split it into one boundary per edge",
+                        ));
                     }
                     if let Some(named) = edge
                         && named != e1
                     {
-                        return Err(bad(&format!("{key}.edge"), format!("is {named:?} but `from` and `to` lie on the {e1:?} edge"), "fix the edge name or the points"));
+                        return Err(bad(
+                            &format!("{key}.edge"),
+                            format!("is {named:?} but `from` and `to` lie on the {e1:?} edge"),
+                            "fix the edge name or the points",
+                        ));
                     }
                     boundaries.with_segment(e1, p1.min(p2), p1.max(p2), condition)
                 }

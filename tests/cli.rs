@@ -1,0 +1,64 @@
+//! The `rivertwin` binary end to end: exit codes and messages a user sees.
+
+use std::process::Command;
+
+fn rivertwin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rivertwin"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn info_describes_a_bundled_basin() {
+    let (code, stdout, _) = rivertwin(&["info", "basins/merewether"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("EPSG:32756"), "{stdout}");
+    assert!(stdout.contains("321 columns × 416 rows"), "{stdout}");
+    assert!(stdout.contains("recorded_inflow"), "{stdout}");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message_and_no_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let (code, _, stderr) = rivertwin(&[
+        "run",
+        "basins/merewether/scenarios/missing.toml",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists());
+
+    let (code, _, stderr) = rivertwin(&["info", "no/such/raster.tif"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no/such/raster.tif") && stderr.contains("check the path"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_writes_results_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("burst");
+    let out_s = out.to_str().expect("utf8");
+    let scenario = "basins/trinity_storm/scenarios/intense_burst.toml";
+    let (code, stdout, stderr) = rivertwin(&["run", scenario, "--out", out_s, "--threads", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("complete"), "{stdout}");
+    assert!(out.join("summary.json").exists() && out.join("hazard_class.tif").exists());
+    let (code, _, stderr) = rivertwin(&["run", scenario, "--out", out_s]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--force"), "{stderr}");
+}
