@@ -19,6 +19,9 @@ pub enum EdgeBoundary {
     /// Constant discharge per metre of edge flowing into the domain (m²/s), imposed as the
     /// mass flux of every face of the stretch.
     UnitDischarge { q_m2_s: f64 },
+    /// Supercritical inflow: both the discharge per metre (m²/s) and the depth (m) at the
+    /// edge are given, as a supercritical inflow needs (both characteristics enter).
+    SupercriticalInflow { q_m2_s: f64, depth_m: f64 },
     /// Fixed water depth just outside the edge (m); the velocity follows from the outgoing
     /// characteristic. Behaves as free outflow where the edge flow is supercritical.
     FixedDepth { depth_m: f64 },
@@ -52,6 +55,18 @@ impl EdgeBoundary {
                     "an inflow discharge per metre of edge is finite and ≥ 0 m²/s",
                 )
             }
+            EdgeBoundary::SupercriticalInflow { q_m2_s, depth_m }
+                if !(q_m2_s.is_finite()
+                    && *q_m2_s >= 0.0
+                    && depth_m.is_finite()
+                    && *depth_m > 0.0) =>
+            {
+                bad(
+                    "q_m2_s / depth_m",
+                    q_m2_s.min(*depth_m),
+                    "a supercritical inflow needs q ≥ 0 m²/s and a depth > 0 m",
+                )
+            }
             EdgeBoundary::FixedDepth { depth_m } if !(depth_m.is_finite() && *depth_m >= 0.0) => {
                 bad("depth_m", *depth_m, "a boundary depth is finite and ≥ 0 m")
             }
@@ -75,7 +90,9 @@ impl EdgeBoundary {
     pub(crate) fn imposes_flux(&self) -> bool {
         matches!(
             self,
-            EdgeBoundary::UnitDischarge { .. } | EdgeBoundary::Inflow { .. }
+            EdgeBoundary::UnitDischarge { .. }
+                | EdgeBoundary::Inflow { .. }
+                | EdgeBoundary::SupercriticalInflow { .. }
         )
     }
 }
@@ -225,6 +242,11 @@ pub(crate) fn ghost_state(bc: &EdgeBoundary, cell: EdgeCell, t_s: f64, g: f64) -
     match bc {
         EdgeBoundary::Wall | EdgeBoundary::FreeOutflow => copy,
         EdgeBoundary::UnitDischarge { q_m2_s } => inflow_ghost(*q_m2_s, cell.h, g),
+        EdgeBoundary::SupercriticalInflow { q_m2_s, depth_m } => GhostState {
+            h: *depth_m,
+            un_inward: q_m2_s / depth_m,
+            ut: 0.0,
+        },
         EdgeBoundary::Inflow { .. } => copy, // set per cell by the solver (needs the share)
         EdgeBoundary::FixedDepth { depth_m } => characteristic_ghost(*depth_m, cell, g),
         EdgeBoundary::Stage { level_m } => {
@@ -326,6 +348,26 @@ mod tests {
         let stage = TimeSeries::new(vec![(0.0, 1.0), (10.0, 2.6)]).expect("series");
         let gs2 = ghost_state(&EdgeBoundary::Stage { level_m: stage }, c, 5.0, G);
         assert!((gs2.h - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn supercritical_inflow_imposes_both_depth_and_discharge() {
+        let bc = EdgeBoundary::SupercriticalInflow {
+            q_m2_s: 2.5,
+            depth_m: 0.74,
+        };
+        assert!(bc.validate().is_ok() && bc.imposes_flux());
+        let gs = ghost_state(&bc, cell(0.0, 0.0), 0.0, G);
+        assert_eq!(gs.h, 0.74);
+        assert!((gs.h * gs.un_inward - 2.5).abs() < 1e-12);
+        assert!(
+            EdgeBoundary::SupercriticalInflow {
+                q_m2_s: 1.0,
+                depth_m: 0.0
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

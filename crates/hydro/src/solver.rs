@@ -1099,10 +1099,16 @@ impl Solver {
             let seg = &self.segments[s];
             let (edge, first, last) = (seg.edge, seg.first, seg.last);
             let e = edge_index(edge);
-            // (discharge, whether it is per metre already or for the whole segment)
-            let (q, per_metre) = match &seg.condition {
-                EdgeBoundary::UnitDischarge { q_m2_s } => (*q_m2_s, true),
-                EdgeBoundary::Inflow { discharge_m3_s } => (discharge_m3_s.mean(t0, t1), false),
+            // (discharge, whether it is per metre already or for the whole segment, a
+            // depth imposed with it)
+            let (q, per_metre, imposed_depth) = match &seg.condition {
+                EdgeBoundary::UnitDischarge { q_m2_s } => (*q_m2_s, true, None),
+                EdgeBoundary::SupercriticalInflow { q_m2_s, depth_m } => {
+                    (*q_m2_s, true, Some(*depth_m))
+                }
+                EdgeBoundary::Inflow { discharge_m3_s } => {
+                    (discharge_m3_s.mean(t0, t1), false, None)
+                }
                 _ => continue,
             };
             for i in first..=last {
@@ -1111,7 +1117,8 @@ impl Solver {
                 } else {
                     q * self.inflow_share[e][i + 1]
                 };
-                let hb = self.edge_cell(edge, i).h.max(critical_depth(q_cell, g));
+                let hb = imposed_depth
+                    .unwrap_or_else(|| self.edge_cell(edge, i).h.max(critical_depth(q_cell, g)));
                 let flux = &mut self.edge_flux[e];
                 flux.inflow_m2_s[i + 1] = q_cell;
                 flux.momentum_m3_s2[i + 1] = if hb > 0.0 {

@@ -1,0 +1,900 @@
+//! The validation cases. Each runs the solver as a user would (through `hydro`, or a
+//! bundled basin through the runner), compares with its reference and returns rows for
+//! the report, with the tolerance and where it comes from.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Solver, SolverParams, TimeSeries};
+use ndarray::Array2;
+
+use crate::plot;
+use crate::swashes::{Reference, interp, relative_l1};
+
+/// One row of the report.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub case: String,
+    pub reference: String,
+    pub norm: String,
+    pub value: f64,
+    /// The bar; `lower_is_better` says which side passes.
+    pub tolerance: f64,
+    pub lower_is_better: bool,
+    pub tolerance_source: String,
+    pub grid: String,
+    pub wall_s: f64,
+    pub note: String,
+}
+
+impl Outcome {
+    pub fn pass(&self) -> bool {
+        if self.lower_is_better {
+            self.value <= self.tolerance
+        } else {
+            self.value >= self.tolerance
+        }
+    }
+}
+
+/// How much to run and where plots go.
+#[derive(Clone, Debug)]
+pub struct Mode {
+    /// Small grids for the CI subset.
+    pub fast: bool,
+    /// Folder for PNG plots; none in tests.
+    pub plots: Option<std::path::PathBuf>,
+}
+
+impl Mode {
+    /// Where the plot for `label` goes: a file name made of its letters and digits.
+    fn plot_path(&self, label: &str) -> Option<std::path::PathBuf> {
+        let mut slug = String::new();
+        for ch in label.to_lowercase().chars() {
+            if ch.is_ascii_alphanumeric() {
+                slug.push(ch);
+            } else if !slug.ends_with('_') {
+                slug.push('_');
+            }
+        }
+        self.plots
+            .as_ref()
+            .map(|d| d.join(format!("{}.png", slug.trim_matches('_'))))
+    }
+}
+
+// ------------------------------------------------------------------ 1D channels
+
+/// A one-row channel along x.
+struct Channel {
+    dx: f64,
+    bed: Vec<f64>,
+    manning_n: f64,
+    west: EdgeBoundary,
+    east: EdgeBoundary,
+    depth: Vec<f64>,
+    discharge: Vec<f64>,
+    rain_mm_per_h: Option<f64>,
+}
+
+struct ChannelRun {
+    depth: Vec<f64>,
+    discharge: Vec<f64>,
+    wall_s: f64,
+    balance_error: f64,
+}
+
+fn run_channel(c: &Channel, t_end: f64) -> anyhow::Result<ChannelRun> {
+    let n = c.bed.len();
+    let grid = Grid::new(1, n, c.dx, c.dx)?;
+    let bed = Array2::from_shape_vec((1, n), c.bed.clone())?;
+    let manning = Array2::from_elem((1, n), c.manning_n);
+    let boundaries = Boundaries::walls()
+        .with_edge(Edge::West, c.west.clone())
+        .with_edge(Edge::East, c.east.clone());
+    let mut s = Solver::new(
+        grid,
+        bed.view(),
+        manning.view(),
+        None,
+        boundaries,
+        SolverParams::default(),
+    )?;
+    let h = Array2::from_shape_vec((1, n), c.depth.clone())?;
+    let q = Array2::from_shape_vec((1, n), c.discharge.clone())?;
+    s.set_state(h.view(), q.view(), Array2::zeros((1, n)).view())?;
+    if let Some(r) = c.rain_mm_per_h {
+        s.set_uniform_rain(Some(TimeSeries::constant(r)?))?;
+    }
+    let started = Instant::now();
+    s.advance_to(t_end)?;
+    Ok(ChannelRun {
+        depth: s.depth_m().iter().copied().collect(),
+        discharge: s.qx_m2_s().iter().copied().collect(),
+        wall_s: started.elapsed().as_secs_f64(),
+        balance_error: s.balance().relative_error(),
+    })
+}
+
+fn centres(n: usize, length: f64) -> Vec<f64> {
+    let dx = length / n as f64;
+    (0..n).map(|i| (i as f64 + 0.5) * dx).collect()
+}
+
+// ------------------------------------------------------------------ lake at rest
+
+/// Lake at rest over a bump (SWASHES 1 1 1 4/5): 1000 steps must leave it at rest to
+/// round-off. Tolerances: f64 round-off accumulated over 1000 steps (~1e-14), with margin.
+pub fn lake_at_rest(file: &str, label: &str) -> anyhow::Result<Vec<Outcome>> {
+    let r = Reference::load(file)?;
+    let surface = r.param("h+z =")?;
+    let dx = r.param("Space step:")?;
+    let z = r.col(3).to_vec();
+    let depth: Vec<f64> = z.iter().map(|&b| (surface - b).max(0.0)).collect();
+    let n = z.len();
+    let grid = Grid::new(1, n, dx, dx)?;
+    let bed = Array2::from_shape_vec((1, n), z.clone())?;
+    let mut s = Solver::new(
+        grid,
+        bed.view(),
+        Array2::zeros((1, n)).view(),
+        None,
+        Boundaries::walls(),
+        SolverParams::default(),
+    )?;
+    s.set_depth(Array2::from_shape_vec((1, n), depth)?.view())?;
+    let started = Instant::now();
+    for _ in 0..1000 {
+        s.step(f64::MAX)?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let (h, q) = (s.depth_m(), s.qx_m2_s());
+    let mut max_u: f64 = 0.0;
+    let mut max_eta: f64 = 0.0;
+    for i in 0..n {
+        if h[(0, i)] > 0.0 {
+            max_u = max_u.max((q[(0, i)] / h[(0, i)]).abs());
+            max_eta = max_eta.max((h[(0, i)] + z[i] - surface).abs());
+        }
+    }
+    let common = |norm: &str, value: f64, tol: f64| Outcome {
+        case: label.into(),
+        reference: format!("SWASHES `{file}`"),
+        norm: norm.into(),
+        value,
+        tolerance: tol,
+        lower_is_better: true,
+        tolerance_source: "f64 round-off over 1000 steps (well-balanced scheme)".into(),
+        grid: format!("{n} cells"),
+        wall_s: wall,
+        note: String::new(),
+    };
+    Ok(vec![
+        common("max |u| after 1000 steps (m/s)", max_u, 1e-10),
+        common("max |η − η₀| after 1000 steps (m)", max_eta, 1e-12),
+    ])
+}
+
+// ------------------------------------------------------------------ dam breaks
+
+struct DamBreak {
+    file: &'static str,
+    label: &'static str,
+    /// Manning n standing in for the reference's friction law (Dressler: Chézy).
+    manning_n: f64,
+    note: &'static str,
+}
+
+/// Cell centres, bed, depth at the reference time, wall time.
+struct DamBreakRun {
+    x: Vec<f64>,
+    bed: Vec<f64>,
+    depth: Vec<f64>,
+    wall_s: f64,
+}
+
+fn dam_break_run(d: &DamBreak, r: &Reference, cells: usize) -> anyhow::Result<DamBreakRun> {
+    let length = r.param("Length of the domain:")?;
+    let dam = r.param("Position of the dam: x=")?;
+    let t_end = r.param("Time value:")?;
+    let (hr, zr) = (r.col(1), r.col(3));
+    // Undisturbed states at the ends of the reference; for the step case the header
+    // gives them.
+    let h_left = r
+        .param("height of water on the left side=")
+        .unwrap_or(hr[0]);
+    let h_right = r
+        .param("height of water on the right side=")
+        .unwrap_or(hr[hr.len() - 1]);
+    let (z_left, z_right) = (zr[0], zr[zr.len() - 1]);
+    let x = centres(cells, length);
+    let bed: Vec<f64> = x
+        .iter()
+        .map(|&x| if x < dam { z_left } else { z_right })
+        .collect();
+    let depth: Vec<f64> = x
+        .iter()
+        .map(|&x| if x < dam { h_left } else { h_right })
+        .collect();
+    let c = Channel {
+        dx: length / cells as f64,
+        bed: bed.clone(),
+        manning_n: d.manning_n,
+        west: EdgeBoundary::Wall,
+        east: EdgeBoundary::Wall,
+        depth,
+        discharge: vec![0.0; cells],
+        rain_mm_per_h: None,
+    };
+    let run = run_channel(&c, t_end)?;
+    Ok(DamBreakRun {
+        x,
+        bed,
+        depth: run.depth,
+        wall_s: run.wall_s,
+    })
+}
+
+fn dam_break(d: &DamBreak, mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    let r = Reference::load(d.file)?;
+    let (xr, hr, zr) = (r.col(0).to_vec(), r.col(1).to_vec(), r.col(3).to_vec());
+    let sizes: &[usize] = if mode.fast {
+        &[100, 200, 400]
+    } else {
+        &[100, 200, 400, 800]
+    };
+    let mut errors = Vec::new();
+    let mut wall = 0.0;
+    let mut at_400 = None;
+    for &n in sizes {
+        let DamBreakRun {
+            x,
+            bed,
+            depth: h,
+            wall_s,
+        } = dam_break_run(d, &r, n)?;
+        wall += wall_s;
+        let exact: Vec<f64> = x.iter().map(|&x| interp(&xr, &hr, x)).collect();
+        let e = relative_l1(&h, &exact);
+        errors.push((n as f64, e));
+        if n == 400 {
+            at_400 = Some(e);
+            if let Some(path) = mode.plot_path(d.label) {
+                let model_surface: Vec<f64> = h.iter().zip(&bed).map(|(h, z)| h + z).collect();
+                let ref_surface: Vec<f64> = hr.iter().zip(&zr).map(|(h, z)| h + z).collect();
+                plot::profile(
+                    &path,
+                    d.label,
+                    (&xr, &ref_surface),
+                    (&x, &model_surface),
+                    (&xr, &zr),
+                )?;
+            }
+        }
+    }
+    let (n1, e1) = errors[errors.len() - 2];
+    let (n2, e2) = errors[errors.len() - 1];
+    let order = (e1 / e2).ln() / (n2 / n1).ln();
+    if let Some(path) = mode.plot_path(&format!("{} convergence", d.label)) {
+        plot::convergence(&path, d.label, &errors)?;
+    }
+    let e400 = at_400.context("400-cell run")?;
+    Ok(vec![
+        Outcome {
+            case: d.label.into(),
+            reference: format!("SWASHES `{}`", d.file),
+            norm: "relative L1 of depth at the reference time".into(),
+            value: e400,
+            tolerance: 0.02,
+            lower_is_better: true,
+            tolerance_source:
+                "2 % at 400 cells: first-order Godunov on a dam break (rarefaction + front)".into(),
+            grid: "400 cells".into(),
+            wall_s: wall,
+            note: d.note.into(),
+        },
+        Outcome {
+            case: format!("{} convergence", d.label),
+            reference: format!("SWASHES `{}`", d.file),
+            norm: format!(
+                "observed order, L1 at {} cells: {}",
+                sizes
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                errors
+                    .iter()
+                    .map(|(_, e)| format!("{:.2e}", e))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
+            value: order,
+            tolerance: 0.5,
+            lower_is_better: false,
+            tolerance_source: "first order in space: ≤ 1, and ≥ 0.5 with fronts and shocks".into(),
+            grid: format!("{}–{} cells", sizes[0], sizes[sizes.len() - 1]),
+            wall_s: 0.0,
+            note: String::new(),
+        },
+    ])
+}
+
+pub fn dam_breaks(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    let cases = [
+        DamBreak {
+            file: "1d_dambreak_dry_ritter.dat",
+            label: "Ritter dry dam break",
+            manning_n: 0.0,
+            note: "",
+        },
+        DamBreak {
+            file: "1d_dambreak_wet_stoker.dat",
+            label: "Stoker wet dam break",
+            manning_n: 0.0,
+            note: "",
+        },
+        DamBreak {
+            file: "1d_dambreak_step.dat",
+            label: "Dam break over a step",
+            manning_n: 0.0,
+            note: "the L1 error falls slowly with refinement (observed order below 0.5): the hydrostatic reconstruction is first order and loses accuracy at a bed discontinuity as high as a quarter of the upstream depth; a second-order reconstruction is the planned remedy.",
+        },
+        DamBreak {
+            file: "1d_dambreak_dry_friction_dressler.dat",
+            label: "Dressler dam break with friction",
+            // SWASHES uses Chézy C = 40; rivertwin has Manning. n = h^(1/6)/C at the
+            // reservoir depth of 6 m gives the same friction there, less at the thin front.
+            manning_n: 6f64.powf(1.0 / 6.0) / 40.0,
+            note: "Chézy C = 40 replaced by Manning n = h₀^⅙/C = 0.0337 (equal at 6 m depth); the friction laws differ at the shallow front, so refinement converges towards the Manning solution and the observed order against the Chézy reference levels off.",
+        },
+    ];
+    let mut out = Vec::new();
+    for d in &cases {
+        out.extend(dam_break(d, mode)?);
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ steady channels
+
+struct Steady {
+    file: &'static str,
+    label: &'static str,
+    west: EdgeBoundary,
+    east: EdgeBoundary,
+    manning_n: f64,
+    /// Initial water surface; `None` starts dry.
+    initial_surface: Option<f64>,
+    rain_mm_per_h: Option<f64>,
+    t_end: f64,
+}
+
+fn steady(s: &Steady, mode: &Mode) -> anyhow::Result<Outcome> {
+    let r = Reference::load(s.file)?;
+    let dx = r.param("Space step:")?;
+    let (x, h_ref, z) = (r.col(0).to_vec(), r.col(1).to_vec(), r.col(3).to_vec());
+    let depth: Vec<f64> = match s.initial_surface {
+        Some(eta) => z.iter().map(|&b| (eta - b).max(0.0)).collect(),
+        None => vec![0.0; z.len()],
+    };
+    let c = Channel {
+        dx,
+        bed: z.clone(),
+        manning_n: s.manning_n,
+        west: s.west.clone(),
+        east: s.east.clone(),
+        depth,
+        discharge: vec![0.0; z.len()],
+        rain_mm_per_h: s.rain_mm_per_h,
+    };
+    let run = run_channel(&c, s.t_end)?;
+    let err = relative_l1(&run.depth, &h_ref);
+    let max_rel = run
+        .depth
+        .iter()
+        .zip(&h_ref)
+        .map(|(a, b)| ((a - b) / b).abs())
+        .fold(0.0, f64::max);
+    let q_spread = {
+        let (lo, hi) = run
+            .discharge
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &q| {
+                (a.min(q), b.max(q))
+            });
+        hi - lo
+    };
+    if let Some(path) = mode.plot_path(s.label) {
+        let model: Vec<f64> = run.depth.iter().zip(&z).map(|(h, z)| h + z).collect();
+        let reference: Vec<f64> = h_ref.iter().zip(&z).map(|(h, z)| h + z).collect();
+        plot::profile(&path, s.label, (&x, &reference), (&x, &model), (&x, &z))?;
+    }
+    Ok(Outcome {
+        case: s.label.into(),
+        reference: format!("SWASHES `{}`", s.file),
+        norm: "relative L1 of depth at steady state".into(),
+        value: err,
+        tolerance: 0.02,
+        lower_is_better: true,
+        tolerance_source: "2 %: first-order scheme on a smooth steady profile".into(),
+        grid: format!("{} cells, t = {} s", z.len(), s.t_end),
+        wall_s: run.wall_s,
+        note: format!(
+            "largest single-cell error {:.1} % (at shocks and boundary layers); spread of cell discharge {:.3} m²/s; balance error {:.0e}",
+            max_rel * 100.0,
+            q_spread,
+            run.balance_error
+        ),
+    })
+}
+
+pub fn steady_channels(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    use EdgeBoundary::*;
+    let long = 4000.0;
+    let cases = [
+        Steady {
+            file: "1d_macdonald_long_sub_manning.dat",
+            label: "MacDonald subcritical",
+            west: UnitDischarge { q_m2_s: 2.0 },
+            east: FixedDepth { depth_m: 0.748324 },
+            manning_n: 0.033,
+            initial_surface: None,
+            rain_mm_per_h: None,
+            t_end: long,
+        },
+        Steady {
+            file: "1d_macdonald_long_super_manning.dat",
+            label: "MacDonald supercritical",
+            west: SupercriticalInflow {
+                q_m2_s: 2.5,
+                depth_m: 0.741514,
+            },
+            east: FreeOutflow,
+            manning_n: 0.04,
+            initial_surface: None,
+            rain_mm_per_h: None,
+            t_end: long,
+        },
+        Steady {
+            file: "1d_macdonald_long_sub2super_manning.dat",
+            label: "MacDonald sub→supercritical",
+            west: UnitDischarge { q_m2_s: 2.0 },
+            east: FreeOutflow,
+            manning_n: 0.0218,
+            initial_surface: None,
+            rain_mm_per_h: None,
+            t_end: long,
+        },
+        Steady {
+            file: "1d_macdonald_long_super2sub_manning.dat",
+            label: "MacDonald super→subcritical (jump)",
+            west: SupercriticalInflow {
+                q_m2_s: 2.0,
+                depth_m: 0.543791,
+            },
+            east: FixedDepth { depth_m: 1.33475 },
+            manning_n: 0.0218,
+            initial_surface: None,
+            rain_mm_per_h: None,
+            t_end: long,
+        },
+        Steady {
+            file: "1d_macdonald_short_shock_manning.dat",
+            label: "MacDonald short channel with shock",
+            west: UnitDischarge { q_m2_s: 2.0 },
+            east: FixedDepth { depth_m: 2.87871 },
+            manning_n: 0.0328,
+            initial_surface: Some(2.87871),
+            rain_mm_per_h: None,
+            t_end: 600.0,
+        },
+        Steady {
+            file: "1d_macdonald_long_rain_sub_manning.dat",
+            label: "MacDonald with rain",
+            west: UnitDischarge { q_m2_s: 1.0 },
+            east: FixedDepth { depth_m: 0.748324 },
+            manning_n: 0.033,
+            initial_surface: None,
+            // q grows by 0.001 m²/s per metre: 1 mm/s of rain = 3600 mm/h.
+            rain_mm_per_h: Some(3600.0),
+            t_end: long,
+        },
+        Steady {
+            file: "1d_bump_subcritical.dat",
+            label: "Bump, subcritical",
+            west: UnitDischarge { q_m2_s: 4.42 },
+            east: FixedDepth { depth_m: 2.0 },
+            manning_n: 0.0,
+            initial_surface: Some(2.0),
+            rain_mm_per_h: None,
+            t_end: 300.0,
+        },
+        Steady {
+            file: "1d_bump_transcritical_noshock.dat",
+            label: "Bump, transcritical",
+            west: UnitDischarge { q_m2_s: 1.53 },
+            east: FixedDepth { depth_m: 0.66 },
+            manning_n: 0.0,
+            initial_surface: Some(0.66),
+            rain_mm_per_h: None,
+            t_end: 300.0,
+        },
+        Steady {
+            file: "1d_bump_transcritical_shock.dat",
+            label: "Bump, transcritical with shock",
+            west: UnitDischarge { q_m2_s: 0.18 },
+            east: FixedDepth { depth_m: 0.33 },
+            manning_n: 0.0,
+            initial_surface: Some(0.33),
+            rain_mm_per_h: None,
+            t_end: 300.0,
+        },
+    ];
+    cases.iter().map(|c| steady(c, mode)).collect()
+}
+
+// ------------------------------------------------------------------ Thacker
+
+/// Thacker's 1D planar surface in a parabola (SWASHES 1 4 1 1). The reference is printed
+/// after 5 periods, i.e. in the initial state: start from it, run one period, compare.
+pub fn thacker_1d(mode: &Mode) -> anyhow::Result<Outcome> {
+    let r = Reference::load("1d_thacker_parabola.dat")?;
+    let dx = r.param("Space step:")?;
+    let (x, h, u, z) = (
+        r.col(0).to_vec(),
+        r.col(1).to_vec(),
+        r.col(2).to_vec(),
+        r.col(3).to_vec(),
+    );
+    let (h0, a, g) = (0.5f64, 1.0f64, 9.81f64);
+    let period = 2.0 * std::f64::consts::PI / ((2.0 * g * h0).sqrt() / a);
+    let c = Channel {
+        dx,
+        bed: z.clone(),
+        manning_n: 0.0,
+        west: EdgeBoundary::Wall,
+        east: EdgeBoundary::Wall,
+        depth: h.clone(),
+        discharge: h.iter().zip(&u).map(|(h, u)| h * u).collect(),
+        rain_mm_per_h: None,
+    };
+    let run = run_channel(&c, period)?;
+    let err = relative_l1(&run.depth, &h);
+    if let Some(path) = mode.plot_path("thacker 1d") {
+        let model: Vec<f64> = run
+            .depth
+            .iter()
+            .zip(&z)
+            .map(|(h, z)| if *h > 1e-4 { h + z } else { f64::NAN })
+            .collect();
+        let reference: Vec<f64> = h
+            .iter()
+            .zip(&z)
+            .map(|(h, z)| if *h > 0.0 { h + z } else { f64::NAN })
+            .collect();
+        plot::profile(
+            &path,
+            "Thacker 1D, one period",
+            (&x, &reference),
+            (&x, &model),
+            (&x, &z),
+        )?;
+    }
+    Ok(Outcome {
+        case: "Thacker 1D planar surface in a parabola".into(),
+        reference: "SWASHES `1d_thacker_parabola.dat`".into(),
+        norm: "relative L1 of depth after one period".into(),
+        value: err,
+        tolerance: 0.05,
+        lower_is_better: true,
+        tolerance_source:
+            "5 %: first order smears the moving shoreline (errors concentrate in its cells)".into(),
+        grid: format!("{} cells", z.len()),
+        wall_s: run.wall_s,
+        note: String::new(),
+    })
+}
+
+/// Run a 2D paraboloid case for `t` from depth and velocities given per cell.
+fn run_2d(
+    n: usize,
+    length: f64,
+    bed: &Array2<f64>,
+    h: &Array2<f64>,
+    qx: &Array2<f64>,
+    qy: &Array2<f64>,
+    t: f64,
+) -> anyhow::Result<(Array2<f64>, f64)> {
+    let dx = length / n as f64;
+    let grid = Grid::new(n, n, dx, dx)?;
+    let mut s = Solver::new(
+        grid,
+        bed.view(),
+        Array2::zeros((n, n)).view(),
+        None,
+        Boundaries::walls(),
+        SolverParams::default(),
+    )?;
+    s.set_state(h.view(), qx.view(), qy.view())?;
+    let started = Instant::now();
+    s.advance_to(t)?;
+    Ok((s.depth_m().to_owned(), started.elapsed().as_secs_f64()))
+}
+
+fn rms(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    ((a - b).mapv(|d| d * d).sum() / a.len() as f64).sqrt()
+}
+
+/// Thacker's planar surface in a paraboloid (SWASHES 2 1 1 2), printed after 3 periods:
+/// start from it, run one period.
+pub fn thacker_2d_planar(mode: &Mode) -> anyhow::Result<Outcome> {
+    let r = Reference::load("2d_thacker_planar_paraboloid.dat")?;
+    let n = 100;
+    let at = |col: usize| Array2::from_shape_fn((n, n), |(row, c)| r.col(col)[c * n + row]);
+    let (h, u, v, z) = (at(2), at(3), at(4), at(6));
+    let (h0, a, g) = (0.1f64, 1.0f64, 9.81f64);
+    let period = 2.0 * std::f64::consts::PI / ((2.0 * g * h0).sqrt() / a);
+    let (model, wall) = run_2d(n, 4.0, &z, &h, &(&h * &u), &(&h * &v), period)?;
+    let err = rms(&model, &h);
+    if let Some(path) = mode.plot_path("thacker 2d planar") {
+        let x = centres(n, 4.0);
+        let mid = n / 2;
+        let surf = |d: &Array2<f64>| -> Vec<f64> {
+            (0..n)
+                .map(|c| {
+                    if d[(mid, c)] > 1e-4 {
+                        d[(mid, c)] + z[(mid, c)]
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        };
+        let bed: Vec<f64> = (0..n).map(|c| z[(mid, c)]).collect();
+        plot::profile(
+            &path,
+            "Thacker 2D planar, section y = 2 m, one period",
+            (&x, &surf(&h)),
+            (&x, &surf(&model)),
+            (&x, &bed),
+        )?;
+    }
+    Ok(Outcome {
+        case: "Thacker 2D planar surface in a paraboloid".into(),
+        reference: "SWASHES `2d_thacker_planar_paraboloid.dat`".into(),
+        norm: "RMS depth error after one period (m)".into(),
+        value: err,
+        tolerance: 5e-3,
+        lower_is_better: true,
+        tolerance_source: "5 mm (5 % of h₀ = 0.1 m): first order at a moving shoreline".into(),
+        grid: format!("{n} × {n}"),
+        wall_s: wall,
+        note: String::new(),
+    })
+}
+
+/// Thacker's radially symmetric paraboloid (SWASHES 2 1 1 1): exact depth at any time.
+fn thacker_radial_depth(x: f64, y: f64, t: f64) -> f64 {
+    let (h0, a, r0, g, l) = (0.1f64, 1.0f64, 0.8f64, 9.81f64, 4.0f64);
+    let omega = (8.0 * g * h0).sqrt() / a;
+    let big_a = (a * a - r0 * r0) / (a * a + r0 * r0);
+    let cos = (omega * t).cos();
+    let r2 = (x - l / 2.0).powi(2) + (y - l / 2.0).powi(2);
+    let bed = h0 * (r2 / (a * a) - 1.0);
+    let surface = h0
+        * ((1.0 - big_a * big_a).sqrt() / (1.0 - big_a * cos)
+            - 1.0
+            - r2 / (a * a) * ((1.0 - big_a * big_a) / (1.0 - big_a * cos).powi(2) - 1.0));
+    (surface - bed).max(0.0)
+}
+
+pub fn thacker_2d_radial(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    // The exact formula is checked against the SWASHES file first.
+    let r = Reference::load("2d_thacker_radial_paraboloid.dat")?;
+    let t_ref = r.param("Time value:")?;
+    let worst = (0..r.col(0).len())
+        .map(|i| (thacker_radial_depth(r.col(0)[i], r.col(1)[i], t_ref) - r.col(2)[i]).abs())
+        .fold(0.0, f64::max);
+    anyhow::ensure!(
+        worst < 1e-5,
+        "Thacker radial formula differs from SWASHES by {worst}"
+    );
+
+    let (g, h0, a) = (9.81f64, 0.1f64, 1.0f64);
+    let period = 2.0 * std::f64::consts::PI / ((8.0 * g * h0).sqrt() / a);
+    let sizes: &[usize] = if mode.fast {
+        &[25, 50, 100]
+    } else {
+        &[25, 50, 100, 200]
+    };
+    let mut errors = Vec::new();
+    let mut wall = 0.0;
+    let mut err100 = f64::NAN;
+    for &n in sizes {
+        let x = centres(n, 4.0);
+        let bed = Array2::from_shape_fn((n, n), |(r, c)| {
+            h0 * (((x[c] - 2.0).powi(2) + (x[r] - 2.0).powi(2)) / (a * a) - 1.0)
+        });
+        let h_start = Array2::from_shape_fn((n, n), |(r, c)| thacker_radial_depth(x[c], x[r], 0.0));
+        let zeros = Array2::zeros((n, n));
+        let (model, w) = run_2d(n, 4.0, &bed, &h_start, &zeros, &zeros, period)?;
+        wall += w;
+        let exact =
+            Array2::from_shape_fn((n, n), |(r, c)| thacker_radial_depth(x[c], x[r], period));
+        let e = rms(&model, &exact);
+        errors.push((n as f64, e));
+        if n == 100 {
+            err100 = e;
+            if let Some(path) = mode.plot_path("thacker 2d radial") {
+                let mid = n / 2;
+                let surf = |d: &Array2<f64>| -> Vec<f64> {
+                    (0..n)
+                        .map(|c| {
+                            if d[(mid, c)] > 1e-4 {
+                                d[(mid, c)] + bed[(mid, c)]
+                            } else {
+                                f64::NAN
+                            }
+                        })
+                        .collect()
+                };
+                let b: Vec<f64> = (0..n).map(|c| bed[(mid, c)]).collect();
+                plot::profile(
+                    &path,
+                    "Thacker 2D radial: section through the centre, shoreline after one period",
+                    (&x, &surf(&exact)),
+                    (&x, &surf(&model)),
+                    (&x, &b),
+                )?;
+            }
+        }
+    }
+    if let Some(path) = mode.plot_path("thacker 2d radial convergence") {
+        plot::convergence(&path, "Thacker 2D radial (cells per side)", &errors)?;
+    }
+    let (n1, e1) = errors[errors.len() - 2];
+    let (n2, e2) = errors[errors.len() - 1];
+    let order = (e1 / e2).ln() / (n2 / n1).ln();
+    Ok(vec![
+        Outcome {
+            case: "Thacker 2D radial paraboloid".into(),
+            reference: "SWASHES `2d_thacker_radial_paraboloid.dat` (formula checked against it)"
+                .into(),
+            norm: "RMS depth error after one period (m)".into(),
+            value: err100,
+            tolerance: 5e-3,
+            lower_is_better: true,
+            tolerance_source: "5 mm (5 % of h₀ = 0.1 m): first order at a moving shoreline".into(),
+            grid: "100 × 100".into(),
+            wall_s: wall,
+            note: String::new(),
+        },
+        Outcome {
+            case: "Thacker 2D radial convergence".into(),
+            reference: "exact solution".into(),
+            norm: format!(
+                "observed order, RMS at {}² cells: {}",
+                sizes
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                errors
+                    .iter()
+                    .map(|(_, e)| format!("{:.2e}", e))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
+            value: order,
+            tolerance: 0.5,
+            lower_is_better: false,
+            tolerance_source: "first order in space: ≤ 1, and ≥ 0.5 with a wet/dry front".into(),
+            grid: format!("{}²–{}²", sizes[0], sizes[sizes.len() - 1]),
+            wall_s: 0.0,
+            note: String::new(),
+        },
+    ])
+}
+
+/// Sampson's parabola uses linear friction (τ u), which rivertwin does not have.
+pub fn not_covered() -> Vec<Outcome> {
+    vec![Outcome {
+        case: "Sampson parabola with linear friction".into(),
+        reference: "SWASHES `1d_sampson_parabola_friction.dat`".into(),
+        norm: "not run".into(),
+        value: f64::NAN,
+        tolerance: f64::NAN,
+        lower_is_better: true,
+        tolerance_source: "—".into(),
+        grid: "—".into(),
+        wall_s: 0.0,
+        note: "not covered: the case needs a linear friction law (τ = 0.001 s⁻¹); rivertwin implements Manning friction only".into(),
+    }]
+}
+
+// ------------------------------------------------------------------ Merewether
+
+/// Merewether (ARR Project 15): peak levels at the 5 surveyed points from the bundled
+/// basin's recorded-inflow scenario, against the observed flood marks and TUFLOW.
+pub fn merewether(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../basins/merewether");
+    let scenario = root.join("scenarios/recorded_inflow.toml");
+    let tmp = std::env::temp_dir().join(format!("rivertwin-validate-{}", std::process::id()));
+    let out = tmp.join("merewether");
+    let options = basin::RunOptions {
+        force: true,
+        ..basin::RunOptions::default()
+    };
+    let summary = basin::run(&scenario, &out, &options, |_| {})?;
+    let csv = std::fs::read_to_string(out.join("gauges.csv"))?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    let header: Vec<&str> = csv.lines().next().context("header")?.split(',').collect();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    // Observed (ARR final report) and TUFLOW peak stages, basins/merewether/README.md.
+    let observed = [19.98, 18.38, 23.36, 23.14, 23.01];
+    let tuflow = [20.08, 18.36, 23.56, 23.11, 22.77];
+    let mut points = Vec::new();
+    let mut out_rows = Vec::new();
+    for i in 0..5 {
+        let col = header
+            .iter()
+            .position(|h| *h == format!("P{i}_level_m"))
+            .context("gauge column")?;
+        let peak = rows.iter().map(|r| r[col]).fold(f64::MIN, f64::max);
+        points.push((observed[i], peak, tuflow[i]));
+        out_rows.push(Outcome {
+            case: format!("Merewether P{i}"),
+            reference: format!("observed {:.2} m (TUFLOW {:.2} m)", observed[i], tuflow[i]),
+            norm: format!("|peak level − observed| (m); modelled {peak:.2} m"),
+            value: (peak - observed[i]).abs(),
+            tolerance: 0.3,
+            lower_is_better: true,
+            tolerance_source: "±0.3 m: TUFLOW is within 0.24 m of the observations at all 5 points"
+                .into(),
+            grid: "321 × 416, 1 m".into(),
+            wall_s: if i == 0 { summary.wall_time_s } else { 0.0 },
+            note: if i == 2 {
+                "DEM ground at P2 is 23.58 m, above the observed level".into()
+            } else {
+                format!("TUFLOW − observed {:+.2} m", tuflow[i] - observed[i])
+            },
+        });
+    }
+    if let Some(path) = mode.plot_path("merewether") {
+        plot::observed_vs_modelled(&path, &points)?;
+    }
+    Ok(out_rows)
+}
+
+/// Every case, in report order.
+pub fn all(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
+    let mut out = Vec::new();
+    out.extend(lake_at_rest(
+        "1d_bump_lake_at_rest_immersed.dat",
+        "Lake at rest, immersed bump",
+    )?);
+    out.extend(lake_at_rest(
+        "1d_bump_lake_at_rest_emerged.dat",
+        "Lake at rest, emerged bump",
+    )?);
+    out.extend(dam_breaks(mode)?);
+    out.extend(steady_channels(mode)?);
+    out.push(thacker_1d(mode)?);
+    out.push(thacker_2d_planar(mode)?);
+    out.extend(thacker_2d_radial(mode)?);
+    out.extend(not_covered());
+    if !mode.fast {
+        out.extend(merewether(mode)?);
+    }
+    Ok(out)
+}
