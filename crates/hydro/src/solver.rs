@@ -1009,8 +1009,9 @@ impl Solver {
         let g = self.params.gravity_m_s2;
         let t = self.sim_time_s;
         let mut max_rate: f64 = 0.0;
-        for s in 0..self.segments.len() {
-            let seg = &self.segments[s];
+        // Borrow the segments out of `self` (no copy, no allocation) while the ghosts change.
+        let segments = std::mem::take(&mut self.segments);
+        for seg in &segments {
             if seg.condition.is_wall() {
                 continue;
             }
@@ -1026,49 +1027,50 @@ impl Solver {
                 }
                 continue;
             }
-            let condition = seg.condition.clone();
             for i in first..=last {
                 let cell = self.edge_cell(edge, i);
-                let gs = ghost_state(&condition, cell, t, g);
+                let gs = ghost_state(&seg.condition, cell, t, g);
                 max_rate = max_rate.max(self.set_ghost(edge, i, gs.h, gs.un_inward, gs.ut));
             }
         }
+        self.segments = segments;
         max_rate
     }
 
     /// Share of an inflow segment's discharge per metre of face for each of its cells, by
     /// Manning conveyance h^{5/3}/n of the edge cells; a dry stretch sends it all to its
-    /// lowest cells.
+    /// lowest cells (within 1 cm). Written in place into `inflow_share`.
     fn share_inflow(&mut self, edge: Edge, first: usize, last: usize) {
         let e = edge_index(edge);
         let face_m = self.grid.edge_face_m(edge);
         let dry = self.params.dry_depth_m;
-        let mut weights: Vec<f64> = (first..=last)
-            .map(|i| {
-                let c = self.edge_cell(edge, i);
-                if c.h > dry && self.active[self.edge_cells(edge, i).0] != 0 {
-                    c.h.powf(5.0 / 3.0) / c.manning_n.max(0.01)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        if weights.iter().all(|&w| w == 0.0) {
-            let beds: Vec<(usize, f64)> = (first..=last)
-                .filter(|&i| self.active[self.edge_cells(edge, i).0] != 0)
-                .map(|i| (i, self.edge_cell(edge, i).bed_m))
-                .collect();
-            let lowest = beds.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
-            for &(i, z) in &beds {
-                if z <= lowest + 0.01 {
-                    weights[i - first] = 1.0;
-                }
+        let mut total = 0.0;
+        let mut lowest = f64::INFINITY;
+        for i in first..=last {
+            let c = self.edge_cell(edge, i);
+            let active = self.active[self.edge_cells(edge, i).0] != 0;
+            let w = if c.h > dry && active {
+                c.h.powf(5.0 / 3.0) / c.manning_n.max(0.01)
+            } else {
+                0.0
+            };
+            self.inflow_share[e][i + 1] = w;
+            total += w;
+            if active {
+                lowest = lowest.min(c.bed_m);
             }
         }
-        let total: f64 = weights.iter().sum();
-        for (k, w) in weights.into_iter().enumerate() {
-            self.inflow_share[e][first + k + 1] =
-                if total > 0.0 { w / total / face_m } else { 0.0 };
+        if total == 0.0 {
+            for i in first..=last {
+                let active = self.active[self.edge_cells(edge, i).0] != 0;
+                let low = active && self.edge_cell(edge, i).bed_m <= lowest + 0.01;
+                self.inflow_share[e][i + 1] = if low { 1.0 } else { 0.0 };
+                total += self.inflow_share[e][i + 1];
+            }
+        }
+        for i in first..=last {
+            let w = self.inflow_share[e][i + 1];
+            self.inflow_share[e][i + 1] = if total > 0.0 { w / total / face_m } else { 0.0 };
         }
     }
 
