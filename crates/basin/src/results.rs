@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use ndarray::{Array2, Zip};
+use ndarray::{Array2, Axis, Zip};
+use rayon::prelude::*;
 
 use crate::basin::Basin;
 use crate::config::HazardMethod;
@@ -52,37 +53,41 @@ impl Envelopes {
     ) {
         let wet = self.wet_depth_m;
         let dry = solver.params().dry_depth_m;
-        // ndarray zips at most six arrays: envelopes first, then hazard and timing.
-        Zip::from(&mut self.max_depth_m)
-            .and(&mut self.max_speed_m_s)
-            .and(&mut self.max_depth_speed_m2_s)
-            .and(solver.depth_m())
-            .and(solver.qx_m2_s())
-            .and(solver.qy_m2_s())
-            .par_for_each(|md, ms, mdv, &h, &qx, &qy| {
-                *md = md.max(h);
-                if h > dry {
-                    let q = qx.hypot(qy);
-                    *ms = ms.max(q / h);
-                    *mdv = mdv.max(q);
-                }
-            });
-        Zip::from(&mut self.max_hazard)
-            .and(&mut self.first_inundation_s)
-            .and(&mut self.duration_inundated_s)
-            .and(solver.depth_m())
-            .and(solver.qx_m2_s())
-            .and(solver.qy_m2_s())
-            .par_for_each(|mh, first, dur, &h, &qx, &qy| {
-                if h > wet {
-                    let v = qx.hypot(qy) / h;
-                    *mh = mh.max(f64::from(hazard.classify(method, h, v)));
-                    if first.is_nan() {
-                        *first = t_s;
+        let (depth, qx, qy) = (solver.depth_m(), solver.qx_m2_s(), solver.qy_m2_s());
+        // One parallel pass over the rows of all six envelopes.
+        (
+            self.max_depth_m.axis_iter_mut(Axis(0)),
+            self.max_speed_m_s.axis_iter_mut(Axis(0)),
+            self.max_depth_speed_m2_s.axis_iter_mut(Axis(0)),
+            self.max_hazard.axis_iter_mut(Axis(0)),
+            self.first_inundation_s.axis_iter_mut(Axis(0)),
+            self.duration_inundated_s.axis_iter_mut(Axis(0)),
+        )
+            .into_par_iter()
+            .enumerate()
+            .for_each(
+                |(r, (mut md, mut ms, mut mdv, mut mh, mut first, mut dur))| {
+                    let (h_row, qx_row, qy_row) = (depth.row(r), qx.row(r), qy.row(r));
+                    for c in 0..h_row.len() {
+                        let h = h_row[c];
+                        md[c] = md[c].max(h);
+                        if h <= dry {
+                            continue;
+                        }
+                        let q = (qx_row[c] * qx_row[c] + qy_row[c] * qy_row[c]).sqrt();
+                        let v = q / h;
+                        ms[c] = ms[c].max(v);
+                        mdv[c] = mdv[c].max(q);
+                        if h > wet {
+                            mh[c] = mh[c].max(f64::from(hazard.classify(method, h, v)));
+                            if first[c].is_nan() {
+                                first[c] = t_s;
+                            }
+                            dur[c] += dt_s;
+                        }
                     }
-                    *dur += dt_s;
-                }
-            });
+                },
+            );
     }
 
     /// Write the result GeoTIFFs into `dir`, with the DEM's grid, CRS and nodata.
