@@ -23,6 +23,8 @@ pub(crate) struct Fields<'a> {
     pub edge_flux: &'a [EdgeFlux; 4],
     /// Gridded rain rate (m/s); empty without gridded rain.
     pub rain_m_s: &'a [f64],
+    /// Per padded row: 1 when every interior cell of the row is active.
+    pub row_all_active: &'a [u8],
     /// Loss parameters (m, m/s, m), stored in f32 to spare memory bandwidth (they are
     /// soil estimates; the infiltrated volume itself is kept in f64); empty without losses.
     pub initial_loss_m: &'a [f32],
@@ -396,40 +398,58 @@ fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut CellRow) {
     }
 }
 
-/// Faces between padded rows `r` and `r + 1`, for the interior columns. Normal momentum
-/// is `qy`, tangential `qx`. Results go to indices `1..=cols`.
+/// Fluxes of `n` consecutive faces: face `j` lies between padded cells `lo + j` (left) and
+/// `hi + j` (right), its results go to index `first + j` of `out`. `x_normal` says whether
+/// the faces are normal to x (momentum `qx` across them) or to y. `left`/`right` are the
+/// 1/h and √(g h) of the cells, indexed like `out`. With `ALL_ACTIVE` the caller promises
+/// that every cell is active: the wall handling then folds away at compile time.
 #[inline(always)]
-fn y_faces(
+#[allow(clippy::too_many_arguments)]
+fn faces<const ALL_ACTIVE: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
-    r: usize,
-    lower: &CellRow,
-    upper: &CellRow,
+    lo: usize,
+    hi: usize,
+    n: usize,
+    x_normal: bool,
+    left: &CellRow,
+    right: &CellRow,
+    left_first: usize,
+    right_first: usize,
     out: &mut FaceRow,
+    first: usize,
 ) {
-    let (inv_l, inv_r) = (&lower.inv_h[1..=k.cols], &upper.inv_h[1..=k.cols]);
-    let (cl, cr) = (&lower.c[1..=k.cols], &upper.c[1..=k.cols]);
-    let n = k.cols;
-    let lo = r * k.stride + 1;
-    let hi = lo + k.stride;
+    let (qn, qt) = if x_normal {
+        (old.qx, old.qy)
+    } else {
+        (old.qy, old.qx)
+    };
     let (hl, qnl, qtl, zl, al) = (
         &old.h[lo..lo + n],
-        &old.qy[lo..lo + n],
-        &old.qx[lo..lo + n],
+        &qn[lo..lo + n],
+        &qt[lo..lo + n],
         &old.z[lo..lo + n],
         &old.active[lo..lo + n],
     );
     let (hr, qnr, qtr, zr, ar) = (
         &old.h[hi..hi + n],
-        &old.qy[hi..hi + n],
-        &old.qx[hi..hi + n],
+        &qn[hi..hi + n],
+        &qt[hi..hi + n],
         &old.z[hi..hi + n],
         &old.active[hi..hi + n],
     );
-    let mass = &mut out.mass[1..=n];
-    let nl = &mut out.normal_left[1..=n];
-    let nr = &mut out.normal_right[1..=n];
-    let t = &mut out.tangential[1..=n];
+    let (inv_l, cl) = (
+        &left.inv_h[left_first..left_first + n],
+        &left.c[left_first..left_first + n],
+    );
+    let (inv_r, cr) = (
+        &right.inv_h[right_first..right_first + n],
+        &right.c[right_first..right_first + n],
+    );
+    let mass = &mut out.mass[first..first + n];
+    let nl = &mut out.normal_left[first..first + n];
+    let nr = &mut out.normal_right[first..first + n];
+    let t = &mut out.tangential[first..first + n];
     for i in 0..n {
         let f = face_flux(
             Side {
@@ -439,7 +459,7 @@ fn y_faces(
                 qn: qnl[i],
                 qt: qtl[i],
                 z: zl[i],
-                active: al[i] != 0,
+                active: ALL_ACTIVE || al[i] != 0,
             },
             Side {
                 h: hr[i],
@@ -448,7 +468,7 @@ fn y_faces(
                 qn: qnr[i],
                 qt: qtr[i],
                 z: zr[i],
-                active: ar[i] != 0,
+                active: ALL_ACTIVE || ar[i] != 0,
             },
             k.g,
         );
@@ -459,59 +479,64 @@ fn y_faces(
     }
 }
 
+/// Faces between padded rows `r` and `r + 1`, for the interior columns; results at
+/// indices `1..=cols`.
+#[inline(always)]
+fn y_faces(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    lower: &CellRow,
+    upper: &CellRow,
+    out: &mut FaceRow,
+) {
+    let lo = r * k.stride + 1;
+    let hi = lo + k.stride;
+    if old.row_all_active[r] != 0 && old.row_all_active[r + 1] != 0 {
+        faces::<true>(old, k, lo, hi, k.cols, false, lower, upper, 1, 1, out, 1);
+    } else {
+        faces::<false>(old, k, lo, hi, k.cols, false, lower, upper, 1, 1, out, 1);
+    }
+}
+
 /// Faces between padded columns `c` and `c + 1` of row `r`, for `c = 0..=cols`; results at
-/// index `c`. Normal momentum is `qx`, tangential `qy`.
+/// index `c`. The two edge faces touch the ghost cells, which are walls on closed edges.
 #[inline(always)]
 fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, cells: &CellRow, out: &mut FaceRow) {
-    let n = k.cols + 1;
-    let (inv_l, inv_r) = (&cells.inv_h[..n], &cells.inv_h[1..=n]);
-    let (cl, cr) = (&cells.c[..n], &cells.c[1..=n]);
     let lo = r * k.stride;
-    let hi = lo + 1;
-    let (hl, qnl, qtl, zl, al) = (
-        &old.h[lo..lo + n],
-        &old.qx[lo..lo + n],
-        &old.qy[lo..lo + n],
-        &old.z[lo..lo + n],
-        &old.active[lo..lo + n],
-    );
-    let (hr, qnr, qtr, zr, ar) = (
-        &old.h[hi..hi + n],
-        &old.qx[hi..hi + n],
-        &old.qy[hi..hi + n],
-        &old.z[hi..hi + n],
-        &old.active[hi..hi + n],
-    );
-    let mass = &mut out.mass[..n];
-    let nl = &mut out.normal_left[..n];
-    let nr = &mut out.normal_right[..n];
-    let t = &mut out.tangential[..n];
-    for i in 0..n {
-        let f = face_flux(
-            Side {
-                h: hl[i],
-                inv_h: inv_l[i],
-                c: cl[i],
-                qn: qnl[i],
-                qt: qtl[i],
-                z: zl[i],
-                active: al[i] != 0,
-            },
-            Side {
-                h: hr[i],
-                inv_h: inv_r[i],
-                c: cr[i],
-                qn: qnr[i],
-                qt: qtr[i],
-                z: zr[i],
-                active: ar[i] != 0,
-            },
-            k.g,
+    let n = k.cols;
+    if old.row_all_active[r] != 0 {
+        faces::<false>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
+        faces::<true>(
+            old,
+            k,
+            lo + 1,
+            lo + 2,
+            n - 1,
+            true,
+            cells,
+            cells,
+            1,
+            2,
+            out,
+            1,
         );
-        mass[i] = f.mass;
-        nl[i] = f.normal_left;
-        nr[i] = f.normal_right;
-        t[i] = f.tangential;
+        faces::<false>(
+            old,
+            k,
+            lo + n,
+            lo + n + 1,
+            1,
+            true,
+            cells,
+            cells,
+            n,
+            n + 1,
+            out,
+            n,
+        );
+    } else {
+        faces::<false>(old, k, lo, lo + 1, n + 1, true, cells, cells, 0, 1, out, 0);
     }
 }
 

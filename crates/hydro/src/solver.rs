@@ -209,6 +209,9 @@ pub struct Solver {
     bed_m: Array2<f64>,
     g_n2: Array2<f64>,
     active: Array2<u8>,
+    /// Per padded row: 1 when every interior cell of the row (ghost rows included) is
+    /// active, so the sweep can skip the wall handling there.
+    row_all_active: Vec<u8>,
     active_cells: usize,
     /// Fluxes imposed on edge faces, in the order of `Edge::ALL`.
     edge_flux: [EdgeFlux; 4],
@@ -358,6 +361,7 @@ impl Solver {
             bed_m: bed,
             g_n2,
             active: act,
+            row_all_active: Vec::new(),
             active_cells,
             edge_flux: [
                 EdgeFlux::new(cols + 2),
@@ -385,6 +389,12 @@ impl Solver {
             balance: WaterBalance::default(),
         };
         solver.init_ghost_ring();
+        solver.row_all_active = solver
+            .active
+            .rows()
+            .into_iter()
+            .map(|row| u8::from(row.iter().skip(1).take(cols).all(|&a| a != 0)))
+            .collect();
         solver.refresh();
         Ok(solver)
     }
@@ -798,6 +808,7 @@ impl Solver {
             g_n2: self.g_n2.as_slice().expect(CONTIGUOUS),
             active: self.active.as_slice().expect(CONTIGUOUS),
             edge_flux: &self.edge_flux,
+            row_all_active: &self.row_all_active,
             rain_m_s: self
                 .rain_grid
                 .as_ref()
