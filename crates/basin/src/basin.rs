@@ -51,6 +51,20 @@ impl Basin {
         let dem_path = dir.join(&file.dem);
         let dem = read_raster(&dem_path)?;
         inputs.push(dem_path.clone());
+        if let Ok(srs) = gdal::spatial_ref::SpatialRef::from_wkt(&dem.crs_wkt)
+            && (srs.is_geographic()
+                || (srs.is_projected() && (srs.linear_units() - 1.0).abs() > 1e-9))
+        {
+            return Err(BasinError::invalid(
+                &dem_path,
+                "CRS",
+                format!(
+                    "is {} with cells in degrees or non-metre units",
+                    crate::raster::crs_label(&dem.crs_wkt)
+                ),
+                "the solver needs metres: reproject the DEM to a projected CRS in metres (e.g. UTM), `gdalwarp -t_srs EPSG:<utm zone> in.tif out.tif`",
+            ));
+        }
         let active = dem.data.mapv(f64::is_finite);
         if !active.iter().any(|&a| a) {
             return Err(BasinError::invalid(

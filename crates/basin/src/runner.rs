@@ -139,6 +139,14 @@ pub fn run(
     options: &RunOptions,
     mut progress: impl FnMut(&Progress) + Send,
 ) -> Result<RunSummary> {
+    if out.file_name().is_none() {
+        return Err(BasinError::invalid(
+            out,
+            "--out",
+            "is not a folder name of its own (e.g. `.` or `..`)",
+            "name a new folder for the results, e.g. --out results/run1",
+        ));
+    }
     if out.exists() && !options.force {
         return Err(BasinError::OutputExists {
             path: out.to_path_buf(),
@@ -204,25 +212,48 @@ fn run_in_pool(
             basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, cancelled, threads,
         )
     });
-    match result {
-        Ok(summary) => {
-            if out.exists() {
-                std::fs::remove_dir_all(out).map_err(|e| BasinError::Write {
-                    path: out.to_path_buf(),
-                    reason: format!("cannot replace it: {e}"),
-                })?;
-            }
-            std::fs::rename(&tmp, out).map_err(|e| BasinError::Write {
-                path: out.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            Ok(summary)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
-        }
+    let placed =
+        result.and_then(|summary| put_in_place(&tmp, out, options.force, &name).map(|()| summary));
+    if placed.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
     }
+    placed
+}
+
+/// Move the finished results from `tmp` to `out`. An existing `out` (which may have
+/// appeared during the run) is replaced only with `force`, and only after the new results
+/// are safely in place: it is first moved aside, then deleted.
+fn put_in_place(tmp: &Path, out: &Path, force: bool, name: &str) -> Result<()> {
+    let write_err = |path: &Path, reason: String| BasinError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let backup = tmp.with_file_name(format!(".{name}.replaced-{}", std::process::id()));
+    let had_old = out.exists();
+    if had_old {
+        if !force {
+            return Err(BasinError::OutputExists {
+                path: out.to_path_buf(),
+            });
+        }
+        std::fs::rename(out, &backup)
+            .map_err(|e| write_err(out, format!("cannot move the old results aside: {e}")))?;
+    }
+    if let Err(e) = std::fs::rename(tmp, out) {
+        if had_old {
+            let _ = std::fs::rename(&backup, out);
+        }
+        return Err(write_err(out, e.to_string()));
+    }
+    if had_old {
+        std::fs::remove_dir_all(&backup).map_err(|e| {
+            write_err(
+                &backup,
+                format!("the new results are in place but the old ones could not be deleted: {e}"),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -280,7 +311,8 @@ fn run_steps(
         }
         gauges.sample(solver, basin, solver.sim_time_s());
         if scenario.file.depth_snapshots {
-            let name = format!("depth_{:08.0}s.tif", solver.sim_time_s());
+            // Numbered, so that sub-second intervals cannot overwrite each other.
+            let name = format!("depth_{k:05}_{}s.tif", solver.sim_time_s());
             let mut depth = solver.depth_m().to_owned();
             ndarray::Zip::from(&mut depth)
                 .and(&basin.active)

@@ -115,6 +115,15 @@ impl Scenario {
         let mut point_sources = Vec::new();
         for (i, p) in file.point_sources.iter().enumerate() {
             let key = format!("point_sources[{i}]");
+            if let Some(r) = p.radius_m
+                && !(r.is_finite() && r >= 0.0)
+            {
+                return Err(bad(
+                    &format!("{key}.radius_m"),
+                    format!("is {r}"),
+                    "give a radius in metres ≥ 0",
+                ));
+            }
             let q = series(
                 &p.discharge_m3_s,
                 &format!("{key}.discharge_m3_s"),
@@ -343,13 +352,13 @@ fn cells_near(basin: &Basin, x: f64, y: f64, radius: f64) -> Vec<(usize, usize)>
     let mut cells: Vec<(usize, usize)> = Vec::new();
     if radius > 0.0 {
         let (fr, fc) = grid.fractional(x, y);
-        let reach_r = (radius / grid.cell_size_y()).ceil() as isize + 1;
-        let reach_c = (radius / grid.cell_size_x()).ceil() as isize + 1;
-        for r in (fr as isize - reach_r)..=(fr as isize + reach_r) {
-            for c in (fc as isize - reach_c)..=(fc as isize + reach_c) {
-                if r < 0 || c < 0 || r as usize >= grid.rows || c as usize >= grid.cols {
-                    continue;
-                }
+        // Only the cells of the grid within reach are visited, however large the radius.
+        let reach_r = (radius / grid.cell_size_y()).ceil().min(grid.rows as f64) as isize + 1;
+        let reach_c = (radius / grid.cell_size_x()).ceil().min(grid.cols as f64) as isize + 1;
+        let fr = fr.clamp(-1.0, grid.rows as f64) as isize;
+        let fc = fc.clamp(-1.0, grid.cols as f64) as isize;
+        for r in (fr - reach_r).max(0)..=(fr + reach_r).min(grid.rows as isize - 1) {
+            for c in (fc - reach_c).max(0)..=(fc + reach_c).min(grid.cols as isize - 1) {
                 let (cx, cy) = grid.centre(r as usize, c as usize);
                 if (cx - x).hypot(cy - y) <= radius && basin.active[(r as usize, c as usize)] {
                     cells.push((r as usize, c as usize));

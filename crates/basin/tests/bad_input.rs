@@ -409,6 +409,85 @@ fn bad_solver_setting() {
 }
 
 #[test]
+fn geographic_dem_is_refused() {
+    let b = TestBasin::new();
+    let dem = common::bed();
+    b.write_raster("dem.tif", 4326, &dem);
+    b.write_raster("depth.tif", 4326, &Array2::zeros((ROWS, COLS)));
+    let e = failure(&b);
+    assert_mentions(&e, &["dem.tif", "EPSG:4326", "metres", "gdalwarp"]);
+}
+
+#[test]
+fn infinite_point_source_radius() {
+    let b = TestBasin::new();
+    b.write(
+        "scenarios/breach.toml",
+        &format!(
+            "{}\n[[point_sources]]\nx = 500105.0\ny = 4000145.0\nradius_m = inf\ndischarge_m3_s = [[0, 1]]\n",
+            common::SCENARIO_TOML
+        ),
+    );
+    let e = failure(&b);
+    assert_mentions(&e, &["breach.toml", "point_sources[0].radius_m", "inf"]);
+}
+
+#[test]
+fn huge_point_source_radius_covers_the_grid_without_hanging() {
+    let b = TestBasin::new();
+    b.write(
+        "scenarios/breach.toml",
+        &format!(
+            "{}\n[[point_sources]]\nx = 500105.0\ny = 4000145.0\nradius_m = 1e12\ndischarge_m3_s = [[0, 1]]\n",
+            common::SCENARIO_TOML
+        ),
+    );
+    let basin = Basin::load(b.path()).expect("basin");
+    let s = Scenario::load(&b.scenario(), &basin).expect("scenario");
+    assert_eq!(
+        s.point_sources.len(),
+        ROWS * COLS,
+        "every cell shares the discharge"
+    );
+}
+
+#[test]
+fn output_that_is_not_a_folder_name() {
+    let b = TestBasin::new();
+    let options = RunOptions {
+        force: true,
+        ..RunOptions::default()
+    };
+    let e = basin::run(&b.scenario(), std::path::Path::new(".."), &options, |_| {})
+        .expect_err("`..` is refused");
+    assert_mentions(&e, &["--out", "folder"]);
+}
+
+#[test]
+fn output_folder_created_during_the_run_is_not_replaced() {
+    let b = TestBasin::new();
+    let out = b.path().join("out");
+    let e = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {
+        if !out.exists() {
+            std::fs::create_dir(&out).expect("mkdir");
+            std::fs::write(out.join("other.txt"), "another run's results").expect("write");
+        }
+    })
+    .expect_err("exists at the end");
+    assert!(matches!(e, BasinError::OutputExists { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.txt")).expect("kept"),
+        "another run's results"
+    );
+    let leftovers = std::fs::read_dir(b.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".out"))
+        .count();
+    assert_eq!(leftovers, 0, "temporary folder removed");
+}
+
+#[test]
 fn negative_depth_raster() {
     let b = TestBasin::new();
     let mut depth = Array2::zeros((ROWS, COLS));

@@ -140,11 +140,12 @@ fn depth_snapshots_at_the_output_interval() {
     );
     let out = b.path().join("results");
     basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
-    for t in ["00000200", "00000400", "00000600"] {
-        assert!(
-            out.join(format!("depth_{t}s.tif")).exists(),
-            "snapshot at {t} s"
-        );
+    for name in [
+        "depth_00001_200s.tif",
+        "depth_00002_400s.tif",
+        "depth_00003_600s.tif",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
     }
 }
 

@@ -653,7 +653,11 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
             let (il, cl, cap) = (f64::from(il[i]), f64::from(cl[i]), f64::from(cap[i]));
             let initial = (il - soaked).max(0.0).min(available);
             let continuing = (cl * dt).min(available - initial);
-            let take = (initial + continuing).min((cap - soaked).max(0.0));
+            // `initial + (available - initial)` can round one ulp above `available`:
+            // never take more than the cell holds, so the depth stays ≥ 0 exactly.
+            let take = (initial + continuing)
+                .min((cap - soaked).max(0.0))
+                .min(available);
             let take = select(active, take, 0.0);
             h -= take;
             infiltrated[i] = soaked + take;

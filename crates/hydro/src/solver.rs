@@ -611,7 +611,14 @@ impl Solver {
                 value: index as f64,
                 expected: "the index returned by add_breach",
             })?;
-        b.started_s.get_or_insert(t);
+        if b.started_s.is_none() {
+            b.started_s = Some(t);
+            // The crest is the bed when the breach starts (another breach may have
+            // lowered shared cells since it was added).
+            for (crest, &(r, c)) in b.crest_m.iter_mut().zip(&b.breach.cells) {
+                *crest = self.bed_m[(r + 1, c + 1)];
+            }
+        }
         Ok(())
     }
 
@@ -925,7 +932,11 @@ impl Solver {
                     BreachTrigger::Manual => false,
                 };
                 if fire {
-                    b.started_s = Some(t);
+                    // A clock trigger already due starts at its own time.
+                    b.started_s = Some(match b.breach.trigger {
+                        BreachTrigger::AtTime { time_s } => time_s.min(t),
+                        _ => t,
+                    });
                     // The crest is the bed when the breach starts.
                     for (crest, &(r, c)) in b.crest_m.iter_mut().zip(&b.breach.cells) {
                         *crest = self.bed_m[(r + 1, c + 1)];
