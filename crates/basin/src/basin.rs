@@ -218,6 +218,17 @@ impl Basin {
             }
         }
 
+        if let Some(name) = &file.default_scenario
+            && !dir.join("scenarios").join(format!("{name}.toml")).is_file()
+        {
+            return Err(BasinError::invalid(
+                &toml_path,
+                "default_scenario",
+                format!("names `{name}`, but there is no scenarios/{name}.toml"),
+                "give the file name of a scenario in scenarios/, without .toml",
+            ));
+        }
+
         let mut gauges = Vec::new();
         for g in &file.gauges {
             let Some((row, col)) = dem.grid.cell_of(g.x, g.y) else {

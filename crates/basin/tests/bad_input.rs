@@ -488,6 +488,21 @@ fn output_folder_created_during_the_run_is_not_replaced() {
 }
 
 #[test]
+fn default_scenario_that_does_not_exist() {
+    let b = TestBasin::new();
+    b.edit(
+        "basin.toml",
+        "dem = \"dem.tif\"",
+        "dem = \"dem.tif\"\ndefault_scenario = \"breech\"",
+    );
+    let e = failure(&b);
+    assert_mentions(
+        &e,
+        &["basin.toml", "default_scenario", "scenarios/breech.toml"],
+    );
+}
+
+#[test]
 fn negative_depth_raster() {
     let b = TestBasin::new();
     let mut depth = Array2::zeros((ROWS, COLS));
