@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian/Ubuntu machine lacks to build and test rivertwin:
 # a C toolchain, pkg-config and GDAL's development files (Debian packages), and Rust
-# (rustup), when missing.
+# (rustup), when missing. For the 3D app: the X11 and Vulkan loader libraries the window
+# opens with, and for its window test Xvfb with Mesa's software Vulkan (lavapipe), which
+# also lets the app run on a machine without a GPU.
 set -euo pipefail
 
-packages=(build-essential pkg-config curl ca-certificates libgdal-dev)
+packages=(build-essential pkg-config curl ca-certificates libgdal-dev
+  libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
+  xvfb xauth)
 
 missing=()
 for p in "${packages[@]}"; do

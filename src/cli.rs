@@ -16,12 +16,16 @@ use indicatif::{ProgressBar, ProgressStyle};
     about = "A digital twin of a river basin: 2D flood scenarios on real terrain"
 )]
 pub struct Cli {
+    /// Without a subcommand, the app opens on the default bundled basin (Merewether).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the 3D desktop twin on a basin folder (default: the bundled Merewether).
+    #[cfg(feature = "app")]
+    Open(OpenArgs),
     /// Run a scenario without a window and write its results (GeoTIFFs, gauges.csv,
     /// summary.json) to a folder.
     Run {
@@ -53,8 +57,124 @@ pub enum Command {
     },
 }
 
+/// `rivertwin open` and its scripted mode.
+#[cfg(feature = "app")]
+#[derive(Debug, clap::Args)]
+pub struct OpenArgs {
+    /// A basin folder, e.g. basins/jacksboro_valley.
+    pub basin: Option<PathBuf>,
+    /// A scenario of the basin by name (a file under its scenarios/ without .toml).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Start playing at once.
+    #[arg(long)]
+    pub play: bool,
+    /// Simulated seconds per wall-clock second (default 10).
+    #[arg(long, conflicts_with = "fast")]
+    pub speed: Option<f64>,
+    /// Run the simulation as fast as the machine allows.
+    #[arg(long)]
+    pub fast: bool,
+    /// Scripted mode: play until this simulated time (s), save --screenshot and/or
+    /// --export, then exit (0 on success).
+    #[arg(long, value_name = "SIM_SECONDS")]
+    pub exit_after: Option<f64>,
+    /// Scripted mode: where to save a PNG of the window.
+    #[arg(long, requires = "exit_after")]
+    pub screenshot: Option<PathBuf>,
+    /// Scripted mode: a new folder for the snapshot bundle.
+    #[arg(long, requires = "exit_after")]
+    pub export: Option<PathBuf>,
+    /// Window size in pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1600x900", value_parser = parse_size)]
+    pub window: (u32, u32),
+    /// Solver threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[cfg(feature = "app")]
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT, e.g. 1280x720"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{v}`: {e}"));
+    let (w, h) = (parse(w)?, parse(h)?);
+    if !(320..=16384).contains(&w) || !(240..=16384).contains(&h) {
+        return Err(format!("{w}x{h} is outside 320x240 … 16384x16384"));
+    }
+    Ok((w, h))
+}
+
+/// The bundled default basin: `basins/merewether` here, or in the source tree.
+pub fn default_basin() -> PathBuf {
+    let local = PathBuf::from("basins/merewether");
+    if local.join("basin.toml").is_file() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("basins/merewether")
+    }
+}
+
+#[cfg(feature = "app")]
+fn open(args: OpenArgs) -> anyhow::Result<()> {
+    let basin = args.basin.unwrap_or_else(default_basin);
+    if let Some(t) = args.exit_after
+        && !(t.is_finite() && t >= 0.0)
+    {
+        anyhow::bail!("--exit-after {t}: give a simulated time in seconds, ≥ 0");
+    }
+    if let Some(s) = args.speed
+        && !(s.is_finite() && s > 0.0)
+    {
+        anyhow::bail!("--speed {s}: give simulated seconds per second, > 0 (or --fast)");
+    }
+    if let Some(e) = &args.export
+        && e.exists()
+    {
+        anyhow::bail!(
+            "--export {}: the folder already exists; name a new one",
+            e.display()
+        );
+    }
+    crate::app::run(crate::app::OpenOptions {
+        basin,
+        scenario: args.scenario,
+        // Scripted runs always play.
+        play: args.play || args.exit_after.is_some(),
+        speed: args.speed,
+        fast: args.fast,
+        exit_after_s: args.exit_after,
+        screenshot: args.screenshot,
+        export: args.export,
+        window_size: args.window,
+        threads: args.threads,
+    })
+}
+
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        #[cfg(feature = "app")]
+        return open(OpenArgs {
+            basin: None,
+            scenario: None,
+            play: false,
+            speed: None,
+            fast: false,
+            exit_after: None,
+            screenshot: None,
+            export: None,
+            window: (1600, 900),
+            threads: 0,
+        });
+        #[cfg(not(feature = "app"))]
+        anyhow::bail!(
+            "this build has no app (built without the `app` feature); use `rivertwin run`, `info` or `demo`"
+        );
+    };
+    match command {
+        #[cfg(feature = "app")]
+        Command::Open(args) => open(args),
         Command::Run {
             scenario,
             out,

@@ -2,5 +2,7 @@
 //! scenarios and the headless runner in `basin`; this crate is the application around
 //! them.
 
+#[cfg(feature = "app")]
+pub mod app;
 pub mod cli;
 pub mod demo;

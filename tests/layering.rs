@@ -4,9 +4,14 @@
 use std::process::Command;
 
 fn normal_dependencies(package: &str) -> Vec<String> {
+    normal_dependencies_with(package, &[])
+}
+
+fn normal_dependencies_with(package: &str, extra: &[&str]) -> Vec<String> {
     let out = Command::new(env!("CARGO"))
+        .arg("tree")
+        .args(extra)
         .args([
-            "tree",
             "--offline",
             "-e",
             "normal",
@@ -63,5 +68,22 @@ fn hydro_depends_on_no_io_and_no_ui() {
     assert!(
         bad.is_empty(),
         "hydro must stay free of I/O and UI crates, found {bad:?}"
+    );
+}
+
+#[test]
+fn headless_binary_has_no_graphics_stack() {
+    // The app is the default `app` feature; without it the binary is the batch runner.
+    let headless = normal_dependencies_with("rivertwin", &["--no-default-features"]);
+    assert!(
+        headless.iter().any(|d| d == "gdal"),
+        "cargo tree output looks wrong: {headless:?}"
+    );
+    let bad = forbidden(&headless, &["bevy", "egui", "wgpu", "winit"]);
+    assert!(bad.is_empty(), "the headless build pulls in {bad:?}");
+    let full = normal_dependencies("rivertwin");
+    assert!(
+        full.iter().any(|d| d == "bevy") && full.iter().any(|d| d == "bevy_egui"),
+        "the default build should carry the app"
     );
 }

@@ -17,5 +17,5 @@ pub mod scenario;
 
 pub use basin::{Basin, Gauge};
 pub use error::{BasinError, Result};
-pub use runner::{Progress, RunOptions, RunSummary, build_solver, run};
+pub use runner::{Progress, RunOptions, RunSummary, build_solver, run, write_results};
 pub use scenario::Scenario;

@@ -50,7 +50,7 @@ pub struct InputFile {
 /// `summary.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
-    pub status: &'static str,
+    pub status: String,
     pub basin: String,
     pub scenario: String,
     pub inputs: Vec<InputFile>,
@@ -208,8 +208,13 @@ fn run_in_pool(
         progress,
     )
     .and_then(|(wall, cancelled)| {
-        finish(
-            basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, cancelled, threads,
+        let status = if cancelled {
+            "cancelled: partial result up to sim_time_s"
+        } else {
+            "complete"
+        };
+        write_results(
+            basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, status, threads,
         )
     });
     let placed =
@@ -335,8 +340,11 @@ fn run_steps(
     Ok((started.elapsed().as_secs_f64(), false))
 }
 
+/// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state `solver` has
+/// reached into the existing folder `dir`. The headless runner calls it at the end of a
+/// run; the app calls it for a snapshot of a live run. `status` goes into the summary.
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub fn write_results(
     basin: &Basin,
     scenario: &Scenario,
     solver: &Solver,
@@ -344,7 +352,7 @@ fn finish(
     gauges: &GaugeRecords,
     dir: &Path,
     wall: f64,
-    cancelled: bool,
+    status: &str,
     threads: usize,
 ) -> Result<RunSummary> {
     let mut outputs = envelopes.write(dir, basin, &solver.depth_m().to_owned())?;
@@ -367,11 +375,7 @@ fn finish(
     let summary_state = solver.summary();
     let balance = solver.balance();
     let summary = RunSummary {
-        status: if cancelled {
-            "cancelled: partial result up to sim_time_s"
-        } else {
-            "complete"
-        },
+        status: status.to_string(),
         basin: basin.file.name.clone(),
         scenario: scenario.file.name.clone(),
         inputs,

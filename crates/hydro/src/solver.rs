@@ -223,6 +223,9 @@ pub struct Solver {
     rain_grid: Option<Array2<f64>>,
     losses: Option<LossState>,
     point_sources: Vec<PointSource>,
+    /// Factor on every inflow hydrograph (boundary `Inflow` segments and positive point
+    /// sources): a live "what if the flood were bigger" control. 1 by default.
+    inflow_scale: f64,
     breaches: Vec<BreachState>,
     blocks: Vec<BlockScratch>,
     block_totals: Vec<BlockTotals>,
@@ -379,6 +382,7 @@ impl Solver {
             rain_grid: None,
             losses: None,
             point_sources: Vec::new(),
+            inflow_scale: 1.0,
             breaches: Vec::new(),
             blocks: (0..n_blocks).map(|_| BlockScratch::new(cols)).collect(),
             block_totals: vec![BlockTotals::default(); n_blocks],
@@ -529,6 +533,51 @@ impl Solver {
             capacity_m: padded(&cap, 1e-3).mapv(|v| v as f32),
             infiltrated_m: Array2::zeros(self.bed_m.dim()),
         });
+        Ok(())
+    }
+
+    /// Multiply every inflow hydrograph (boundary `Inflow` segments and point sources
+    /// while they add water) by `factor` from now on. Sinks, stages and rain are unchanged.
+    pub fn set_inflow_scale(&mut self, factor: f64) -> Result<(), SolverError> {
+        if !(factor.is_finite() && factor >= 0.0) {
+            return Err(SolverError::InvalidParameter {
+                name: "inflow scale",
+                value: factor,
+                expected: "a finite factor ≥ 0 (1: the hydrographs as given)",
+            });
+        }
+        self.inflow_scale = factor;
+        Ok(())
+    }
+
+    pub fn inflow_scale(&self) -> f64 {
+        self.inflow_scale
+    }
+
+    /// Replace Manning's n (s/m^⅓) of every active cell, e.g. to test the sensitivity of a
+    /// run to roughness. The state is kept.
+    pub fn set_manning_n(&mut self, manning_n: ArrayView2<'_, f64>) -> Result<(), SolverError> {
+        check_shape("manning_n", &self.grid, &manning_n)?;
+        let active = &self.active;
+        // Inactive cells may hold anything (e.g. nodata).
+        let bad = manning_n
+            .indexed_iter()
+            .find(|&((r, c), &n)| active[(r + 1, c + 1)] != 0 && !(n.is_finite() && n >= 0.0));
+        if let Some(((row, col), &value)) = bad {
+            return Err(SolverError::InvalidCell {
+                field: "manning_n",
+                row,
+                col,
+                value,
+                expected: "Manning's n is finite and ≥ 0 s/m^(1/3), typically 0.01–0.2",
+            });
+        }
+        let g = self.params.gravity_m_s2;
+        for ((r, c), &n) in manning_n.indexed_iter() {
+            if active[(r + 1, c + 1)] != 0 {
+                self.g_n2[(r + 1, c + 1)] = g * n * n;
+            }
+        }
         Ok(())
     }
 
@@ -880,7 +929,10 @@ impl Solver {
         let (mut vin, mut vout, mut rate) = (0.0, 0.0, 0.0f64);
         for p in &self.point_sources {
             let cell = (p.row + 1, p.col + 1);
-            let wanted = p.discharge_m3_s.integral(t0, t1);
+            let mut wanted = p.discharge_m3_s.integral(t0, t1);
+            if wanted > 0.0 {
+                wanted *= self.inflow_scale;
+            }
             let h = self.cur.h[cell];
             let volume = wanted.max(-h * area);
             let new_h = if volume <= -h * area {
@@ -1040,7 +1092,7 @@ impl Solver {
             let (edge, first, last) = (seg.edge, seg.first, seg.last);
             let e = edge_index(edge);
             if let EdgeBoundary::Inflow { discharge_m3_s } = &seg.condition {
-                let q_now = discharge_m3_s.value_at(t);
+                let q_now = discharge_m3_s.value_at(t) * self.inflow_scale;
                 self.share_inflow(edge, first, last);
                 for i in first..=last {
                     let cell = self.edge_cell(edge, i);
@@ -1131,7 +1183,7 @@ impl Solver {
                     (*q_m2_s, true, Some(*depth_m))
                 }
                 EdgeBoundary::Inflow { discharge_m3_s } => {
-                    (discharge_m3_s.mean(t0, t1), false, None)
+                    (discharge_m3_s.mean(t0, t1) * self.inflow_scale, false, None)
                 }
                 _ => continue,
             };

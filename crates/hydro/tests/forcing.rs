@@ -468,6 +468,90 @@ fn point_source_and_sink_move_exactly_their_volume() {
     assert!(matches!(off, Err(SolverError::OutsideGrid { .. })));
 }
 
+/// The live inflow factor scales boundary hydrographs and springs, not sinks: after
+/// doubling half-way through, the inflow is exactly 1 × the first half + 2 × the second.
+#[test]
+fn inflow_scale_multiplies_hydrographs_and_springs_only() {
+    let (cells, dx) = (100, 5.0);
+    let bed = Array2::from_shape_fn((1, cells), |(_, c)| 0.001 * dx * (cells - c) as f64);
+    let hydrograph = series(&[(0.0, 1.0), (600.0, 3.0)]);
+    let boundaries = Boundaries::walls()
+        .with_edge(
+            Edge::West,
+            EdgeBoundary::Inflow {
+                discharge_m3_s: hydrograph.clone(),
+            },
+        )
+        .with_edge(Edge::East, EdgeBoundary::NormalDepth { slope: 0.001 });
+    let mut s = solver(&bed, dx, 0.03, boundaries);
+    s.add_point_source(PointSource {
+        row: 0,
+        col: 50,
+        discharge_m3_s: series(&[(0.0, 0.25)]),
+    })
+    .expect("inside");
+    s.add_point_source(PointSource {
+        row: 0,
+        col: 80,
+        discharge_m3_s: series(&[(0.0, -0.01)]),
+    })
+    .expect("inside");
+    s.advance_to(300.0).expect("stable");
+    let before = s.balance();
+    s.set_inflow_scale(2.0).expect("valid factor");
+    assert_eq!(s.inflow_scale(), 2.0);
+    s.advance_to(600.0).expect("stable");
+    let b = s.balance();
+    let expected_boundary =
+        hydrograph.integral(0.0, 300.0) + 2.0 * hydrograph.integral(300.0, 600.0);
+    assert!(
+        (b.boundary_inflow_m3 - expected_boundary).abs() < 1e-9 * expected_boundary,
+        "{b:?}"
+    );
+    let expected_spring = 0.25 * 300.0 + 2.0 * 0.25 * 300.0;
+    assert!((b.point_inflow_m3 - expected_spring).abs() < 1e-9, "{b:?}");
+    // The sink is not scaled: it keeps taking 0.01 m³/s once water reaches it.
+    assert!(b.point_outflow_m3 - before.point_outflow_m3 <= 0.01 * 300.0 + 1e-9);
+    assert!(b.relative_error() < 1e-12, "{b:?}");
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            s.set_inflow_scale(bad),
+            Err(SolverError::InvalidParameter { .. })
+        ));
+    }
+}
+
+/// Rougher ground holds more water on a plane under rain (slower runoff), and a
+/// negative n on an active cell is refused, naming the cell.
+#[test]
+fn manning_can_be_changed_during_a_run() {
+    let (rows, cols, dx) = (10, 40, 10.0);
+    let bed = Array2::from_shape_fn((rows, cols), |(_, c)| 0.01 * dx * (cols - c) as f64);
+    let boundaries = Boundaries::walls().with_edge(Edge::East, EdgeBoundary::FreeOutflow);
+    let run = |n_after: f64| {
+        let mut s = solver(&bed, dx, 0.03, boundaries.clone());
+        s.set_uniform_rain(Some(series(&[(0.0, 50.0)])))
+            .expect("rain");
+        s.advance_to(600.0).expect("stable");
+        s.set_manning_n(Array2::from_elem((rows, cols), n_after).view())
+            .expect("valid n");
+        s.advance_to(1800.0).expect("stable");
+        assert!(s.balance().relative_error() < 1e-12);
+        s.balance().storage_m3
+    };
+    let (smooth, rough) = (run(0.03), run(0.12));
+    assert!(rough > 1.2 * smooth, "storage {rough} vs {smooth}");
+    let mut s = solver(&bed, dx, 0.03, boundaries.clone());
+    let mut n = Array2::from_elem((rows, cols), 0.03);
+    n[(3, 7)] = -0.1;
+    match s.set_manning_n(n.view()) {
+        Err(SolverError::InvalidCell {
+            field, row, col, ..
+        }) => assert_eq!((field, row, col), ("manning_n", 3, 7)),
+        other => panic!("expected InvalidCell, got {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------- breaches
 
 /// A valley falling 0.5 % to the east, closed by a 15 m dam across column 20 with a full

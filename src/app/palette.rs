@@ -1,0 +1,208 @@
+//! Colour scales of the water layers and of the terrain. One table per layer, shared by the
+//! water shader (as a 256 × 1 texture) and the legend, so the two cannot disagree.
+
+use serde::Serialize;
+
+/// What the water surface is coloured by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum Layer {
+    #[default]
+    Depth,
+    Speed,
+    Hazard,
+    Arrival,
+    /// Depth of this run minus the comparison run (A − B).
+    Difference,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 5] = [
+        Layer::Depth,
+        Layer::Speed,
+        Layer::Hazard,
+        Layer::Arrival,
+        Layer::Difference,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Layer::Depth => "Depth",
+            Layer::Speed => "Speed",
+            Layer::Hazard => "Hazard (ARR H1–H6)",
+            Layer::Arrival => "Time of arrival",
+            Layer::Difference => "Difference A − B",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Layer::Depth | Layer::Difference => "m",
+            Layer::Speed => "m/s",
+            Layer::Hazard => "class",
+            Layer::Arrival => "min",
+        }
+    }
+
+    pub fn stops(self) -> &'static [[u8; 3]] {
+        match self {
+            // Light cyan (shallow) to deep navy.
+            Layer::Depth => &[
+                [190, 235, 255],
+                [110, 195, 250],
+                [45, 140, 225],
+                [20, 85, 180],
+                [10, 40, 120],
+            ],
+            // Viridis-like: dark violet (still) to yellow (fast).
+            Layer::Speed => &[
+                [68, 1, 84],
+                [59, 82, 139],
+                [33, 145, 140],
+                [94, 201, 98],
+                [253, 231, 37],
+            ],
+            // ARR / NSW FB03 H1–H6, one band each.
+            Layer::Hazard => &[
+                [26, 152, 80],
+                [166, 217, 106],
+                [254, 224, 139],
+                [253, 174, 97],
+                [244, 109, 67],
+                [165, 0, 38],
+            ],
+            // Early (yellow) to late (purple).
+            Layer::Arrival => &[
+                [252, 230, 60],
+                [248, 150, 64],
+                [220, 80, 110],
+                [140, 40, 150],
+                [50, 20, 120],
+            ],
+            // Blue: lower than B; white: equal; red: deeper than B.
+            Layer::Difference => &[
+                [33, 102, 172],
+                [146, 197, 222],
+                [247, 247, 247],
+                [244, 165, 130],
+                [178, 24, 43],
+            ],
+        }
+    }
+
+    /// Discrete bands (hazard classes) rather than a continuous ramp.
+    pub fn is_classes(self) -> bool {
+        self == Layer::Hazard
+    }
+
+    /// The colour at `t` in 0..=1 (clamped), as sRGB bytes.
+    pub fn colour(self, t: f32) -> [u8; 3] {
+        let stops = self.stops();
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if self.is_classes() {
+            let i = ((t * stops.len() as f32) as usize).min(stops.len() - 1);
+            return stops[i];
+        }
+        let x = t * (stops.len() - 1) as f32;
+        let i = (x.floor() as usize).min(stops.len() - 2);
+        let f = x - i as f32;
+        let (a, b) = (stops[i], stops[i + 1]);
+        std::array::from_fn(|k| {
+            (f32::from(a[k]) + f * (f32::from(b[k]) - f32::from(a[k]))).round() as u8
+        })
+    }
+
+    /// The 256 × 1 RGBA texture the water shader samples.
+    pub fn texture_rgba(self) -> Vec<u8> {
+        (0..256)
+            .flat_map(|i| {
+                let [r, g, b] = self.colour((i as f32 + 0.5) / 256.0);
+                [r, g, b, 255]
+            })
+            .collect()
+    }
+}
+
+/// The value range a layer is shown over.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Range {
+    pub min: f32,
+    pub max: f32,
+}
+
+impl Range {
+    /// Position of `v` in the range, 0..=1.
+    pub fn normalise(self, v: f32) -> f32 {
+        if self.max > self.min {
+            ((v - self.min) / (self.max - self.min)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A "nice" upper bound for a legend: 1, 2 or 5 × 10ⁿ at or above `v`.
+pub fn nice_ceiling(v: f32) -> f32 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let p = 10f32.powf(v.log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * p >= v * 0.999 {
+            return m * p;
+        }
+    }
+    10.0 * p
+}
+
+/// Terrain colour by elevation (0 = lowest, 1 = highest): greens through tans to grey.
+pub fn terrain_colour(t: f32) -> [f32; 3] {
+    const STOPS: [[f32; 3]; 5] = [
+        [0.32, 0.50, 0.28],
+        [0.55, 0.64, 0.36],
+        [0.76, 0.70, 0.48],
+        [0.62, 0.52, 0.42],
+        [0.86, 0.85, 0.84],
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (STOPS.len() - 1) as f32;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f32;
+    std::array::from_fn(|k| STOPS[i][k] + f * (STOPS[i + 1][k] - STOPS[i][k]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramps_hit_their_end_stops_and_classes_their_bands() {
+        for layer in Layer::ALL {
+            let stops = layer.stops();
+            assert_eq!(layer.colour(0.0), stops[0], "{layer:?}");
+            assert_eq!(layer.colour(1.0), stops[stops.len() - 1], "{layer:?}");
+            assert_eq!(layer.texture_rgba().len(), 256 * 4);
+        }
+        // Class k of 6 sits in the k-th sixth of the range.
+        for k in 0..6 {
+            let t = (k as f32 + 0.5) / 6.0;
+            assert_eq!(Layer::Hazard.colour(t), Layer::Hazard.stops()[k]);
+        }
+    }
+
+    #[test]
+    fn nice_ceilings() {
+        assert_eq!(nice_ceiling(0.37), 0.5);
+        assert_eq!(nice_ceiling(1.0), 1.0);
+        assert_eq!(nice_ceiling(1.2), 2.0);
+        assert_eq!(nice_ceiling(7.0), 10.0);
+        assert_eq!(nice_ceiling(0.0), 1.0);
+    }
+}

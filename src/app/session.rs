@@ -1,0 +1,486 @@
+//! The open basin and scenario, the solver worker behind them, the newest snapshot, and
+//! the requests (from keys, clicks and the UI) that change them.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+
+use basin::{Basin, Scenario};
+use bevy::prelude::*;
+use serde::Serialize;
+
+use super::palette::Layer;
+use super::twin::{Command, ExportReport, ExportRequest, Snapshot, Speed, Twin};
+use super::view_grid::ViewGrid;
+use super::{OpenOptions, RunState, TwinSet};
+
+/// The open basin and scenario (A), and a second scenario (B) to compare with.
+#[derive(Resource, Default)]
+pub struct Session {
+    pub basin: Option<Arc<Basin>>,
+    pub twin: Option<Twin>,
+    pub compare: Option<Twin>,
+    pub scenarios: Vec<String>,
+    pub scenario: String,
+    /// Basin folders beside the open one, for the picker.
+    pub basins: Vec<PathBuf>,
+    pub grid: Option<ViewGrid>,
+    /// Loading or the worker failed: shown in the UI.
+    pub error: Option<String>,
+    /// Increases whenever another basin or scenario is opened.
+    pub generation: u64,
+    pub threads: usize,
+    // Receivers are not `Sync`; the mutexes make the session a resource.
+    loading: Option<Mutex<Receiver<Result<Loaded, String>>>>,
+    export_reply: Option<Mutex<Receiver<Result<ExportReport, String>>>>,
+    pub last_export: Option<Result<ExportReport, String>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("scenario", &self.scenario)
+            .field("generation", &self.generation)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    pub fn export_pending(&self) -> bool {
+        self.export_reply.is_some()
+    }
+
+    pub fn basin_name(&self) -> &str {
+        self.basin.as_ref().map_or("", |b| b.file.name.as_str())
+    }
+
+    fn send(&self, c: Command) {
+        if let Some(t) = &self.twin {
+            t.send(c);
+        }
+    }
+}
+
+struct Loaded {
+    basin: Arc<Basin>,
+    scenario: String,
+    twin: Twin,
+}
+
+/// The newest snapshots of A and B.
+#[derive(Resource, Default, Debug)]
+pub struct Live {
+    pub a: Option<Arc<Snapshot>>,
+    pub b: Option<Arc<Snapshot>>,
+}
+
+/// How the view is set up, and the steering values the UI edits.
+#[derive(Resource, Debug, Clone, Serialize)]
+pub struct ViewSettings {
+    pub layer: Layer,
+    pub exaggeration: f32,
+    /// Water shallower than this is not drawn (m).
+    pub threshold_m: f32,
+    /// Show the maximum so far instead of the current state.
+    pub show_max: bool,
+    /// Show a stored frame (index into the history) instead of the live state.
+    pub scrub: Option<usize>,
+    pub show_help: bool,
+    pub draw_breach: bool,
+    pub breach_points: Vec<[f64; 2]>,
+    pub breach_depth_m: f64,
+    pub breach_formation_s: f64,
+    pub probe: Option<(usize, usize)>,
+    pub rain_override: bool,
+    pub rain_mm_per_h: f64,
+    pub inflow_scale: f64,
+    pub manning_scale: f64,
+    pub speed: Speed,
+    pub gauge: usize,
+    pub export_folder: String,
+    pub compare_scenario: String,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            layer: Layer::Depth,
+            exaggeration: 2.0,
+            threshold_m: 0.02,
+            show_max: false,
+            scrub: None,
+            show_help: false,
+            draw_breach: false,
+            breach_points: Vec::new(),
+            breach_depth_m: 2.0,
+            breach_formation_s: 300.0,
+            probe: None,
+            rain_override: false,
+            rain_mm_per_h: 50.0,
+            inflow_scale: 1.0,
+            manning_scale: 1.0,
+            speed: Speed::RealTime(10.0),
+            gauge: 0,
+            export_folder: String::new(),
+            compare_scenario: String::new(),
+        }
+    }
+}
+
+/// A request to the session, from a key, a click or the UI; applied at the start of the
+/// next frame.
+#[derive(Debug)]
+pub enum Action {
+    Open {
+        basin: PathBuf,
+        scenario: Option<String>,
+    },
+    Play,
+    Pause,
+    TogglePlay,
+    /// Anything the worker does itself (steps, steering, breaches, probes).
+    Twin(Command),
+    Compare(String),
+    ClearCompare,
+    /// Write the snapshot bundle; `screenshot_png` is filled in by the view when it can.
+    Export {
+        folder: PathBuf,
+        screenshot_png: Option<Vec<u8>>,
+        view: serde_json::Value,
+    },
+}
+
+#[derive(Resource, Default, Debug)]
+pub struct Actions(pub Vec<Action>);
+
+impl Actions {
+    pub fn push(&mut self, a: Action) {
+        self.0.push(a);
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Session>()
+        .init_resource::<Live>()
+        .init_resource::<ViewSettings>()
+        .init_resource::<Actions>()
+        .init_state::<RunState>()
+        .add_systems(Startup, open_requested_basin)
+        .add_systems(Update, apply_actions.in_set(TwinSet::ApplyInputs))
+        .add_systems(
+            Update,
+            (finish_loading, receive_snapshots, finish_export)
+                .chain()
+                .in_set(TwinSet::StepOrReceive),
+        );
+}
+
+fn open_requested_basin(
+    options: Option<Res<OpenOptions>>,
+    mut actions: ResMut<Actions>,
+    mut session: ResMut<Session>,
+) {
+    if let Some(o) = options {
+        session.threads = o.threads;
+        if !o.basin.as_os_str().is_empty() {
+            actions.push(Action::Open {
+                basin: o.basin.clone(),
+                scenario: o.scenario.clone(),
+            });
+        }
+    }
+}
+
+/// The basin folder of `path` (a folder or its basin.toml).
+fn basin_folder(path: &Path) -> PathBuf {
+    if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Load a basin (unless it is the one already open) and a scenario, and start its
+/// worker, on a thread of its own so that the window stays live.
+fn start_loading(session: &mut Session, basin_path: PathBuf, scenario: Option<String>) {
+    let dir = basin_folder(&basin_path);
+    let reuse = session
+        .basin
+        .as_ref()
+        .filter(|b| b.dir.canonicalize().ok() == dir.canonicalize().ok())
+        .cloned();
+    let threads = session.threads;
+    let (tx, rx) = channel();
+    let spawned = std::thread::Builder::new()
+        .name("loader".into())
+        .spawn(move || {
+            let result = (|| {
+                let basin = match reuse {
+                    Some(b) => b,
+                    None => Arc::new(Basin::load(&dir).map_err(|e| e.to_string())?),
+                };
+                let name = match scenario {
+                    Some(n) => n,
+                    None => basin
+                        .file
+                        .default_scenario
+                        .clone()
+                        .or_else(|| basin.scenario_names().into_iter().next())
+                        .ok_or_else(|| {
+                            format!(
+                                "{}: the basin has no scenarios; add one under scenarios/",
+                                basin.dir.display()
+                            )
+                        })?,
+                };
+                let path = basin.dir.join("scenarios").join(format!("{name}.toml"));
+                let scenario = Arc::new(Scenario::load(&path, &basin).map_err(|e| e.to_string())?);
+                let twin =
+                    Twin::start(basin.clone(), scenario, threads).map_err(|e| format!("{e:#}"))?;
+                Ok(Loaded {
+                    basin,
+                    scenario: name,
+                    twin,
+                })
+            })();
+            let _ = tx.send(result);
+        });
+    match spawned {
+        Ok(_) => session.loading = Some(Mutex::new(rx)),
+        Err(e) => session.error = Some(format!("cannot start loading: {e}")),
+    }
+}
+
+fn finish_loading(
+    mut session: ResMut<Session>,
+    mut live: ResMut<Live>,
+    mut view: ResMut<ViewSettings>,
+    mut next: ResMut<NextState<RunState>>,
+    options: Option<Res<OpenOptions>>,
+) {
+    let Some(rx) = &session.loading else { return };
+    let received = match rx.lock() {
+        Ok(rx) => rx.try_recv(),
+        Err(_) => Err(TryRecvError::Disconnected),
+    };
+    let result = match received {
+        Ok(r) => r,
+        Err(TryRecvError::Empty) => return,
+        Err(TryRecvError::Disconnected) => Err("loading stopped unexpectedly".into()),
+    };
+    session.loading = None;
+    match result {
+        Ok(loaded) => {
+            let grid = ViewGrid::new(
+                &loaded.basin.bed_m,
+                &loaded.basin.active,
+                loaded.basin.grid().cell_size_x(),
+                loaded.basin.grid().cell_size_y(),
+            );
+            // The same steering carries over to a new scenario.
+            let t = &loaded.twin;
+            t.send(Command::SetSpeed(view.speed));
+            t.send(Command::SetInflowScale(view.inflow_scale));
+            t.send(Command::SetManningScale(view.manning_scale));
+            if view.rain_override {
+                t.send(Command::SetRain(Some(view.rain_mm_per_h)));
+            }
+            let first = session.generation == 0;
+            if first && let Some(o) = &options {
+                if o.fast {
+                    view.speed = Speed::AsFastAsPossible;
+                } else if let Some(s) = o.speed {
+                    view.speed = Speed::RealTime(s);
+                }
+                t.send(Command::SetSpeed(view.speed));
+            }
+            let play = first && options.as_ref().is_some_and(|o| o.play);
+            if play {
+                t.send(Command::Play);
+            }
+            next.set(if play {
+                RunState::Running
+            } else {
+                RunState::Paused
+            });
+            session.scenarios = loaded.basin.scenario_names();
+            session.basins = sibling_basins(&loaded.basin.dir);
+            session.scenario = loaded.scenario;
+            view.exaggeration = super::terrain::suggested_exaggeration(&grid);
+            session.grid = Some(grid);
+            session.basin = Some(loaded.basin);
+            session.twin = Some(loaded.twin);
+            session.compare = None;
+            session.error = None;
+            session.generation += 1;
+            live.a = None;
+            live.b = None;
+            view.scrub = None;
+            view.probe = None;
+            view.breach_points.clear();
+            view.gauge = 0;
+            if view.layer == Layer::Difference {
+                view.layer = Layer::Depth;
+            }
+        }
+        Err(e) => {
+            error!("{e}");
+            session.error = Some(e);
+        }
+    }
+}
+
+fn sibling_basins(dir: &Path) -> Vec<PathBuf> {
+    let Some(parent) = dir.parent() else {
+        return vec![dir.to_path_buf()];
+    };
+    let mut out: Vec<PathBuf> = std::fs::read_dir(parent)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("basin.toml").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn apply_actions(
+    mut actions: ResMut<Actions>,
+    mut session: ResMut<Session>,
+    mut view: ResMut<ViewSettings>,
+    state: Res<State<RunState>>,
+    mut next: ResMut<NextState<RunState>>,
+) {
+    for action in std::mem::take(&mut actions.0) {
+        match action {
+            Action::Open { basin, scenario } => start_loading(&mut session, basin, scenario),
+            Action::Play => {
+                session.send(Command::Play);
+                next.set(RunState::Running);
+            }
+            Action::Pause => {
+                session.send(Command::Pause);
+                next.set(RunState::Paused);
+            }
+            Action::TogglePlay => {
+                let running = *state.get() == RunState::Running;
+                session.send(if running {
+                    Command::Pause
+                } else {
+                    Command::Play
+                });
+                next.set(if running {
+                    RunState::Paused
+                } else {
+                    RunState::Running
+                });
+            }
+            Action::Twin(c) => {
+                if matches!(c, Command::Step | Command::Reset) {
+                    next.set(RunState::Paused);
+                }
+                if matches!(c, Command::Reset) {
+                    view.scrub = None;
+                    if let Some(b) = &session.compare {
+                        b.send(Command::Reset);
+                        b.send(Command::Play);
+                    }
+                }
+                session.send(c);
+            }
+            Action::Compare(name) => {
+                let Some(basin) = session.basin.clone().filter(|_| session.twin.is_some()) else {
+                    continue;
+                };
+                let path = basin.dir.join("scenarios").join(format!("{name}.toml"));
+                let started = Scenario::load(&path, &basin)
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| {
+                        Twin::start(basin.clone(), Arc::new(s), 1).map_err(|e| format!("{e:#}"))
+                    });
+                match started {
+                    Ok(b) => {
+                        b.send(Command::SetSpeed(Speed::AsFastAsPossible));
+                        b.send(Command::Play);
+                        session.compare = Some(b);
+                        view.compare_scenario = name;
+                    }
+                    Err(e) => session.error = Some(e),
+                }
+            }
+            Action::ClearCompare => {
+                session.compare = None;
+                if view.layer == Layer::Difference {
+                    view.layer = Layer::Depth;
+                }
+            }
+            Action::Export {
+                folder,
+                screenshot_png,
+                view: description,
+            } => {
+                let (tx, rx) = channel();
+                session.send(Command::Export(ExportRequest {
+                    folder,
+                    screenshot_png,
+                    view: description,
+                    reply: tx,
+                }));
+                session.export_reply = Some(Mutex::new(rx));
+            }
+        }
+    }
+}
+
+fn receive_snapshots(
+    session: Res<Session>,
+    mut live: ResMut<Live>,
+    state: Res<State<RunState>>,
+    mut next: ResMut<NextState<RunState>>,
+) {
+    if let Some(s) = session.twin.as_ref().and_then(Twin::take_snapshot) {
+        // The worker pauses by itself at the end of the scenario or on a solver error.
+        if !s.running && *state.get() == RunState::Running {
+            next.set(RunState::Paused);
+        }
+        live.a = Some(s);
+    }
+    if let Some(s) = session.compare.as_ref().and_then(Twin::take_snapshot) {
+        live.b = Some(s);
+    }
+}
+
+fn finish_export(mut session: ResMut<Session>) {
+    let Some(rx) = &session.export_reply else {
+        return;
+    };
+    let received = match rx.lock() {
+        Ok(rx) => rx.try_recv(),
+        Err(_) => Err(TryRecvError::Disconnected),
+    };
+    match received {
+        Ok(r) => {
+            match &r {
+                Ok(report) => info!(
+                    "snapshot written to {}: {}",
+                    report.folder.display(),
+                    report.files.join(", ")
+                ),
+                Err(e) => error!("export failed: {e}"),
+            }
+            session.last_export = Some(r);
+            session.export_reply = None;
+        }
+        Err(TryRecvError::Empty) => {}
+        Err(TryRecvError::Disconnected) => {
+            session.last_export = Some(Err("the simulation stopped before the export".into()));
+            session.export_reply = None;
+        }
+    }
+}

@@ -1,0 +1,803 @@
+//! The live twin: one scenario of a basin run by the solver on its own thread. The app
+//! sends [`Command`]s and picks up the latest [`Snapshot`]; neither side ever waits for
+//! the other (the snapshot slot is a mutex held only to swap an `Arc`). Nothing here knows
+//! about bevy, so the worker can be driven and tested on its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use basin::hazard::HazardTables;
+use basin::results::{Envelopes, GaugeRecords};
+use basin::{Basin, Scenario};
+use hydro::{Breach, BreachStatus, BreachTrigger, Solver, TimeSeries, WaterBalance};
+use ndarray::{Array2, Zip};
+use serde::Serialize;
+
+/// How fast the simulation runs against the wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Speed {
+    /// Simulated seconds per wall-clock second.
+    RealTime(f64),
+    /// As many steps as the machine allows.
+    AsFastAsPossible,
+}
+
+/// What the app asks of the worker.
+#[derive(Debug)]
+pub enum Command {
+    Play,
+    Pause,
+    /// One solver step (when paused).
+    Step,
+    SetSpeed(Speed),
+    /// Back to t = 0 with the scenario as loaded (steering kept).
+    Reset,
+    /// Replace the scenario's rain by a constant intensity (mm/h), or give it back (None).
+    SetRain(Option<f64>),
+    /// Factor on every inflow hydrograph.
+    SetInflowScale(f64),
+    /// Factor on Manning's n of every cell.
+    SetManningScale(f64),
+    /// Start one of the scenario's breaches now.
+    TriggerBreach(usize),
+    /// A new breach along a line (map coordinates), starting now.
+    DrawnBreach(DrawnBreach),
+    /// Record depth, level and speed at this cell over time.
+    SetProbe(Option<(usize, usize)>),
+    /// Write the result bundle of the current state into a new folder.
+    Export(ExportRequest),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DrawnBreach {
+    /// Map coordinates (the basin's CRS) of the two ends.
+    pub line: Vec<[f64; 2]>,
+    /// Depth below the lowest crest cell the breach cuts to (m).
+    pub depth_m: f64,
+    pub formation_time_s: f64,
+}
+
+#[derive(Debug)]
+pub struct ExportRequest {
+    pub folder: PathBuf,
+    /// The view as a PNG file's bytes, when there is a window to capture.
+    pub screenshot_png: Option<Vec<u8>>,
+    /// Anything the view adds to the bundle's description (layer, camera …).
+    pub view: serde_json::Value,
+    pub reply: Sender<Result<ExportReport, String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExportReport {
+    pub folder: PathBuf,
+    pub files: Vec<String>,
+}
+
+/// One steering change, with the simulated time it was made at.
+#[derive(Clone, Debug, Serialize)]
+pub struct SteeringEvent {
+    pub sim_time_s: f64,
+    pub change: String,
+}
+
+/// The steering now in force.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Steering {
+    pub speed: Speed,
+    pub rain_override_mm_per_h: Option<f64>,
+    pub inflow_scale: f64,
+    pub manning_scale: f64,
+}
+
+impl Default for Steering {
+    fn default() -> Self {
+        Self {
+            speed: Speed::RealTime(10.0),
+            rain_override_mm_per_h: None,
+            inflow_scale: 1.0,
+            manning_scale: 1.0,
+        }
+    }
+}
+
+/// Depth and speed of the whole grid at one stored time, for scrubbing back.
+#[derive(Debug)]
+pub struct Frame {
+    pub sim_time_s: f64,
+    pub depth_m: Array2<f32>,
+    pub speed_m_s: Array2<f32>,
+}
+
+/// A probe's record: (time s, depth m, level m, speed m/s).
+pub type ProbeSeries = Vec<[f64; 4]>;
+
+/// What the worker publishes. Grids are shared (`Arc`) and only rebuilt when they change.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Increases with every published snapshot.
+    pub seq: u64,
+    pub sim_time_s: f64,
+    pub duration_s: f64,
+    pub steps: u64,
+    pub running: bool,
+    /// The scenario's duration is reached.
+    pub finished: bool,
+    /// Simulated seconds per wall second over the last second of running.
+    pub real_time_factor: f64,
+    pub cell_updates_per_s: f64,
+    pub wet_cells: usize,
+    pub balance: WaterBalance,
+    pub depth_m: Arc<Array2<f32>>,
+    pub speed_m_s: Arc<Array2<f32>>,
+    pub bed_m: Arc<Array2<f32>>,
+    /// Increases whenever the bed changed (a breach).
+    pub bed_version: u64,
+    pub max_depth_m: Arc<Array2<f32>>,
+    pub max_speed_m_s: Arc<Array2<f32>>,
+    pub hazard_class: Arc<Array2<f32>>,
+    /// First time the depth exceeded the wet depth (s); NaN where never.
+    pub arrival_s: Arc<Array2<f32>>,
+    pub gauges: Arc<GaugeRecords>,
+    pub probe: Option<((usize, usize), Arc<ProbeSeries>)>,
+    pub history: Arc<Vec<Arc<Frame>>>,
+    pub breaches: Vec<BreachStatus>,
+    pub steering: Steering,
+    pub log: Arc<Vec<SteeringEvent>>,
+    /// A solver failure (blow-up) or a refused command, for the status bar.
+    pub error: Option<String>,
+}
+
+/// The handle the app holds. Dropping it stops the worker.
+#[derive(Debug)]
+pub struct Twin {
+    pub basin: Arc<Basin>,
+    pub scenario: Arc<Scenario>,
+    commands: Sender<Command>,
+    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Twin {
+    /// Build the solver (errors are returned here, before any thread starts) and start
+    /// the worker, paused at t = 0, with `threads` solver threads (0: all cores).
+    pub fn start(
+        basin: Arc<Basin>,
+        scenario: Arc<Scenario>,
+        threads: usize,
+    ) -> anyhow::Result<Self> {
+        let solver = basin::build_solver(&basin, &scenario)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("solver-{i}"))
+            .build()
+            .context("cannot start the solver threads")?;
+        let (commands, inbox) = channel();
+        let latest = Arc::new(Mutex::new(None));
+        let mut worker = Worker::new(basin.clone(), scenario.clone(), solver, latest.clone());
+        worker.publish();
+        let handle = std::thread::Builder::new()
+            .name("twin".into())
+            .spawn(move || pool.install(move || worker.run(&inbox)))
+            .context("cannot start the simulation thread")?;
+        Ok(Self {
+            basin,
+            scenario,
+            commands,
+            latest,
+            worker: Some(handle),
+        })
+    }
+
+    pub fn send(&self, command: Command) {
+        // The worker only ends when the handle is dropped.
+        let _ = self.commands.send(command);
+    }
+
+    /// The newest snapshot, if one arrived since the last call. Never blocks on the solver.
+    pub fn take_snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.latest.try_lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let (dead, _) = channel();
+        // Closing the channel ends the worker's loop.
+        self.commands = dead;
+        if let Some(h) = self.worker.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The longest the worker computes before it looks at its inbox and publishes.
+const SLICE: Duration = Duration::from_millis(40);
+/// Most stored frames kept for scrubbing; older ones are thinned to every other.
+const MAX_FRAMES: usize = 240;
+
+struct Worker {
+    basin: Arc<Basin>,
+    scenario: Arc<Scenario>,
+    solver: Solver,
+    hazard: HazardTables,
+    envelopes: Envelopes,
+    gauges: GaugeRecords,
+    history: Vec<Arc<Frame>>,
+    /// Index of the next output time (k × output interval).
+    next_output: u64,
+    running: bool,
+    steering: Steering,
+    log: Vec<SteeringEvent>,
+    drawn_breaches: Vec<DrawnBreach>,
+    probe: Option<((usize, usize), ProbeSeries)>,
+    error: Option<String>,
+    seq: u64,
+    bed_version: u64,
+    /// Pace keeping: the sim and wall time when the current speed took effect.
+    pace_origin: Option<(f64, Instant)>,
+    /// Recent (wall, sim time, steps) for the real-time factor and throughput.
+    recent: std::collections::VecDeque<(Instant, f64, u64)>,
+    wall_running_s: f64,
+    active_cells: usize,
+    latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    cached_bed: Arc<Array2<f32>>,
+}
+
+fn to_f32(a: ndarray::ArrayView2<'_, f64>) -> Array2<f32> {
+    a.mapv(|v| v as f32)
+}
+
+impl Worker {
+    fn new(
+        basin: Arc<Basin>,
+        scenario: Arc<Scenario>,
+        solver: Solver,
+        latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    ) -> Self {
+        let hazard = HazardTables::bundled();
+        let envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
+        let active_cells = basin.active.iter().filter(|&&a| a).count();
+        let cached_bed = Arc::new(to_f32(solver.bed_m()));
+        let mut w = Self {
+            basin,
+            scenario,
+            solver,
+            hazard,
+            envelopes,
+            gauges: GaugeRecords::default(),
+            history: Vec::new(),
+            next_output: 1,
+            running: false,
+            steering: Steering::default(),
+            log: Vec::new(),
+            drawn_breaches: Vec::new(),
+            probe: None,
+            error: None,
+            seq: 0,
+            bed_version: 0,
+            pace_origin: None,
+            recent: Default::default(),
+            wall_running_s: 0.0,
+            active_cells,
+            latest,
+            cached_bed,
+        };
+        w.record_output();
+        w
+    }
+
+    fn duration_s(&self) -> f64 {
+        self.scenario.file.duration_s
+    }
+
+    fn run(&mut self, inbox: &Receiver<Command>) {
+        loop {
+            // Commands first; while paused, wait for one (with a timeout to stay responsive).
+            let first = if self.running {
+                inbox.try_recv().map_err(|e| match e {
+                    std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
+            } else {
+                inbox.recv_timeout(Duration::from_millis(100))
+            };
+            let mut changed = false;
+            match first {
+                Ok(c) => {
+                    self.apply(c);
+                    changed = true;
+                    while let Ok(c) = inbox.try_recv() {
+                        self.apply(c);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.running {
+                self.advance_slice();
+                changed = true;
+            }
+            if changed {
+                self.publish();
+            }
+        }
+    }
+
+    fn note(&mut self, change: String) {
+        self.log.push(SteeringEvent {
+            sim_time_s: self.solver.sim_time_s(),
+            change,
+        });
+    }
+
+    fn apply(&mut self, command: Command) {
+        let result = match command {
+            Command::Play => {
+                if self.solver.sim_time_s() < self.duration_s() && self.error.is_none() {
+                    self.running = true;
+                    self.pace_origin = None;
+                }
+                Ok(())
+            }
+            Command::Pause => {
+                self.running = false;
+                Ok(())
+            }
+            Command::Step => {
+                self.running = false;
+                self.one_step();
+                Ok(())
+            }
+            Command::SetSpeed(speed) => {
+                self.steering.speed = speed;
+                self.pace_origin = None;
+                Ok(())
+            }
+            Command::Reset => self.reset(),
+            Command::SetRain(rain) => self.set_rain(rain),
+            Command::SetInflowScale(f) => {
+                let r = self.solver.set_inflow_scale(f).map_err(|e| e.to_string());
+                if r.is_ok() && f != self.steering.inflow_scale {
+                    self.steering.inflow_scale = f;
+                    self.note(format!("inflow × {f:.2}"));
+                }
+                r
+            }
+            Command::SetManningScale(f) => self.set_manning_scale(f),
+            Command::TriggerBreach(i) => {
+                let r = self.solver.trigger_breach(i).map_err(|e| e.to_string());
+                if r.is_ok() {
+                    self.note(format!("breach {} triggered", i + 1));
+                }
+                r
+            }
+            Command::DrawnBreach(b) => self.add_drawn_breach(b, true),
+            Command::SetProbe(cell) => {
+                self.probe = cell.map(|c| (c, self.probe_past(c)));
+                Ok(())
+            }
+            Command::Export(request) => {
+                let reply = request.reply.clone();
+                let r = self.export(request);
+                let _ = reply.send(r);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    fn set_rain(&mut self, rain: Option<f64>) -> Result<(), String> {
+        let series = match rain {
+            Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
+            None => self.scenario.rain_mm_per_h.clone(),
+        };
+        self.solver
+            .set_uniform_rain(series)
+            .map_err(|e| e.to_string())?;
+        if rain != self.steering.rain_override_mm_per_h {
+            self.steering.rain_override_mm_per_h = rain;
+            self.note(match rain {
+                Some(r) => format!("rain set to {r:.1} mm/h"),
+                None => "rain back to the scenario's".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn set_manning_scale(&mut self, f: f64) -> Result<(), String> {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(format!("Manning multiplier {f} must be > 0"));
+        }
+        let n = self.basin.manning_n.mapv(|n| n * f);
+        self.solver
+            .set_manning_n(n.view())
+            .map_err(|e| e.to_string())?;
+        if f != self.steering.manning_scale {
+            self.steering.manning_scale = f;
+            self.note(format!("Manning's n × {f:.2}"));
+        }
+        Ok(())
+    }
+
+    fn add_drawn_breach(&mut self, b: DrawnBreach, log: bool) -> Result<(), String> {
+        let grid = self.basin.grid();
+        let cells = basin::scenario::line_cells(grid, &b.line);
+        let cells: Vec<_> = cells
+            .into_iter()
+            .filter(|&c| self.basin.active[c])
+            .collect();
+        if cells.is_empty() {
+            return Err("the breach line does not cross any active cell".into());
+        }
+        let bed = self.solver.bed_m();
+        let lowest = cells.iter().map(|&c| bed[c]).fold(f64::INFINITY, f64::min);
+        let index = self
+            .solver
+            .add_breach(Breach {
+                cells,
+                final_bed_m: lowest - b.depth_m,
+                formation_time_s: b.formation_time_s,
+                trigger: BreachTrigger::Manual,
+            })
+            .map_err(|e| e.to_string())?;
+        self.solver
+            .trigger_breach(index)
+            .map_err(|e| e.to_string())?;
+        if log {
+            self.note(format!(
+                "breach drawn from ({:.1}, {:.1}) to ({:.1}, {:.1}), {:.1} m deep",
+                b.line[0][0], b.line[0][1], b.line[1][0], b.line[1][1], b.depth_m
+            ));
+            self.drawn_breaches.push(b);
+        }
+        Ok(())
+    }
+
+    /// Back to t = 0: a fresh solver from the scenario, with the steering re-applied.
+    fn reset(&mut self) -> Result<(), String> {
+        self.solver =
+            basin::build_solver(&self.basin, &self.scenario).map_err(|e| e.to_string())?;
+        self.envelopes = Envelopes::new(self.basin.bed_m.dim(), self.hazard.wet_depth_m);
+        self.gauges = GaugeRecords::default();
+        self.history.clear();
+        self.next_output = 1;
+        self.running = false;
+        self.error = None;
+        self.recent.clear();
+        self.wall_running_s = 0.0;
+        self.drawn_breaches.clear();
+        let steering = self.steering.clone();
+        self.solver
+            .set_inflow_scale(steering.inflow_scale)
+            .map_err(|e| e.to_string())?;
+        if steering.manning_scale != 1.0 {
+            let n = self.basin.manning_n.mapv(|n| n * steering.manning_scale);
+            self.solver
+                .set_manning_n(n.view())
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(r) = steering.rain_override_mm_per_h {
+            let series = TimeSeries::constant(r).map_err(|e| e.to_string())?;
+            self.solver
+                .set_uniform_rain(Some(series))
+                .map_err(|e| e.to_string())?;
+        }
+        self.note("reset to t = 0".into());
+        self.bed_version += 1;
+        self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
+        if let Some((cell, _)) = &self.probe {
+            let cell = *cell;
+            self.probe = Some((cell, Vec::new()));
+        }
+        self.record_output();
+        Ok(())
+    }
+
+    fn output_time(&self, k: u64) -> f64 {
+        (k as f64 * self.scenario.file.output_interval_s).min(self.duration_s())
+    }
+
+    /// One solver step, landing on the next output time; false when nothing can run.
+    fn one_step(&mut self) -> bool {
+        let duration = self.duration_s();
+        let t = self.solver.sim_time_s();
+        if t >= duration || self.error.is_some() {
+            self.running = false;
+            return false;
+        }
+        let end = self.output_time(self.next_output);
+        let had_breach_moving = self.breach_moving();
+        match self.solver.step(end) {
+            Ok(r) => {
+                self.envelopes.update(
+                    &self.solver,
+                    r.sim_time_s,
+                    r.dt_s,
+                    &self.hazard,
+                    self.scenario.file.hazard,
+                );
+                if had_breach_moving || self.breach_moving() {
+                    self.bed_version += 1;
+                    self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
+                }
+                if r.sim_time_s >= end {
+                    self.next_output += 1;
+                    self.record_output();
+                }
+                if r.sim_time_s >= duration {
+                    self.running = false;
+                }
+                true
+            }
+            Err(e) => {
+                self.error = Some(format!("the solver stopped: {e}"));
+                self.running = false;
+                false
+            }
+        }
+    }
+
+    fn breach_moving(&self) -> bool {
+        (0..)
+            .map_while(|i| self.solver.breach_status(i))
+            .any(|s| matches!(s, BreachStatus::Forming { .. }))
+    }
+
+    /// Run for one time slice, keeping pace with the wall clock at real-time speeds.
+    fn advance_slice(&mut self) {
+        let started = Instant::now();
+        let (sim0, wall0) = *self
+            .pace_origin
+            .get_or_insert((self.solver.sim_time_s(), started));
+        let steps0 = self.solver.steps();
+        loop {
+            if let Speed::RealTime(factor) = self.steering.speed {
+                let target = sim0 + factor * wall0.elapsed().as_secs_f64();
+                if self.solver.sim_time_s() >= target {
+                    // Ahead of the clock: rest until the slice ends.
+                    let rest = SLICE.saturating_sub(started.elapsed());
+                    std::thread::sleep(rest.min(Duration::from_millis(20)));
+                    break;
+                }
+            }
+            if !self.one_step() || started.elapsed() >= SLICE {
+                break;
+            }
+        }
+        if self.solver.steps() > steps0 {
+            self.wall_running_s += started.elapsed().as_secs_f64();
+        }
+        if let Some((cell, series)) = &mut self.probe {
+            let t = self.solver.sim_time_s();
+            if series.last().is_none_or(|last| t > last[0]) {
+                series.push(probe_sample(&self.solver, *cell));
+            }
+        }
+        let now = Instant::now();
+        self.recent
+            .push_back((now, self.solver.sim_time_s(), self.solver.steps()));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(w, _, _)| now.duration_since(*w) > Duration::from_secs(2))
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// At an output time: gauges and a stored frame, as the headless runner does.
+    fn record_output(&mut self) {
+        let t = self.solver.sim_time_s();
+        self.gauges.sample(&self.solver, &self.basin, t);
+        let (depth, speed) = depth_and_speed(&self.solver);
+        self.history.push(Arc::new(Frame {
+            sim_time_s: t,
+            depth_m: depth,
+            speed_m_s: speed,
+        }));
+        if self.history.len() > MAX_FRAMES {
+            // Keep the first and every other one after it.
+            let kept = self
+                .history
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 0 || *i == self.history.len() - 1)
+                .map(|(_, f)| f.clone())
+                .collect();
+            self.history = kept;
+        }
+    }
+
+    /// A new probe's past, read from the stored frames.
+    fn probe_past(&self, cell: (usize, usize)) -> ProbeSeries {
+        let bed = self.solver.bed_m()[cell];
+        let mut series: ProbeSeries = self
+            .history
+            .iter()
+            .map(|f| {
+                let d = f64::from(f.depth_m[cell]);
+                [f.sim_time_s, d, bed + d, f64::from(f.speed_m_s[cell])]
+            })
+            .collect();
+        let now = probe_sample(&self.solver, cell);
+        if series.last().is_none_or(|last| now[0] > last[0]) {
+            series.push(now);
+        }
+        series
+    }
+
+    fn rates(&self) -> (f64, f64) {
+        match (self.recent.front(), self.recent.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 && self.running => {
+                let wall = b.0.duration_since(a.0).as_secs_f64();
+                let sim = b.1 - a.1;
+                let steps = (b.2 - a.2) as f64;
+                (sim / wall, steps * self.active_cells as f64 / wall)
+            }
+            _ => (0.0, 0.0),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.seq += 1;
+        let (depth, speed) = depth_and_speed(&self.solver);
+        let (real_time_factor, cell_updates_per_s) = self.rates();
+        let summary = self.solver.summary();
+        let env = &self.envelopes;
+        let snapshot = Snapshot {
+            seq: self.seq,
+            sim_time_s: self.solver.sim_time_s(),
+            duration_s: self.duration_s(),
+            steps: self.solver.steps(),
+            running: self.running,
+            finished: self.solver.sim_time_s() >= self.duration_s(),
+            real_time_factor,
+            cell_updates_per_s,
+            wet_cells: summary.wet_cells,
+            balance: self.solver.balance(),
+            depth_m: Arc::new(depth),
+            speed_m_s: Arc::new(speed),
+            bed_m: self.cached_bed.clone(),
+            bed_version: self.bed_version,
+            max_depth_m: Arc::new(to_f32(env.max_depth_m.view())),
+            max_speed_m_s: Arc::new(to_f32(env.max_speed_m_s.view())),
+            hazard_class: Arc::new(to_f32(env.max_hazard.view())),
+            arrival_s: Arc::new(to_f32(env.first_inundation_s.view())),
+            gauges: Arc::new(self.gauges.clone()),
+            probe: self.probe.as_ref().map(|(c, s)| (*c, Arc::new(s.clone()))),
+            history: Arc::new(self.history.clone()),
+            breaches: (0..).map_while(|i| self.solver.breach_status(i)).collect(),
+            steering: self.steering.clone(),
+            log: Arc::new(self.log.clone()),
+            error: self.error.clone(),
+        };
+        if let Ok(mut slot) = self.latest.lock() {
+            *slot = Some(Arc::new(snapshot));
+        }
+    }
+
+    /// The bundle: result GeoTIFFs, gauges.csv and summary.json (the headless runner's
+    /// writers), the screenshot and snapshot.json (scenario, steering, time). Written into
+    /// a hidden folder beside the target and renamed into place, so a failure leaves
+    /// nothing half-written.
+    fn export(&mut self, request: ExportRequest) -> Result<ExportReport, String> {
+        let folder = request.folder;
+        if folder.exists() {
+            return Err(format!(
+                "{} already exists: choose a new folder for the snapshot",
+                folder.display()
+            ));
+        }
+        let name = folder
+            .file_name()
+            .ok_or_else(|| format!("{} is not a folder name", folder.display()))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = folder
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let result = self.write_bundle(&tmp, request.screenshot_png.as_deref(), request.view);
+        let placed = result.and_then(|files| {
+            std::fs::rename(&tmp, &folder)
+                .map_err(|e| format!("cannot move the snapshot to {}: {e}", folder.display()))
+                .map(|()| files)
+        });
+        if placed.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        let files = placed?;
+        self.note(format!("snapshot exported to {}", folder.display()));
+        Ok(ExportReport { folder, files })
+    }
+
+    fn write_bundle(
+        &self,
+        dir: &Path,
+        png: Option<&[u8]>,
+        view: serde_json::Value,
+    ) -> Result<Vec<String>, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let t = self.solver.sim_time_s();
+        let summary = basin::write_results(
+            &self.basin,
+            &self.scenario,
+            &self.solver,
+            &self.envelopes,
+            &self.gauges,
+            dir,
+            self.wall_running_s,
+            &format!("snapshot of a live run at sim_time_s = {t}"),
+            rayon::current_num_threads(),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut files = summary.outputs.clone();
+        if let Some(png) = png {
+            std::fs::write(dir.join("view.png"), png)
+                .map_err(|e| format!("cannot write view.png: {e}"))?;
+            files.push("view.png".into());
+        }
+        let description = serde_json::json!({
+            "basin": self.basin.file.name,
+            "basin_dir": self.basin.dir,
+            "scenario": self.scenario.file.name,
+            "scenario_file": self.scenario.path,
+            "sim_time_s": t,
+            "duration_s": self.duration_s(),
+            "steps": self.solver.steps(),
+            "exported_at_unix_s": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            "steering": self.steering,
+            "steering_log": self.log,
+            "drawn_breaches": self.drawn_breaches,
+            "breaches": (0..)
+                .map_while(|i| self.solver.breach_status(i))
+                .collect::<Vec<_>>(),
+            "water_balance": self.solver.balance(),
+            "view": view,
+        });
+        let json = serde_json::to_string_pretty(&description).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("snapshot.json"), json)
+            .map_err(|e| format!("cannot write snapshot.json: {e}"))?;
+        files.push("snapshot.json".into());
+        Ok(files)
+    }
+}
+
+fn probe_sample(solver: &Solver, cell: (usize, usize)) -> [f64; 4] {
+    let d = solver.depth_m()[cell];
+    let speed = if d > solver.params().dry_depth_m {
+        solver.qx_m2_s()[cell].hypot(solver.qy_m2_s()[cell]) / d
+    } else {
+        0.0
+    };
+    [solver.sim_time_s(), d, solver.bed_m()[cell] + d, speed]
+}
+
+fn depth_and_speed(solver: &Solver) -> (Array2<f32>, Array2<f32>) {
+    let dry = solver.params().dry_depth_m;
+    let depth = to_f32(solver.depth_m());
+    let mut speed = Array2::<f32>::zeros(depth.dim());
+    Zip::from(&mut speed)
+        .and(solver.depth_m())
+        .and(solver.qx_m2_s())
+        .and(solver.qy_m2_s())
+        .for_each(|s, &h, &qx, &qy| {
+            if h > dry {
+                *s = (qx.hypot(qy) / h) as f32;
+            }
+        });
+    (depth, speed)
+}

@@ -1,0 +1,960 @@
+//! The controls: panels as plain functions over the session's state (`*_ui`); the bevy
+//! system only fetches the egui context, lays the panels out and passes requests on.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
+use egui::{Align2, Color32, FontId, RichText, pos2, vec2};
+use egui_plot::{Legend, Line, Plot, VLine};
+use hydro::{BreachStatus, Edge, EdgeBoundary};
+
+use super::RunState;
+use super::camera::{PointerOverUi, ResetView};
+use super::input::{ExportRequested, KeyboardOverUi, default_export_folder};
+use super::palette::{Layer, Range};
+use super::session::{Action, Actions, Live, Session, ViewSettings};
+use super::twin::{Command, Snapshot, Speed};
+use super::water::WaterShown;
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_plugins(EguiPlugin::default())
+        .add_systems(Startup, style_for_projectors)
+        .add_systems(EguiPrimaryContextPass, (ui, window_title));
+}
+
+/// Large, high-contrast text that reads from the back of a room.
+fn style_for_projectors(mut contexts: EguiContexts) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    ctx.set_visuals(egui::Visuals::dark());
+    ctx.all_styles_mut(|style| {
+        for font in style.text_styles.values_mut() {
+            font.size *= 1.2;
+        }
+        style.spacing.item_spacing = vec2(8.0, 6.0);
+        style.spacing.slider_width = 150.0;
+    });
+    Ok(())
+}
+
+fn window_title(
+    session: Res<Session>,
+    mut window: Query<&mut Window, With<PrimaryWindow>>,
+    mut seen: Local<u64>,
+) {
+    if *seen == session.generation {
+        return;
+    }
+    *seen = session.generation;
+    if let Ok(mut w) = window.single_mut() {
+        w.title = format!(
+            "rivertwin — {} · {}",
+            session.basin_name(),
+            session.scenario
+        );
+    }
+}
+
+const SPEEDS: [(Speed, &str); 6] = [
+    (Speed::RealTime(1.0), "1× real time"),
+    (Speed::RealTime(10.0), "10×"),
+    (Speed::RealTime(60.0), "60× (1 min/s)"),
+    (Speed::RealTime(300.0), "300× (5 min/s)"),
+    (Speed::RealTime(1800.0), "1800× (30 min/s)"),
+    (Speed::AsFastAsPossible, "as fast as possible"),
+];
+
+fn speed_label(s: Speed) -> String {
+    SPEEDS
+        .iter()
+        .find(|(v, _)| *v == s)
+        .map(|(_, l)| (*l).to_string())
+        .unwrap_or_else(|| match s {
+            Speed::RealTime(f) => format!("{f}×"),
+            Speed::AsFastAsPossible => "as fast as possible".into(),
+        })
+}
+
+pub fn format_time(t_s: f64) -> String {
+    let t = t_s.max(0.0);
+    let (h, m, s) = (
+        (t / 3600.0).floor(),
+        ((t % 3600.0) / 60.0).floor(),
+        t % 60.0,
+    );
+    if h > 0.0 {
+        format!("{h:.0} h {m:02.0} min {s:02.0} s")
+    } else if m > 0.0 {
+        format!("{m:.0} min {s:04.1} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ui(
+    mut contexts: EguiContexts,
+    session: Res<Session>,
+    live: Res<Live>,
+    mut view: ResMut<ViewSettings>,
+    mut actions: ResMut<Actions>,
+    mut over_ui: ResMut<PointerOverUi>,
+    mut keyboard_over_ui: ResMut<KeyboardOverUi>,
+    mut reset_view: ResMut<ResetView>,
+    mut export: ResMut<ExportRequested>,
+    shown: Option<Res<WaterShown>>,
+    state: Res<State<RunState>>,
+    camera: Query<(&Camera, &GlobalTransform)>,
+    time: Res<Time<Real>>,
+    mut fps: Local<(f64, f64, u32)>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    // Frames per second over the last second.
+    let now = time.elapsed_secs_f64();
+    fps.2 += 1;
+    if now - fps.1 >= 1.0 {
+        fps.0 = f64::from(fps.2) / (now - fps.1);
+        fps.1 = now;
+        fps.2 = 0;
+    }
+    let snap = live.a.as_deref();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "viewport".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    let running = *state.get() == RunState::Running;
+    let mut pending = Vec::new();
+    egui::Panel::top("top").show(&mut root, |ui| {
+        top_bar_ui(
+            ui,
+            &session,
+            snap,
+            running,
+            &mut view,
+            &mut pending,
+            &mut reset_view.0,
+        );
+    });
+    egui::Panel::bottom("status").show(&mut root, |ui| {
+        status_ui(ui, &session, snap, live.b.as_deref(), fps.0);
+    });
+    egui::Panel::left("what_if")
+        .default_size(310.0)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                what_if_ui(ui, &session, snap, &mut view, &mut pending);
+                ui.separator();
+                compare_ui(ui, &session, live.b.as_deref(), &mut view, &mut pending);
+            });
+        });
+    egui::Panel::right("inspect")
+        .default_size(380.0)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                view_ui(ui, &session, snap, &mut view);
+                legend_ui(ui, shown.as_deref());
+                ui.separator();
+                probe_ui(ui, &session, snap, &mut view, &mut pending);
+                ui.separator();
+                gauges_ui(ui, &session, snap, &mut view);
+                ui.separator();
+                if let Some(folder) = export_ui(ui, &session, &live, &mut view) {
+                    export.0 = Some(folder);
+                }
+            });
+        });
+    let free = root.available_rect_before_wrap();
+
+    if let Ok((cam, cam_tf)) = camera.single() {
+        overlay_ui(ctx, &session, snap, &view, cam, cam_tf);
+    }
+    if view.show_help {
+        help_ui(ctx, &mut view.show_help);
+    }
+    if let Some(e) = &session.error {
+        egui::Window::new("Problem")
+            .anchor(Align2::CENTER_TOP, [0.0, 80.0])
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label(RichText::new(e).color(Color32::from_rgb(255, 140, 120)));
+                ui.label("Fix the file named above, then open the basin again from the top bar.");
+            });
+    }
+    if session.is_loading() {
+        egui::Window::new("Loading")
+            .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
+            .collapsible(false)
+            .title_bar(false)
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Loading the basin …");
+                });
+            });
+    }
+    over_ui.0 = ctx.pointer_hover_pos().is_some_and(|p| !free.contains(p))
+        || ctx.is_pointer_over_egui()
+        || ctx.egui_is_using_pointer();
+    keyboard_over_ui.0 = ctx.egui_wants_keyboard_input();
+    for a in pending {
+        actions.push(a);
+    }
+    Ok(())
+}
+
+fn top_bar_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    running: bool,
+    view: &mut ViewSettings,
+    out: &mut Vec<Action>,
+    reset_view: &mut bool,
+) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("rivertwin").strong().size(20.0));
+        let current = session
+            .basin
+            .as_ref()
+            .map(|b| b.dir.clone())
+            .unwrap_or_default();
+        egui::ComboBox::from_id_salt("basin")
+            .selected_text(session.basin_name())
+            .width(170.0)
+            .show_ui(ui, |ui| {
+                for dir in &session.basins {
+                    let name = dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if ui.selectable_label(*dir == current, name).clicked() && *dir != current {
+                        out.push(Action::Open {
+                            basin: dir.clone(),
+                            scenario: None,
+                        });
+                    }
+                }
+            });
+        egui::ComboBox::from_id_salt("scenario")
+            .selected_text(&session.scenario)
+            .width(170.0)
+            .show_ui(ui, |ui| {
+                for name in &session.scenarios {
+                    if ui
+                        .selectable_label(*name == session.scenario, name)
+                        .clicked()
+                        && *name != session.scenario
+                    {
+                        out.push(Action::Open {
+                            basin: current.clone(),
+                            scenario: Some(name.clone()),
+                        });
+                    }
+                }
+            });
+        ui.separator();
+        let play = if running { "⏸ Pause" } else { "▶ Play" };
+        if ui
+            .add(egui::Button::new(RichText::new(play).size(18.0)))
+            .on_hover_text("Space")
+            .clicked()
+        {
+            out.push(if running { Action::Pause } else { Action::Play });
+        }
+        if ui
+            .button("⏭ Step")
+            .on_hover_text("→ (one solver step)")
+            .clicked()
+        {
+            out.push(Action::Twin(Command::Step));
+        }
+        if ui
+            .button("⟲ Reset")
+            .on_hover_text("Ctrl+Backspace: back to t = 0")
+            .clicked()
+        {
+            out.push(Action::Twin(Command::Reset));
+        }
+        egui::ComboBox::from_id_salt("speed")
+            .selected_text(speed_label(view.speed))
+            .width(150.0)
+            .show_ui(ui, |ui| {
+                for (s, label) in SPEEDS {
+                    if ui.selectable_label(view.speed == s, label).clicked() {
+                        view.speed = s;
+                        out.push(Action::Twin(Command::SetSpeed(s)));
+                    }
+                }
+            });
+        if ui.button("⌖ Reset view").on_hover_text("R").clicked() {
+            *reset_view = true;
+        }
+        if ui.button("? Help").on_hover_text("F1").clicked() {
+            view.show_help = !view.show_help;
+        }
+        if let Some(s) = snap {
+            ui.separator();
+            ui.label(
+                RichText::new(format!(
+                    "t = {} / {}",
+                    format_time(s.sim_time_s),
+                    format_time(s.duration_s)
+                ))
+                .strong()
+                .size(18.0),
+            );
+            let f = (s.sim_time_s / s.duration_s.max(1e-9)) as f32;
+            ui.add(egui::ProgressBar::new(f).desired_width(120.0));
+        }
+    });
+}
+
+fn status_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    b: Option<&Snapshot>,
+    fps: f64,
+) {
+    ui.horizontal_wrapped(|ui| {
+        let Some(s) = snap else {
+            ui.label(if session.is_loading() {
+                "loading …"
+            } else {
+                "no basin open"
+            });
+            return;
+        };
+        let state = if s.running {
+            "running"
+        } else if s.finished {
+            "finished"
+        } else {
+            "paused"
+        };
+        ui.label(RichText::new(state).strong());
+        ui.separator();
+        ui.label(format!("sim time {}", format_time(s.sim_time_s)));
+        ui.separator();
+        ui.label(format!("real-time factor {:.1}×", s.real_time_factor));
+        ui.separator();
+        ui.label(format!(
+            "{:.1} M cell-updates/s",
+            s.cell_updates_per_s / 1e6
+        ));
+        ui.separator();
+        ui.label(format!("wet cells {}", s.wet_cells));
+        ui.separator();
+        ui.label(format!("volume {:.0} m³", s.balance.storage_m3));
+        ui.separator();
+        ui.label(format!("balance error {:.1e}", s.balance.relative_error()));
+        ui.separator();
+        ui.label(format!("{fps:.1} frames/s"));
+        if let Some(b) = b {
+            ui.separator();
+            ui.label(format!("B at {}", format_time(b.sim_time_s)));
+        }
+        if let Some(e) = &s.error {
+            ui.separator();
+            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 100)));
+        }
+    });
+}
+
+fn what_if_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    view: &mut ViewSettings,
+    out: &mut Vec<Action>,
+) {
+    ui.heading("What if");
+    let has_rain = session
+        .twin
+        .as_ref()
+        .is_some_and(|t| t.scenario.rain_mm_per_h.is_some());
+    ui.label(if has_rain {
+        "Rain: the scenario's hyetograph, or a constant intensity:"
+    } else {
+        "Rain (the scenario has none):"
+    });
+    let mut changed = ui
+        .checkbox(&mut view.rain_override, "constant rain")
+        .changed();
+    changed |= ui
+        .add_enabled(
+            view.rain_override,
+            egui::Slider::new(&mut view.rain_mm_per_h, 0.0..=300.0).suffix(" mm/h"),
+        )
+        .changed();
+    if changed {
+        out.push(Action::Twin(Command::SetRain(
+            view.rain_override.then_some(view.rain_mm_per_h),
+        )));
+    }
+    if ui
+        .add(
+            egui::Slider::new(&mut view.inflow_scale, 0.0..=5.0)
+                .text("inflow ×")
+                .step_by(0.05),
+        )
+        .on_hover_text("Multiplies every inflow hydrograph and point source")
+        .changed()
+    {
+        out.push(Action::Twin(Command::SetInflowScale(view.inflow_scale)));
+    }
+    if ui
+        .add(
+            egui::Slider::new(&mut view.manning_scale, 0.25..=4.0)
+                .logarithmic(true)
+                .text("Manning n ×"),
+        )
+        .on_hover_text("Multiplies the roughness of every cell")
+        .changed()
+    {
+        out.push(Action::Twin(Command::SetManningScale(view.manning_scale)));
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new("Breaches").strong());
+    if let (Some(twin), Some(s)) = (&session.twin, snap) {
+        let presets = twin.scenario.breaches.len();
+        for (i, status) in s.breaches.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let name = if i < presets {
+                    format!("breach {} (scenario)", i + 1)
+                } else {
+                    format!("breach {} (drawn)", i + 1)
+                };
+                ui.label(name);
+                match status {
+                    BreachStatus::Waiting => {
+                        if ui.button("Trigger now").clicked() {
+                            out.push(Action::Twin(Command::TriggerBreach(i)));
+                        }
+                    }
+                    BreachStatus::Forming { fraction, .. } => {
+                        ui.label(format!("forming {:.0} %", fraction * 100.0));
+                    }
+                    BreachStatus::Complete { started_s } => {
+                        ui.label(format!("open since {}", format_time(*started_s)));
+                    }
+                }
+            });
+        }
+        if s.breaches.is_empty() {
+            ui.label("The scenario has no breach; draw one:");
+        }
+    }
+    ui.add(
+        egui::Slider::new(&mut view.breach_depth_m, 0.5..=30.0)
+            .text("cut depth")
+            .suffix(" m"),
+    );
+    ui.add(
+        egui::Slider::new(&mut view.breach_formation_s, 0.0..=3600.0)
+            .text("forms in")
+            .suffix(" s"),
+    );
+    let label = if view.draw_breach {
+        match view.breach_points.len() {
+            0 => "Click the first end on the terrain … (Esc cancels)",
+            _ => "Click the second end … (Esc cancels)",
+        }
+    } else {
+        "✏ Draw a breach (two clicks)"
+    };
+    if ui
+        .add(egui::Button::new(label).selected(view.draw_breach))
+        .clicked()
+    {
+        view.draw_breach = !view.draw_breach;
+        view.breach_points.clear();
+    }
+    if let Some(s) = snap
+        && !s.log.is_empty()
+    {
+        ui.collapsing(format!("Steering log ({})", s.log.len()), |ui| {
+            for e in s.log.iter().rev().take(12) {
+                ui.label(format!("{}: {}", format_time(e.sim_time_s), e.change));
+            }
+        });
+    }
+}
+
+fn compare_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    b: Option<&Snapshot>,
+    view: &mut ViewSettings,
+    out: &mut Vec<Action>,
+) {
+    ui.heading("Compare A / B");
+    ui.label(format!("A: {}", session.scenario));
+    ui.horizontal(|ui| {
+        ui.label("B:");
+        egui::ComboBox::from_id_salt("compare")
+            .selected_text(if view.compare_scenario.is_empty() {
+                "choose …".to_string()
+            } else {
+                view.compare_scenario.clone()
+            })
+            .show_ui(ui, |ui| {
+                for name in &session.scenarios {
+                    ui.selectable_value(&mut view.compare_scenario, name.clone(), name);
+                }
+            });
+    });
+    ui.horizontal(|ui| {
+        let can = !view.compare_scenario.is_empty() && session.twin.is_some();
+        if ui.add_enabled(can, egui::Button::new("Run B")).clicked() {
+            out.push(Action::Compare(view.compare_scenario.clone()));
+            view.layer = Layer::Difference;
+        }
+        if session.compare.is_some() && ui.button("Close B").clicked() {
+            out.push(Action::ClearCompare);
+        }
+    });
+    if let (Some(_), Some(b)) = (&session.compare, b) {
+        ui.label(format!(
+            "B runs as fast as it can: {} of {}",
+            format_time(b.sim_time_s),
+            format_time(b.duration_s)
+        ));
+        ui.label("Layer \"Difference A − B\" shows A's depth minus B's at the same time (or their maxima).");
+    }
+}
+
+fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: &mut ViewSettings) {
+    ui.heading("View");
+    ui.horizontal_wrapped(|ui| {
+        for (i, layer) in Layer::ALL.into_iter().enumerate() {
+            let enabled = layer != Layer::Difference || session.compare.is_some();
+            let r = ui.add_enabled(
+                enabled,
+                egui::Button::new(layer.label()).selected(view.layer == layer),
+            );
+            if r.on_hover_text(format!("key {}", i + 1)).clicked() {
+                view.layer = layer;
+            }
+        }
+    });
+    ui.add(
+        egui::Slider::new(&mut view.exaggeration, 1.0..=20.0)
+            .text("vertical ×")
+            .step_by(0.5),
+    );
+    ui.add(
+        egui::Slider::new(&mut view.threshold_m, 0.001..=0.5)
+            .logarithmic(true)
+            .text("hide water below")
+            .suffix(" m"),
+    );
+    ui.checkbox(&mut view.show_max, "maximum so far (M)");
+    if let Some(s) = snap {
+        let frames = s.history.len();
+        if frames > 1 {
+            let mut live = view.scrub.is_none();
+            let mut index = view.scrub.unwrap_or(frames - 1).min(frames - 1);
+            ui.horizontal(|ui| {
+                if ui.checkbox(&mut live, "live").changed() {
+                    view.scrub = if live { None } else { Some(index) };
+                }
+                let t = s.history[index].sim_time_s;
+                let r = ui.add_enabled(
+                    !live,
+                    egui::Slider::new(&mut index, 0..=frames - 1)
+                        .show_value(false)
+                        .text(format!("stored frame at {}", format_time(t))),
+                );
+                if r.changed() {
+                    view.scrub = Some(index);
+                }
+            });
+        }
+    }
+}
+
+fn legend_ui(ui: &mut egui::Ui, shown: Option<&WaterShown>) {
+    let Some(shown) = shown else { return };
+    ui.label(
+        RichText::new(format!(
+            "{} ({}) — {}",
+            shown.layer.label(),
+            shown.layer.unit(),
+            shown.source
+        ))
+        .strong(),
+    );
+    legend_bar_ui(ui, shown.layer, shown.range);
+}
+
+/// The colour scale with its values and unit, from the same table as the shader.
+pub fn legend_bar_ui(ui: &mut egui::Ui, layer: Layer, range: Range) {
+    let width = ui.available_width().min(340.0);
+    let (rect, _) = ui.allocate_exact_size(vec2(width, 22.0), egui::Sense::hover());
+    let painter = ui.painter();
+    let n = 64;
+    for i in 0..n {
+        let t0 = i as f32 / n as f32;
+        let [r, g, b] = layer.colour(t0 + 0.5 / n as f32);
+        let x0 = rect.left() + t0 * rect.width();
+        let x1 = rect.left() + (i + 1) as f32 / n as f32 * rect.width();
+        painter.rect_filled(
+            egui::Rect::from_min_max(pos2(x0, rect.top()), pos2(x1 + 0.5, rect.bottom())),
+            0.0,
+            Color32::from_rgb(r, g, b),
+        );
+    }
+    if layer.is_classes() {
+        let (rect, _) = ui.allocate_exact_size(vec2(width, 18.0), egui::Sense::hover());
+        for k in 0..6 {
+            let x = rect.left() + (k as f32 + 0.5) / 6.0 * rect.width();
+            ui.painter().text(
+                pos2(x, rect.center().y),
+                Align2::CENTER_CENTER,
+                format!("H{}", k + 1),
+                FontId::proportional(15.0),
+                Color32::WHITE,
+            );
+        }
+    } else {
+        let (rect, _) = ui.allocate_exact_size(vec2(width, 18.0), egui::Sense::hover());
+        for k in 0..=4 {
+            let f = k as f32 / 4.0;
+            let v = range.min + f * (range.max - range.min);
+            let align = match k {
+                0 => Align2::LEFT_CENTER,
+                4 => Align2::RIGHT_CENTER,
+                _ => Align2::CENTER_CENTER,
+            };
+            ui.painter().text(
+                pos2(rect.left() + f * rect.width(), rect.center().y),
+                align,
+                format!("{}", trim_number(v)),
+                FontId::proportional(15.0),
+                Color32::WHITE,
+            );
+        }
+        ui.label(format!("unit: {}", layer.unit()));
+    }
+}
+
+fn trim_number(v: f32) -> String {
+    if v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn probe_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    view: &mut ViewSettings,
+    out: &mut Vec<Action>,
+) {
+    ui.heading("Probe");
+    let (Some(s), Some(basin)) = (snap, session.basin.as_ref()) else {
+        return;
+    };
+    let Some(((r, c), series)) = &s.probe else {
+        ui.label("Click the terrain to see depth, level and speed there over time.");
+        return;
+    };
+    let (x, y) = basin.grid().centre(*r, *c);
+    let d = s.depth_m[(*r, *c)];
+    ui.label(format!("cell row {r}, column {c}  (x {x:.1}, y {y:.1})"));
+    ui.label(
+        RichText::new(format!(
+            "depth {:.3} m   level {:.2} m   speed {:.2} m/s",
+            d,
+            f64::from(s.bed_m[(*r, *c)]) + f64::from(d),
+            s.speed_m_s[(*r, *c)]
+        ))
+        .strong(),
+    );
+    let t_now = view
+        .scrub
+        .and_then(|i| s.history.get(i))
+        .map_or(s.sim_time_s, |f| f.sim_time_s);
+    let depth: Vec<[f64; 2]> = series.iter().map(|p| [p[0], p[1]]).collect();
+    let speed: Vec<[f64; 2]> = series.iter().map(|p| [p[0], p[3]]).collect();
+    Plot::new("probe_plot")
+        .height(150.0)
+        .legend(Legend::default())
+        .x_axis_label("time (s)")
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
+            p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
+            p.vline(VLine::new("now", t_now).color(Color32::WHITE));
+        });
+    if ui.button("Clear probe").clicked() {
+        view.probe = None;
+        out.push(Action::Twin(Command::SetProbe(None)));
+    }
+}
+
+fn gauges_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    view: &mut ViewSettings,
+) {
+    ui.heading("Gauges");
+    let (Some(s), Some(basin)) = (snap, session.basin.as_ref()) else {
+        return;
+    };
+    if basin.gauges.is_empty() {
+        ui.label("This basin has no gauges.");
+        return;
+    }
+    view.gauge = view.gauge.min(basin.gauges.len() - 1);
+    egui::ComboBox::from_id_salt("gauge")
+        .selected_text(&basin.gauges[view.gauge].name)
+        .show_ui(ui, |ui| {
+            for (i, g) in basin.gauges.iter().enumerate() {
+                ui.selectable_value(&mut view.gauge, i, &g.name);
+            }
+        });
+    let g = view.gauge;
+    let depth: Vec<[f64; 2]> = s
+        .gauges
+        .rows
+        .iter()
+        .filter_map(|(t, v)| v.get(g).map(|x| [*t, x.depth_m]))
+        .collect();
+    let speed: Vec<[f64; 2]> = s
+        .gauges
+        .rows
+        .iter()
+        .filter_map(|(t, v)| v.get(g).map(|x| [*t, x.speed_m_s]))
+        .collect();
+    let t_now = view
+        .scrub
+        .and_then(|i| s.history.get(i))
+        .map_or(s.sim_time_s, |f| f.sim_time_s);
+    Plot::new("gauge_plot")
+        .height(150.0)
+        .legend(Legend::default())
+        .x_axis_label("time (s)")
+        .include_x(s.duration_s)
+        .include_y(0.0)
+        .allow_scroll(false)
+        .show(ui, |p| {
+            p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
+            p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
+            p.vline(VLine::new("now", t_now).color(Color32::WHITE));
+        });
+}
+
+fn export_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    live: &Live,
+    view: &mut ViewSettings,
+) -> Option<PathBuf> {
+    ui.heading("Export snapshot");
+    let hint = default_export_folder(session, live).display().to_string();
+    ui.add(
+        egui::TextEdit::singleline(&mut view.export_folder)
+            .hint_text(hint)
+            .desired_width(300.0),
+    );
+    let mut chosen = None;
+    let enabled = session.twin.is_some() && !session.export_pending();
+    if ui
+        .add_enabled(enabled, egui::Button::new("💾 Export (Ctrl+S)"))
+        .on_hover_text("view.png, the result GeoTIFFs, gauges.csv, summary.json and snapshot.json")
+        .clicked()
+    {
+        chosen = Some(if view.export_folder.trim().is_empty() {
+            default_export_folder(session, live)
+        } else {
+            PathBuf::from(view.export_folder.trim())
+        });
+    }
+    match &session.last_export {
+        Some(Ok(r)) => {
+            ui.label(format!(
+                "Written to {} ({} files)",
+                r.folder.display(),
+                r.files.len()
+            ));
+        }
+        Some(Err(e)) => {
+            ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 100)));
+        }
+        None => {}
+    }
+    chosen
+}
+
+fn help_ui(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keys and mouse")
+        .open(open)
+        .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
+        .collapsible(false)
+        .resizable(false)
+        .show(ctx, |ui| {
+            egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                for (k, what) in [
+                    ("Space", "play / pause"),
+                    ("→", "one solver step"),
+                    ("Ctrl+Backspace", "reset to t = 0"),
+                    ("R", "reset the view"),
+                    ("1 … 5", "layer: depth, speed, hazard, arrival, difference"),
+                    ("M", "maximum so far on / off"),
+                    ("Ctrl+S", "export a snapshot bundle"),
+                    ("Esc", "cancel drawing a breach, close this help"),
+                    ("F1", "this help"),
+                    ("left drag", "orbit"),
+                    ("right drag", "pan"),
+                    ("wheel", "zoom"),
+                    ("left click", "probe the terrain (or place a breach end)"),
+                ] {
+                    ui.label(RichText::new(k).strong());
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        });
+}
+
+/// Labels and lines over the 3D view: gauges, boundary segments, breaches, the probe.
+fn overlay_ui(
+    ctx: &egui::Context,
+    session: &Session,
+    snap: Option<&Snapshot>,
+    view: &ViewSettings,
+    cam: &Camera,
+    cam_tf: &GlobalTransform,
+) {
+    let (Some(basin), Some(grid), Some(twin)) = (
+        session.basin.as_ref(),
+        session.grid.as_ref(),
+        session.twin.as_ref(),
+    ) else {
+        return;
+    };
+    let mut grid = grid.clone();
+    grid.exaggeration = view.exaggeration;
+    let zoom = ctx.zoom_factor();
+    let bed = |r: usize, c: usize| -> f64 {
+        snap.map_or(basin.bed_m[(r, c)], |s| f64::from(s.bed_m[(r, c)]))
+    };
+    let to_screen = |r: usize, c: usize, lift: f32| -> Option<egui::Pos2> {
+        let [x, y, z] = grid.world_from_cell(r as f64, c as f64, bed(r, c));
+        cam.world_to_viewport(cam_tf, Vec3::new(x, y + lift, z))
+            .ok()
+            .map(|p| pos2(p.x / zoom, p.y / zoom))
+    };
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Middle,
+        egui::Id::new("overlay"),
+    ));
+    let font = FontId::proportional(15.0);
+    let pole = super::markers::pole_height_m(grid.width_m(), grid.height_m());
+    for g in &basin.gauges {
+        if let Some(p) = to_screen(g.row, g.col, pole * 1.15) {
+            let text = match snap {
+                Some(s) => format!("{} {:.2} m", g.name, s.depth_m[(g.row, g.col)]),
+                None => g.name.clone(),
+            };
+            let r = painter.text(
+                p,
+                Align2::CENTER_BOTTOM,
+                &text,
+                font.clone(),
+                Color32::WHITE,
+            );
+            painter.rect_filled(r.expand(2.0), 3.0, Color32::from_black_alpha(120));
+            painter.text(p, Align2::CENTER_BOTTOM, text, font.clone(), Color32::WHITE);
+        }
+    }
+    let (rows, cols) = (grid.rows, grid.cols);
+    for seg in twin.scenario.boundaries.segments() {
+        let (colour, name) = match &seg.condition {
+            EdgeBoundary::Wall => continue,
+            EdgeBoundary::Inflow { .. }
+            | EdgeBoundary::UnitDischarge { .. }
+            | EdgeBoundary::SupercriticalInflow { .. } => {
+                (Color32::from_rgb(80, 220, 255), "inflow")
+            }
+            EdgeBoundary::Stage { .. } | EdgeBoundary::FixedDepth { .. } => {
+                (Color32::from_rgb(120, 160, 255), "stage")
+            }
+            EdgeBoundary::FreeOutflow => (Color32::from_rgb(255, 210, 80), "free outflow"),
+            EdgeBoundary::NormalDepth { .. } => (Color32::from_rgb(255, 170, 60), "normal depth"),
+        };
+        let cell = |i: usize| match seg.edge {
+            Edge::North => (0, i.min(cols - 1)),
+            Edge::South => (rows - 1, i.min(cols - 1)),
+            Edge::West => (i.min(rows - 1), 0),
+            Edge::East => (i.min(rows - 1), cols - 1),
+        };
+        let n = (seg.last - seg.first).max(1);
+        let steps = n.min(40);
+        let pts: Vec<egui::Pos2> = (0..=steps)
+            .filter_map(|k| {
+                let (r, c) = cell(seg.first + k * n / steps);
+                to_screen(r, c, 0.5)
+            })
+            .collect();
+        if pts.len() >= 2 {
+            painter.add(egui::Shape::line(
+                pts.clone(),
+                egui::Stroke::new(4.0, colour),
+            ));
+            let mid = pts[pts.len() / 2];
+            painter.text(mid, Align2::CENTER_BOTTOM, name, font.clone(), colour);
+        }
+    }
+    let breach_lines = twin.scenario.breaches.iter().map(|b| b.cells.clone());
+    for (i, cells) in breach_lines.enumerate() {
+        let pts: Vec<egui::Pos2> = cells
+            .iter()
+            .filter_map(|&(r, c)| to_screen(r, c, 0.5))
+            .collect();
+        if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+            painter.line_segment(
+                [*first, *last],
+                egui::Stroke::new(5.0, Color32::from_rgb(230, 40, 40)),
+            );
+            painter.text(
+                *last,
+                Align2::LEFT_BOTTOM,
+                format!("breach {}", i + 1),
+                font.clone(),
+                Color32::from_rgb(255, 90, 90),
+            );
+        }
+    }
+    for p in &view.breach_points {
+        if let Some(cell) = basin.grid().cell_of(p[0], p[1])
+            && let Some(s) = to_screen(cell.0, cell.1, 0.5)
+        {
+            painter.circle_filled(s, 7.0, Color32::from_rgb(230, 40, 40));
+        }
+    }
+    if let Some((r, c)) = view.probe
+        && let Some(s) = to_screen(r, c, 0.3)
+    {
+        painter.circle_stroke(
+            s,
+            9.0,
+            egui::Stroke::new(3.0, Color32::from_rgb(255, 255, 255)),
+        );
+        painter.circle_filled(s, 3.0, Color32::from_rgb(255, 60, 200));
+    }
+}

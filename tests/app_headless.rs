@@ -1,0 +1,353 @@
+//! The app's plugins without a window or renderer (`MinimalPlugins`): loading a basin
+//! builds the terrain, play / pause drive the solver worker, a breach changes the bed and
+//! the terrain, an export writes the whole bundle, and a bad basin is reported, not a crash.
+#![cfg(feature = "app")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::asset::AssetPlugin;
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use rivertwin::app::session::{Action, Actions};
+use rivertwin::app::twin::{Command, Speed};
+use rivertwin::app::{Live, OpenOptions, Session, core_plugin};
+
+fn basin(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("basins")
+        .join(name)
+}
+
+fn app(basin: PathBuf, scenario: Option<&str>) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, AssetPlugin::default(), StatesPlugin));
+    app.init_asset::<Mesh>()
+        .init_asset::<StandardMaterial>()
+        .init_asset::<Image>();
+    app.insert_resource(OpenOptions {
+        basin,
+        scenario: scenario.map(str::to_owned),
+        threads: 1,
+        ..default()
+    });
+    app.add_plugins(core_plugin);
+    app
+}
+
+/// Update until `done` holds, for at most `limit`.
+fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&mut World) -> bool) {
+    let start = Instant::now();
+    loop {
+        app.update();
+        if done(app.world_mut()) {
+            return;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn sim_time(world: &World) -> Option<f64> {
+    world.resource::<Live>().a.as_ref().map(|s| s.sim_time_s)
+}
+
+fn push(app: &mut App, a: Action) {
+    app.world_mut().resource_mut::<Actions>().push(a);
+}
+
+fn loaded(app: &mut App) {
+    update_until(app, Duration::from_secs(60), "the basin to load", |w| {
+        let s = w.resource::<Session>();
+        assert!(s.error.is_none(), "loading failed: {:?}", s.error);
+        sim_time(w).is_some()
+    });
+}
+
+fn terrain_positions(world: &mut World) -> Vec<[f32; 3]> {
+    let handle = world
+        .query_filtered::<&Mesh3d, With<rivertwin::app::terrain::Terrain>>()
+        .single(world)
+        .expect("one terrain entity")
+        .0
+        .clone();
+    let meshes = world.resource::<Assets<Mesh>>();
+    let mesh = meshes.get(&handle).expect("terrain mesh");
+    match mesh.attribute(Mesh::ATTRIBUTE_POSITION) {
+        Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) => p.clone(),
+        other => panic!("terrain positions missing: {other:?}"),
+    }
+}
+
+#[test]
+fn loading_a_basin_creates_terrain_water_and_gauges() {
+    let mut app = app(basin("jacksboro_valley"), None);
+    loaded(&mut app);
+    update_until(&mut app, Duration::from_secs(10), "the meshes", |w| {
+        w.query_filtered::<(), With<rivertwin::app::water::Water>>()
+            .iter(w)
+            .count()
+            == 1
+    });
+    let world = app.world_mut();
+    let (vr, vc, rows, cols) = {
+        let s = world.resource::<Session>();
+        let g = s.grid.as_ref().expect("view grid");
+        assert_eq!(s.scenario, "upstream_flood", "the basin's default scenario");
+        (g.vertex_rows, g.vertex_cols, g.rows, g.cols)
+    };
+    // This basin is small: one vertex per cell.
+    assert_eq!((vr, vc), (rows, cols));
+    assert_eq!(terrain_positions(world).len(), rows * cols);
+    let gauges = world
+        .query::<&rivertwin::app::markers::GaugeMarker>()
+        .iter(world)
+        .count();
+    let expected = world
+        .resource::<Session>()
+        .basin
+        .as_ref()
+        .expect("basin")
+        .gauges
+        .len();
+    assert!(expected > 0);
+    assert_eq!(gauges, expected);
+}
+
+#[test]
+fn play_advances_the_simulation_and_pause_stops_it() {
+    let mut app = app(basin("jacksboro_valley"), Some("upstream_flood"));
+    loaded(&mut app);
+    assert_eq!(sim_time(app.world()), Some(0.0));
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    update_until(
+        &mut app,
+        Duration::from_secs(60),
+        "sim time to pass 600 s",
+        |w| sim_time(w).is_some_and(|t| t > 600.0),
+    );
+    push(&mut app, Action::Pause);
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the worker to pause",
+        |w| w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running),
+    );
+    let paused_at = sim_time(app.world()).expect("snapshot");
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(20));
+        app.update();
+    }
+    assert_eq!(
+        sim_time(app.world()),
+        Some(paused_at),
+        "time moved while paused"
+    );
+    // One step moves it by one time step, no more.
+    push(&mut app, Action::Twin(Command::Step));
+    update_until(&mut app, Duration::from_secs(10), "one step", |w| {
+        sim_time(w).is_some_and(|t| t > paused_at)
+    });
+    let stepped = sim_time(app.world()).expect("snapshot");
+    assert!(
+        stepped - paused_at < 30.0,
+        "a single step jumped {} s",
+        stepped - paused_at
+    );
+    let s = app.world().resource::<Live>().a.clone().expect("snapshot");
+    assert!(!s.running);
+    assert!(s.balance.relative_error() < 1e-10, "{:?}", s.balance);
+}
+
+#[test]
+fn triggering_a_breach_lowers_the_bed_and_the_terrain() {
+    let mut app = app(basin("jacksboro_valley"), Some("dam_break"));
+    loaded(&mut app);
+    let (cells, final_bed) = {
+        let s = app.world().resource::<Session>();
+        let b = &s.twin.as_ref().expect("twin").scenario.breaches[0];
+        (b.cells.clone(), b.final_bed_m)
+    };
+    let crest_before: Vec<f32> = {
+        let snap = app.world().resource::<Live>().a.clone().expect("snapshot");
+        cells.iter().map(|&c| snap.bed_m[c]).collect()
+    };
+    let terrain_before = terrain_positions(app.world_mut());
+    // The scenario would start it at 2700 s; trigger it now, at t = 0.
+    push(&mut app, Action::Twin(Command::TriggerBreach(0)));
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    update_until(
+        &mut app,
+        Duration::from_secs(60),
+        "the breach to complete",
+        |w| {
+            w.resource::<Live>().a.as_ref().is_some_and(|s| {
+            matches!(s.breaches.first(), Some(hydro::BreachStatus::Complete { started_s }) if *started_s == 0.0)
+        })
+        },
+    );
+    push(&mut app, Action::Pause);
+    // Let the terrain catch up with the last snapshot.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        app.update();
+    }
+    let snap = app.world().resource::<Live>().a.clone().expect("snapshot");
+    assert!(snap.bed_version > 0);
+    for (&c, before) in cells.iter().zip(&crest_before) {
+        assert!(
+            f64::from(*before) > final_bed + 1.0,
+            "crest {before} at {c:?}"
+        );
+        assert!(
+            (f64::from(snap.bed_m[c]) - final_bed).abs() < 1e-3,
+            "bed at {c:?} is {} after the breach, expected {final_bed}",
+            snap.bed_m[c]
+        );
+    }
+    let terrain_after = terrain_positions(app.world_mut());
+    let cols = app
+        .world()
+        .resource::<Session>()
+        .grid
+        .as_ref()
+        .expect("grid")
+        .vertex_cols;
+    let (r, c) = cells[0];
+    let i = r * cols + c;
+    assert!(
+        terrain_after[i][1] < terrain_before[i][1] - 1.0,
+        "terrain vertex at the breach did not drop: {} → {}",
+        terrain_before[i][1],
+        terrain_after[i][1]
+    );
+}
+
+#[test]
+fn export_writes_the_whole_bundle_and_refuses_an_existing_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join("snapshot");
+    let mut app = app(basin("trinity_storm"), Some("design_storm"));
+    loaded(&mut app);
+    push(&mut app, Action::Twin(Command::SetRain(Some(240.0))));
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    // 240 mm/h for 600 s is 40 mm, more than the basin's 20 mm initial loss.
+    update_until(&mut app, Duration::from_secs(60), "600 s", |w| {
+        sim_time(w).is_some_and(|t| t > 600.0)
+    });
+    push(&mut app, Action::Pause);
+    update_until(&mut app, Duration::from_secs(10), "pause", |w| {
+        w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
+    });
+    let t = sim_time(app.world()).expect("snapshot");
+    push(
+        &mut app,
+        Action::Export {
+            folder: folder.clone(),
+            screenshot_png: None,
+            view: serde_json::json!({ "layer": "Depth" }),
+        },
+    );
+    update_until(&mut app, Duration::from_secs(60), "the export", |w| {
+        w.resource::<Session>().last_export.is_some()
+    });
+    let report = app
+        .world()
+        .resource::<Session>()
+        .last_export
+        .clone()
+        .expect("export")
+        .expect("export succeeded");
+    let expected = [
+        "max_depth_m.tif",
+        "max_speed_m_s.tif",
+        "max_depth_speed_m2_s.tif",
+        "hazard_class.tif",
+        "first_inundation_s.tif",
+        "duration_inundated_s.tif",
+        "final_depth_m.tif",
+        "gauges.csv",
+        "summary.json",
+        "snapshot.json",
+    ];
+    for f in expected {
+        assert!(folder.join(f).is_file(), "{f} missing from the bundle");
+        assert!(report.files.iter().any(|x| x == f), "{f} not reported");
+    }
+    // The rasters are real GeoTIFFs on the basin's grid.
+    let raster =
+        basin::raster::read_raster(&folder.join("max_depth_m.tif")).expect("GDAL reads it");
+    let b = app
+        .world()
+        .resource::<Session>()
+        .basin
+        .clone()
+        .expect("basin");
+    assert_eq!(raster.data.dim(), b.bed_m.dim());
+    assert!(
+        raster.data.iter().any(|&d| d > 0.0),
+        "no water in the max depth"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("snapshot.json")).expect("read"))
+            .expect("json");
+    assert_eq!(json["sim_time_s"].as_f64(), Some(t));
+    assert_eq!(
+        json["steering"]["rain_override_mm_per_h"].as_f64(),
+        Some(240.0)
+    );
+    assert!(
+        json["steering_log"].as_array().is_some_and(|l| l
+            .iter()
+            .any(|e| e["change"].as_str() == Some("rain set to 240.0 mm/h"))),
+        "{json}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("summary.json")).expect("read"))
+            .expect("json");
+    assert_eq!(summary["sim_time_s"].as_f64(), Some(t));
+    // A second export to the same folder is refused and leaves the first untouched.
+    push(
+        &mut app,
+        Action::Export {
+            folder: folder.clone(),
+            screenshot_png: None,
+            view: serde_json::Value::Null,
+        },
+    );
+    update_until(&mut app, Duration::from_secs(30), "the refusal", |w| {
+        matches!(w.resource::<Session>().last_export, Some(Err(_)))
+    });
+    let entries = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(entries, 1, "a temporary folder was left behind");
+}
+
+#[test]
+fn a_bad_basin_is_reported_in_the_session_not_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("basin.toml"),
+        "name = \"broken\"\ndem = \"missing.tif\"\nroughness = { constant = 0.035 }\n",
+    )
+    .expect("write");
+    let mut app = app(dir.path().to_path_buf(), None);
+    update_until(&mut app, Duration::from_secs(30), "the load error", |w| {
+        w.resource::<Session>().error.is_some()
+    });
+    let s = app.world().resource::<Session>();
+    let e = s.error.clone().expect("error");
+    assert!(e.contains("missing.tif"), "{e}");
+    assert!(s.twin.is_none());
+}
