@@ -82,7 +82,7 @@ fn default_basin_renders_water_where_the_solver_has_it() {
             "--exit-after",
             "120",
             "--window",
-            "960x640",
+            "1280x800",
         ])
         .arg("--screenshot")
         .arg(&shot)
@@ -115,7 +115,7 @@ fn default_basin_renders_water_where_the_solver_has_it() {
     let img = image::open(&shot)
         .expect("the screenshot is a PNG")
         .to_rgb8();
-    assert_eq!((img.width(), img.height()), (960, 640), "screenshot size");
+    assert_eq!((img.width(), img.height()), (1280, 800), "screenshot size");
     // Not blank: many distinct colours and no single colour over most of the picture.
     let mut counts = std::collections::HashMap::new();
     for p in img.pixels() {

@@ -3,7 +3,7 @@
 
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
-use bevy_egui::EguiStartupSet;
+use bevy_egui::{EguiGlobalSettings, EguiStartupSet, PrimaryEguiContext};
 use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin, PanOrbitCameraSystemSet};
 
 use super::TwinSet;
@@ -12,6 +12,11 @@ use super::session::Session;
 /// Set by the UI each frame: the pointer is over (or dragging in) an egui panel.
 #[derive(Resource, Default, Debug)]
 pub struct PointerOverUi(pub bool);
+
+/// The part of the window the panels leave free (logical pixels), where the 3D view is
+/// drawn. Set by the UI each frame.
+#[derive(Resource, Default, Debug)]
+pub struct ViewRect(pub Option<Rect>);
 
 /// Ask for the camera to frame the basin again.
 #[derive(Resource, Default, Debug)]
@@ -25,6 +30,7 @@ pub(super) fn plugin(app: &mut App) {
     app.add_plugins(PanOrbitCameraPlugin)
         .init_resource::<PointerOverUi>()
         .init_resource::<ResetView>()
+        .init_resource::<ViewRect>()
         .insert_resource(CanScreenshot)
         .insert_resource(ClearColor(Color::srgb(0.10, 0.11, 0.13)))
         .insert_resource(GlobalAmbientLight {
@@ -37,11 +43,29 @@ pub(super) fn plugin(app: &mut App) {
             PreStartup,
             spawn_camera.before(EguiStartupSet::InitContexts),
         )
-        .add_systems(Update, frame_basin.in_set(TwinSet::SyncMeshes))
+        .add_systems(
+            Update,
+            (fit_viewport, frame_basin)
+                .chain()
+                .in_set(TwinSet::SyncMeshes),
+        )
         .add_systems(PostUpdate, block_over_ui.before(PanOrbitCameraSystemSet));
 }
 
-fn spawn_camera(mut commands: Commands) {
+fn spawn_camera(mut commands: Commands, mut egui: ResMut<EguiGlobalSettings>) {
+    // The panels are drawn by a camera of their own over the whole window; the 3D camera
+    // draws only into the part they leave free.
+    egui.auto_create_primary_context = false;
+    commands.spawn((
+        Name::new("ui camera"),
+        Camera2d,
+        Camera {
+            order: 1,
+            clear_color: ClearColorConfig::None,
+            ..default()
+        },
+        PrimaryEguiContext,
+    ));
     commands.spawn((
         Name::new("camera"),
         Transform::from_xyz(0.0, 300.0, 500.0).looking_at(Vec3::ZERO, Vec3::Y),
@@ -74,29 +98,97 @@ fn spawn_camera(mut commands: Commands) {
     ));
 }
 
-/// Where the camera looks from to see a basin of this size whole.
-pub fn home_view(width_m: f32, height_m: f32, relief_m: f32) -> (Vec3, f32, f32, f32) {
-    let size = width_m.max(height_m).max(1.0);
-    (Vec3::new(0.0, relief_m * 0.3, 0.0), size * 1.15, 0.0, 0.8)
+/// Draw the 3D view only where the panels leave room, so that it frames the basin there.
+fn fit_viewport(
+    rect: Res<ViewRect>,
+    window: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    mut cameras: Query<&mut Camera, With<PanOrbitCamera>>,
+) {
+    let (Some(rect), Ok(window)) = (rect.0, window.single()) else {
+        return;
+    };
+    let scale = window.scale_factor();
+    let size = UVec2::new(window.physical_width(), window.physical_height());
+    let min = (rect.min * scale)
+        .round()
+        .max(Vec2::ZERO)
+        .as_uvec2()
+        .min(size);
+    let max = (rect.max * scale)
+        .round()
+        .max(Vec2::ZERO)
+        .as_uvec2()
+        .min(size);
+    if max.x <= min.x + 16 || max.y <= min.y + 16 {
+        return;
+    }
+    for mut cam in &mut cameras {
+        let same = cam
+            .viewport
+            .as_ref()
+            .is_some_and(|v| v.physical_position == min && v.physical_size == max - min);
+        if !same {
+            cam.viewport = Some(bevy::camera::Viewport {
+                physical_position: min,
+                physical_size: max - min,
+                depth: 0.0..1.0,
+            });
+        }
+    }
+}
+
+/// Where the camera looks from (focus, radius, yaw, pitch) to see a basin of this size
+/// whole in a view of this aspect ratio (width / height) and vertical field of view.
+pub fn home_view(
+    width_m: f32,
+    height_m: f32,
+    relief_m: f32,
+    aspect: f32,
+    fov: f32,
+) -> (Vec3, f32, f32, f32) {
+    let pitch = 0.85_f32;
+    // Seen from the south at `pitch`, the north–south extent is foreshortened.
+    let across = width_m.max(1.0);
+    let along = height_m.max(1.0) * pitch.sin() + relief_m * pitch.cos();
+    let half_v = (fov / 2.0).tan();
+    let half_h = half_v * aspect.max(0.1);
+    let radius = 1.25 * (0.5 * along / half_v).max(0.5 * across / half_h);
+    (Vec3::new(0.0, relief_m * 0.3, 0.0), radius, 0.0, pitch)
 }
 
 fn frame_basin(
     session: Res<Session>,
     mut reset: ResMut<ResetView>,
-    mut seen: Local<u64>,
+    rect: Res<ViewRect>,
+    mut seen: Local<(u64, bool)>,
     view: Res<super::ViewSettings>,
-    mut cameras: Query<&mut PanOrbitCamera>,
+    mut cameras: Query<(&mut PanOrbitCamera, &Projection)>,
 ) {
     let Some(grid) = &session.grid else { return };
-    if *seen == session.generation && !reset.0 {
+    // Frame a new basin, on request, and once more when the panels first leave a
+    // known viewport.
+    let viewport_known = rect.0.is_some();
+    if seen.0 == session.generation && !reset.0 && (seen.1 || !viewport_known) {
         return;
     }
-    *seen = session.generation;
+    *seen = (session.generation, viewport_known);
     reset.0 = false;
+    let aspect = rect
+        .0
+        .map_or(16.0 / 9.0, |r| r.width() / r.height().max(1.0));
     let relief = (grid.z_max_m - grid.z_min_m) as f32 * view.exaggeration;
-    let (focus, radius, yaw, pitch) =
-        home_view(grid.width_m() as f32, grid.height_m() as f32, relief);
-    for mut cam in &mut cameras {
+    for (mut cam, projection) in &mut cameras {
+        let fov = match projection {
+            Projection::Perspective(p) => p.fov,
+            _ => 45f32.to_radians(),
+        };
+        let (focus, radius, yaw, pitch) = home_view(
+            grid.width_m() as f32,
+            grid.height_m() as f32,
+            relief,
+            aspect,
+            fov,
+        );
         cam.target_focus = focus;
         cam.target_radius = radius;
         cam.target_yaw = yaw;

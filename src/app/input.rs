@@ -77,7 +77,11 @@ fn shortcuts(
     if keyboard_over_ui.0 {
         return;
     }
-    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    // At a low frame rate (software rendering) Ctrl may go down and up within one frame.
+    let ctrl_keys = [KeyCode::ControlLeft, KeyCode::ControlRight];
+    let ctrl = keys.any_pressed(ctrl_keys)
+        || keys.any_just_pressed(ctrl_keys)
+        || keys.any_just_released(ctrl_keys);
     if keys.just_pressed(KeyCode::Space) {
         actions.push(Action::TogglePlay);
     }

@@ -299,6 +299,9 @@ fn finish_loading(
                 }
                 t.send(Command::SetSpeed(view.speed));
             }
+            if first && let Some(at) = options.as_ref().and_then(|o| o.exit_after_s) {
+                t.send(Command::PauseAt(Some(at)));
+            }
             let play = first && options.as_ref().is_some_and(|o| o.play);
             if play {
                 t.send(Command::Play);

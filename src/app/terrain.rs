@@ -94,10 +94,11 @@ fn sync_terrain(
             for (e, _) in &existing {
                 commands.entity(e).despawn();
             }
+            // The hillshade is baked into the vertex colours: unlit, the colours are
+            // exactly those of the elevation ramp, as a map reader expects.
             let material = materials.add(StandardMaterial {
                 base_color: Color::WHITE,
-                perceptual_roughness: 0.95,
-                reflectance: 0.1,
+                unlit: true,
                 double_sided: true,
                 cull_mode: None,
                 ..default()

@@ -34,6 +34,8 @@ pub enum Command {
     /// One solver step (when paused).
     Step,
     SetSpeed(Speed),
+    /// Stop exactly at this simulated time (a step lands on it), or never (None).
+    PauseAt(Option<f64>),
     /// Back to t = 0 with the scenario as loaded (steering kept).
     Reset,
     /// Replace the scenario's rain by a constant intensity (mm/h), or give it back (None).
@@ -147,6 +149,8 @@ pub struct Snapshot {
     pub breaches: Vec<BreachStatus>,
     pub steering: Steering,
     pub log: Arc<Vec<SteeringEvent>>,
+    /// Breaches drawn in the app, after the scenario's in `breaches`.
+    pub drawn_breaches: Arc<Vec<DrawnBreach>>,
     /// A solver failure (blow-up) or a refused command, for the status bar.
     pub error: Option<String>,
 }
@@ -234,6 +238,9 @@ struct Worker {
     log: Vec<SteeringEvent>,
     drawn_breaches: Vec<DrawnBreach>,
     probe: Option<((usize, usize), ProbeSeries)>,
+    pause_at_s: Option<f64>,
+    /// The last real-time factor and cell-updates/s measured while running.
+    last_rates: (f64, f64),
     error: Option<String>,
     seq: u64,
     bed_version: u64,
@@ -276,6 +283,8 @@ impl Worker {
             log: Vec::new(),
             drawn_breaches: Vec::new(),
             probe: None,
+            pause_at_s: None,
+            last_rates: (0.0, 0.0),
             error: None,
             seq: 0,
             bed_version: 0,
@@ -350,6 +359,10 @@ impl Worker {
             Command::Step => {
                 self.running = false;
                 self.one_step();
+                Ok(())
+            }
+            Command::PauseAt(t) => {
+                self.pause_at_s = t.filter(|&t| t > self.solver.sim_time_s());
                 Ok(())
             }
             Command::SetSpeed(speed) => {
@@ -511,7 +524,8 @@ impl Worker {
             self.running = false;
             return false;
         }
-        let end = self.output_time(self.next_output);
+        let output_end = self.output_time(self.next_output);
+        let end = self.pause_at_s.map_or(output_end, |p| p.min(output_end));
         let had_breach_moving = self.breach_moving();
         match self.solver.step(end) {
             Ok(r) => {
@@ -526,9 +540,13 @@ impl Worker {
                     self.bed_version += 1;
                     self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
                 }
-                if r.sim_time_s >= end {
+                if r.sim_time_s >= output_end {
                     self.next_output += 1;
                     self.record_output();
+                }
+                if self.pause_at_s.is_some_and(|p| r.sim_time_s >= p) {
+                    self.pause_at_s = None;
+                    self.running = false;
                 }
                 if r.sim_time_s >= duration {
                     self.running = false;
@@ -632,16 +650,19 @@ impl Worker {
         series
     }
 
-    fn rates(&self) -> (f64, f64) {
-        match (self.recent.front(), self.recent.back()) {
-            (Some(a), Some(b)) if b.0 > a.0 && self.running => {
-                let wall = b.0.duration_since(a.0).as_secs_f64();
-                let sim = b.1 - a.1;
-                let steps = (b.2 - a.2) as f64;
-                (sim / wall, steps * self.active_cells as f64 / wall)
-            }
-            _ => (0.0, 0.0),
+    /// Real-time factor and cell-updates/s over the last two seconds of running; while
+    /// paused, the last values measured.
+    fn rates(&mut self) -> (f64, f64) {
+        if let (Some(a), Some(b)) = (self.recent.front(), self.recent.back())
+            && b.0.duration_since(a.0) > Duration::from_millis(200)
+            && self.running
+        {
+            let wall = b.0.duration_since(a.0).as_secs_f64();
+            let sim = b.1 - a.1;
+            let steps = (b.2 - a.2) as f64;
+            self.last_rates = (sim / wall, steps * self.active_cells as f64 / wall);
         }
+        self.last_rates
     }
 
     fn publish(&mut self) {
@@ -675,6 +696,7 @@ impl Worker {
             breaches: (0..).map_while(|i| self.solver.breach_status(i)).collect(),
             steering: self.steering.clone(),
             log: Arc::new(self.log.clone()),
+            drawn_breaches: Arc::new(self.drawn_breaches.clone()),
             error: self.error.clone(),
         };
         if let Ok(mut slot) = self.latest.lock() {

@@ -11,7 +11,7 @@ use egui_plot::{Legend, Line, Plot, VLine};
 use hydro::{BreachStatus, Edge, EdgeBoundary};
 
 use super::RunState;
-use super::camera::{PointerOverUi, ResetView};
+use super::camera::{PointerOverUi, ResetView, ViewRect};
 use super::input::{ExportRequested, KeyboardOverUi, default_export_folder};
 use super::palette::{Layer, Range};
 use super::session::{Action, Actions, Live, Session, ViewSettings};
@@ -102,10 +102,11 @@ fn ui(
     mut over_ui: ResMut<PointerOverUi>,
     mut keyboard_over_ui: ResMut<KeyboardOverUi>,
     mut reset_view: ResMut<ResetView>,
+    mut view_rect: ResMut<ViewRect>,
     mut export: ResMut<ExportRequested>,
     shown: Option<Res<WaterShown>>,
     state: Res<State<RunState>>,
-    camera: Query<(&Camera, &GlobalTransform)>,
+    camera: Query<(&Camera, &GlobalTransform), With<bevy_panorbit_camera::PanOrbitCamera>>,
     time: Res<Time<Real>>,
     mut fps: Local<(f64, f64, u32)>,
 ) -> Result {
@@ -127,6 +128,8 @@ fn ui(
             .max_rect(ctx.viewport_rect()),
     );
     let running = *state.get() == RunState::Running;
+    // Panels take a share of the window, so a small window keeps room for the view.
+    let window_w = ctx.viewport_rect().width();
     let mut pending = Vec::new();
     egui::Panel::top("top").show(&mut root, |ui| {
         top_bar_ui(
@@ -143,7 +146,7 @@ fn ui(
         status_ui(ui, &session, snap, live.b.as_deref(), fps.0);
     });
     egui::Panel::left("what_if")
-        .default_size(310.0)
+        .default_size((0.2 * window_w).clamp(220.0, 330.0))
         .resizable(true)
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
@@ -153,7 +156,7 @@ fn ui(
             });
         });
     egui::Panel::right("inspect")
-        .default_size(380.0)
+        .default_size((0.25 * window_w).clamp(260.0, 420.0))
         .resizable(true)
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
@@ -170,9 +173,16 @@ fn ui(
             });
         });
     let free = root.available_rect_before_wrap();
+    let zoom = ctx.zoom_factor();
+    view_rect.0 = Some(Rect::new(
+        free.min.x * zoom,
+        free.min.y * zoom,
+        free.max.x * zoom,
+        free.max.y * zoom,
+    ));
 
     if let Ok((cam, cam_tf)) = camera.single() {
-        overlay_ui(ctx, &session, snap, &view, cam, cam_tf);
+        overlay_ui(ctx, free, &session, snap, &view, cam, cam_tf);
     }
     if view.show_help {
         help_ui(ctx, &mut view.show_help);
@@ -637,7 +647,7 @@ pub fn legend_bar_ui(ui: &mut egui::Ui, layer: Layer, range: Range) {
             ui.painter().text(
                 pos2(rect.left() + f * rect.width(), rect.center().y),
                 align,
-                format!("{}", trim_number(v)),
+                trim_number(v),
                 FontId::proportional(15.0),
                 Color32::WHITE,
             );
@@ -834,6 +844,7 @@ fn help_ui(ctx: &egui::Context, open: &mut bool) {
 /// Labels and lines over the 3D view: gauges, boundary segments, breaches, the probe.
 fn overlay_ui(
     ctx: &egui::Context,
+    free: egui::Rect,
     session: &Session,
     snap: Option<&Snapshot>,
     view: &ViewSettings,
@@ -859,10 +870,12 @@ fn overlay_ui(
             .ok()
             .map(|p| pos2(p.x / zoom, p.y / zoom))
     };
-    let painter = ctx.layer_painter(egui::LayerId::new(
-        egui::Order::Middle,
-        egui::Id::new("overlay"),
-    ));
+    let painter = ctx
+        .layer_painter(egui::LayerId::new(
+            egui::Order::Middle,
+            egui::Id::new("overlay"),
+        ))
+        .with_clip_rect(free);
     let font = FontId::proportional(15.0);
     let pole = super::markers::pole_height_m(grid.width_m(), grid.height_m());
     for g in &basin.gauges {
@@ -903,20 +916,33 @@ fn overlay_ui(
             Edge::West => (i.min(rows - 1), 0),
             Edge::East => (i.min(rows - 1), cols - 1),
         };
-        let n = (seg.last - seg.first).max(1);
+        // `last` is usize::MAX for "to the end of the edge".
+        let edge_len = match seg.edge {
+            Edge::North | Edge::South => cols,
+            Edge::West | Edge::East => rows,
+        };
+        let last = seg.last.min(edge_len - 1);
+        let n = last.saturating_sub(seg.first).max(1);
         let steps = n.min(40);
-        let pts: Vec<egui::Pos2> = (0..=steps)
-            .filter_map(|k| {
-                let (r, c) = cell(seg.first + k * n / steps);
-                to_screen(r, c, 0.5)
-            })
-            .collect();
-        if pts.len() >= 2 {
-            painter.add(egui::Shape::line(
-                pts.clone(),
-                egui::Stroke::new(4.0, colour),
-            ));
-            let mid = pts[pts.len() / 2];
+        // Runs of active cells along the segment (nodata cells on the edge break it).
+        let mut runs: Vec<Vec<egui::Pos2>> = vec![Vec::new()];
+        for k in 0..=steps {
+            let (r, c) = cell(seg.first + k * n / steps);
+            match to_screen(r, c, 0.5).filter(|_| basin.active[(r, c)]) {
+                Some(p) => runs.last_mut().expect("one run").push(p),
+                None => runs.push(Vec::new()),
+            }
+        }
+        let longest = runs
+            .iter()
+            .max_by_key(|r| r.len())
+            .cloned()
+            .unwrap_or_default();
+        for run in runs.into_iter().filter(|r| r.len() >= 2) {
+            painter.add(egui::Shape::line(run, egui::Stroke::new(4.0, colour)));
+        }
+        if longest.len() >= 2 {
+            let mid = longest[longest.len() / 2];
             painter.text(mid, Align2::CENTER_BOTTOM, name, font.clone(), colour);
         }
     }
@@ -938,6 +964,29 @@ fn overlay_ui(
                 font.clone(),
                 Color32::from_rgb(255, 90, 90),
             );
+        }
+    }
+    if let Some(s) = snap {
+        for (k, b) in s.drawn_breaches.iter().enumerate() {
+            let ends: Vec<egui::Pos2> = b
+                .line
+                .iter()
+                .filter_map(|p| basin.grid().cell_of(p[0], p[1]))
+                .filter_map(|(r, c)| to_screen(r, c, 0.5))
+                .collect();
+            if let [a, z] = ends[..] {
+                painter.line_segment(
+                    [a, z],
+                    egui::Stroke::new(5.0, Color32::from_rgb(230, 40, 40)),
+                );
+                painter.text(
+                    z,
+                    Align2::LEFT_BOTTOM,
+                    format!("breach {} (drawn)", twin.scenario.breaches.len() + k + 1),
+                    font.clone(),
+                    Color32::from_rgb(255, 90, 90),
+                );
+            }
         }
     }
     for p in &view.breach_points {
