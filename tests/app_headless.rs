@@ -351,3 +351,58 @@ fn a_bad_basin_is_reported_in_the_session_not_a_crash() {
     assert!(e.contains("missing.tif"), "{e}");
     assert!(s.twin.is_none());
 }
+
+#[test]
+fn results_of_a_headless_run_load_as_comparison_b() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let results = dir.path().join("upstream");
+    let scenario = basin("jacksboro_valley").join("scenarios/upstream_flood.toml");
+    basin::run(&scenario, &results, &basin::RunOptions::default(), |_| {}).expect("headless run");
+    let mut app = app(basin("jacksboro_valley"), Some("dam_break"));
+    loaded(&mut app);
+    push(&mut app, Action::CompareResults(results.clone()));
+    update_until(&mut app, Duration::from_secs(30), "B to load", |w| {
+        w.resource::<Live>().b.is_some()
+    });
+    let b = app.world().resource::<Live>().b.clone().expect("B");
+    let raster = basin::raster::read_raster(&results.join("max_depth_m.tif")).expect("read");
+    let peak = raster
+        .data
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    assert!(peak > 1.0, "the upstream flood should leave water: {peak}");
+    let b_peak = b.max_depth_m.iter().copied().fold(0.0f32, f32::max);
+    assert!(
+        (f64::from(b_peak) - peak).abs() < 1e-3 * peak,
+        "{b_peak} vs {peak}"
+    );
+    assert_eq!(b.sim_time_s, 14400.0);
+    let session = app.world().resource::<Session>();
+    assert!(
+        session
+            .compare_label
+            .as_deref()
+            .is_some_and(|l| l.contains("upstream"))
+    );
+    // The view switches to the difference of the maxima.
+    let view = app.world().resource::<rivertwin::app::ViewSettings>();
+    assert_eq!(view.layer, rivertwin::app::palette::Layer::Difference);
+    assert!(view.show_max);
+    // A folder without results is refused with its name and the missing file.
+    push(&mut app, Action::CompareResults(dir.path().join("nothing")));
+    update_until(&mut app, Duration::from_secs(10), "the refusal", |w| {
+        w.resource::<Session>().error.is_some()
+    });
+    let e = app
+        .world()
+        .resource::<Session>()
+        .error
+        .clone()
+        .expect("error");
+    assert!(
+        e.contains("nothing") && e.contains("max_depth_m.tif"),
+        "{e}"
+    );
+}

@@ -62,3 +62,33 @@ fn run_writes_results_and_refuses_to_overwrite() {
     assert_eq!(code, 1);
     assert!(stderr.contains("--force"), "{stderr}");
 }
+
+/// `open`'s arguments are checked before a window opens, so these need no display.
+#[cfg(feature = "app")]
+#[test]
+fn open_refuses_bad_arguments_before_opening_a_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let existing = dir.path().to_str().expect("utf8");
+    for (args, code, needle) in [
+        (vec!["open", "--exit-after=-5"], 1, "--exit-after -5"),
+        (vec!["open", "--speed", "0"], 1, "--speed 0"),
+        (
+            vec!["open", "--exit-after", "10", "--export", existing],
+            1,
+            "already exists",
+        ),
+        (vec!["open", "--window", "10x10"], 2, "outside 320x240"),
+        (vec!["open", "--window", "big"], 2, "WIDTHxHEIGHT"),
+        (vec!["open", "--screenshot", "x.png"], 2, "--exit-after"),
+        (
+            vec!["open", "--fast", "--speed", "5"],
+            2,
+            "cannot be used with",
+        ),
+    ] {
+        let (got, _, stderr) = rivertwin(&args);
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -36,7 +36,28 @@ struct Script {
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Script>()
-        .add_systems(Last, drive_script);
+        .add_systems(Last, (drive_script, log_rates));
+}
+
+/// Every 10 s of wall time, the frame rate and the simulation's pace, in the log: what a
+/// trainer checks before a demo, and how the README's figures were measured.
+fn log_rates(time: Res<Time<Real>>, live: Res<Live>, mut last: Local<(f64, u64)>) {
+    let now = time.elapsed_secs_f64();
+    last.1 += 1;
+    if now - last.0 < 10.0 {
+        return;
+    }
+    let fps = last.1 as f64 / (now - last.0);
+    *last = (now, 0);
+    if let Some(s) = &live.a {
+        info!(
+            "{fps:.1} frames/s; sim time {:.1} s, real-time factor {:.1}, {:.1} M cell-updates/s{}",
+            s.sim_time_s,
+            s.real_time_factor,
+            s.cell_updates_per_s / 1e6,
+            if s.running { "" } else { " (paused)" }
+        );
+    }
 }
 
 /// Frames rendered after the target time before the screenshot: the water mesh of the

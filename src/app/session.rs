@@ -20,6 +20,8 @@ pub struct Session {
     pub basin: Option<Arc<Basin>>,
     pub twin: Option<Twin>,
     pub compare: Option<Twin>,
+    /// What B is: a scenario run beside A, or results loaded from a folder.
+    pub compare_label: Option<String>,
     pub scenarios: Vec<String>,
     pub scenario: String,
     /// Basin folders beside the open one, for the picker.
@@ -104,6 +106,7 @@ pub struct ViewSettings {
     pub gauge: usize,
     pub export_folder: String,
     pub compare_scenario: String,
+    pub compare_folder: String,
 }
 
 impl Default for ViewSettings {
@@ -128,6 +131,7 @@ impl Default for ViewSettings {
             gauge: 0,
             export_folder: String::new(),
             compare_scenario: String::new(),
+            compare_folder: String::new(),
         }
     }
 }
@@ -146,6 +150,8 @@ pub enum Action {
     /// Anything the worker does itself (steps, steering, breaches, probes).
     Twin(Command),
     Compare(String),
+    /// Results of an earlier run (an output or export folder) as B.
+    CompareResults(PathBuf),
     ClearCompare,
     /// Write the snapshot bundle; `screenshot_png` is filled in by the view when it can.
     Export {
@@ -319,6 +325,7 @@ fn finish_loading(
             session.basin = Some(loaded.basin);
             session.twin = Some(loaded.twin);
             session.compare = None;
+            session.compare_label = None;
             session.error = None;
             session.generation += 1;
             live.a = None;
@@ -356,6 +363,7 @@ fn sibling_basins(dir: &Path) -> Vec<PathBuf> {
 fn apply_actions(
     mut actions: ResMut<Actions>,
     mut session: ResMut<Session>,
+    mut live: ResMut<Live>,
     mut view: ResMut<ViewSettings>,
     state: Res<State<RunState>>,
     mut next: ResMut<NextState<RunState>>,
@@ -412,13 +420,32 @@ fn apply_actions(
                         b.send(Command::SetSpeed(Speed::AsFastAsPossible));
                         b.send(Command::Play);
                         session.compare = Some(b);
+                        session.compare_label = Some(format!("scenario {name}"));
+                        live.b = None;
                         view.compare_scenario = name;
+                    }
+                    Err(e) => session.error = Some(e),
+                }
+            }
+            Action::CompareResults(folder) => {
+                let Some(basin) = session.basin.clone() else {
+                    continue;
+                };
+                match Snapshot::from_results(&basin, &folder) {
+                    Ok(b) => {
+                        session.compare = None;
+                        session.compare_label = Some(format!("results in {}", folder.display()));
+                        live.b = Some(Arc::new(b));
+                        view.layer = Layer::Difference;
+                        view.show_max = true;
                     }
                     Err(e) => session.error = Some(e),
                 }
             }
             Action::ClearCompare => {
                 session.compare = None;
+                session.compare_label = None;
+                live.b = None;
                 if view.layer == Layer::Difference {
                     view.layer = Layer::Depth;
                 }

@@ -155,6 +155,70 @@ pub struct Snapshot {
     pub error: Option<String>,
 }
 
+impl Snapshot {
+    /// The results of a finished run (a `rivertwin run` output folder, or an exported
+    /// bundle) as a comparison run B: its maxima and final depth, no history.
+    pub fn from_results(basin: &Basin, folder: &Path) -> Result<Self, String> {
+        let read = |name: &str| -> Result<Array2<f32>, String> {
+            let path = folder.join(name);
+            let r = basin::raster::read_raster(&path).map_err(|e| e.to_string())?;
+            if r.data.dim() != basin.bed_m.dim()
+                || r.grid.geo_transform() != basin.grid().geo_transform()
+            {
+                return Err(format!(
+                    "{}: its grid ({} × {}) is not the basin's ({} × {}); compare results of this basin only",
+                    path.display(),
+                    r.data.dim().0,
+                    r.data.dim().1,
+                    basin.bed_m.dim().0,
+                    basin.bed_m.dim().1
+                ));
+            }
+            // Nodata (outside the basin) reads as NaN: no water there.
+            Ok(r.data.mapv(|v| if v.is_finite() { v as f32 } else { 0.0 }))
+        };
+        let max_depth = read("max_depth_m.tif")?;
+        let final_depth = read("final_depth_m.tif")?;
+        let max_speed = read("max_speed_m_s.tif")?;
+        let summary_path = folder.join("summary.json");
+        let summary: serde_json::Value = std::fs::read_to_string(&summary_path)
+            .map_err(|e| format!("{}: {e}", summary_path.display()))
+            .and_then(|t| {
+                serde_json::from_str(&t).map_err(|e| format!("{}: {e}", summary_path.display()))
+            })?;
+        let t = summary["sim_time_s"].as_f64().unwrap_or(0.0);
+        let zeros = Arc::new(Array2::<f32>::zeros(max_depth.dim()));
+        Ok(Self {
+            seq: 0,
+            sim_time_s: t,
+            duration_s: summary["duration_s"].as_f64().unwrap_or(t),
+            steps: summary["steps"].as_u64().unwrap_or(0),
+            running: false,
+            finished: true,
+            real_time_factor: 0.0,
+            cell_updates_per_s: 0.0,
+            wet_cells: final_depth.iter().filter(|&&d| d > 0.0).count(),
+            balance: WaterBalance::default(),
+            depth_m: Arc::new(final_depth),
+            speed_m_s: zeros.clone(),
+            bed_m: Arc::new(to_f32(basin.bed_m.view())),
+            bed_version: 0,
+            max_depth_m: Arc::new(max_depth),
+            max_speed_m_s: Arc::new(max_speed),
+            hazard_class: zeros.clone(),
+            arrival_s: zeros,
+            gauges: Arc::new(GaugeRecords::default()),
+            probe: None,
+            history: Arc::new(Vec::new()),
+            breaches: Vec::new(),
+            steering: Steering::default(),
+            log: Arc::new(Vec::new()),
+            drawn_breaches: Arc::new(Vec::new()),
+            error: None,
+        })
+    }
+}
+
 /// The handle the app holds. Dropping it stops the worker.
 #[derive(Debug)]
 pub struct Twin {
@@ -243,6 +307,11 @@ struct Worker {
     last_rates: (f64, f64),
     error: Option<String>,
     seq: u64,
+    last_publish: Instant,
+    /// 40 ms per 250 000 cells, at least 40 ms.
+    publish_interval: Duration,
+    /// A step ran since the last snapshot.
+    unpublished: bool,
     bed_version: u64,
     /// Pace keeping: the sim and wall time when the current speed took effect.
     pace_origin: Option<(f64, Instant)>,
@@ -287,6 +356,9 @@ impl Worker {
             last_rates: (0.0, 0.0),
             error: None,
             seq: 0,
+            last_publish: Instant::now(),
+            publish_interval: SLICE * (active_cells as u32 / 250_000).max(1),
+            unpublished: false,
             bed_version: 0,
             pace_origin: None,
             recent: Default::default(),
@@ -326,12 +398,18 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            let mut ran = false;
             if self.running {
                 self.advance_slice();
-                changed = true;
+                ran = true;
             }
-            if changed {
+            // While running, big grids publish less often: a snapshot copies every grid.
+            let due = self.last_publish.elapsed() >= self.publish_interval;
+            if changed || (ran && due) || (!self.running && self.unpublished) {
                 self.publish();
+                self.unpublished = false;
+            } else if ran {
+                self.unpublished = true;
             }
         }
     }
@@ -667,6 +745,7 @@ impl Worker {
 
     fn publish(&mut self) {
         self.seq += 1;
+        self.last_publish = Instant::now();
         let (depth, speed) = depth_and_speed(&self.solver);
         let (real_time_factor, cell_updates_per_s) = self.rates();
         let summary = self.solver.summary();

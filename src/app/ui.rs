@@ -523,21 +523,54 @@ fn compare_ui(
     });
     ui.horizontal(|ui| {
         let can = !view.compare_scenario.is_empty() && session.twin.is_some();
-        if ui.add_enabled(can, egui::Button::new("Run B")).clicked() {
+        if ui
+            .add_enabled(can, egui::Button::new("Run B"))
+            .on_hover_text("Run B beside A, as fast as the machine allows")
+            .clicked()
+        {
             out.push(Action::Compare(view.compare_scenario.clone()));
             view.layer = Layer::Difference;
         }
-        if session.compare.is_some() && ui.button("Close B").clicked() {
+        if session.compare_label.is_some() && ui.button("Close B").clicked() {
             out.push(Action::ClearCompare);
         }
     });
-    if let (Some(_), Some(b)) = (&session.compare, b) {
-        ui.label(format!(
-            "B runs as fast as it can: {} of {}",
-            format_time(b.sim_time_s),
-            format_time(b.duration_s)
-        ));
-        ui.label("Layer \"Difference A − B\" shows A's depth minus B's at the same time (or their maxima).");
+    ui.label("or load the results of a run (a `rivertwin run` or export folder):");
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut view.compare_folder)
+                .hint_text("out/run1")
+                .desired_width(170.0),
+        );
+        let can = !view.compare_folder.trim().is_empty() && session.basin.is_some();
+        if ui.add_enabled(can, egui::Button::new("Load B")).clicked() {
+            out.push(Action::CompareResults(PathBuf::from(
+                view.compare_folder.trim(),
+            )));
+        }
+    });
+    let Some(label) = &session.compare_label else {
+        return;
+    };
+    ui.label(RichText::new(format!("B: {label}")).strong());
+    match (&session.compare, b) {
+        (Some(_), Some(b)) => {
+            ui.label(format!(
+                "B runs as fast as it can: {} of {}",
+                format_time(b.sim_time_s),
+                format_time(b.duration_s)
+            ));
+            ui.label(
+                "\"Difference A − B\" shows A's depth minus B's at the same time, or of their maxima.",
+            );
+        }
+        (None, Some(b)) => {
+            ui.label(format!(
+                "B ended at {}; loaded results have no stored frames, so compare the maxima (M).",
+                format_time(b.sim_time_s)
+            ));
+        }
+        _ => {}
     }
 }
 
@@ -545,7 +578,7 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
     ui.heading("View");
     ui.horizontal_wrapped(|ui| {
         for (i, layer) in Layer::ALL.into_iter().enumerate() {
-            let enabled = layer != Layer::Difference || session.compare.is_some();
+            let enabled = layer != Layer::Difference || session.compare_label.is_some();
             let r = ui.add_enabled(
                 enabled,
                 egui::Button::new(layer.label()).selected(view.layer == layer),

@@ -270,7 +270,7 @@ fn sync_water(
         view.threshold_m,
         view.scrub,
         view.show_max,
-        session.compare.is_some()
+        session.compare_label.is_some()
     );
     let key = (a.seq, live.b.as_ref().map(|b| b.seq), settings_key);
     if !fresh && built.key.as_ref() == Some(&key) {
@@ -279,7 +279,7 @@ fn sync_water(
     let tables = hazard.get_or_insert_with(HazardTables::bundled);
     let mut grid = grid.clone();
     grid.exaggeration = view.exaggeration;
-    let b = live.b.as_deref().filter(|_| session.compare.is_some());
+    let b = live.b.as_deref();
     let (field, source) = sample_field(&grid, a, b, &view, tables, twin.scenario.file.hazard);
     let range = layer_range(view.layer, &field, view.threshold_m);
     let wet_vertices = field
