@@ -406,3 +406,70 @@ fn results_of_a_headless_run_load_as_comparison_b() {
         "{e}"
     );
 }
+
+#[test]
+fn a_second_scenario_runs_beside_the_first_for_the_difference_map() {
+    let mut app = app(basin("jacksboro_valley"), Some("upstream_flood"));
+    loaded(&mut app);
+    push(&mut app, Action::Compare("dam_break".into()));
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    // B (the dam break) runs to its end by itself; A to past the breach.
+    update_until(&mut app, Duration::from_secs(120), "both runs", |w| {
+        let live = w.resource::<Live>();
+        live.b.as_ref().is_some_and(|b| b.finished) && sim_time(w).is_some_and(|t| t > 5000.0)
+    });
+    push(&mut app, Action::Pause);
+    {
+        let mut view = app
+            .world_mut()
+            .resource_mut::<rivertwin::app::ViewSettings>();
+        view.layer = rivertwin::app::palette::Layer::Difference;
+        view.show_max = true;
+    }
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the difference map",
+        |w| {
+            w.get_resource::<rivertwin::app::water::WaterShown>()
+                .is_some_and(|s| s.layer == rivertwin::app::palette::Layer::Difference)
+        },
+    );
+    let shown = app
+        .world()
+        .resource::<rivertwin::app::water::WaterShown>()
+        .clone();
+    // The range is symmetric about zero and wide enough for the breach's extra water.
+    assert_eq!(shown.range.min, -shown.range.max);
+    assert!(shown.range.max >= 0.5, "{shown:?}");
+    let (a, b) = {
+        let live = app.world().resource::<Live>();
+        (live.a.clone().expect("A"), live.b.clone().expect("B"))
+    };
+    // Below the dam, the dam break floods deeper than the upstream flood alone.
+    let below = app
+        .world()
+        .resource::<Session>()
+        .basin
+        .as_ref()
+        .expect("basin")
+        .gauges
+        .iter()
+        .find(|g| g.name == "Below dam")
+        .map(|g| (g.row, g.col))
+        .expect("gauge below the dam");
+    assert!(
+        b.max_depth_m[below] > a.max_depth_m[below] + 0.5,
+        "B {} vs A {}",
+        b.max_depth_m[below],
+        a.max_depth_m[below]
+    );
+    assert_eq!(
+        app.world().resource::<Session>().compare_label.as_deref(),
+        Some("scenario dam_break")
+    );
+}

@@ -680,7 +680,7 @@ pub fn legend_bar_ui(ui: &mut egui::Ui, layer: Layer, range: Range) {
             ui.painter().text(
                 pos2(rect.left() + f * rect.width(), rect.center().y),
                 align,
-                trim_number(v),
+                legend_number(v, range.max.abs().max(range.min.abs())),
                 FontId::proportional(15.0),
                 Color32::WHITE,
             );
@@ -689,14 +689,14 @@ pub fn legend_bar_ui(ui: &mut egui::Ui, layer: Layer, range: Range) {
     }
 }
 
-fn trim_number(v: f32) -> String {
-    if v.abs() >= 10.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
+/// A legend label with enough decimals to tell the quarter marks of `span` apart.
+pub fn legend_number(v: f32, span: f32) -> String {
+    let decimals = if span > 0.0 {
+        (2.0 - span.log10().floor()).clamp(0.0, 4.0) as usize
     } else {
-        format!("{v:.2}")
-    }
+        2
+    };
+    format!("{v:.decimals$}")
 }
 
 fn probe_ui(
@@ -734,6 +734,8 @@ fn probe_ui(
     let speed: Vec<[f64; 2]> = series.iter().map(|p| [p[0], p[3]]).collect();
     Plot::new("probe_plot")
         .height(150.0)
+        .include_y(0.0)
+        .include_y(0.1)
         .legend(Legend::default())
         .x_axis_label("time (s)")
         .allow_scroll(false)
@@ -793,6 +795,7 @@ fn gauges_ui(
         .x_axis_label("time (s)")
         .include_x(s.duration_s)
         .include_y(0.0)
+        .include_y(0.1)
         .allow_scroll(false)
         .show(ui, |p| {
             p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
@@ -1038,5 +1041,26 @@ fn overlay_ui(
             egui::Stroke::new(3.0, Color32::from_rgb(255, 255, 255)),
         );
         painter.circle_filled(s, 3.0, Color32::from_rgb(255, 60, 200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legend_numbers_keep_the_quarter_marks_apart() {
+        assert_eq!(legend_number(0.0025, 0.01), "0.0025");
+        assert_eq!(legend_number(0.5, 2.0), "0.50");
+        assert_eq!(legend_number(7.5, 10.0), "7.5");
+        assert_eq!(legend_number(250.0, 1000.0), "250");
+        assert_eq!(legend_number(-0.25, 1.0), "-0.25");
+    }
+
+    #[test]
+    fn times_read_as_hours_minutes_seconds() {
+        assert_eq!(format_time(42.25), "42.2 s");
+        assert_eq!(format_time(125.0), "2 min 05.0 s");
+        assert_eq!(format_time(3.0 * 3600.0 + 61.0), "3 h 01 min 01 s");
     }
 }
