@@ -11,7 +11,25 @@ use super::session::Session;
 
 /// Set by the UI each frame: the pointer is over (or dragging in) an egui panel.
 #[derive(Resource, Default, Debug)]
-pub struct PointerOverUi(pub bool);
+pub struct PointerOverUi {
+    /// Over a panel, a window or a widget in use, as egui saw it in its last pass.
+    pub any: bool,
+    /// Over an egui window or popup, or dragging a widget (not the panels).
+    pub window_or_widget: bool,
+}
+
+impl PointerOverUi {
+    /// Whether the pointer at `cursor` (logical pixels) is on the UI rather than the 3D
+    /// view. The view's rectangle is checked against the cursor now, so a click right
+    /// after the mouse left a panel counts for the view even if egui (at a low frame
+    /// rate) last saw the pointer over the panel.
+    pub fn blocks(&self, cursor: Option<Vec2>, view: &ViewRect) -> bool {
+        match (cursor, view.0) {
+            (Some(c), Some(rect)) => !rect.contains(c) || self.window_or_widget,
+            _ => self.any,
+        }
+    }
+}
 
 /// The part of the window the panels leave free (logical pixels), where the 3D view is
 /// drawn. Set by the UI each frame.
@@ -206,21 +224,63 @@ fn frame_basin(
 /// when it crosses a panel. With no button held, hovering a panel blocks wheel zoom.
 fn block_over_ui(
     over: Res<PointerOverUi>,
+    view: Res<ViewRect>,
+    window: Query<&Window, With<bevy::window::PrimaryWindow>>,
     mouse: Res<ButtonInput<MouseButton>>,
     mut latched: Local<bool>,
     mut cameras: Query<&mut PanOrbitCamera>,
 ) {
+    let cursor = window.single().ok().and_then(Window::cursor_position);
+    let over_now = over.blocks(cursor, &view);
     if mouse.get_just_pressed().next().is_some() {
-        *latched = over.0;
+        *latched = over_now;
     }
     let block = if mouse.get_pressed().next().is_some() {
         *latched
     } else {
-        over.0
+        over_now
     };
     for mut cam in &mut cameras {
         if cam.enabled == block {
             cam.enabled = !block;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_rectangle_decides_over_a_stale_panel_flag() {
+        let view = ViewRect(Some(Rect::new(300.0, 40.0, 1200.0, 860.0)));
+        let stale = PointerOverUi {
+            any: true,
+            window_or_widget: false,
+        };
+        // In the view now, although egui last saw the pointer over a panel.
+        assert!(!stale.blocks(Some(Vec2::new(700.0, 400.0)), &view));
+        // On a panel.
+        assert!(stale.blocks(Some(Vec2::new(100.0, 400.0)), &view));
+        // Over a window floating in the view.
+        let window = PointerOverUi {
+            any: true,
+            window_or_widget: true,
+        };
+        assert!(window.blocks(Some(Vec2::new(700.0, 400.0)), &view));
+        // Before the first UI pass, egui's flag decides.
+        assert!(stale.blocks(Some(Vec2::new(700.0, 400.0)), &ViewRect(None)));
+    }
+
+    #[test]
+    fn home_view_fits_wide_and_tall_views() {
+        let fov = 45f32.to_radians();
+        let (_, wide, _, _) = home_view(1000.0, 500.0, 50.0, 2.0, fov);
+        let (_, tall, _, _) = home_view(1000.0, 500.0, 50.0, 0.5, fov);
+        // A narrow view must step back further to fit the basin's width.
+        assert!(tall > 1.5 * wide, "{tall} vs {wide}");
+        // Seen from `radius`, the half-width fits in the horizontal half-angle.
+        let half_h = (fov / 2.0).tan() * 0.5;
+        assert!(500.0 / tall <= half_h * 1.001);
     }
 }

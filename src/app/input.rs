@@ -10,7 +10,7 @@ use bevy::window::PrimaryWindow;
 use bevy_panorbit_camera::PanOrbitCamera;
 
 use super::TwinSet;
-use super::camera::{CanScreenshot, PointerOverUi, ResetView};
+use super::camera::{CanScreenshot, PointerOverUi, ResetView, ViewRect};
 use super::session::{Action, Actions, Live, Session, ViewSettings};
 use super::twin::{Command, DrawnBreach};
 use super::view_grid::ViewGrid;
@@ -176,6 +176,7 @@ pub fn pick_terrain(
 fn click_terrain(
     mouse: Res<ButtonInput<MouseButton>>,
     over_ui: Res<PointerOverUi>,
+    view_rect: Res<ViewRect>,
     window: Query<&Window, With<PrimaryWindow>>,
     camera: Query<(&Camera, &GlobalTransform), With<PanOrbitCamera>>,
     session: Res<Session>,
@@ -187,7 +188,11 @@ fn click_terrain(
     let Ok(window) = window.single() else { return };
     let cursor = window.cursor_position();
     if mouse.just_pressed(MouseButton::Left) {
-        *pressed_at = if over_ui.0 { None } else { cursor };
+        *pressed_at = if over_ui.blocks(cursor, &view_rect) {
+            None
+        } else {
+            cursor
+        };
     }
     if !mouse.just_released(MouseButton::Left) {
         return;

@@ -34,6 +34,7 @@ pub struct Session {
     pub threads: usize,
     // Receivers are not `Sync`; the mutexes make the session a resource.
     loading: Option<Mutex<Receiver<Result<Loaded, String>>>>,
+    loading_since: Option<std::time::Instant>,
     export_reply: Option<Mutex<Receiver<Result<ExportReport, String>>>>,
     pub last_export: Option<Result<ExportReport, String>>,
 }
@@ -257,7 +258,10 @@ fn start_loading(session: &mut Session, basin_path: PathBuf, scenario: Option<St
             let _ = tx.send(result);
         });
     match spawned {
-        Ok(_) => session.loading = Some(Mutex::new(rx)),
+        Ok(_) => {
+            session.loading = Some(Mutex::new(rx));
+            session.loading_since = Some(std::time::Instant::now());
+        }
         Err(e) => session.error = Some(format!("cannot start loading: {e}")),
     }
 }
@@ -282,6 +286,15 @@ fn finish_loading(
     session.loading = None;
     match result {
         Ok(loaded) => {
+            let (rows, cols) = loaded.basin.bed_m.dim();
+            info!(
+                "opened {} · {} ({rows} × {cols} cells) in {:.2} s",
+                loaded.basin.file.name,
+                loaded.scenario,
+                session
+                    .loading_since
+                    .map_or(0.0, |t| t.elapsed().as_secs_f64())
+            );
             let grid = ViewGrid::new(
                 &loaded.basin.bed_m,
                 &loaded.basin.active,

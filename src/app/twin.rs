@@ -669,9 +669,11 @@ impl Worker {
         if self.solver.steps() > steps0 {
             self.wall_running_s += started.elapsed().as_secs_f64();
         }
+        // The probe keeps at most about 2000 samples over the scenario.
+        let spacing = self.duration_s() / 2000.0;
         if let Some((cell, series)) = &mut self.probe {
             let t = self.solver.sim_time_s();
-            if series.last().is_none_or(|last| t > last[0]) {
+            if series.last().is_none_or(|last| t >= last[0] + spacing) {
                 series.push(probe_sample(&self.solver, *cell));
             }
         }

@@ -209,9 +209,9 @@ fn ui(
                 });
             });
     }
-    over_ui.0 = ctx.pointer_hover_pos().is_some_and(|p| !free.contains(p))
-        || ctx.is_pointer_over_egui()
-        || ctx.egui_is_using_pointer();
+    over_ui.window_or_widget = ctx.is_pointer_over_egui() || ctx.egui_is_using_pointer();
+    over_ui.any =
+        ctx.pointer_hover_pos().is_some_and(|p| !free.contains(p)) || over_ui.window_or_widget;
     keyboard_over_ui.0 = ctx.egui_wants_keyboard_input();
     for a in pending {
         actions.push(a);
