@@ -56,6 +56,9 @@ fn window_title(
     }
 }
 
+const EXPORT_FOLDER_FIELD: &str = "export folder";
+const COMPARE_FOLDER_FIELD: &str = "compare folder";
+
 const SPEEDS: [(Speed, &str); 6] = [
     (Speed::RealTime(1.0), "1× real time"),
     (Speed::RealTime(10.0), "10×"),
@@ -212,7 +215,18 @@ fn ui(
     over_ui.window_or_widget = ctx.is_pointer_over_egui() || ctx.egui_is_using_pointer();
     over_ui.any =
         ctx.pointer_hover_pos().is_some_and(|p| !free.contains(p)) || over_ui.window_or_widget;
-    keyboard_over_ui.0 = ctx.egui_wants_keyboard_input();
+    // Keys go to the text fields while one is being typed in, else to the shortcuts. A
+    // clicked button keeps no keyboard focus: Space must not press it again.
+    let focused = ctx.memory(|m| m.focused());
+    let typing = focused.is_some_and(|id| {
+        id == egui::Id::new(EXPORT_FOLDER_FIELD) || id == egui::Id::new(COMPARE_FOLDER_FIELD)
+    });
+    if let Some(id) = focused
+        && !typing
+    {
+        ctx.memory_mut(|m| m.surrender_focus(id));
+    }
+    keyboard_over_ui.0 = typing;
     for a in pending {
         actions.push(a);
     }
@@ -280,7 +294,7 @@ fn top_bar_ui(
         }
         if ui
             .button("⏭ Step")
-            .on_hover_text("→ (one solver step)")
+            .on_hover_text("Right arrow: one solver step")
             .clicked()
         {
             out.push(Action::Twin(Command::Step));
@@ -539,6 +553,7 @@ fn compare_ui(
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut view.compare_folder)
+                .id(egui::Id::new(COMPARE_FOLDER_FIELD))
                 .hint_text("out/run1")
                 .desired_width(170.0),
         );
@@ -814,6 +829,7 @@ fn export_ui(
     let hint = default_export_folder(session, live).display().to_string();
     ui.add(
         egui::TextEdit::singleline(&mut view.export_folder)
+            .id(egui::Id::new(EXPORT_FOLDER_FIELD))
             .hint_text(hint)
             .desired_width(300.0),
     );
@@ -856,7 +872,7 @@ fn help_ui(ctx: &egui::Context, open: &mut bool) {
             egui::Grid::new("keys").striped(true).show(ui, |ui| {
                 for (k, what) in [
                     ("Space", "play / pause"),
-                    ("→", "one solver step"),
+                    ("Right arrow", "one solver step"),
                     ("Ctrl+Backspace", "reset to t = 0"),
                     ("R", "reset the view"),
                     ("1 … 5", "layer: depth, speed, hazard, arrival, difference"),
@@ -908,7 +924,8 @@ fn overlay_ui(
     };
     let painter = ctx
         .layer_painter(egui::LayerId::new(
-            egui::Order::Middle,
+            // Under the egui windows (help, problems), over the 3D view.
+            egui::Order::Background,
             egui::Id::new("overlay"),
         ))
         .with_clip_rect(free);
