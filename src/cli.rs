@@ -137,6 +137,17 @@ fn open(args: OpenArgs) -> anyhow::Result<()> {
             e.display()
         );
     }
+    if cfg!(target_os = "linux")
+        && ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()))
+    {
+        anyhow::bail!(
+            "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run from a \
+             desktop session, or under Xvfb (`xvfb-run -s '-screen 0 1600x900x24' rivertwin open …`); \
+             for batch work use `rivertwin run`"
+        );
+    }
     crate::app::run(crate::app::OpenOptions {
         basin,
         scenario: args.scenario,

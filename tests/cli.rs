@@ -92,3 +92,24 @@ fn open_refuses_bad_arguments_before_opening_a_window() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Without a display the app says so and exits 1 instead of crashing in the window system.
+#[cfg(all(feature = "app", target_os = "linux"))]
+#[test]
+fn open_without_a_display_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rivertwin"))
+        .args(["open", "basins/merewether"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no display") && stderr.contains("xvfb-run"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

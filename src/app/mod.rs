@@ -125,7 +125,15 @@ pub fn run(options: OpenOptions) -> anyhow::Result<()> {
     );
     app.insert_resource(options);
     app.add_plugins(plugin);
-    let exit = app.run();
+    // The window and renderer start inside `run`; if they cannot (no usable graphics
+    // driver), report it as an error instead of a crash.
+    let exit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.run())).map_err(|_| {
+        anyhow::anyhow!(
+            "the window or the renderer failed to start (see the message above); the app needs a \
+             display and a Vulkan or OpenGL driver — without a GPU, Mesa's software Vulkan \
+             (Debian: mesa-vulkan-drivers) works"
+        )
+    })?;
     match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(anyhow::anyhow!(
