@@ -473,3 +473,62 @@ fn a_second_scenario_runs_beside_the_first_for_the_difference_map() {
         Some("scenario dam_break")
     );
 }
+
+#[test]
+fn scrubbing_shows_a_stored_frame_and_max_shows_the_envelope() {
+    use rivertwin::app::water::WaterShown;
+    let mut app = app(basin("jacksboro_valley"), Some("upstream_flood"));
+    loaded(&mut app);
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    update_until(
+        &mut app,
+        Duration::from_secs(60),
+        "an hour and a half",
+        |w| sim_time(w).is_some_and(|t| t > 5400.0),
+    );
+    push(&mut app, Action::Pause);
+    update_until(&mut app, Duration::from_secs(10), "pause", |w| {
+        w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
+    });
+    let shown = |app: &mut App, what: &str, source: &'static str| -> WaterShown {
+        update_until(app, Duration::from_secs(10), what, move |w| {
+            w.get_resource::<WaterShown>()
+                .is_some_and(|s| s.source.starts_with(source))
+        });
+        app.world().resource::<WaterShown>().clone()
+    };
+    let live = shown(&mut app, "the live view", "live");
+    let frames = app
+        .world()
+        .resource::<Live>()
+        .a
+        .as_ref()
+        .expect("snapshot")
+        .history
+        .len();
+    // One frame per 300 s output interval, and the one at t = 0.
+    assert!(frames >= 19, "{frames} stored frames");
+    app.world_mut()
+        .resource_mut::<rivertwin::app::ViewSettings>()
+        .scrub = Some(0);
+    let first = shown(&mut app, "the first frame", "stored frame at 0 s");
+    // At t = 0 only the reservoir holds water; the flood has spread since.
+    assert!(first.wet_vertices > 0);
+    assert!(
+        first.wet_vertices < live.wet_vertices,
+        "{first:?} vs {live:?}"
+    );
+    {
+        let mut view = app
+            .world_mut()
+            .resource_mut::<rivertwin::app::ViewSettings>();
+        view.scrub = None;
+        view.show_max = true;
+    }
+    let max = shown(&mut app, "the maxima", "max so far");
+    assert!(max.wet_vertices >= live.wet_vertices, "{max:?} vs {live:?}");
+}
