@@ -212,8 +212,11 @@ fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
+        let partial = basin::runner::partial_folder(&out);
         ctrlc::set_handler(move || {
             if cancel.swap(true, Ordering::Relaxed) {
+                // Aborted: leave no half-written results behind.
+                let _ = std::fs::remove_dir_all(&partial);
                 std::process::exit(130);
             }
             eprintln!("\nstopping after this step; the partial result will be written (Ctrl-C again to abort)");

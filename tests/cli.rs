@@ -113,3 +113,48 @@ fn open_without_a_display_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A second Ctrl-C aborts at once and leaves neither results nor the temporary folder.
+#[cfg(unix)]
+#[test]
+fn a_second_interrupt_aborts_and_leaves_nothing_behind() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rivertwin"))
+        .args([
+            "run",
+            "basins/merewether/scenarios/recorded_inflow.toml",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    let partial = dir.path().join(format!(".out.partial-{}", child.id()));
+    let start = Instant::now();
+    while !partial.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(!partial.exists(), "the temporary folder was left behind");
+    assert!(!out.exists(), "an aborted run must not leave results");
+}

@@ -183,15 +183,11 @@ fn run_in_pool(
     let mut gauges = GaugeRecords::default();
 
     // Write into a temporary sibling folder; rename at the end.
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let tmp = partial_folder(out);
     std::fs::create_dir_all(&tmp).map_err(|e| BasinError::Write {
         path: tmp.clone(),
         reason: e.to_string(),
@@ -223,6 +219,20 @@ fn run_in_pool(
         let _ = std::fs::remove_dir_all(&tmp);
     }
     placed
+}
+
+/// The hidden sibling folder a run of this process writes `out` into before renaming it
+/// into place; whoever aborts a run (a second Ctrl-C) removes it.
+pub fn partial_folder(out: &Path) -> PathBuf {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    parent.join(format!(".{name}.partial-{}", std::process::id()))
 }
 
 /// Move the finished results from `tmp` to `out`. An existing `out` (which may have
