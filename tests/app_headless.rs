@@ -532,3 +532,60 @@ fn scrubbing_shows_a_stored_frame_and_max_shows_the_envelope() {
     let max = shown(&mut app, "the maxima", "max so far");
     assert!(max.wet_vertices >= live.wet_vertices, "{max:?} vs {live:?}");
 }
+
+/// A breach that opens at once (formation time 0) on its own clock trigger changes the
+/// bed the view shows in the same step.
+#[test]
+fn an_instant_breach_shows_in_the_bed_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = basin("jacksboro_valley");
+    let dst = dir.path().join("jacksboro_valley");
+    std::fs::create_dir_all(dst.join("scenarios")).expect("folders");
+    for f in ["basin.toml", "dem.tif", "reservoir_depth.tif"] {
+        std::fs::copy(src.join(f), dst.join(f)).expect("copy");
+    }
+    for f in ["upstream_flood.toml", "dam_break.toml"] {
+        std::fs::copy(src.join("scenarios").join(f), dst.join("scenarios").join(f)).expect("copy");
+    }
+    let scenario = dst.join("scenarios/dam_break.toml");
+    let text = std::fs::read_to_string(&scenario).expect("read");
+    let instant = text
+        .replace("formation_time_s = 1200.0", "formation_time_s = 0.0")
+        .replace("time_s = 2700.0", "time_s = 60.0");
+    assert_ne!(instant, text, "the scenario file changed its wording");
+    std::fs::write(&scenario, instant).expect("write");
+
+    let mut app = app(dst, Some("dam_break"));
+    loaded(&mut app);
+    let (cells, final_bed) = {
+        let s = app.world().resource::<Session>();
+        let b = &s.twin.as_ref().expect("twin").scenario.breaches[0];
+        (b.cells.clone(), b.final_bed_m)
+    };
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Twin(Command::PauseAt(Some(120.0))));
+    push(&mut app, Action::Play);
+    update_until(&mut app, Duration::from_secs(60), "120 s", |w| {
+        w.resource::<Live>()
+            .a
+            .as_ref()
+            .is_some_and(|s| !s.running && s.sim_time_s >= 120.0)
+    });
+    let snap = app.world().resource::<Live>().a.clone().expect("snapshot");
+    assert!(
+        matches!(snap.breaches[0], hydro::BreachStatus::Complete { .. }),
+        "{:?}",
+        snap.breaches
+    );
+    assert!(snap.bed_version > 0, "the bed shown was never updated");
+    for &c in &cells {
+        assert!(
+            (f64::from(snap.bed_m[c]) - final_bed).abs() < 1e-3,
+            "bed {} at {c:?}",
+            snap.bed_m[c]
+        );
+    }
+}

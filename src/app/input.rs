@@ -269,14 +269,36 @@ pub fn encode_png(image: &Image) -> Result<Vec<u8>, String> {
 
 /// Start an export: capture the window (when there is one), then hand everything to the
 /// worker, which writes the bundle.
+#[allow(clippy::too_many_arguments)]
 fn request_export(
     mut commands: Commands,
     mut export: ResMut<ExportRequested>,
     can_screenshot: Option<Res<CanScreenshot>>,
     view: Res<ViewSettings>,
     camera: Query<&PanOrbitCamera>,
+    live: Res<Live>,
+    shown: Option<Res<super::water::WaterShown>>,
     mut actions: ResMut<Actions>,
+    mut pause_sent: Local<bool>,
 ) {
+    if export.0.is_none() {
+        return;
+    }
+    // The picture and the data must be of one moment: pause first, and capture once
+    // the view shows the paused state.
+    if let Some(s) = &live.a {
+        if s.running {
+            if !*pause_sent {
+                actions.push(Action::Pause);
+                *pause_sent = true;
+            }
+            return;
+        }
+        if can_screenshot.is_some() && !shown.is_some_and(|w| w.sim_time_s == s.sim_time_s) {
+            return;
+        }
+    }
+    *pause_sent = false;
     let Some(folder) = export.0.take() else {
         return;
     };

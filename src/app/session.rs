@@ -154,6 +154,8 @@ pub enum Action {
     /// Results of an earlier run (an output or export folder) as B.
     CompareResults(PathBuf),
     ClearCompare,
+    /// Close the problem window.
+    DismissError,
     /// Write the snapshot bundle; `screenshot_png` is filled in by the view when it can.
     Export {
         folder: PathBuf,
@@ -206,7 +208,9 @@ fn open_requested_basin(
 /// The basin folder of `path` (a folder or its basin.toml).
 fn basin_folder(path: &Path) -> PathBuf {
     if path.is_file() {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     } else {
         path.to_path_buf()
     }
@@ -354,11 +358,18 @@ fn finish_loading(
         Err(e) => {
             error!("{e}");
             session.error = Some(e);
+            // Offer the basins beside the one that failed, to pick another.
+            if session.basins.is_empty()
+                && let Some(o) = &options
+            {
+                session.basins = sibling_basins(&basin_folder(&o.basin));
+            }
         }
     }
 }
 
 fn sibling_basins(dir: &Path) -> Vec<PathBuf> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let Some(parent) = dir.parent() else {
         return vec![dir.to_path_buf()];
     };
@@ -434,6 +445,7 @@ fn apply_actions(
                         b.send(Command::Play);
                         session.compare = Some(b);
                         session.compare_label = Some(format!("scenario {name}"));
+                        session.error = None;
                         live.b = None;
                         view.compare_scenario = name;
                     }
@@ -448,6 +460,7 @@ fn apply_actions(
                     Ok(b) => {
                         session.compare = None;
                         session.compare_label = Some(format!("results in {}", folder.display()));
+                        session.error = None;
                         live.b = Some(Arc::new(b));
                         view.layer = Layer::Difference;
                         view.show_max = true;
@@ -455,6 +468,7 @@ fn apply_actions(
                     Err(e) => session.error = Some(e),
                 }
             }
+            Action::DismissError => session.error = None,
             Action::ClearCompare => {
                 session.compare = None;
                 session.compare_label = None;
@@ -468,6 +482,16 @@ fn apply_actions(
                 screenshot_png,
                 view: description,
             } => {
+                if session.twin.is_none() {
+                    session.last_export = Some(Err("no basin is open to export".into()));
+                    continue;
+                }
+                if session.export_reply.is_some() {
+                    session.last_export = Some(Err(
+                        "an export is still being written; try again when it is done".into(),
+                    ));
+                    continue;
+                }
                 let (tx, rx) = channel();
                 session.send(Command::Export(ExportRequest {
                     folder,
@@ -488,9 +512,16 @@ fn receive_snapshots(
     mut next: ResMut<NextState<RunState>>,
 ) {
     if let Some(s) = session.twin.as_ref().and_then(Twin::take_snapshot) {
-        // The worker pauses by itself at the end of the scenario or on a solver error.
-        if !s.running && *state.get() == RunState::Running {
-            next.set(RunState::Paused);
+        // Mirror the worker, which also pauses by itself (end of the scenario, a solver
+        // error, a stop time); a snapshot from before a Play or Pause is corrected by the
+        // next one.
+        let want = if s.running {
+            RunState::Running
+        } else {
+            RunState::Paused
+        };
+        if *state.get() != want {
+            next.set(want);
         }
         live.a = Some(s);
     }

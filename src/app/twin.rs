@@ -151,8 +151,10 @@ pub struct Snapshot {
     pub log: Arc<Vec<SteeringEvent>>,
     /// Breaches drawn in the app, after the scenario's in `breaches`.
     pub drawn_breaches: Arc<Vec<DrawnBreach>>,
-    /// A solver failure (blow-up) or a refused command, for the status bar.
+    /// A solver failure (blow-up): the run cannot go on until Reset.
     pub error: Option<String>,
+    /// The last command the worker refused (the run goes on).
+    pub notice: Option<String>,
 }
 
 impl Snapshot {
@@ -215,6 +217,7 @@ impl Snapshot {
             log: Arc::new(Vec::new()),
             drawn_breaches: Arc::new(Vec::new()),
             error: None,
+            notice: None,
         })
     }
 }
@@ -276,8 +279,14 @@ impl Drop for Twin {
         let (dead, _) = channel();
         // Closing the channel ends the worker's loop.
         self.commands = dead;
+        // The worker notices at the end of its current slice; wait for it elsewhere, so
+        // that replacing a twin never stalls the window.
         if let Some(h) = self.worker.take() {
-            let _ = h.join();
+            let _ = std::thread::Builder::new()
+                .name("twin-join".into())
+                .spawn(move || {
+                    let _ = h.join();
+                });
         }
     }
 }
@@ -303,6 +312,8 @@ struct Worker {
     drawn_breaches: Vec<DrawnBreach>,
     probe: Option<((usize, usize), ProbeSeries)>,
     pause_at_s: Option<f64>,
+    /// The last refused command, for the status bar.
+    notice: Option<String>,
     /// The last real-time factor and cell-updates/s measured while running.
     last_rates: (f64, f64),
     error: Option<String>,
@@ -353,6 +364,7 @@ impl Worker {
             drawn_breaches: Vec::new(),
             probe: None,
             pause_at_s: None,
+            notice: None,
             last_rates: (0.0, 0.0),
             error: None,
             seq: 0,
@@ -478,8 +490,9 @@ impl Worker {
                 Ok(())
             }
         };
+        // A refused command is reported but does not stop the run (solver errors do).
         if let Err(e) = result {
-            self.error = Some(e);
+            self.notice = Some(e);
         }
     }
 
@@ -604,7 +617,7 @@ impl Worker {
         }
         let output_end = self.output_time(self.next_output);
         let end = self.pause_at_s.map_or(output_end, |p| p.min(output_end));
-        let had_breach_moving = self.breach_moving();
+        let breaches_before = self.breach_statuses();
         match self.solver.step(end) {
             Ok(r) => {
                 self.envelopes.update(
@@ -614,7 +627,10 @@ impl Worker {
                     &self.hazard,
                     self.scenario.file.hazard,
                 );
-                if had_breach_moving || self.breach_moving() {
+                // Also a breach that opens at once (Waiting → Complete in one step).
+                if !breaches_before.is_empty()
+                    && (breaches_before != self.breach_statuses() || self.breach_moving())
+                {
                     self.bed_version += 1;
                     self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
                 }
@@ -637,6 +653,10 @@ impl Worker {
                 false
             }
         }
+    }
+
+    fn breach_statuses(&self) -> Vec<BreachStatus> {
+        (0..).map_while(|i| self.solver.breach_status(i)).collect()
     }
 
     fn breach_moving(&self) -> bool {
@@ -779,6 +799,7 @@ impl Worker {
             log: Arc::new(self.log.clone()),
             drawn_breaches: Arc::new(self.drawn_breaches.clone()),
             error: self.error.clone(),
+            notice: self.notice.clone(),
         };
         if let Ok(mut slot) = self.latest.lock() {
             *slot = Some(Arc::new(snapshot));

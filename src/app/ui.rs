@@ -191,7 +191,9 @@ fn ui(
         help_ui(ctx, &mut view.show_help);
     }
     if let Some(e) = &session.error {
+        let mut open = true;
         egui::Window::new("Problem")
+            .open(&mut open)
             .anchor(Align2::CENTER_TOP, [0.0, 80.0])
             .collapsible(false)
             .resizable(false)
@@ -199,6 +201,9 @@ fn ui(
                 ui.label(RichText::new(e).color(Color32::from_rgb(255, 140, 120)));
                 ui.label("Fix the file named above, then open the basin again from the top bar.");
             });
+        if !open {
+            pending.push(Action::DismissError);
+        }
     }
     if session.is_loading() {
         egui::Window::new("Loading")
@@ -247,7 +252,7 @@ fn top_bar_ui(
         let current = session
             .basin
             .as_ref()
-            .map(|b| b.dir.clone())
+            .map(|b| b.dir.canonicalize().unwrap_or_else(|_| b.dir.clone()))
             .unwrap_or_default();
         egui::ComboBox::from_id_salt("basin")
             .selected_text(session.basin_name())
@@ -388,6 +393,9 @@ fn status_ui(
         if let Some(e) = &s.error {
             ui.separator();
             ui.label(RichText::new(e).color(Color32::from_rgb(255, 120, 100)));
+        } else if let Some(n) = &s.notice {
+            ui.separator();
+            ui.label(RichText::new(n).color(Color32::from_rgb(255, 200, 120)));
         }
     });
 }

@@ -119,7 +119,9 @@ fn sample_field(
     hazard: &HazardTables,
     method: basin::config::HazardMethod,
 ) -> (WaterField, String) {
-    let frame = view.scrub.and_then(|i| a.history.get(i).cloned());
+    // The worker thins old frames; an index past the end shows the last one.
+    let last = a.history.len().saturating_sub(1);
+    let frame = view.scrub.and_then(|i| a.history.get(i.min(last)).cloned());
     let (depth, speed, source): (Arc<Array2<f32>>, Arc<Array2<f32>>, String) = if view.show_max {
         (
             a.max_depth_m.clone(),
