@@ -277,6 +277,7 @@ fn request_export(
     view: Res<ViewSettings>,
     camera: Query<&PanOrbitCamera>,
     live: Res<Live>,
+    session: Res<Session>,
     shown: Option<Res<super::water::WaterShown>>,
     mut actions: ResMut<Actions>,
     mut pause_sent: Local<bool>,
@@ -299,9 +300,13 @@ fn request_export(
         }
     }
     *pause_sent = false;
-    let Some(folder) = export.0.take() else {
+    let Some(mut folder) = export.0.take() else {
         return;
     };
+    // The default name carries the time: take it now that the run is paused.
+    if view.export_folder.trim().is_empty() {
+        folder = default_export_folder(&session, &live);
+    }
     let description = view_description(&view, camera.iter().next());
     if can_screenshot.is_none() {
         actions.push(Action::Export {
