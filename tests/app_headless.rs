@@ -514,7 +514,7 @@ fn scrubbing_shows_a_stored_frame_and_max_shows_the_envelope() {
     assert!(frames >= 19, "{frames} stored frames");
     app.world_mut()
         .resource_mut::<rivertwin::app::ViewSettings>()
-        .scrub = Some(0);
+        .scrub = Some(0.0);
     let first = shown(&mut app, "the first frame", "stored frame at 0 s");
     // At t = 0 only the reservoir holds water; the flood has spread since.
     assert!(first.wet_vertices > 0);

@@ -91,8 +91,9 @@ pub struct ViewSettings {
     pub threshold_m: f32,
     /// Show the maximum so far instead of the current state.
     pub show_max: bool,
-    /// Show a stored frame (index into the history) instead of the live state.
-    pub scrub: Option<usize>,
+    /// Show a stored frame instead of the live state: the last one at or before this
+    /// simulated time (s). A time, not an index, since frames thin out as a run grows.
+    pub scrub: Option<f64>,
     pub show_help: bool,
     pub draw_breach: bool,
     pub breach_points: Vec<[f64; 2]>,

@@ -158,6 +158,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Index of the stored frame shown for a scrub time: the last one not after it.
+    pub fn frame_index_at(&self, t_s: f64) -> Option<usize> {
+        let n = self.history.partition_point(|f| f.sim_time_s <= t_s + 1e-9);
+        (!self.history.is_empty()).then(|| n.saturating_sub(1))
+    }
+
+    /// The stored frame shown for a scrub time.
+    pub fn frame_at(&self, t_s: f64) -> Option<&Arc<Frame>> {
+        self.frame_index_at(t_s).map(|i| &self.history[i])
+    }
+
     /// The results of a finished run (a `rivertwin run` output folder, or an exported
     /// bundle) as a comparison run B: its maxima and final depth, no history.
     pub fn from_results(basin: &Basin, folder: &Path) -> Result<Self, String> {

@@ -627,10 +627,13 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
         let frames = s.history.len();
         if frames > 1 {
             let mut live = view.scrub.is_none();
-            let mut index = view.scrub.unwrap_or(frames - 1).min(frames - 1);
+            let mut index = view
+                .scrub
+                .and_then(|t| s.frame_index_at(t))
+                .unwrap_or(frames - 1);
             ui.horizontal(|ui| {
                 if ui.checkbox(&mut live, "live").changed() {
-                    view.scrub = if live { None } else { Some(index) };
+                    view.scrub = (!live).then(|| s.history[index].sim_time_s);
                 }
                 let t = s.history[index].sim_time_s;
                 let r = ui.add_enabled(
@@ -640,7 +643,7 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
                         .text(format!("stored frame at {}", format_time(t))),
                 );
                 if r.changed() {
-                    view.scrub = Some(index);
+                    view.scrub = Some(s.history[index].sim_time_s);
                 }
             });
         }
@@ -751,7 +754,7 @@ fn probe_ui(
     );
     let t_now = view
         .scrub
-        .and_then(|i| s.history.get(i))
+        .and_then(|t| s.frame_at(t))
         .map_or(s.sim_time_s, |f| f.sim_time_s);
     let depth: Vec<[f64; 2]> = series.iter().map(|p| [p[0], p[1]]).collect();
     let speed: Vec<[f64; 2]> = series.iter().map(|p| [p[0], p[3]]).collect();
@@ -810,7 +813,7 @@ fn gauges_ui(
         .collect();
     let t_now = view
         .scrub
-        .and_then(|i| s.history.get(i))
+        .and_then(|t| s.frame_at(t))
         .map_or(s.sim_time_s, |f| f.sim_time_s);
     Plot::new("gauge_plot")
         .height(150.0)

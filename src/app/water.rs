@@ -119,9 +119,7 @@ fn sample_field(
     hazard: &HazardTables,
     method: basin::config::HazardMethod,
 ) -> (WaterField, String) {
-    // The worker thins old frames; an index past the end shows the last one.
-    let last = a.history.len().saturating_sub(1);
-    let frame = view.scrub.and_then(|i| a.history.get(i.min(last)).cloned());
+    let frame = view.scrub.and_then(|t| a.frame_at(t).cloned());
     let (depth, speed, source): (Arc<Array2<f32>>, Arc<Array2<f32>>, String) = if view.show_max {
         (
             a.max_depth_m.clone(),
@@ -270,7 +268,7 @@ fn sync_water(
         view.layer,
         view.exaggeration,
         view.threshold_m,
-        view.scrub,
+        view.scrub.map(f64::to_bits),
         view.show_max,
         session.compare_label.is_some()
     );
