@@ -36,6 +36,7 @@ pub struct Session {
     loading: Option<Mutex<Receiver<Result<Loaded, String>>>>,
     loading_since: Option<std::time::Instant>,
     export_reply: Option<Mutex<Receiver<Result<ExportReport, String>>>>,
+    comparing: Option<Mutex<Receiver<Result<Comparison, String>>>>,
     pub last_export: Option<Result<ExportReport, String>>,
 }
 
@@ -52,6 +53,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
+    }
+
+    /// B is being set up (a scenario's solver built, or results read).
+    pub fn comparing(&self) -> bool {
+        self.comparing.is_some()
     }
 
     pub fn export_pending(&self) -> bool {
@@ -73,6 +79,83 @@ struct Loaded {
     basin: Arc<Basin>,
     scenario: String,
     twin: Twin,
+}
+
+/// A comparison run B, ready: a twin running a scenario, or loaded results; for the
+/// basin of `generation` only.
+enum Comparison {
+    Run {
+        twin: Twin,
+        name: String,
+        generation: u64,
+    },
+    Results {
+        snapshot: Box<Snapshot>,
+        folder: PathBuf,
+        generation: u64,
+    },
+}
+
+fn start_comparing(
+    session: &mut Session,
+    job: impl FnOnce() -> Result<Comparison, String> + Send + 'static,
+) {
+    let (tx, rx) = channel();
+    let spawned = std::thread::Builder::new()
+        .name("compare-loader".into())
+        .spawn(move || {
+            let _ = tx.send(job());
+        });
+    match spawned {
+        Ok(_) => session.comparing = Some(Mutex::new(rx)),
+        Err(e) => session.error = Some(format!("cannot start loading B: {e}")),
+    }
+}
+
+fn finish_comparing(
+    mut session: ResMut<Session>,
+    mut live: ResMut<Live>,
+    mut view: ResMut<ViewSettings>,
+) {
+    let Some(rx) = &session.comparing else { return };
+    let received = match rx.lock() {
+        Ok(rx) => rx.try_recv(),
+        Err(_) => Err(TryRecvError::Disconnected),
+    };
+    let result = match received {
+        Ok(r) => r,
+        Err(TryRecvError::Empty) => return,
+        Err(TryRecvError::Disconnected) => Err("loading B stopped unexpectedly".into()),
+    };
+    session.comparing = None;
+    match result {
+        Ok(Comparison::Run {
+            twin,
+            name,
+            generation,
+        }) if generation == session.generation => {
+            session.compare = Some(twin);
+            session.compare_label = Some(format!("scenario {name}"));
+            session.error = None;
+            live.b = None;
+            view.compare_scenario = name;
+        }
+        Ok(Comparison::Results {
+            snapshot,
+            folder,
+            generation,
+        }) if generation == session.generation => {
+            session.compare = None;
+            session.compare_label = Some(format!("results in {}", folder.display()));
+            session.error = None;
+            live.b = Some(Arc::from(snapshot));
+            view.layer = Layer::Difference;
+            view.show_max = true;
+        }
+        // Another basin or scenario was opened meanwhile: B belongs to the old one.
+        Ok(_) => {}
+        Err(e) => session.error = Some(e),
+    }
 }
 
 /// The newest snapshots of A and B.
@@ -184,7 +267,12 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Update, apply_actions.in_set(TwinSet::ApplyInputs))
         .add_systems(
             Update,
-            (finish_loading, receive_snapshots, finish_export)
+            (
+                finish_loading,
+                finish_comparing,
+                receive_snapshots,
+                finish_export,
+            )
                 .chain()
                 .in_set(TwinSet::StepOrReceive),
         );
@@ -434,40 +522,35 @@ fn apply_actions(
                 let Some(basin) = session.basin.clone().filter(|_| session.twin.is_some()) else {
                     continue;
                 };
-                let path = basin.dir.join("scenarios").join(format!("{name}.toml"));
-                let started = Scenario::load(&path, &basin)
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| {
-                        Twin::start(basin.clone(), Arc::new(s), 1).map_err(|e| format!("{e:#}"))
-                    });
-                match started {
-                    Ok(b) => {
-                        b.send(Command::SetSpeed(Speed::AsFastAsPossible));
-                        b.send(Command::Play);
-                        session.compare = Some(b);
-                        session.compare_label = Some(format!("scenario {name}"));
-                        session.error = None;
-                        live.b = None;
-                        view.compare_scenario = name;
-                    }
-                    Err(e) => session.error = Some(e),
-                }
+                // Building B's solver takes a moment on a big grid: not on the UI thread.
+                let generation = session.generation;
+                start_comparing(&mut session, move || {
+                    let path = basin.dir.join("scenarios").join(format!("{name}.toml"));
+                    let scenario = Scenario::load(&path, &basin).map_err(|e| e.to_string())?;
+                    let b = Twin::start(basin.clone(), Arc::new(scenario), 1)
+                        .map_err(|e| format!("{e:#}"))?;
+                    b.send(Command::SetSpeed(Speed::AsFastAsPossible));
+                    b.send(Command::Play);
+                    Ok(Comparison::Run {
+                        twin: b,
+                        name,
+                        generation,
+                    })
+                });
             }
             Action::CompareResults(folder) => {
                 let Some(basin) = session.basin.clone() else {
                     continue;
                 };
-                match Snapshot::from_results(&basin, &folder) {
-                    Ok(b) => {
-                        session.compare = None;
-                        session.compare_label = Some(format!("results in {}", folder.display()));
-                        session.error = None;
-                        live.b = Some(Arc::new(b));
-                        view.layer = Layer::Difference;
-                        view.show_max = true;
-                    }
-                    Err(e) => session.error = Some(e),
-                }
+                let generation = session.generation;
+                start_comparing(&mut session, move || {
+                    let b = Snapshot::from_results(&basin, &folder)?;
+                    Ok(Comparison::Results {
+                        snapshot: Box::new(b),
+                        folder,
+                        generation,
+                    })
+                });
             }
             Action::DismissError => session.error = None,
             Action::ClearCompare => {

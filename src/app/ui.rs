@@ -572,6 +572,12 @@ fn compare_ui(
             )));
         }
     });
+    if session.comparing() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("setting up B …");
+        });
+    }
     let Some(label) = &session.compare_label else {
         return;
     };
