@@ -85,6 +85,12 @@ pub struct OpenArgs {
     /// Scripted mode: a new folder for the snapshot bundle.
     #[arg(long, requires = "exit_after")]
     pub export: Option<PathBuf>,
+    /// The water layer shown at start.
+    #[arg(long, value_enum)]
+    pub layer: Option<crate::app::palette::Layer>,
+    /// Show the maximum so far rather than the current state.
+    #[arg(long)]
+    pub max: bool,
     /// Window size in pixels, WIDTHxHEIGHT.
     #[arg(long, default_value = "1600x900", value_parser = parse_size)]
     pub window: (u32, u32),
@@ -159,6 +165,8 @@ fn open(args: OpenArgs) -> anyhow::Result<()> {
         screenshot: args.screenshot,
         export: args.export,
         window_size: args.window,
+        layer: args.layer,
+        show_max: args.max,
         threads: args.threads,
     })
 }
@@ -175,6 +183,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             exit_after: None,
             screenshot: None,
             export: None,
+            layer: None,
+            max: false,
             window: (1600, 900),
             threads: 0,
         });

@@ -575,6 +575,8 @@ fn an_instant_breach_shows_in_the_bed_at_once() {
             .is_some_and(|s| !s.running && s.sim_time_s >= 120.0)
     });
     let snap = app.world().resource::<Live>().a.clone().expect("snapshot");
+    // The run stops exactly at the time asked for, not at the end of a compute slice.
+    assert_eq!(snap.sim_time_s, 120.0);
     assert!(
         matches!(snap.breaches[0], hydro::BreachStatus::Complete { .. }),
         "{:?}",

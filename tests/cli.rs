@@ -85,6 +85,11 @@ fn open_refuses_bad_arguments_before_opening_a_window() {
             2,
             "cannot be used with",
         ),
+        (
+            vec!["open", "--layer", "difference"],
+            2,
+            "possible values: depth, speed, hazard, arrival",
+        ),
     ] {
         let (got, _, stderr) = rivertwin(&args);
         assert_eq!(got, code, "{args:?}: {stderr}");

@@ -41,6 +41,9 @@ pub struct OpenOptions {
     pub export: Option<PathBuf>,
     /// Window size in logical pixels.
     pub window_size: (u32, u32),
+    /// The layer the water shows first, and whether as the maximum so far.
+    pub layer: Option<palette::Layer>,
+    pub show_max: bool,
     /// Solver threads (0: all cores).
     pub threads: usize,
 }

@@ -4,14 +4,15 @@
 use serde::Serialize;
 
 /// What the water surface is coloured by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 pub enum Layer {
     #[default]
     Depth,
     Speed,
     Hazard,
     Arrival,
-    /// Depth of this run minus the comparison run (A − B).
+    /// Depth of this run minus the comparison run (A − B); needs a run B.
+    #[value(skip)]
     Difference,
 }
 

@@ -411,6 +411,12 @@ fn finish_loading(
                 }
                 t.send(Command::SetSpeed(view.speed));
             }
+            if first && let Some(o) = &options {
+                if let Some(layer) = o.layer {
+                    view.layer = layer;
+                }
+                view.show_max = o.show_max;
+            }
             if first && let Some(at) = options.as_ref().and_then(|o| o.exit_after_s) {
                 t.send(Command::PauseAt(Some(at)));
             }

@@ -693,7 +693,7 @@ impl Worker {
                     break;
                 }
             }
-            if !self.one_step() || started.elapsed() >= SLICE {
+            if !self.one_step() || !self.running || started.elapsed() >= SLICE {
                 break;
             }
         }
