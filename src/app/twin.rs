@@ -472,16 +472,30 @@ impl Worker {
                 Ok(())
             }
             Command::Reset => self.reset(),
-            Command::SetRain(rain) => self.set_rain(rain),
-            Command::SetInflowScale(f) => {
-                let r = self.solver.set_inflow_scale(f).map_err(|e| e.to_string());
-                if r.is_ok() && f != self.steering.inflow_scale {
-                    self.steering.inflow_scale = f;
-                    self.note(format!("inflow × {f:.2}"));
-                }
-                r
-            }
-            Command::SetManningScale(f) => self.set_manning_scale(f),
+            Command::SetRain(rain) => self.steer(
+                Steering {
+                    rain_override_mm_per_h: rain,
+                    ..self.steering.clone()
+                },
+                match rain {
+                    Some(r) => format!("rain set to {r:.1} mm/h"),
+                    None => "rain back to the scenario's".into(),
+                },
+            ),
+            Command::SetInflowScale(f) => self.steer(
+                Steering {
+                    inflow_scale: f,
+                    ..self.steering.clone()
+                },
+                format!("inflow × {f:.2}"),
+            ),
+            Command::SetManningScale(f) => self.steer(
+                Steering {
+                    manning_scale: f,
+                    ..self.steering.clone()
+                },
+                format!("Manning's n × {f:.2}"),
+            ),
             Command::TriggerBreach(i) => {
                 let r = self.solver.trigger_breach(i).map_err(|e| e.to_string());
                 if r.is_ok() {
@@ -489,7 +503,7 @@ impl Worker {
                 }
                 r
             }
-            Command::DrawnBreach(b) => self.add_drawn_breach(b, true),
+            Command::DrawnBreach(b) => self.add_drawn_breach(b),
             Command::SetProbe(cell) => {
                 self.probe = cell.map(|c| (c, self.probe_past(c)));
                 Ok(())
@@ -507,40 +521,36 @@ impl Worker {
         }
     }
 
-    fn set_rain(&mut self, rain: Option<f64>) -> Result<(), String> {
-        let series = match rain {
-            Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
-            None => self.scenario.rain_mm_per_h.clone(),
-        };
-        self.solver
-            .set_uniform_rain(series)
-            .map_err(|e| e.to_string())?;
-        if rain != self.steering.rain_override_mm_per_h {
-            self.steering.rain_override_mm_per_h = rain;
-            self.note(match rain {
-                Some(r) => format!("rain set to {r:.1} mm/h"),
-                None => "rain back to the scenario's".into(),
-            });
+    /// Put `steering` in force and log `change` when it differs from what was.
+    fn steer(&mut self, steering: Steering, change: String) -> Result<(), String> {
+        self.apply_steering(&steering)?;
+        if steering != self.steering {
+            self.steering = steering;
+            self.note(change);
         }
         Ok(())
     }
 
-    fn set_manning_scale(&mut self, f: f64) -> Result<(), String> {
+    /// Rain, inflow factor and roughness of the solver as `steering` says (the speed is
+    /// the worker's own). Also re-applies the steering to a fresh solver after a reset.
+    fn apply_steering(&mut self, steering: &Steering) -> Result<(), String> {
+        let f = steering.manning_scale;
         if !(f.is_finite() && f > 0.0) {
             return Err(format!("Manning multiplier {f} must be > 0"));
         }
-        let n = self.basin.manning_n.mapv(|n| n * f);
-        self.solver
-            .set_manning_n(n.view())
+        let rain = match steering.rain_override_mm_per_h {
+            Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
+            None => self.scenario.rain_mm_per_h.clone(),
+        };
+        let s = &mut self.solver;
+        s.set_inflow_scale(steering.inflow_scale)
             .map_err(|e| e.to_string())?;
-        if f != self.steering.manning_scale {
-            self.steering.manning_scale = f;
-            self.note(format!("Manning's n × {f:.2}"));
-        }
-        Ok(())
+        s.set_uniform_rain(rain).map_err(|e| e.to_string())?;
+        s.set_manning_n(self.basin.manning_n.mapv(|n| n * f).view())
+            .map_err(|e| e.to_string())
     }
 
-    fn add_drawn_breach(&mut self, b: DrawnBreach, log: bool) -> Result<(), String> {
+    fn add_drawn_breach(&mut self, b: DrawnBreach) -> Result<(), String> {
         let grid = self.basin.grid();
         let cells = basin::scenario::line_cells(grid, &b.line);
         let cells: Vec<_> = cells
@@ -564,13 +574,11 @@ impl Worker {
         self.solver
             .trigger_breach(index)
             .map_err(|e| e.to_string())?;
-        if log {
-            self.note(format!(
-                "breach drawn from ({:.1}, {:.1}) to ({:.1}, {:.1}), {:.1} m deep",
-                b.line[0][0], b.line[0][1], b.line[1][0], b.line[1][1], b.depth_m
-            ));
-            self.drawn_breaches.push(b);
-        }
+        self.note(format!(
+            "breach drawn from ({:.1}, {:.1}) to ({:.1}, {:.1}), {:.1} m deep",
+            b.line[0][0], b.line[0][1], b.line[1][0], b.line[1][1], b.depth_m
+        ));
+        self.drawn_breaches.push(b);
         Ok(())
     }
 
@@ -588,21 +596,7 @@ impl Worker {
         self.wall_running_s = 0.0;
         self.drawn_breaches.clear();
         let steering = self.steering.clone();
-        self.solver
-            .set_inflow_scale(steering.inflow_scale)
-            .map_err(|e| e.to_string())?;
-        if steering.manning_scale != 1.0 {
-            let n = self.basin.manning_n.mapv(|n| n * steering.manning_scale);
-            self.solver
-                .set_manning_n(n.view())
-                .map_err(|e| e.to_string())?;
-        }
-        if let Some(r) = steering.rain_override_mm_per_h {
-            let series = TimeSeries::constant(r).map_err(|e| e.to_string())?;
-            self.solver
-                .set_uniform_rain(Some(series))
-                .map_err(|e| e.to_string())?;
-        }
+        self.apply_steering(&steering)?;
         self.note("reset to t = 0".into());
         self.bed_version += 1;
         self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
