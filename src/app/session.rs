@@ -32,11 +32,10 @@ pub struct Session {
     /// Increases whenever another basin or scenario is opened.
     pub generation: u64,
     pub threads: usize,
-    // Receivers are not `Sync`; the mutexes make the session a resource.
-    loading: Option<Mutex<Receiver<Result<Loaded, String>>>>,
+    loading: Option<Pending<Loaded>>,
     loading_since: Option<std::time::Instant>,
-    export_reply: Option<Mutex<Receiver<Result<ExportReport, String>>>>,
-    comparing: Option<Mutex<Receiver<Result<Comparison, String>>>>,
+    export_reply: Option<Pending<ExportReport>>,
+    comparing: Option<Pending<Comparison>>,
     pub last_export: Option<Result<ExportReport, String>>,
 }
 
@@ -75,6 +74,32 @@ impl Session {
     }
 }
 
+/// A result another thread sends once: a loaded basin, a comparison run, an export.
+/// The mutex only makes the receiver `Sync`, so that it can sit in a resource.
+struct Pending<T>(Mutex<Receiver<Result<T, String>>>);
+
+impl<T> Pending<T> {
+    fn new(rx: Receiver<Result<T, String>>) -> Self {
+        Self(Mutex::new(rx))
+    }
+
+    /// The result once it has come, emptying `slot`; `gone` if the sender died first.
+    fn poll(slot: &mut Option<Self>, gone: &str) -> Option<Result<T, String>> {
+        let received = slot
+            .as_ref()?
+            .0
+            .lock()
+            .map_or(Err(TryRecvError::Disconnected), |rx| rx.try_recv());
+        let result = match received {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => Err(gone.to_string()),
+        };
+        *slot = None;
+        Some(result)
+    }
+}
+
 struct Loaded {
     basin: Arc<Basin>,
     scenario: String,
@@ -107,7 +132,7 @@ fn start_comparing(
             let _ = tx.send(job());
         });
     match spawned {
-        Ok(_) => session.comparing = Some(Mutex::new(rx)),
+        Ok(_) => session.comparing = Some(Pending::new(rx)),
         Err(e) => session.error = Some(format!("cannot start loading B: {e}")),
     }
 }
@@ -117,17 +142,10 @@ fn finish_comparing(
     mut live: ResMut<Live>,
     mut view: ResMut<ViewSettings>,
 ) {
-    let Some(rx) = &session.comparing else { return };
-    let received = match rx.lock() {
-        Ok(rx) => rx.try_recv(),
-        Err(_) => Err(TryRecvError::Disconnected),
+    let Some(result) = Pending::poll(&mut session.comparing, "loading B stopped unexpectedly")
+    else {
+        return;
     };
-    let result = match received {
-        Ok(r) => r,
-        Err(TryRecvError::Empty) => return,
-        Err(TryRecvError::Disconnected) => Err("loading B stopped unexpectedly".into()),
-    };
-    session.comparing = None;
     match result {
         Ok(Comparison::Run {
             twin,
@@ -352,7 +370,7 @@ fn start_loading(session: &mut Session, basin_path: PathBuf, scenario: Option<St
         });
     match spawned {
         Ok(_) => {
-            session.loading = Some(Mutex::new(rx));
+            session.loading = Some(Pending::new(rx));
             session.loading_since = Some(std::time::Instant::now());
         }
         Err(e) => session.error = Some(format!("cannot start loading: {e}")),
@@ -366,17 +384,9 @@ fn finish_loading(
     mut next: ResMut<NextState<RunState>>,
     options: Option<Res<OpenOptions>>,
 ) {
-    let Some(rx) = &session.loading else { return };
-    let received = match rx.lock() {
-        Ok(rx) => rx.try_recv(),
-        Err(_) => Err(TryRecvError::Disconnected),
+    let Some(result) = Pending::poll(&mut session.loading, "loading stopped unexpectedly") else {
+        return;
     };
-    let result = match received {
-        Ok(r) => r,
-        Err(TryRecvError::Empty) => return,
-        Err(TryRecvError::Disconnected) => Err("loading stopped unexpectedly".into()),
-    };
-    session.loading = None;
     match result {
         Ok(loaded) => {
             let (rows, cols) = loaded.basin.bed_m.dim();
@@ -589,7 +599,7 @@ fn apply_actions(
                     view: description,
                     reply: tx,
                 }));
-                session.export_reply = Some(Mutex::new(rx));
+                session.export_reply = Some(Pending::new(rx));
             }
         }
     }
@@ -621,30 +631,17 @@ fn receive_snapshots(
 }
 
 fn finish_export(mut session: ResMut<Session>) {
-    let Some(rx) = &session.export_reply else {
+    let gone = "the simulation stopped before the export";
+    let Some(r) = Pending::poll(&mut session.export_reply, gone) else {
         return;
     };
-    let received = match rx.lock() {
-        Ok(rx) => rx.try_recv(),
-        Err(_) => Err(TryRecvError::Disconnected),
-    };
-    match received {
-        Ok(r) => {
-            match &r {
-                Ok(report) => info!(
-                    "snapshot written to {}: {}",
-                    report.folder.display(),
-                    report.files.join(", ")
-                ),
-                Err(e) => error!("export failed: {e}"),
-            }
-            session.last_export = Some(r);
-            session.export_reply = None;
-        }
-        Err(TryRecvError::Empty) => {}
-        Err(TryRecvError::Disconnected) => {
-            session.last_export = Some(Err("the simulation stopped before the export".into()));
-            session.export_reply = None;
-        }
+    match &r {
+        Ok(report) => info!(
+            "snapshot written to {}: {}",
+            report.folder.display(),
+            report.files.join(", ")
+        ),
+        Err(e) => error!("export failed: {e}"),
     }
+    session.last_export = Some(r);
 }
