@@ -39,9 +39,7 @@ pub fn terrain_mesh(
     bed: impl Fn(usize, usize) -> f64,
     active: &ndarray::Array2<bool>,
 ) -> Mesh {
-    let positions = grid.positions(bed);
-    let normals = grid.normals(&positions);
-    let colours = grid.terrain_colours(&positions, &normals);
+    let (positions, normals, colours) = terrain_vertices(grid, bed);
     Mesh::new(
         PrimitiveTopology::TriangleList,
         RenderAssetUsages::default(),
@@ -50,6 +48,16 @@ pub fn terrain_mesh(
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
     .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
     .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, colours)
+}
+
+type Vertices = (Vec<[f32; 3]>, Vec<[f32; 3]>, Vec<[f32; 4]>);
+
+/// Positions, normals and colours of the terrain over a bed (m); the triangles stay.
+fn terrain_vertices(grid: &ViewGrid, bed: impl Fn(usize, usize) -> f64) -> Vertices {
+    let positions = grid.positions(bed);
+    let normals = grid.normals(&positions);
+    let colours = grid.terrain_colours(&positions, &normals);
+    (positions, normals, colours)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -76,18 +84,19 @@ fn sync_terrain(
     };
     grid.exaggeration = view.exaggeration;
     let grid = grid.clone();
-    // The bed the solver has now (a breach may have lowered it), else the basin's.
-    let mesh = match live.a.as_ref() {
-        Some(s) if !fresh => {
-            let bed = s.bed_m.clone();
-            terrain_mesh(&grid, |r, c| f64::from(bed[(r, c)]), &basin.active)
-        }
-        _ => terrain_mesh(&grid, |r, c| basin.bed_m[(r, c)], &basin.active),
-    };
-    match existing.iter().next() {
-        Some((_, handle)) if !fresh => {
+    // A new basin gets a new mesh over its bed; after that the bed comes from the
+    // solver (a breach may have lowered it).
+    match (existing.iter().next(), live.a.as_ref()) {
+        // The same basin: the bed (a breach) or the exaggeration changed; the
+        // triangles stay.
+        (Some((_, handle)), Some(snapshot)) if !fresh => {
+            let bed = snapshot.bed_m.clone();
+            let (positions, normals, colours) =
+                terrain_vertices(&grid, |r, c| f64::from(bed[(r, c)]));
             if let Some(mut m) = meshes.get_mut(handle) {
-                *m = mesh;
+                m.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
+                m.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
+                m.insert_attribute(Mesh::ATTRIBUTE_COLOR, colours);
             }
         }
         _ => {
@@ -106,7 +115,11 @@ fn sync_terrain(
             commands.spawn((
                 Terrain,
                 Name::new("terrain"),
-                Mesh3d(meshes.add(mesh)),
+                Mesh3d(meshes.add(terrain_mesh(
+                    &grid,
+                    |r, c| basin.bed_m[(r, c)],
+                    &basin.active,
+                ))),
                 MeshMaterial3d(material),
                 Transform::IDENTITY,
             ));

@@ -218,6 +218,24 @@ fn layer_range(layer: Layer, field: &WaterField, threshold_m: f32) -> Range {
 /// The water mesh for a field: dry vertices sink just below the terrain so that the
 /// shader's threshold cuts a clean shoreline.
 pub fn water_mesh(grid: &ViewGrid, field: &WaterField, range: Range, indices: Vec<u32>) -> Mesh {
+    let (positions, uvs) = water_vertices(grid, field, range);
+    let normals = vec![[0.0f32, 1.0, 0.0]; positions.len()];
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_indices(Indices::U32(indices))
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
+}
+
+/// What changes with each snapshot: positions and the (value, depth) channel.
+fn water_vertices(
+    grid: &ViewGrid,
+    field: &WaterField,
+    range: Range,
+) -> (Vec<[f32; 3]>, Vec<[f32; 2]>) {
     let n = field.surface_m.len();
     let mut positions = Vec::with_capacity(n);
     let mut uvs = Vec::with_capacity(n);
@@ -230,15 +248,7 @@ pub fn water_mesh(grid: &ViewGrid, field: &WaterField, range: Range, indices: Ve
         positions.push(p);
         uvs.push([range.normalise(field.value[i]), field.depth_m[i].max(0.0)]);
     }
-    let normals = vec![[0.0f32, 1.0, 0.0]; n];
-    Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::default(),
-    )
-    .with_inserted_indices(Indices::U32(indices))
-    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
-    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
-    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
+    (positions, uvs)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -292,17 +302,11 @@ fn sync_water(
     let existing_one = existing.iter().next();
     match existing_one {
         Some((_, mesh_handle, material_handle)) if !fresh => {
-            let indices = meshes
-                .get(mesh_handle)
-                .and_then(|m| m.indices())
-                .map(|i| match i {
-                    Indices::U32(v) => v.clone(),
-                    Indices::U16(v) => v.iter().map(|&x| u32::from(x)).collect(),
-                })
-                .unwrap_or_else(|| grid.indices(&basin.active));
-            let mesh = water_mesh(&grid, &field, range, indices);
+            // Same basin: only positions and values change; the triangles stay.
+            let (positions, uvs) = water_vertices(&grid, &field, range);
             if let Some(mut m) = meshes.get_mut(mesh_handle) {
-                *m = mesh;
+                m.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
+                m.insert_attribute(Mesh::ATTRIBUTE_UV_0, uvs);
             }
             if built.layer != Some(view.layer) {
                 let palette = images.add(palette_image(view.layer));
