@@ -36,6 +36,18 @@ pub(super) fn plugin(app: &mut App) {
 
 /// Where a snapshot goes when no folder was typed: `exports/<basin>_<scenario>_<t>s`.
 pub fn default_export_folder(session: &Session, live: &Live) -> PathBuf {
+    let base = default_export_name(session, live);
+    let mut folder = PathBuf::from("exports").join(&base);
+    let mut k = 2;
+    while folder.exists() {
+        folder = PathBuf::from("exports").join(format!("{base}_{k}"));
+        k += 1;
+    }
+    folder
+}
+
+/// `<basin>_<scenario>_<t>s`, without looking at the disk (the UI shows it every frame).
+pub fn default_export_name(session: &Session, live: &Live) -> String {
     let t = live.a.as_ref().map_or(0.0, |s| s.sim_time_s);
     let clean = |s: &str| {
         s.chars()
@@ -48,19 +60,12 @@ pub fn default_export_folder(session: &Session, live: &Live) -> PathBuf {
             })
             .collect::<String>()
     };
-    let base = format!(
+    format!(
         "{}_{}_{:.0}s",
         clean(session.basin_name()),
         clean(&session.scenario),
         t
-    );
-    let mut folder = PathBuf::from("exports").join(&base);
-    let mut k = 2;
-    while folder.exists() {
-        folder = PathBuf::from("exports").join(format!("{base}_{k}"));
-        k += 1;
-    }
-    folder
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

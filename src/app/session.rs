@@ -24,6 +24,8 @@ pub struct Session {
     pub compare_label: Option<String>,
     pub scenarios: Vec<String>,
     pub scenario: String,
+    /// The open basin's folder, canonical (as the picker lists folders).
+    pub basin_dir: PathBuf,
     /// Basin folders beside the open one, for the picker.
     pub basins: Vec<PathBuf>,
     pub grid: Option<ViewGrid>,
@@ -441,6 +443,11 @@ fn finish_loading(
             });
             session.scenarios = loaded.basin.scenario_names();
             session.basins = sibling_basins(&loaded.basin.dir);
+            session.basin_dir = loaded
+                .basin
+                .dir
+                .canonicalize()
+                .unwrap_or_else(|_| loaded.basin.dir.clone());
             session.scenario = loaded.scenario;
             view.exaggeration = super::terrain::suggested_exaggeration(&grid);
             session.grid = Some(grid);

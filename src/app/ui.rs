@@ -12,7 +12,7 @@ use hydro::{BreachStatus, Edge, EdgeBoundary};
 
 use super::RunState;
 use super::camera::{PointerOverUi, ResetView, ViewRect};
-use super::input::{ExportRequested, KeyboardOverUi, default_export_folder};
+use super::input::{ExportRequested, KeyboardOverUi, default_export_folder, default_export_name};
 use super::palette::{Layer, Range};
 use super::session::{Action, Actions, Live, Session, ViewSettings};
 use super::twin::{Command, Snapshot, Speed};
@@ -249,11 +249,7 @@ fn top_bar_ui(
 ) {
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("rivertwin").strong().size(20.0));
-        let current = session
-            .basin
-            .as_ref()
-            .map(|b| b.dir.canonicalize().unwrap_or_else(|_| b.dir.clone()))
-            .unwrap_or_default();
+        let current = session.basin_dir.clone();
         egui::ComboBox::from_id_salt("basin")
             .selected_text(session.basin_name())
             .width(170.0)
@@ -843,7 +839,7 @@ fn export_ui(
     view: &mut ViewSettings,
 ) -> Option<PathBuf> {
     ui.heading("Export snapshot");
-    let hint = default_export_folder(session, live).display().to_string();
+    let hint = format!("exports/{}", default_export_name(session, live));
     ui.add(
         egui::TextEdit::singleline(&mut view.export_folder)
             .id(egui::Id::new(EXPORT_FOLDER_FIELD))
