@@ -56,6 +56,14 @@ fn push(app: &mut App, a: Action) {
     app.world_mut().resource_mut::<Actions>().push(a);
 }
 
+/// Pause, and wait for the worker to say it is paused.
+fn pause(app: &mut App) {
+    push(app, Action::Pause);
+    update_until(app, Duration::from_secs(10), "the worker to pause", |w| {
+        w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
+    });
+}
+
 fn loaded(app: &mut App) {
     update_until(app, Duration::from_secs(60), "the basin to load", |w| {
         let s = w.resource::<Session>();
@@ -130,13 +138,7 @@ fn play_advances_the_simulation_and_pause_stops_it() {
         "sim time to pass 600 s",
         |w| sim_time(w).is_some_and(|t| t > 600.0),
     );
-    push(&mut app, Action::Pause);
-    update_until(
-        &mut app,
-        Duration::from_secs(10),
-        "the worker to pause",
-        |w| w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running),
-    );
+    pause(&mut app);
     let paused_at = sim_time(app.world()).expect("snapshot");
     for _ in 0..20 {
         std::thread::sleep(Duration::from_millis(20));
@@ -247,10 +249,7 @@ fn export_writes_the_whole_bundle_and_refuses_an_existing_folder() {
     update_until(&mut app, Duration::from_secs(60), "600 s", |w| {
         sim_time(w).is_some_and(|t| t > 600.0)
     });
-    push(&mut app, Action::Pause);
-    update_until(&mut app, Duration::from_secs(10), "pause", |w| {
-        w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
-    });
+    pause(&mut app);
     let t = sim_time(app.world()).expect("snapshot");
     push(
         &mut app,
@@ -490,10 +489,7 @@ fn scrubbing_shows_a_stored_frame_and_max_shows_the_envelope() {
         "an hour and a half",
         |w| sim_time(w).is_some_and(|t| t > 5400.0),
     );
-    push(&mut app, Action::Pause);
-    update_until(&mut app, Duration::from_secs(10), "pause", |w| {
-        w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
-    });
+    pause(&mut app);
     let shown = |app: &mut App, what: &str, source: &'static str| -> WaterShown {
         update_until(app, Duration::from_secs(10), what, move |w| {
             w.get_resource::<WaterShown>()
