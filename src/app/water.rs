@@ -1,8 +1,6 @@
 //! The water: its own surface at bed + depth, coloured by the chosen layer through the
 //! custom material in `assets/shaders/water.wgsl`, hidden below the display threshold.
 
-use std::sync::Arc;
-
 use basin::hazard::HazardTables;
 use bevy::asset::{RenderAssetUsages, uuid_handle};
 use bevy::mesh::{Indices, PrimitiveTopology};
@@ -119,34 +117,26 @@ fn sample_field(
     hazard: &HazardTables,
     method: basin::config::HazardMethod,
 ) -> (WaterField, String) {
-    let frame = view.scrub.and_then(|t| a.frame_at(t).cloned());
-    let (depth, speed, source): (Arc<Array2<f32>>, Arc<Array2<f32>>, String) = if view.show_max {
+    let frame = view.scrub.and_then(|t| a.frame_at(t));
+    let (depth, speed, source): (&Array2<f32>, &Array2<f32>, String) = if view.show_max {
+        (&a.max_depth_m, &a.max_speed_m_s, "max so far".into())
+    } else if let Some(f) = frame {
         (
-            a.max_depth_m.clone(),
-            a.max_speed_m_s.clone(),
-            "max so far".into(),
-        )
-    } else if let Some(f) = &frame {
-        (
-            Arc::new(f.depth_m.clone()),
-            Arc::new(f.speed_m_s.clone()),
+            &f.depth_m,
+            &f.speed_m_s,
             format!("stored frame at {:.0} s", f.sim_time_s),
         )
     } else {
-        (a.depth_m.clone(), a.speed_m_s.clone(), "live".into())
+        (&a.depth_m, &a.speed_m_s, "live".into())
     };
-    let t = frame.as_ref().map_or(a.sim_time_s, |f| f.sim_time_s);
-    // B at the same time: the last stored frame of B not after t, or B's maximum.
-    let b_depth: Option<Arc<Array2<f32>>> = b.map(|b| {
+    let t = frame.map_or(a.sim_time_s, |f| f.sim_time_s);
+    // B at the same time: its last stored frame not after t (its live state if it has
+    // none yet), or B's maximum.
+    let b_depth: Option<&Array2<f32>> = b.map(|b| {
         if view.show_max {
-            b.max_depth_m.clone()
+            &*b.max_depth_m
         } else {
-            b.history
-                .iter()
-                .rev()
-                .find(|f| f.sim_time_s <= t + 1e-9)
-                .map(|f| Arc::new(f.depth_m.clone()))
-                .unwrap_or_else(|| b.depth_m.clone())
+            b.frame_at(t).map_or(&*b.depth_m, |f| &f.depth_m)
         }
     });
     let n = grid.vertex_rows * grid.vertex_cols;
