@@ -906,13 +906,8 @@ impl Worker {
 }
 
 fn probe_sample(solver: &Solver, cell: (usize, usize)) -> [f64; 4] {
-    let d = solver.depth_m()[cell];
-    let speed = if d > solver.params().dry_depth_m {
-        solver.qx_m2_s()[cell].hypot(solver.qy_m2_s()[cell]) / d
-    } else {
-        0.0
-    };
-    [solver.sim_time_s(), d, solver.bed_m()[cell] + d, speed]
+    let g = basin::results::GaugeSample::at(solver, cell);
+    [solver.sim_time_s(), g.depth_m, g.level_m, g.speed_m_s]
 }
 
 fn depth_and_speed(solver: &Solver) -> (Array2<f32>, Array2<f32>) {

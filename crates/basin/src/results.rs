@@ -138,6 +138,23 @@ pub struct GaugeSample {
     pub speed_m_s: f64,
 }
 
+impl GaugeSample {
+    /// Depth, level and speed of one cell (row, col) now; speed 0 where the cell is dry.
+    pub fn at(solver: &hydro::Solver, cell: (usize, usize)) -> Self {
+        let d = solver.depth_m()[cell];
+        let speed_m_s = if d > solver.params().dry_depth_m {
+            solver.qx_m2_s()[cell].hypot(solver.qy_m2_s()[cell]) / d
+        } else {
+            0.0
+        };
+        Self {
+            depth_m: d,
+            level_m: solver.bed_m()[cell] + d,
+            speed_m_s,
+        }
+    }
+}
+
 /// Gauge samples over time: one row per output time.
 #[derive(Clone, Debug, Default)]
 pub struct GaugeRecords {
@@ -146,29 +163,10 @@ pub struct GaugeRecords {
 
 impl GaugeRecords {
     pub fn sample(&mut self, solver: &hydro::Solver, basin: &Basin, t_s: f64) {
-        let (h, qx, qy, z) = (
-            solver.depth_m(),
-            solver.qx_m2_s(),
-            solver.qy_m2_s(),
-            solver.bed_m(),
-        );
         let values = basin
             .gauges
             .iter()
-            .map(|g| {
-                let cell = (g.row, g.col);
-                let d = h[cell];
-                let speed = if d > solver.params().dry_depth_m {
-                    qx[cell].hypot(qy[cell]) / d
-                } else {
-                    0.0
-                };
-                GaugeSample {
-                    depth_m: d,
-                    level_m: z[cell] + d,
-                    speed_m_s: speed,
-                }
-            })
+            .map(|g| GaugeSample::at(solver, (g.row, g.col)))
             .collect();
         self.rows.push((t_s, values));
     }
