@@ -1,6 +1,7 @@
 //! Subcommands of the `rivertwin` binary.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -171,7 +172,9 @@ fn open(args: OpenArgs) -> anyhow::Result<()> {
     })
 }
 
-pub fn execute(cli: Cli) -> anyhow::Result<()> {
+/// Run the command; its exit code on success or a handled stop (see [`EXIT_CANCELLED`],
+/// [`EXIT_ABORTED`]), an error otherwise (exit 1).
+pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
         #[cfg(feature = "app")]
         return open(OpenArgs {
@@ -187,7 +190,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             max: false,
             window: (1600, 900),
             threads: 0,
-        });
+        })
+        .map(|()| ExitCode::SUCCESS);
         #[cfg(not(feature = "app"))]
         anyhow::bail!(
             "this build has no app (built without the `app` feature); use `rivertwin run`, `info` or `demo`"
@@ -195,7 +199,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         #[cfg(feature = "app")]
-        Command::Open(args) => open(args),
+        Command::Open(args) => open(args).map(|()| ExitCode::SUCCESS),
         Command::Run {
             scenario,
             out,
@@ -204,7 +208,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         } => run(scenario, out, threads, force),
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
             cells,
@@ -214,24 +218,36 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             cells,
             minutes,
             threads,
-        }),
+        })
+        .map(|()| ExitCode::SUCCESS),
     }
 }
 
-fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::Result<()> {
+/// Exit code of a run stopped by the first interrupt (Ctrl-C, SIGTERM, SIGHUP): the
+/// partial result was written and is marked `cancelled` in its summary.json.
+pub const EXIT_CANCELLED: u8 = 3;
+/// Exit code of a run aborted by a second interrupt: nothing written, nothing replaced.
+pub const EXIT_ABORTED: u8 = 130;
+
+fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::Result<ExitCode> {
     let cancel = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
     {
-        let cancel = cancel.clone();
-        let partial = basin::runner::partial_folder(&out);
+        let (cancel, abort) = (cancel.clone(), abort.clone());
+        // ctrlc calls this on a thread of its own for SIGINT, SIGTERM and SIGHUP. It only
+        // sets flags: the run stops, writes or removes its folder and returns on the main
+        // thread, so the process never exits while other threads are still writing.
         ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::Relaxed) {
-                // Aborted: leave no half-written results behind.
-                let _ = std::fs::remove_dir_all(&partial);
-                std::process::exit(130);
+            if cancel.swap(true, Ordering::SeqCst) {
+                abort.store(true, Ordering::SeqCst);
+                eprintln!("\naborting: the temporary results folder will be removed");
+            } else {
+                eprintln!(
+                    "\nstopping after this step; the partial result will be written (interrupt again to abort)"
+                );
             }
-            eprintln!("\nstopping after this step; the partial result will be written (Ctrl-C again to abort)");
         })
-        .context("installing the Ctrl-C handler")?;
+        .context("installing the interrupt handler")?;
     }
     let bar = ProgressBar::new(1000);
     bar.set_style(
@@ -240,10 +256,16 @@ fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(500));
+    let log = {
+        let bar = bar.clone();
+        basin::runner::Log::new(move |note| bar.suspend(|| eprintln!("note: {note}")))
+    };
     let options = basin::RunOptions {
         threads,
         force,
         cancel,
+        abort,
+        log,
     };
     let summary = basin::run(&scenario, &out, &options, |p| {
         let fraction = (p.sim_time_s / p.duration_s).clamp(0.0, 1.0);
@@ -263,7 +285,13 @@ fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::
         ));
     });
     bar.finish_and_clear();
-    let summary = summary?;
+    let summary = match summary {
+        Err(e @ basin::BasinError::Aborted { .. }) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_ABORTED));
+        }
+        other => other?,
+    };
     println!(
         "{}: {} — {} ({} steps, {:.0} s simulated in {:.1} s wall, {:.1} M cell-updates/s on {} threads)",
         summary.basin,
@@ -280,5 +308,12 @@ fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::
         summary.max_depth_m, summary.max_speed_m_s, summary.relative_volume_error
     );
     println!("results in {}", out.display());
-    Ok(())
+    if summary.is_cancelled() {
+        eprintln!(
+            "the run was cancelled at {:.0} s of {:.0} s: the partial result is marked `cancelled` (exit code {EXIT_CANCELLED})",
+            summary.sim_time_s, summary.duration_s
+        );
+        return Ok(ExitCode::from(EXIT_CANCELLED));
+    }
+    Ok(ExitCode::SUCCESS)
 }

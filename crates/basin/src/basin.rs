@@ -34,7 +34,16 @@ pub struct Basin {
     pub gauges: Vec<Gauge>,
     /// Every input file read, for the run summary.
     pub inputs: Vec<PathBuf>,
+    /// Assumptions made while loading that a user should see (in `info`, the run log
+    /// and `summary.json`), e.g. metres assumed for a DEM without a CRS.
+    pub notes: Vec<String>,
 }
+
+/// Cell sizes below this cannot be a flood grid in metres (1 mm).
+const MIN_CELL_M: f64 = 0.001;
+/// Without a CRS, cells below this on coordinates within ±180 × ±90 are taken to be
+/// degrees (0.01° is about 1 km; 1 cm cells are a laboratory flume, not a basin).
+const MIN_CELL_WHEN_DEGREE_LIKE: f64 = 0.01;
 
 impl Basin {
     /// Load `dir/basin.toml` (or a path to the toml itself) and everything it names.
@@ -63,6 +72,34 @@ impl Basin {
                     crate::raster::crs_label(&dem.crs_wkt)
                 ),
                 "the solver needs metres: reproject the DEM to a projected CRS in metres (e.g. UTM), `gdalwarp -t_srs EPSG:<utm zone> in.tif out.tif`",
+            ));
+        }
+        let mut notes = Vec::new();
+        if dem.crs_wkt.is_empty() {
+            let (x0, y0, x1, y1) = dem.grid.extent();
+            let cell = dem.grid.cell_size_x().min(dem.grid.cell_size_y());
+            let degree_like = x0 >= -180.0 && x1 <= 180.0 && y0 >= -90.0 && y1 <= 90.0;
+            if cell < MIN_CELL_M || (degree_like && cell < MIN_CELL_WHEN_DEGREE_LIKE) {
+                return Err(BasinError::invalid(
+                    &dem_path,
+                    "CRS",
+                    format!(
+                        "is missing, and cells of {cell} on coordinates x {x0}–{x1}, y {y0}–{y1} look like degrees, not metres"
+                    ),
+                    "the solver needs metres: give the DEM its CRS and reproject it to a projected CRS in metres, e.g. `gdalwarp -s_srs EPSG:4326 -t_srs EPSG:<utm zone> in.tif out.tif`",
+                ));
+            }
+            notes.push(format!(
+                "{} has no CRS: its coordinates and cell size ({} × {}) are taken to be metres; results are written without a CRS (assign one with `gdal_edit.py -a_srs EPSG:<code>`)",
+                dem_path.display(),
+                dem.grid.cell_size_x(),
+                dem.grid.cell_size_y()
+            ));
+        }
+        if dem.south_up_in_file {
+            notes.push(format!(
+                "{} is stored south-up (row 0 in the south); it was flipped on load, so edge names follow the map, and results are written north-up",
+                dem_path.display()
             ));
         }
         let active = dem.data.mapv(f64::is_finite);
@@ -111,7 +148,11 @@ impl Basin {
             Roughness::Raster { raster } => {
                 secondary(raster, "roughness.raster", Resample::Bilinear, &mut inputs)?
             }
-            Roughness::LandCover { landcover, table } => {
+            Roughness::LandCover {
+                landcover,
+                table,
+                nodata_n,
+            } => {
                 let classes = secondary(
                     landcover,
                     "roughness.landcover",
@@ -123,11 +164,33 @@ impl Basin {
                     let class: f64 = k.trim().parse().map_err(|_| {
                         BasinError::invalid(&toml_path, format!("roughness.table.\"{k}\""), "is not a class number", "keys are the integer classes of the land-cover raster, e.g. \"1\" = 0.03")
                     })?;
+                    if !class.is_finite() {
+                        return Err(BasinError::invalid(
+                            &toml_path,
+                            format!("roughness.table.\"{k}\""),
+                            "is not a class: the land-cover raster's nodata cells have no class",
+                            "remove it and give `nodata_n = <Manning n>` under [roughness] for the cells where the land cover is nodata",
+                        ));
+                    }
                     lookup.push((class, n));
                 }
                 let mut out = Array2::zeros(classes.dim());
                 for ((r, c), &class) in classes.indexed_iter() {
                     if !active[(r, c)] {
+                        continue;
+                    }
+                    if class.is_nan() {
+                        out[(r, c)] = nodata_n.ok_or_else(|| {
+                            BasinError::invalid(
+                                &toml_path,
+                                "roughness.nodata_n",
+                                format!(
+                                    "is not given, and {} has nodata at row {r}, column {c} where the DEM has data",
+                                    landcover.display()
+                                ),
+                                "give `nodata_n = <Manning n>` under [roughness] for such cells, or fill the land-cover raster (`gdal_fillnodata.py`)",
+                            )
+                        })?;
                         continue;
                     }
                     out[(r, c)] = match lookup.iter().find(|(k, _)| *k == class) {
@@ -267,6 +330,7 @@ impl Basin {
             initial_depth_m,
             gauges,
             inputs,
+            notes,
         })
     }
 

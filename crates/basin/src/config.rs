@@ -27,8 +27,10 @@ pub struct BasinFile {
     pub gauges: Vec<GaugeSpec>,
 }
 
+/// Manning's n: one of three forms. Read through [`RoughnessKeys`], so a misspelt key
+/// is named with the keys accepted, and a wrong mix says which forms exist.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(untagged, try_from = "RoughnessKeys")]
 pub enum Roughness {
     Constant {
         constant: f64,
@@ -39,14 +41,94 @@ pub enum Roughness {
     LandCover {
         landcover: PathBuf,
         table: BTreeMap<String, f64>,
+        /// Manning's n where the land-cover raster has nodata but the DEM has data.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nodata_n: Option<f64>,
     },
 }
 
+/// Every key of every form of `[roughness]`, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoughnessKeys {
+    constant: Option<f64>,
+    raster: Option<PathBuf>,
+    landcover: Option<PathBuf>,
+    table: Option<BTreeMap<String, f64>>,
+    nodata_n: Option<f64>,
+}
+
+const ROUGHNESS_FORMS: &str = "give one of: `constant = 0.035`; `raster = \"manning_n.tif\"`; or `landcover = \"classes.tif\"` with `table = { \"1\" = 0.03, … }` (and optionally `nodata_n`)";
+
+impl TryFrom<RoughnessKeys> for Roughness {
+    type Error = String;
+
+    fn try_from(k: RoughnessKeys) -> Result<Self, String> {
+        match k {
+            RoughnessKeys {
+                constant: Some(constant),
+                raster: None,
+                landcover: None,
+                table: None,
+                nodata_n: None,
+            } => Ok(Self::Constant { constant }),
+            RoughnessKeys {
+                constant: None,
+                raster: Some(raster),
+                landcover: None,
+                table: None,
+                nodata_n: None,
+            } => Ok(Self::Raster { raster }),
+            RoughnessKeys {
+                constant: None,
+                raster: None,
+                landcover: Some(landcover),
+                table: Some(table),
+                nodata_n,
+            } => Ok(Self::LandCover {
+                landcover,
+                table,
+                nodata_n,
+            }),
+            RoughnessKeys {
+                landcover: Some(_),
+                table: None,
+                ..
+            } => Err(format!(
+                "roughness: `landcover` needs a `table` of Manning's n per class; {ROUGHNESS_FORMS}"
+            )),
+            _ => Err(format!(
+                "roughness: these keys do not make one form; {ROUGHNESS_FORMS}"
+            )),
+        }
+    }
+}
+
+/// The initial water: a level over the whole basin or a depth raster.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(untagged, try_from = "InitialWaterKeys")]
 pub enum InitialWater {
     Level { level_m: f64 },
     Depth { depth_raster: PathBuf },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitialWaterKeys {
+    level_m: Option<f64>,
+    depth_raster: Option<PathBuf>,
+}
+
+impl TryFrom<InitialWaterKeys> for InitialWater {
+    type Error = String;
+
+    fn try_from(k: InitialWaterKeys) -> Result<Self, String> {
+        match (k.level_m, k.depth_raster) {
+            (Some(level_m), None) => Ok(Self::Level { level_m }),
+            (None, Some(depth_raster)) => Ok(Self::Depth { depth_raster }),
+            _ => Err("initial_water: give one of `level_m = <m>` (a water level over the basin) or `depth_raster = \"depth.tif\"`".into()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
@@ -100,12 +182,59 @@ pub enum HazardMethod {
     Uk,
 }
 
-/// A time series given inline as `[[t, v], …]` or as `{ csv = "file.csv" }`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// A time series given inline as `[[t, v], …]` or as `{ csv = "file.csv" }`. Read by
+/// hand, so that a wrong form or a misspelt key is named with the forms accepted.
+#[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum SeriesSpec {
     Inline(Vec<(f64, f64)>),
     Csv { csv: PathBuf },
+}
+
+const SERIES_FORMS: &str =
+    "a series is given inline as [[time_s, value], …] or as { csv = \"file.csv\" }";
+
+impl<'de> Deserialize<'de> for SeriesSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SeriesSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(SERIES_FORMS)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SeriesSpec, A::Error> {
+                let mut points = Vec::new();
+                while let Some(p) = seq.next_element::<[f64; 2]>()? {
+                    points.push((p[0], p[1]));
+                }
+                Ok(SeriesSpec::Inline(points))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SeriesSpec, A::Error> {
+                let mut csv = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "csv" && csv.is_none() {
+                        csv = Some(map.next_value::<PathBuf>()?);
+                    } else {
+                        return Err(serde::de::Error::custom(format!(
+                            "unknown key `{key}`: {SERIES_FORMS}"
+                        )));
+                    }
+                }
+                csv.map(|csv| SeriesSpec::Csv { csv })
+                    .ok_or_else(|| serde::de::Error::custom(format!("empty table: {SERIES_FORMS}")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -122,6 +251,13 @@ pub enum BoundaryKind {
     FreeOutflow,
     NormalDepth,
     Wall,
+}
+
+impl BoundaryKind {
+    /// Whether the boundary brings water in (and so needs active cells to do it).
+    pub fn is_forcing(self) -> bool {
+        matches!(self, Self::Inflow | Self::Stage)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -213,36 +349,135 @@ impl SeriesSpec {
     }
 }
 
-/// Two numeric columns (time_s, value); a header line and `#` comments are skipped.
-fn read_series_csv(path: &Path) -> Result<Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|cause| BasinError::Io {
+/// The largest series CSV read (bytes): a forcing series of a million rows is far below
+/// it; anything larger is refused before it is read into memory.
+pub const MAX_CSV_BYTES: u64 = 64 << 20;
+
+/// Two numeric columns (time_s, value), read with the `csv` crate: a UTF-8 byte-order
+/// mark is skipped, the separator is `,`, `;` or a tab (the first data line decides),
+/// fields may be quoted, a header line and `#` comments are skipped. A decimal comma
+/// (`0,5`) is refused with its line, never split into two numbers. Only regular files of
+/// at most [`MAX_CSV_BYTES`] are read.
+pub fn read_series_csv(path: &Path) -> Result<Vec<(f64, f64)>> {
+    let io = |cause: std::io::Error| BasinError::Io {
         path: path.to_path_buf(),
         cause,
         fix: "check the CSV path (relative to the scenario file)",
+    };
+    let bad =
+        |key: String, problem: String, fix: &str| BasinError::invalid(path, key, problem, fix);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(bad(
+            "csv".into(),
+            "is not a regular file (a device, a pipe or a folder)".into(),
+            "name a CSV file of time_s,value lines",
+        ));
+    }
+    if meta.len() > MAX_CSV_BYTES {
+        return Err(bad(
+            "csv".into(),
+            format!(
+                "is {} MiB, more than the {} MiB a series may have",
+                meta.len() >> 20,
+                MAX_CSV_BYTES >> 20
+            ),
+            "thin the series (a row per minute is plenty for a hydrograph) or split the run",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_CSV_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(io)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        bad(
+            "encoding".into(),
+            format!("is not UTF-8 ({e})"),
+            "save the CSV as UTF-8 (or plain ASCII)",
+        )
     })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let delimiter = detect_delimiter(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .comment(Some(b'#'))
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut points = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+    let mut first = true;
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(
+                format!("line {line}"),
+                format!("cannot be read as CSV ({e})"),
+                "each line holds time_s and a value, separated by a comma",
+            )
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let fields: Vec<&str> = line.split([',', ';', '\t']).map(str::trim).collect();
-        let parsed = (
-            fields.first().map(|f| f.parse::<f64>()),
-            fields.get(1).map(|f| f.parse::<f64>()),
-        );
-        match parsed {
-            (Some(Ok(t)), Some(Ok(v))) => points.push((t, v)),
-            _ if i == 0 => continue, // header
+        let shown = record
+            .iter()
+            .collect::<Vec<_>>()
+            .join(&(delimiter as char).to_string());
+        if let Some(field) = record.iter().find(|f| is_decimal_comma(f)) {
+            return Err(bad(
+                format!("line {line}"),
+                format!("`{shown}` has a decimal comma (`{field}`)"),
+                "write decimals with a point (0.5), separated by `,` or `;`",
+            ));
+        }
+        let parse = |i: usize| record.get(i).and_then(|f| f.parse::<f64>().ok());
+        match (parse(0), parse(1)) {
+            (Some(t), Some(v)) => points.push((t, v)),
+            // A header: the first line, whose first field is not a number.
+            _ if first && parse(0).is_none() => {}
             _ => {
-                return Err(BasinError::invalid(
-                    path,
-                    format!("line {}", i + 1),
-                    format!("is not two numbers: `{line}`"),
+                return Err(bad(
+                    format!("line {line}"),
+                    format!("is not two numbers: `{shown}`"),
                     "each line holds time_s and a value, separated by a comma",
                 ));
             }
         }
+        first = false;
     }
     Ok(points)
+}
+
+/// The separator of a series CSV: `;` or a tab where the first data line has one, else `,`.
+fn detect_delimiter(text: &str) -> u8 {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    if line.contains(';') {
+        b';'
+    } else if line.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// `0,5` or `-12,25`: a number written with a decimal comma.
+fn is_decimal_comma(field: &str) -> bool {
+    let digits = field.strip_prefix('-').unwrap_or(field);
+    match digits.split_once(',') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
 }

@@ -60,6 +60,9 @@ pub enum BasinError {
     #[error("output folder {} already exists; choose another --out or pass --force to replace it", path.display())]
     OutputExists { path: PathBuf },
 
+    #[error("{}: the run was aborted (a second interrupt); no result was written and nothing was replaced", path.display())]
+    Aborted { path: PathBuf },
+
     #[error("{}: cannot write the result ({reason}); check the folder is writable and the disk has space", path.display())]
     Write { path: PathBuf, reason: String },
 }

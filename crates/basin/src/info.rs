@@ -26,6 +26,9 @@ pub fn describe(path: &Path) -> Result<String> {
                 g.name, g.x, g.y, g.row, g.col
             );
         }
+        for note in &basin.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         basin.dem
     } else {
         read_raster(path)?
@@ -53,7 +56,20 @@ pub fn describe(path: &Path) -> Result<String> {
         g.cell_size_y()
     );
     let _ = writeln!(out, "extent: x {x0:.3} – {x1:.3}, y {y0:.3} – {y1:.3}");
-    let _ = writeln!(out, "CRS: {}", crs_label(&raster.crs_wkt));
+    if raster.crs_wkt.is_empty() {
+        let _ = writeln!(
+            out,
+            "CRS: none — a run takes the coordinates and cell size to be metres"
+        );
+    } else {
+        let _ = writeln!(out, "CRS: {}", crs_label(&raster.crs_wkt));
+    }
+    if raster.south_up_in_file {
+        let _ = writeln!(
+            out,
+            "orientation: stored south-up (row 0 in the south); flipped on load to north-up"
+        );
+    }
     let _ = writeln!(
         out,
         "nodata: {}",

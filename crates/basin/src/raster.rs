@@ -82,6 +82,8 @@ pub struct Raster {
     pub nodata: Option<f64>,
     /// Values; nodata cells hold NaN.
     pub data: Array2<f64>,
+    /// The file is stored south-up and was flipped on load (see [`read_raster`]).
+    pub south_up_in_file: bool,
 }
 
 /// Bytes of memory available for new allocations, from /proc/meminfo where there is one.
@@ -141,7 +143,9 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
             "only north-up grids are supported: warp it first, e.g. `gdalwarp in.tif out.tif`",
         ));
     }
-    if !(gt[1] > 0.0 && gt[1].is_finite() && gt[5] != 0.0 && gt[5].is_finite()) {
+    if !(gt[1] > 0.0 && gt[1].is_finite() && gt[5] != 0.0 && gt[5].is_finite())
+        || !(gt[0].is_finite() && gt[3].is_finite())
+    {
         return Err(BasinError::invalid(
             path,
             "geotransform",
@@ -165,8 +169,31 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
     Ok((ds, grid, crs_wkt))
 }
 
+impl GeoGrid {
+    /// Whether row 0 is the southern edge (positive y pixel size).
+    pub fn is_south_up(&self) -> bool {
+        self.dy > 0.0
+    }
+
+    /// The same cells described north-up: row 0 at the northern edge, `dy` < 0.
+    pub fn north_up(&self) -> Self {
+        if !self.is_south_up() {
+            return *self;
+        }
+        Self {
+            origin_y: self.origin_y + self.rows as f64 * self.dy,
+            dy: -self.dy,
+            ..*self
+        }
+    }
+}
+
 /// Read band 1 of a raster as f64, nodata as NaN. Refuses a grid too large for memory
 /// before allocating it.
+///
+/// A south-up raster (positive y pixel size, row 0 in the south) is flipped on load, so
+/// that every grid in memory is north-up: row 0 is the northern edge, and edge names,
+/// gauges and results follow the map. Results are written north-up, on the same cells.
 pub fn read_raster(path: &Path) -> Result<Raster> {
     let (ds, grid, crs_wkt) = read_header(path)?;
     let cells = grid.rows.saturating_mul(grid.cols);
@@ -189,6 +216,14 @@ pub fn read_raster(path: &Path) -> Result<Raster> {
     let (_, values) = buffer.into_shape_and_vec();
     let mut data =
         Array2::from_shape_vec((grid.rows, grid.cols), values).map_err(|e| gdal_err(path, e))?;
+    let south_up_in_file = grid.is_south_up();
+    let grid = if south_up_in_file {
+        data.invert_axis(ndarray::Axis(0));
+        data = data.as_standard_layout().into_owned();
+        grid.north_up()
+    } else {
+        grid
+    };
     if let Some(nd) = nodata {
         data.mapv_inplace(|v| {
             if v == nd || (nd.is_nan() && v.is_nan()) {
@@ -204,6 +239,7 @@ pub fn read_raster(path: &Path) -> Result<Raster> {
         crs_wkt,
         nodata,
         data,
+        south_up_in_file,
     })
 }
 
@@ -282,6 +318,11 @@ impl Raster {
 
 /// Write `data` as a one-band float32 GeoTIFF (DEFLATE) on `grid` with `crs_wkt`; NaN
 /// becomes `nodata`.
+///
+/// The file is closed and then read back and compared value by value with what was
+/// meant to be written: GDAL 3.6 reports a failed write (a full disk, a file-size limit)
+/// neither from the flush nor from the close, so a file that cannot be read back
+/// identically is an error, never a "complete" result with a truncated raster.
 pub fn write_geotiff(
     path: &Path,
     grid: &GeoGrid,
@@ -293,20 +334,15 @@ pub fn write_geotiff(
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
-    let options =
-        RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
-    let mut ds = driver
-        .create_with_band_type_with_options::<f32, _>(path, grid.cols, grid.rows, 1, &options)
-        .map_err(|e| fail(&e))?;
-    ds.set_geo_transform(&grid.geo_transform())
-        .map_err(|e| fail(&e))?;
-    if !crs_wkt.is_empty() {
-        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
-        ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
+    if data.dim() != (grid.rows, grid.cols) {
+        return Err(fail(&format!(
+            "{} × {} values for a {} × {} grid",
+            data.nrows(),
+            data.ncols(),
+            grid.rows,
+            grid.cols
+        )));
     }
-    let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
-    band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
     let values: Vec<f32> = data
         .iter()
         .map(|&v| {
@@ -317,9 +353,53 @@ pub fn write_geotiff(
             }
         })
         .collect();
-    let mut buffer = Buffer::new((grid.cols, grid.rows), values);
-    band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
-        .map_err(|e| fail(&e))?;
-    ds.flush_cache().map_err(|e| fail(&e))?;
+    {
+        let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
+        let options =
+            RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
+        let mut ds = driver
+            .create_with_band_type_with_options::<f32, _>(path, grid.cols, grid.rows, 1, &options)
+            .map_err(|e| fail(&e))?;
+        ds.set_geo_transform(&grid.geo_transform())
+            .map_err(|e| fail(&e))?;
+        if !crs_wkt.is_empty() {
+            let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
+            ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
+        }
+        let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
+        band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
+        let mut buffer = Buffer::new((grid.cols, grid.rows), values);
+        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+            .map_err(|e| fail(&e))?;
+        let (_, written) = buffer.into_shape_and_vec();
+        ds.flush_cache().map_err(|e| fail(&e))?;
+        ds.close().map_err(|e| fail(&e))?;
+        verify_geotiff(path, grid, &written).map_err(|reason| {
+            fail(&format!(
+                "the file written does not read back as written ({reason}); the disk may be full"
+            ))
+        })
+    }
+}
+
+/// Read a freshly written raster back and compare it with the values meant for it.
+fn verify_geotiff(path: &Path, grid: &GeoGrid, expected: &[f32]) -> Result<(), String> {
+    let ds = Dataset::open(path).map_err(|e| e.to_string())?;
+    if ds.raster_size() != (grid.cols, grid.rows) {
+        return Err(format!("its size is {:?}", ds.raster_size()));
+    }
+    let band = ds.rasterband(1).map_err(|e| e.to_string())?;
+    let buffer = band
+        .read_as::<f32>((0, 0), (grid.cols, grid.rows), (grid.cols, grid.rows), None)
+        .map_err(|e| e.to_string())?;
+    let (_, got) = buffer.into_shape_and_vec();
+    if got.len() != expected.len()
+        || got
+            .iter()
+            .zip(expected)
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+    {
+        return Err("its values differ".into());
+    }
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! What a run records: envelopes (max depth, speed, depth × speed, hazard), inundation
 //! timing, gauge hydrographs; and writing them out.
 
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::{Array2, Axis, Zip};
@@ -171,28 +170,33 @@ impl GaugeRecords {
         self.rows.push((t_s, values));
     }
 
-    /// `gauges.csv`: time_s, then depth_m, level_m, speed_m_s for each gauge.
+    /// `gauges.csv`: time_s, then depth_m, level_m, speed_m_s for each gauge. Written
+    /// by the `csv` crate, so a gauge name with a comma or a quote is quoted properly.
     pub fn write(&self, path: &Path, basin: &Basin) -> Result<()> {
-        let fail = |e: std::io::Error| BasinError::Write {
+        let fail = |e: &dyn std::fmt::Display| BasinError::Write {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
-        let mut header = String::from("time_s");
+        let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+        let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        let mut header = vec!["time_s".to_string()];
         for g in &basin.gauges {
-            header.push_str(&format!(",{0}_depth_m,{0}_level_m,{0}_speed_m_s", g.name));
-        }
-        writeln!(out, "{header}").map_err(fail)?;
-        for (t, values) in &self.rows {
-            let mut line = format!("{t}");
-            for g in values {
-                line.push_str(&format!(
-                    ",{:.4},{:.4},{:.4}",
-                    g.depth_m, g.level_m, g.speed_m_s
-                ));
+            for quantity in ["depth_m", "level_m", "speed_m_s"] {
+                header.push(format!("{}_{quantity}", g.name));
             }
-            writeln!(out, "{line}").map_err(fail)?;
         }
-        out.flush().map_err(fail)
+        out.write_record(&header).map_err(|e| fail(&e))?;
+        for (t, values) in &self.rows {
+            let mut record = vec![format!("{t}")];
+            for g in values {
+                for v in [g.depth_m, g.level_m, g.speed_m_s] {
+                    record.push(format!("{v:.4}"));
+                }
+            }
+            out.write_record(&record).map_err(|e| fail(&e))?;
+        }
+        let buffered = out.into_inner().map_err(|e| fail(&e.error()))?;
+        let file = buffered.into_inner().map_err(|e| fail(e.error()))?;
+        file.sync_all().map_err(|e| fail(&e))
     }
 }

@@ -21,14 +21,49 @@ use crate::scenario::Scenario;
 /// How to run.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Worker threads; 0 uses every core.
+    /// Worker threads; 0 uses every core, more than the machine has are capped to it.
     pub threads: usize,
     /// Replace an existing output folder.
     pub force: bool,
     /// Set from another thread (e.g. on Ctrl-C) to stop after the current step; the
     /// results so far are written and marked incomplete.
     pub cancel: Arc<AtomicBool>,
+    /// Set from another thread (a second Ctrl-C) to abandon the run: it stops after the
+    /// current step or file, removes its temporary folder and returns
+    /// [`BasinError::Aborted`]; nothing is written or replaced.
+    pub abort: Arc<AtomicBool>,
+    /// Where the run's notes go (assumptions, capped settings, stale folders removed).
+    pub log: Log,
 }
+
+/// A sink for the run's notes, e.g. the command line's stderr.
+#[derive(Clone, Default)]
+pub struct Log(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+
+impl Log {
+    pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(sink)))
+    }
+
+    pub fn note(&self, message: &str) {
+        if let Some(sink) = &self.0 {
+            sink(message);
+        }
+    }
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Log(sink)"
+        } else {
+            "Log(none)"
+        })
+    }
+}
+
+/// The status a cancelled run's `summary.json` carries.
+pub const STATUS_CANCELLED: &str = "cancelled: partial result up to sim_time_s";
 
 /// Progress of a run, passed to the caller after every output interval and every few
 /// wall-clock seconds.
@@ -73,7 +108,15 @@ pub struct RunSummary {
     pub max_depth_m: f64,
     pub max_speed_m_s: f64,
     pub outputs: Vec<String>,
+    /// Assumptions made on the way (e.g. metres for a DEM without a CRS).
+    pub notes: Vec<String>,
     pub versions: Versions,
+}
+
+impl RunSummary {
+    pub fn is_cancelled(&self) -> bool {
+        self.status == STATUS_CANCELLED
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -147,15 +190,39 @@ pub fn run(
             "name a new folder for the results, e.g. --out results/run1",
         ));
     }
-    if out.exists() && !options.force {
-        return Err(BasinError::OutputExists {
-            path: out.to_path_buf(),
-        });
+    if let Ok(meta) = std::fs::symlink_metadata(out) {
+        if !meta.is_dir() {
+            return Err(BasinError::invalid(
+                out,
+                "--out",
+                "is an existing file, not a results folder",
+                "name a folder for the results; --force only replaces an earlier results folder",
+            ));
+        }
+        if !options.force {
+            return Err(BasinError::OutputExists {
+                path: out.to_path_buf(),
+            });
+        }
     }
     let basin = Basin::load(&Scenario::basin_dir(scenario_path)?)?;
     let scenario = Scenario::load(scenario_path, &basin)?;
+    for note in &basin.notes {
+        options.log.note(note);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = match options.threads {
+        0 => cores,
+        n if n > cores => {
+            options.log.note(&format!(
+                "--threads {n} is more than this machine's {cores} cores; using {cores}"
+            ));
+            cores
+        }
+        n => n,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
+        .num_threads(threads)
         .build()
         .map_err(|e| {
             BasinError::invalid(
@@ -166,6 +233,7 @@ pub fn run(
             )
         })?;
     let threads = pool.current_num_threads();
+    remove_stale_partials(out, &options.log);
     pool.install(|| run_in_pool(&basin, &scenario, out, options, threads, &mut progress))
 }
 
@@ -183,15 +251,20 @@ fn run_in_pool(
     let mut gauges = GaugeRecords::default();
 
     // Write into a temporary sibling folder; rename at the end.
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
     let tmp = partial_folder(out);
     std::fs::create_dir_all(&tmp).map_err(|e| BasinError::Write {
         path: tmp.clone(),
         reason: e.to_string(),
     })?;
+    let aborted = || {
+        if options.abort.load(Ordering::SeqCst) {
+            Err(BasinError::Aborted {
+                path: out.to_path_buf(),
+            })
+        } else {
+            Ok(())
+        }
+    };
     let result = run_steps(
         basin,
         scenario,
@@ -204,8 +277,9 @@ fn run_in_pool(
         progress,
     )
     .and_then(|(wall, cancelled)| {
+        aborted()?;
         let status = if cancelled {
-            "cancelled: partial result up to sim_time_s"
+            STATUS_CANCELLED
         } else {
             "complete"
         };
@@ -213,8 +287,10 @@ fn run_in_pool(
             basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, status, threads,
         )
     });
-    let placed =
-        result.and_then(|summary| put_in_place(&tmp, out, options.force, &name).map(|()| summary));
+    let placed = result.and_then(|summary| {
+        aborted()?;
+        put_in_place(&tmp, out, options.force).map(|()| summary)
+    });
     if placed.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -222,8 +298,13 @@ fn run_in_pool(
 }
 
 /// The hidden sibling folder a run of this process writes `out` into before renaming it
-/// into place; whoever aborts a run (a second Ctrl-C) removes it.
+/// into place.
 pub fn partial_folder(out: &Path) -> PathBuf {
+    sibling(out, "partial")
+}
+
+/// `.<name>.<what>-<pid>` beside `out`.
+fn sibling(out: &Path, what: &str) -> PathBuf {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -232,43 +313,167 @@ pub fn partial_folder(out: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    parent.join(format!(".{name}.partial-{}", std::process::id()))
+    parent.join(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+/// The process id in a run's temporary folder name, `.<name>.partial-<pid>` (or
+/// `.replaced-<pid>`).
+fn temporary_folder_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest
+        .rsplit_once(".partial-")
+        .or_else(|| rest.rsplit_once(".replaced-"))?;
+    tail.parse().ok()
+}
+
+/// Remove the temporary folders that runs killed before they could clean up (SIGKILL,
+/// a power cut) left beside `out`: those whose process no longer exists. Only on systems
+/// with /proc, where a process's existence can be told.
+pub fn remove_stale_partials(out: &Path, log: &Log) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temporary_folder_pid(&name) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            log.note(&format!(
+                "removed {}, left by an earlier run (process {pid}) that was killed",
+                entry.path().display()
+            ));
+        }
+    }
 }
 
 /// Move the finished results from `tmp` to `out`. An existing `out` (which may have
-/// appeared during the run) is replaced only with `force`, and only after the new results
-/// are safely in place: it is first moved aside, then deleted.
-fn put_in_place(tmp: &Path, out: &Path, force: bool, name: &str) -> Result<()> {
+/// appeared during the run) is replaced only with `force`, and atomically: the two
+/// folders are exchanged in one step (Linux `renameat2(RENAME_EXCHANGE)`), so at every
+/// moment `out` holds either the old complete result or the new one; the old one is
+/// deleted afterwards. Without `force`, `out` is created only if nothing took its name
+/// meanwhile (`RENAME_NOREPLACE`).
+pub fn put_in_place(tmp: &Path, out: &Path, force: bool) -> Result<()> {
     let write_err = |path: &Path, reason: String| BasinError::Write {
         path: path.to_path_buf(),
         reason,
     };
-    let backup = tmp.with_file_name(format!(".{name}.replaced-{}", std::process::id()));
-    let had_old = out.exists();
-    if had_old {
-        if !force {
-            return Err(BasinError::OutputExists {
-                path: out.to_path_buf(),
-            });
+    match std::fs::symlink_metadata(out) {
+        Ok(meta) => {
+            if !force {
+                return Err(BasinError::OutputExists {
+                    path: out.to_path_buf(),
+                });
+            }
+            if !meta.is_dir() {
+                return Err(BasinError::invalid(
+                    out,
+                    "--out",
+                    "is an existing file, not a results folder",
+                    "name a folder for the results; --force only replaces an earlier results folder",
+                ));
+            }
+            exchange(tmp, out)
+                .map_err(|e| write_err(out, format!("cannot swap in the new results: {e}")))?;
+            // `tmp` now holds the old results.
+            std::fs::remove_dir_all(tmp).map_err(|e| {
+                write_err(
+                    tmp,
+                    format!(
+                        "the new results are in place but the old ones could not be deleted: {e}"
+                    ),
+                )
+            })
         }
-        std::fs::rename(out, &backup)
-            .map_err(|e| write_err(out, format!("cannot move the old results aside: {e}")))?;
+        Err(_) => rename_no_replace(tmp, out).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                BasinError::OutputExists {
+                    path: out.to_path_buf(),
+                }
+            } else {
+                write_err(out, e.to_string())
+            }
+        }),
     }
+}
+
+#[cfg(target_os = "linux")]
+fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call;
+    // renameat2 reads them and touches no other memory of this process.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            flags,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether a renameat2 error means the file system (or kernel) lacks the flag.
+#[cfg(target_os = "linux")]
+fn unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+    )
+}
+
+/// Exchange two existing folders atomically. Where the file system cannot (not Linux, or
+/// no RENAME_EXCHANGE), fall back to moving `out` aside and `tmp` in, moving `out` back
+/// if the second rename fails.
+fn exchange(tmp: &Path, out: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match renameat2(tmp, out, libc::RENAME_EXCHANGE) {
+        Err(e) if unsupported(&e) => {}
+        other => return other,
+    }
+    let aside = sibling(out, "replaced");
+    std::fs::rename(out, &aside)?;
     if let Err(e) = std::fs::rename(tmp, out) {
-        if had_old {
-            let _ = std::fs::rename(&backup, out);
-        }
-        return Err(write_err(out, e.to_string()));
+        let _ = std::fs::rename(&aside, out);
+        return Err(e);
     }
-    if had_old {
-        std::fs::remove_dir_all(&backup).map_err(|e| {
-            write_err(
-                &backup,
-                format!("the new results are in place but the old ones could not be deleted: {e}"),
-            )
-        })?;
+    std::fs::rename(&aside, tmp)
+}
+
+/// Rename `tmp` to `out`, failing with `AlreadyExists` if `out` exists (a plain rename
+/// would silently replace an empty folder).
+fn rename_no_replace(tmp: &Path, out: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match renameat2(tmp, out, libc::RENAME_NOREPLACE) {
+        Err(e) if unsupported(&e) => {}
+        other => return other,
     }
-    Ok(())
+    if out.exists() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(tmp, out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -308,7 +513,12 @@ fn run_steps(
     while solver.sim_time_s() < duration {
         let next_output = (k as f64 * interval).min(duration);
         while solver.sim_time_s() < next_output {
-            if options.cancel.load(Ordering::Relaxed) {
+            if options.abort.load(Ordering::SeqCst) {
+                return Err(BasinError::Aborted {
+                    path: out_of_partial(dir),
+                });
+            }
+            if options.cancel.load(Ordering::SeqCst) {
                 return Ok((started.elapsed().as_secs_f64(), true));
             }
             let r = solver
@@ -348,6 +558,17 @@ fn run_steps(
         k += 1;
     }
     Ok((started.elapsed().as_secs_f64(), false))
+}
+
+/// The output folder a temporary folder `.<name>.partial-<pid>` stands for.
+fn out_of_partial(tmp: &Path) -> PathBuf {
+    let name = tmp.file_name().map(|n| n.to_string_lossy().into_owned());
+    let out = name
+        .as_deref()
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.rsplit_once(".partial-"))
+        .map_or_else(|| "out".to_string(), |(n, _)| n.to_string());
+    tmp.with_file_name(out)
 }
 
 /// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state `solver` has
@@ -416,6 +637,7 @@ pub fn write_results(
             .fold(summary_state.max_depth_m, f64::max),
         max_speed_m_s: envelopes.max_speed_m_s.iter().copied().fold(0.0, f64::max),
         outputs,
+        notes: basin.notes.clone(),
         versions: Versions {
             rivertwin: env!("CARGO_PKG_VERSION"),
             gdal: gdal::version::version_info("RELEASE_NAME"),

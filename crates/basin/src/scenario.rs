@@ -25,6 +25,10 @@ pub struct Scenario {
 /// How far (in cells) a `from`/`to` point may lie from the edge it is snapped to.
 const EDGE_SNAP_CELLS: f64 = 3.0;
 
+/// The most output times (gauge rows, snapshots) a scenario may ask for: a 30-day run
+/// at one output a minute is 43 200.
+pub const MAX_OUTPUTS: u64 = 100_000;
+
 impl Scenario {
     pub fn load(path: &Path, basin: &Basin) -> Result<Self> {
         let file: ScenarioFile = read_toml(path)?;
@@ -45,6 +49,20 @@ impl Scenario {
                 "output_interval_s",
                 format!("is {}", file.output_interval_s),
                 "give an interval in seconds, > 0",
+            ));
+        }
+        let outputs = (file.duration_s / file.output_interval_s).ceil();
+        if outputs > MAX_OUTPUTS as f64 {
+            return Err(bad(
+                "output_interval_s",
+                format!(
+                    "of {} s over duration_s = {} s would write {outputs} outputs, more than {MAX_OUTPUTS}",
+                    file.output_interval_s, file.duration_s
+                ),
+                &format!(
+                    "give an interval of at least {} s",
+                    file.duration_s / MAX_OUTPUTS as f64
+                ),
             ));
         }
         let grid = basin.grid();
@@ -78,7 +96,14 @@ impl Scenario {
             let key = format!("boundaries[{i}]");
             let condition = boundary_condition(spec, &key, path, |s, k| series(s, k, &mut inputs))?;
             boundaries = match (spec.edge, spec.from, spec.to) {
-                (Some(edge), None, None) => boundaries.with_edge(edge, condition),
+                (Some(edge), None, None) => {
+                    if spec.kind.is_forcing() {
+                        let len = edge_len(grid, edge);
+                        check_active_along(basin, edge, 0, len - 1)
+                            .map_err(|m| bad(&key, m.0, &m.1))?;
+                    }
+                    boundaries.with_edge(edge, condition)
+                }
                 (edge, Some(from), Some(to)) => {
                     let fix = "put the point on (or within 3 cells of) the DEM's edge";
                     let (e1, p1) = snap_to_edge(grid, from)
@@ -101,7 +126,12 @@ impl Scenario {
                             "fix the edge name or the points",
                         ));
                     }
-                    boundaries.with_segment(e1, p1.min(p2), p1.max(p2), condition)
+                    let (first, last) = (p1.min(p2), p1.max(p2));
+                    if spec.kind.is_forcing() {
+                        check_active_along(basin, e1, first, last)
+                            .map_err(|m| bad(&key, m.0, &m.1))?;
+                    }
+                    boundaries.with_segment(e1, first, last, condition)
                 }
                 _ => {
                     return Err(bad(
@@ -192,6 +222,27 @@ impl Scenario {
                     }
                 }
             };
+            let Some(crest_m) = cells
+                .iter()
+                .map(|&cell| basin.bed_m[cell])
+                .max_by(f64::total_cmp)
+            else {
+                return Err(bad(
+                    &format!("{key}.line"),
+                    "crosses no active DEM cell (only nodata)".into(),
+                    "draw the line along the dam or levee crest, on the DEM's data",
+                ));
+            };
+            if !(b.final_bed_m < crest_m) {
+                return Err(bad(
+                    &format!("{key}.final_bed_m"),
+                    format!(
+                        "is {} m, not below the crest along the line (highest bed {crest_m:.2} m), so the breach would lower nothing",
+                        b.final_bed_m
+                    ),
+                    "give the elevation the breach erodes down to, below the crest",
+                ));
+            }
             breaches.push(Breach {
                 cells,
                 final_bed_m: b.final_bed_m,
@@ -213,11 +264,34 @@ impl Scenario {
 
     /// The basin folder of a scenario file: `<basin>/scenarios/<name>.toml`.
     pub fn basin_dir(path: &Path) -> Result<PathBuf> {
-        let dir = path
+        // Relative to the working directory: `scenarios/x.toml` run from inside the
+        // basin folder has the basin at `.`, and `x.toml` from inside scenarios/ at `..`.
+        let absolute = std::path::absolute(path).map_err(|cause| BasinError::Io {
+            path: path.to_path_buf(),
+            cause,
+            fix: "check the working directory still exists",
+        })?;
+        let dir = absolute
             .parent()
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        // Shown relative where the path given was relative, as the user wrote it.
+        let dir = match path.parent().and_then(Path::parent) {
+            Some(p) if !p.as_os_str().is_empty() && path.is_relative() => p.to_path_buf(),
+            _ if path.is_relative() => std::env::current_dir()
+                .ok()
+                .and_then(|cwd| dir.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        PathBuf::from(".")
+                    } else {
+                        p
+                    }
+                })
+                .unwrap_or(dir),
+            _ => dir,
+        };
         if dir.join("basin.toml").is_file() {
             Ok(dir)
         } else {
@@ -316,8 +390,68 @@ fn boundary_condition(
     }
 }
 
+fn edge_len(grid: &GeoGrid, edge: Edge) -> usize {
+    match edge {
+        Edge::North | Edge::South => grid.cols,
+        Edge::West | Edge::East => grid.rows,
+    }
+}
+
+/// The cell (row, col) at position `i` along `edge`.
+fn edge_cell(grid: &GeoGrid, edge: Edge, i: usize) -> (usize, usize) {
+    match edge {
+        Edge::North => (0, i),
+        Edge::South => (grid.rows - 1, i),
+        Edge::West => (i, 0),
+        Edge::East => (i, grid.cols - 1),
+    }
+}
+
+/// An inflow or stage on cells `first..=last` of `edge` needs at least one active
+/// (data) cell there, or nothing would enter. The error says where the edge's active
+/// cells are.
+fn check_active_along(
+    basin: &Basin,
+    edge: Edge,
+    first: usize,
+    last: usize,
+) -> Result<(), (String, String)> {
+    let grid = basin.grid();
+    if (first..=last).any(|i| basin.active[edge_cell(grid, edge, i)]) {
+        return Ok(());
+    }
+    let point = |i: usize| {
+        let (x, y) = grid.centre(edge_cell(grid, edge, i).0, edge_cell(grid, edge, i).1);
+        format!("({x:.1}, {y:.1})")
+    };
+    let active: Vec<usize> = (0..edge_len(grid, edge))
+        .filter(|&i| basin.active[edge_cell(grid, edge, i)])
+        .collect();
+    let fix = match (active.first(), active.last()) {
+        (Some(&a), Some(&b)) => format!(
+            "the {edge:?} edge has data from {} to {}: move the segment onto it, or use another edge",
+            point(a),
+            point(b)
+        ),
+        _ => format!(
+            "the whole {edge:?} edge is nodata: put the inflow on an edge the DEM's data reaches, or use a point source inside the basin"
+        ),
+    };
+    Err((
+        format!(
+            "lies on {} to {} of the {edge:?} edge, where every cell is nodata (inactive), so no water would enter",
+            point(first),
+            point(last)
+        ),
+        fix,
+    ))
+}
+
 /// The edge nearest to a map point and the cell position along it.
 fn snap_to_edge(grid: &GeoGrid, p: [f64; 2]) -> Result<(Edge, usize), String> {
+    if !(p[0].is_finite() && p[1].is_finite()) {
+        return Err(format!("({}, {}) is not a point on the map", p[0], p[1]));
+    }
     let (fr, fc) = grid.fractional(p[0], p[1]);
     let (rows, cols) = (grid.rows as f64, grid.cols as f64);
     let candidates = [
