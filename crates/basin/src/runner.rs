@@ -195,7 +195,7 @@ pub fn run(
             return Err(BasinError::invalid(
                 out,
                 "--out",
-                "is an existing file, not a results folder",
+                "is an existing file (or link), not a results folder",
                 "name a folder for the results; --force only replaces an earlier results folder",
             ));
         }
@@ -381,7 +381,7 @@ pub fn put_in_place(tmp: &Path, out: &Path, force: bool) -> Result<()> {
                 return Err(BasinError::invalid(
                     out,
                     "--out",
-                    "is an existing file, not a results folder",
+                    "is an existing file (or link), not a results folder",
                     "name a folder for the results; --force only replaces an earlier results folder",
                 ));
             }
