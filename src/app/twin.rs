@@ -837,7 +837,8 @@ impl Worker {
         let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
         let result = self.write_bundle(&tmp, request.screenshot_png.as_deref(), request.view);
         let placed = result.and_then(|files| {
-            std::fs::rename(&tmp, &folder)
+            // Never over a folder that appeared meanwhile (RENAME_NOREPLACE).
+            basin::runner::put_in_place(&tmp, &folder, false)
                 .map_err(|e| format!("cannot move the snapshot to {}: {e}", folder.display()))
                 .map(|()| files)
         });
