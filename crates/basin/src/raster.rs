@@ -143,9 +143,8 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
             "only north-up grids are supported: warp it first, e.g. `gdalwarp in.tif out.tif`",
         ));
     }
-    if !(gt[1] > 0.0 && gt[1].is_finite() && gt[5] != 0.0 && gt[5].is_finite())
-        || !(gt[0].is_finite() && gt[3].is_finite())
-    {
+    let finite = gt.iter().all(|v| v.is_finite());
+    if !(finite && gt[1] > 0.0 && gt[5] != 0.0) {
         return Err(BasinError::invalid(
             path,
             "geotransform",

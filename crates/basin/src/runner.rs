@@ -38,7 +38,9 @@ pub struct RunOptions {
 
 /// A sink for the run's notes, e.g. the command line's stderr.
 #[derive(Clone, Default)]
-pub struct Log(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Log(Option<Arc<LogSink>>);
+
+type LogSink = dyn Fn(&str) + Send + Sync;
 
 impl Log {
     pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> Self {

@@ -233,7 +233,8 @@ impl Scenario {
                     "draw the line along the dam or levee crest, on the DEM's data",
                 ));
             };
-            if !(b.final_bed_m < crest_m) {
+            // NaN too: it lowers nothing.
+            if b.final_bed_m.is_nan() || b.final_bed_m >= crest_m {
                 return Err(bad(
                     &format!("{key}.final_bed_m"),
                     format!(
