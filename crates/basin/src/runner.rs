@@ -318,19 +318,18 @@ fn sibling(out: &Path, what: &str) -> PathBuf {
     parent.join(format!(".{name}.{what}-{}", std::process::id()))
 }
 
-/// The process id in a run's temporary folder name, `.<name>.partial-<pid>` (or
-/// `.replaced-<pid>`).
-fn temporary_folder_pid(name: &str) -> Option<u32> {
+/// The process id in a temporary folder name `.<name>.<what>-<pid>`.
+fn temporary_folder_pid(name: &str, what: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?;
-    let (_, tail) = rest
-        .rsplit_once(".partial-")
-        .or_else(|| rest.rsplit_once(".replaced-"))?;
+    let (_, tail) = rest.rsplit_once(&format!(".{what}-"))?;
     tail.parse().ok()
 }
 
 /// Remove the temporary folders that runs killed before they could clean up (SIGKILL,
-/// a power cut) left beside `out`: those whose process no longer exists. Only on systems
-/// with /proc, where a process's existence can be told.
+/// a power cut) left beside `out`: `.partial-<pid>` folders whose process no longer
+/// exists. A `.replaced-<pid>` folder (an earlier result moved aside where the file
+/// system cannot exchange folders atomically) may be the only copy of that result: it is
+/// kept and reported. Only on systems with /proc, where a process's existence can be told.
 pub fn remove_stale_partials(out: &Path, log: &Log) {
     if !Path::new("/proc/self").exists() {
         return;
@@ -344,12 +343,18 @@ pub fn remove_stale_partials(out: &Path, log: &Log) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temporary_folder_pid(&name) else {
-            continue;
-        };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+        let gone =
+            |pid: u32| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
+        if temporary_folder_pid(&name, "replaced").is_some_and(gone) {
+            log.note(&format!(
+                "{} holds a result moved aside by a run that was killed while replacing it; rename it back if it is the one you want",
+                entry.path().display()
+            ));
             continue;
         }
+        let Some(pid) = temporary_folder_pid(&name, "partial").filter(|&p| gone(p)) else {
+            continue;
+        };
         if entry.file_type().is_ok_and(|t| t.is_dir())
             && std::fs::remove_dir_all(entry.path()).is_ok()
         {
