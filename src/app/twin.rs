@@ -10,9 +10,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use basin::hazard::HazardTables;
-use basin::results::{Envelopes, GaugeRecords};
-use basin::{Basin, Scenario};
+use basin::results::GaugeRecords;
+use basin::{Basin, Event, Run, Scenario};
 use hydro::{Breach, BreachStatus, BreachTrigger, Solver, TimeSeries, WaterBalance};
 use ndarray::{Array2, Zip};
 use serde::Serialize;
@@ -251,7 +250,7 @@ impl Twin {
         scenario: Arc<Scenario>,
         threads: usize,
     ) -> anyhow::Result<Self> {
-        let solver = basin::build_solver(&basin, &scenario)?;
+        let run = basin::Run::new(basin.clone(), scenario.clone())?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("solver-{i}"))
@@ -259,7 +258,7 @@ impl Twin {
             .context("cannot start the solver threads")?;
         let (commands, inbox) = channel();
         let latest = Arc::new(Mutex::new(None));
-        let mut worker = Worker::new(basin.clone(), scenario.clone(), solver, latest.clone());
+        let mut worker = Worker::new(run, latest.clone());
         worker.publish();
         let handle = std::thread::Builder::new()
             .name("twin".into())
@@ -310,13 +309,9 @@ const MAX_FRAMES: usize = 240;
 struct Worker {
     basin: Arc<Basin>,
     scenario: Arc<Scenario>,
-    solver: Solver,
-    hazard: HazardTables,
-    envelopes: Envelopes,
-    gauges: GaugeRecords,
+    /// The run engine: solver, envelopes, gauges and the output schedule.
+    run: Run,
     history: Vec<Arc<Frame>>,
-    /// Index of the next output time (k × output interval).
-    next_output: u64,
     running: bool,
     steering: Steering,
     log: Vec<SteeringEvent>,
@@ -350,25 +345,15 @@ fn to_f32(a: ndarray::ArrayView2<'_, f64>) -> Array2<f32> {
 }
 
 impl Worker {
-    fn new(
-        basin: Arc<Basin>,
-        scenario: Arc<Scenario>,
-        solver: Solver,
-        latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
-    ) -> Self {
-        let hazard = HazardTables::bundled();
-        let envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
-        let active_cells = basin.active.iter().filter(|&&a| a).count();
-        let cached_bed = Arc::new(to_f32(solver.bed_m()));
+    fn new(run: Run, latest: Arc<Mutex<Option<Arc<Snapshot>>>>) -> Self {
+        let (basin, scenario) = (run.basin().clone(), run.scenario().clone());
+        let active_cells = run.active_cells();
+        let cached_bed = Arc::new(to_f32(run.solver().bed_m()));
         let mut w = Self {
             basin,
             scenario,
-            solver,
-            hazard,
-            envelopes,
-            gauges: GaugeRecords::default(),
+            run,
             history: Vec::new(),
-            next_output: 1,
             running: false,
             steering: Steering::default(),
             log: Vec::new(),
@@ -390,7 +375,7 @@ impl Worker {
             latest,
             cached_bed,
         };
-        w.record_output();
+        w.record_frame();
         w
     }
 
@@ -439,7 +424,7 @@ impl Worker {
 
     fn note(&mut self, change: String) {
         self.log.push(SteeringEvent {
-            sim_time_s: self.solver.sim_time_s(),
+            sim_time_s: self.run.solver().sim_time_s(),
             change,
         });
     }
@@ -447,7 +432,7 @@ impl Worker {
     fn apply(&mut self, command: Command) {
         let result = match command {
             Command::Play => {
-                if self.solver.sim_time_s() < self.duration_s() && self.error.is_none() {
+                if self.run.solver().sim_time_s() < self.duration_s() && self.error.is_none() {
                     self.running = true;
                     self.pace_origin = None;
                 }
@@ -463,7 +448,7 @@ impl Worker {
                 Ok(())
             }
             Command::PauseAt(t) => {
-                self.pause_at_s = t.filter(|&t| t > self.solver.sim_time_s());
+                self.pause_at_s = t.filter(|&t| t > self.run.solver().sim_time_s());
                 Ok(())
             }
             Command::SetSpeed(speed) => {
@@ -497,7 +482,11 @@ impl Worker {
                 format!("Manning's n × {f:.2}"),
             ),
             Command::TriggerBreach(i) => {
-                let r = self.solver.trigger_breach(i).map_err(|e| e.to_string());
+                let r = self
+                    .run
+                    .solver_mut()
+                    .trigger_breach(i)
+                    .map_err(|e| e.to_string());
                 if r.is_ok() {
                     self.note(format!("breach {} triggered", i + 1));
                 }
@@ -542,12 +531,12 @@ impl Worker {
             Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
             None => self.scenario.rain_mm_per_h.clone(),
         };
-        let s = &mut self.solver;
+        let n = self.basin.manning_n.mapv(|n| n * f);
+        let s = self.run.solver_mut();
         s.set_inflow_scale(steering.inflow_scale)
             .map_err(|e| e.to_string())?;
         s.set_uniform_rain(rain).map_err(|e| e.to_string())?;
-        s.set_manning_n(self.basin.manning_n.mapv(|n| n * f).view())
-            .map_err(|e| e.to_string())
+        s.set_manning_n(n.view()).map_err(|e| e.to_string())
     }
 
     fn add_drawn_breach(&mut self, b: DrawnBreach) -> Result<(), String> {
@@ -560,10 +549,11 @@ impl Worker {
         if cells.is_empty() {
             return Err("the breach line does not cross any active cell".into());
         }
-        let bed = self.solver.bed_m();
+        let bed = self.run.solver().bed_m();
         let lowest = cells.iter().map(|&c| bed[c]).fold(f64::INFINITY, f64::min);
         let index = self
-            .solver
+            .run
+            .solver_mut()
             .add_breach(Breach {
                 cells,
                 final_bed_m: lowest - b.depth_m,
@@ -571,7 +561,8 @@ impl Worker {
                 trigger: BreachTrigger::Manual,
             })
             .map_err(|e| e.to_string())?;
-        self.solver
+        self.run
+            .solver_mut()
             .trigger_breach(index)
             .map_err(|e| e.to_string())?;
         self.note(format!(
@@ -584,12 +575,8 @@ impl Worker {
 
     /// Back to t = 0: a fresh solver from the scenario, with the steering re-applied.
     fn reset(&mut self) -> Result<(), String> {
-        self.solver =
-            basin::build_solver(&self.basin, &self.scenario).map_err(|e| e.to_string())?;
-        self.envelopes = Envelopes::new(self.basin.bed_m.dim(), self.hazard.wet_depth_m);
-        self.gauges = GaugeRecords::default();
+        self.run.reset().map_err(|e| e.to_string())?;
         self.history.clear();
-        self.next_output = 1;
         self.running = false;
         self.error = None;
         self.recent.clear();
@@ -599,75 +586,50 @@ impl Worker {
         self.apply_steering(&steering)?;
         self.note("reset to t = 0".into());
         self.bed_version += 1;
-        self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
+        self.cached_bed = Arc::new(to_f32(self.run.solver().bed_m()));
         if let Some((cell, _)) = &self.probe {
             let cell = *cell;
             self.probe = Some((cell, Vec::new()));
         }
-        self.record_output();
+        self.record_frame();
         Ok(())
     }
 
-    fn output_time(&self, k: u64) -> f64 {
-        (k as f64 * self.scenario.file.output_interval_s).min(self.duration_s())
-    }
-
-    /// One solver step, landing on the next output time; false when nothing can run.
+    /// One step of the run engine, landing on the next output time or the pause time;
+    /// false when nothing can run.
     fn one_step(&mut self) -> bool {
-        let duration = self.duration_s();
-        let t = self.solver.sim_time_s();
-        if t >= duration || self.error.is_some() {
+        if self.run.is_finished() || self.error.is_some() {
             self.running = false;
             return false;
         }
-        let output_end = self.output_time(self.next_output);
-        let end = self.pause_at_s.map_or(output_end, |p| p.min(output_end));
-        let breaches_before = self.breach_statuses();
-        match self.solver.step(end) {
-            Ok(r) => {
-                self.envelopes.update(
-                    &self.solver,
-                    r.sim_time_s,
-                    r.dt_s,
-                    &self.hazard,
-                    self.scenario.file.hazard,
-                );
-                // Also a breach that opens at once (Waiting → Complete in one step).
-                if !breaches_before.is_empty()
-                    && (breaches_before != self.breach_statuses() || self.breach_moving())
-                {
-                    self.bed_version += 1;
-                    self.cached_bed = Arc::new(to_f32(self.solver.bed_m()));
+        match self.run.step(self.pause_at_s) {
+            Ok(events) => {
+                for event in events {
+                    match event {
+                        Event::BedChanged => {
+                            self.bed_version += 1;
+                            self.cached_bed = Arc::new(to_f32(self.run.solver().bed_m()));
+                        }
+                        Event::Output { .. } => self.record_frame(),
+                        Event::Finished => self.running = false,
+                    }
                 }
-                if r.sim_time_s >= output_end {
-                    self.next_output += 1;
-                    self.record_output();
-                }
-                if self.pause_at_s.is_some_and(|p| r.sim_time_s >= p) {
+                if self.pause_at_s.is_some_and(|p| self.run.sim_time_s() >= p) {
                     self.pause_at_s = None;
-                    self.running = false;
-                }
-                if r.sim_time_s >= duration {
                     self.running = false;
                 }
                 true
             }
             Err(e) => {
-                self.error = Some(format!("the solver stopped: {e}"));
+                let cause = match e {
+                    basin::BasinError::Solver { cause, .. } => cause.to_string(),
+                    other => other.to_string(),
+                };
+                self.error = Some(format!("the solver stopped: {cause}"));
                 self.running = false;
                 false
             }
         }
-    }
-
-    fn breach_statuses(&self) -> Vec<BreachStatus> {
-        (0..).map_while(|i| self.solver.breach_status(i)).collect()
-    }
-
-    fn breach_moving(&self) -> bool {
-        (0..)
-            .map_while(|i| self.solver.breach_status(i))
-            .any(|s| matches!(s, BreachStatus::Forming { .. }))
     }
 
     /// Run for one time slice, keeping pace with the wall clock at real-time speeds.
@@ -675,12 +637,12 @@ impl Worker {
         let started = Instant::now();
         let (sim0, wall0) = *self
             .pace_origin
-            .get_or_insert((self.solver.sim_time_s(), started));
-        let steps0 = self.solver.steps();
+            .get_or_insert((self.run.solver().sim_time_s(), started));
+        let steps0 = self.run.solver().steps();
         loop {
             if let Speed::RealTime(factor) = self.steering.speed {
                 let target = sim0 + factor * wall0.elapsed().as_secs_f64();
-                if self.solver.sim_time_s() >= target {
+                if self.run.solver().sim_time_s() >= target {
                     // Ahead of the clock: rest until the slice ends.
                     let rest = SLICE.saturating_sub(started.elapsed());
                     std::thread::sleep(rest.min(Duration::from_millis(20)));
@@ -691,20 +653,23 @@ impl Worker {
                 break;
             }
         }
-        if self.solver.steps() > steps0 {
+        if self.run.solver().steps() > steps0 {
             self.wall_running_s += started.elapsed().as_secs_f64();
         }
         // The probe keeps at most about 2000 samples over the scenario.
         let spacing = self.duration_s() / 2000.0;
         if let Some((cell, series)) = &mut self.probe {
-            let t = self.solver.sim_time_s();
+            let t = self.run.solver().sim_time_s();
             if series.last().is_none_or(|last| t >= last[0] + spacing) {
-                series.push(probe_sample(&self.solver, *cell));
+                series.push(probe_sample(self.run.solver(), *cell));
             }
         }
         let now = Instant::now();
-        self.recent
-            .push_back((now, self.solver.sim_time_s(), self.solver.steps()));
+        self.recent.push_back((
+            now,
+            self.run.solver().sim_time_s(),
+            self.run.solver().steps(),
+        ));
         while self
             .recent
             .front()
@@ -714,11 +679,10 @@ impl Worker {
         }
     }
 
-    /// At an output time: gauges and a stored frame, as the headless runner does.
-    fn record_output(&mut self) {
-        let t = self.solver.sim_time_s();
-        self.gauges.sample(&self.solver, &self.basin, t);
-        let (depth, speed) = depth_and_speed(&self.solver);
+    /// At an output time (the engine has sampled the gauges): a stored frame.
+    fn record_frame(&mut self) {
+        let t = self.run.sim_time_s();
+        let (depth, speed) = depth_and_speed(self.run.solver());
         self.history.push(Arc::new(Frame {
             sim_time_s: t,
             depth_m: depth,
@@ -739,7 +703,7 @@ impl Worker {
 
     /// A new probe's past, read from the stored frames.
     fn probe_past(&self, cell: (usize, usize)) -> ProbeSeries {
-        let bed = self.solver.bed_m()[cell];
+        let bed = self.run.solver().bed_m()[cell];
         let mut series: ProbeSeries = self
             .history
             .iter()
@@ -748,7 +712,7 @@ impl Worker {
                 [f.sim_time_s, d, bed + d, f64::from(f.speed_m_s[cell])]
             })
             .collect();
-        let now = probe_sample(&self.solver, cell);
+        let now = probe_sample(self.run.solver(), cell);
         if series.last().is_none_or(|last| now[0] > last[0]) {
             series.push(now);
         }
@@ -773,21 +737,21 @@ impl Worker {
     fn publish(&mut self) {
         self.seq += 1;
         self.last_publish = Instant::now();
-        let (depth, speed) = depth_and_speed(&self.solver);
+        let (depth, speed) = depth_and_speed(self.run.solver());
         let (real_time_factor, cell_updates_per_s) = self.rates();
-        let summary = self.solver.summary();
-        let env = &self.envelopes;
+        let summary = self.run.solver().summary();
+        let env = self.run.envelopes();
         let snapshot = Snapshot {
             seq: self.seq,
-            sim_time_s: self.solver.sim_time_s(),
+            sim_time_s: self.run.solver().sim_time_s(),
             duration_s: self.duration_s(),
-            steps: self.solver.steps(),
+            steps: self.run.solver().steps(),
             running: self.running,
-            finished: self.solver.sim_time_s() >= self.duration_s(),
+            finished: self.run.solver().sim_time_s() >= self.duration_s(),
             real_time_factor,
             cell_updates_per_s,
             wet_cells: summary.wet_cells,
-            balance: self.solver.balance(),
+            balance: self.run.solver().balance(),
             depth_m: Arc::new(depth),
             speed_m_s: Arc::new(speed),
             bed_m: self.cached_bed.clone(),
@@ -796,10 +760,12 @@ impl Worker {
             max_speed_m_s: Arc::new(to_f32(env.max_speed_m_s.view())),
             hazard_class: Arc::new(to_f32(env.max_hazard.view())),
             arrival_s: Arc::new(to_f32(env.first_inundation_s.view())),
-            gauges: Arc::new(self.gauges.clone()),
+            gauges: Arc::new(self.run.gauges().clone()),
             probe: self.probe.as_ref().map(|(c, s)| (*c, Arc::new(s.clone()))),
             history: Arc::new(self.history.clone()),
-            breaches: (0..).map_while(|i| self.solver.breach_status(i)).collect(),
+            breaches: (0..)
+                .map_while(|i| self.run.solver().breach_status(i))
+                .collect(),
             steering: self.steering.clone(),
             log: Arc::new(self.log.clone()),
             drawn_breaches: Arc::new(self.drawn_breaches.clone()),
@@ -858,19 +824,16 @@ impl Worker {
     ) -> Result<Vec<String>, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let t = self.solver.sim_time_s();
-        let summary = basin::write_results(
-            &self.basin,
-            &self.scenario,
-            &self.solver,
-            &self.envelopes,
-            &self.gauges,
-            dir,
-            self.wall_running_s,
-            &format!("snapshot of a live run at sim_time_s = {t}"),
-            rayon::current_num_threads(),
-        )
-        .map_err(|e| e.to_string())?;
+        let t = self.run.solver().sim_time_s();
+        let summary = self
+            .run
+            .write_results(
+                dir,
+                self.wall_running_s,
+                &format!("snapshot of a live run at sim_time_s = {t}"),
+                rayon::current_num_threads(),
+            )
+            .map_err(|e| e.to_string())?;
         let mut files = summary.outputs.clone();
         if let Some(png) = png {
             std::fs::write(dir.join("view.png"), png)
@@ -884,7 +847,7 @@ impl Worker {
             "scenario_file": self.scenario.path,
             "sim_time_s": t,
             "duration_s": self.duration_s(),
-            "steps": self.solver.steps(),
+            "steps": self.run.solver().steps(),
             "exported_at_unix_s": std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -893,9 +856,9 @@ impl Worker {
             "steering_log": self.log,
             "drawn_breaches": self.drawn_breaches,
             "breaches": (0..)
-                .map_while(|i| self.solver.breach_status(i))
+                .map_while(|i| self.run.solver().breach_status(i))
                 .collect::<Vec<_>>(),
-            "water_balance": self.solver.balance(),
+            "water_balance": self.run.solver().balance(),
             "view": view,
         });
         let json = serde_json::to_string_pretty(&description).map_err(|e| e.to_string())?;

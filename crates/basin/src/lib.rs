@@ -7,6 +7,7 @@
 
 pub mod basin;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod hazard;
 pub mod info;
@@ -16,6 +17,7 @@ pub mod runner;
 pub mod scenario;
 
 pub use basin::{Basin, Gauge};
+pub use engine::{Event, Run};
 pub use error::{BasinError, Result};
 pub use runner::{Progress, RunOptions, RunSummary, build_solver, run, write_results};
 pub use scenario::Scenario;

@@ -1,4 +1,5 @@
-//! The headless runner: load a scenario and its basin, run it, write the results.
+//! The headless runner: load a scenario and its basin, run it through the run engine
+//! ([`crate::engine::Run`]), write the results.
 //! Results go to a temporary folder next to the output and are renamed into place when
 //! complete, so an output folder is never left half-written.
 
@@ -12,10 +13,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::basin::Basin;
+use crate::engine::{Event, Run};
 use crate::error::{BasinError, Result};
-use crate::hazard::HazardTables;
-use crate::raster::write_geotiff;
-use crate::results::{Envelopes, GaugeRecords, NODATA};
+use crate::results::{Envelopes, GaugeRecords};
 use crate::scenario::Scenario;
 
 /// How to run.
@@ -236,21 +236,18 @@ pub fn run(
         })?;
     let threads = pool.current_num_threads();
     remove_stale_partials(out, &options.log);
-    pool.install(|| run_in_pool(&basin, &scenario, out, options, threads, &mut progress))
+    pool.install(|| run_in_pool(basin, scenario, out, options, threads, &mut progress))
 }
 
 fn run_in_pool(
-    basin: &Basin,
-    scenario: &Scenario,
+    basin: Basin,
+    scenario: Scenario,
     out: &Path,
     options: &RunOptions,
     threads: usize,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunSummary> {
-    let mut solver = build_solver(basin, scenario)?;
-    let hazard = HazardTables::bundled();
-    let mut envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
-    let mut gauges = GaugeRecords::default();
+    let mut run = Run::new(Arc::new(basin), Arc::new(scenario))?;
 
     // Write into a temporary sibling folder; rename at the end.
     let tmp = partial_folder(out);
@@ -267,27 +264,14 @@ fn run_in_pool(
             Ok(())
         }
     };
-    let result = run_steps(
-        basin,
-        scenario,
-        &mut solver,
-        &hazard,
-        &mut envelopes,
-        &mut gauges,
-        &tmp,
-        options,
-        progress,
-    )
-    .and_then(|(wall, cancelled)| {
+    let result = run_steps(&mut run, &tmp, options, progress).and_then(|(wall, cancelled)| {
         aborted()?;
         let status = if cancelled {
             STATUS_CANCELLED
         } else {
             "complete"
         };
-        write_results(
-            basin, scenario, &solver, &envelopes, &gauges, &tmp, wall, status, threads,
-        )
+        run.write_results(&tmp, wall, status, threads)
     });
     let placed = result.and_then(|summary| {
         aborted()?;
@@ -483,86 +467,56 @@ fn rename_no_replace(tmp: &Path, out: &Path) -> std::io::Result<()> {
     std::fs::rename(tmp, out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Step `run` to its end (or until cancelled: `true` in the result), writing depth
+/// snapshots into `dir` at the output times and reporting progress.
 fn run_steps(
-    basin: &Basin,
-    scenario: &Scenario,
-    solver: &mut Solver,
-    hazard: &HazardTables,
-    envelopes: &mut Envelopes,
-    gauges: &mut GaugeRecords,
+    run: &mut Run,
     dir: &Path,
     options: &RunOptions,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<(f64, bool)> {
-    let duration = scenario.file.duration_s;
-    let interval = scenario.file.output_interval_s;
-    let cells = basin.active.iter().filter(|&&a| a).count() as f64;
+    let duration = run.duration_s();
+    let cells = run.active_cells() as f64;
+    let snapshots = run.scenario().file.depth_snapshots;
     let started = Instant::now();
     let mut last_report = 0.0;
-    let report = |solver: &Solver, started: &Instant| {
+    let report = |run: &Run, started: &Instant| {
         let wall = started.elapsed().as_secs_f64();
+        let steps = run.solver().steps();
         Progress {
-            sim_time_s: solver.sim_time_s(),
+            sim_time_s: run.sim_time_s(),
             duration_s: duration,
             wall_time_s: wall,
-            steps: solver.steps(),
+            steps,
             cell_updates_per_s: if wall > 0.0 {
-                solver.steps() as f64 * cells / wall
+                steps as f64 * cells / wall
             } else {
                 0.0
             },
         }
     };
-    gauges.sample(solver, basin, 0.0);
-    envelopes.update(solver, 0.0, 0.0, hazard, scenario.file.hazard);
-    let mut k = 1u64;
-    while solver.sim_time_s() < duration {
-        let next_output = (k as f64 * interval).min(duration);
-        while solver.sim_time_s() < next_output {
-            if options.abort.load(Ordering::SeqCst) {
-                return Err(BasinError::Aborted {
-                    path: out_of_partial(dir),
-                });
-            }
-            if options.cancel.load(Ordering::SeqCst) {
-                return Ok((started.elapsed().as_secs_f64(), true));
-            }
-            let r = solver
-                .step(next_output)
-                .map_err(|cause| BasinError::Solver {
-                    path: scenario.path.clone(),
-                    cause,
-                })?;
-            envelopes.update(solver, r.sim_time_s, r.dt_s, hazard, scenario.file.hazard);
-            let wall = started.elapsed().as_secs_f64();
-            if wall - last_report > 1.0 {
-                last_report = wall;
-                progress(&report(solver, &started));
+    while !run.is_finished() {
+        if options.abort.load(Ordering::SeqCst) {
+            return Err(BasinError::Aborted {
+                path: out_of_partial(dir),
+            });
+        }
+        if options.cancel.load(Ordering::SeqCst) {
+            return Ok((started.elapsed().as_secs_f64(), true));
+        }
+        for event in run.step(None)? {
+            if let Event::Output { index, .. } = event {
+                if snapshots {
+                    run.write_depth_snapshot(dir, index)?;
+                }
+                progress(&report(run, &started));
             }
         }
-        gauges.sample(solver, basin, solver.sim_time_s());
-        if scenario.file.depth_snapshots {
-            // Numbered, so that sub-second intervals cannot overwrite each other.
-            let name = format!("depth_{k:05}_{}s.tif", solver.sim_time_s());
-            let mut depth = solver.depth_m().to_owned();
-            ndarray::Zip::from(&mut depth)
-                .and(&basin.active)
-                .for_each(|d, &a| {
-                    if !a {
-                        *d = f64::NAN;
-                    }
-                });
-            write_geotiff(
-                &dir.join(name),
-                basin.grid(),
-                &basin.dem.crs_wkt,
-                NODATA,
-                &depth,
-            )?;
+        let wall = started.elapsed().as_secs_f64();
+        if wall - last_report > 1.0 {
+            last_report = wall;
+            progress(&report(run, &started));
         }
-        progress(&report(solver, &started));
-        k += 1;
     }
     Ok((started.elapsed().as_secs_f64(), false))
 }

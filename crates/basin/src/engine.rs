@@ -1,0 +1,232 @@
+//! The run engine: one scenario of a basin stepped forward in time, with everything a
+//! run records along the way (envelopes, gauge hydrographs, the output schedule). The
+//! command line's `run`, the app's worker and the app's export all drive this one type;
+//! they add only what is theirs (a progress bar; pacing, steering and publishing).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hydro::{BreachStatus, Solver};
+
+use crate::basin::Basin;
+use crate::error::{BasinError, Result};
+use crate::hazard::HazardTables;
+use crate::raster::write_geotiff;
+use crate::results::{Envelopes, GaugeRecords, NODATA};
+use crate::runner::{RunSummary, build_solver, write_results};
+use crate::scenario::Scenario;
+
+/// What a step did that its driver may act on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// Output time `index` (1, 2, …; `index × output_interval_s`, the last one at the
+    /// end of the scenario) was reached; the gauges were sampled.
+    Output { index: u64, sim_time_s: f64 },
+    /// The bed changed in this step (a breach started, is forming or just completed).
+    BedChanged,
+    /// The scenario's duration was reached.
+    Finished,
+}
+
+/// One scenario of a basin in progress.
+#[derive(Debug)]
+pub struct Run {
+    basin: Arc<Basin>,
+    scenario: Arc<Scenario>,
+    solver: Solver,
+    hazard: HazardTables,
+    envelopes: Envelopes,
+    gauges: GaugeRecords,
+    /// Index of the next output time.
+    next_output: u64,
+    active_cells: usize,
+}
+
+impl Run {
+    /// A ready run at t = 0: the solver built from the basin and scenario, the gauges
+    /// and envelopes holding the initial state.
+    pub fn new(basin: Arc<Basin>, scenario: Arc<Scenario>) -> Result<Self> {
+        let solver = build_solver(&basin, &scenario)?;
+        let hazard = HazardTables::bundled();
+        let envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
+        let active_cells = basin.active.iter().filter(|&&a| a).count();
+        let mut run = Self {
+            active_cells,
+            basin,
+            scenario,
+            solver,
+            hazard,
+            envelopes,
+            gauges: GaugeRecords::default(),
+            next_output: 1,
+        };
+        run.record_start();
+        Ok(run)
+    }
+
+    /// Back to t = 0 with the scenario as loaded (a fresh solver; steering applied
+    /// through [`Run::solver_mut`] must be applied again).
+    pub fn reset(&mut self) -> Result<()> {
+        self.solver = build_solver(&self.basin, &self.scenario)?;
+        self.envelopes = Envelopes::new(self.basin.bed_m.dim(), self.hazard.wet_depth_m);
+        self.gauges = GaugeRecords::default();
+        self.next_output = 1;
+        self.record_start();
+        Ok(())
+    }
+
+    fn record_start(&mut self) {
+        let t = self.solver.sim_time_s();
+        self.gauges.sample(&self.solver, &self.basin, t);
+        self.envelopes.update(
+            &self.solver,
+            t,
+            0.0,
+            &self.hazard,
+            self.scenario.file.hazard,
+        );
+    }
+
+    pub fn basin(&self) -> &Arc<Basin> {
+        &self.basin
+    }
+
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    pub fn solver(&self) -> &Solver {
+        &self.solver
+    }
+
+    /// The solver, for steering a live run: rain, inflow factor, roughness, breaches.
+    pub fn solver_mut(&mut self) -> &mut Solver {
+        &mut self.solver
+    }
+
+    pub fn envelopes(&self) -> &Envelopes {
+        &self.envelopes
+    }
+
+    pub fn gauges(&self) -> &GaugeRecords {
+        &self.gauges
+    }
+
+    pub fn sim_time_s(&self) -> f64 {
+        self.solver.sim_time_s()
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.scenario.file.duration_s
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.solver.sim_time_s() >= self.duration_s()
+    }
+
+    /// Simulated time of output `index`: `index × output_interval_s`, at most the end.
+    pub fn output_time_s(&self, index: u64) -> f64 {
+        (index as f64 * self.scenario.file.output_interval_s).min(self.duration_s())
+    }
+
+    /// Active (data) cells of the basin, for cell-updates/s.
+    pub fn active_cells(&self) -> usize {
+        self.active_cells
+    }
+
+    fn breach_statuses(&self) -> Vec<BreachStatus> {
+        (0..).map_while(|i| self.solver.breach_status(i)).collect()
+    }
+
+    /// One solver step, landing exactly on the next output time, or on `stop_at_s` if
+    /// that comes first. Envelopes are updated; at an output time the gauges are sampled.
+    /// Nothing happens once the scenario is finished (no events).
+    pub fn step(&mut self, stop_at_s: Option<f64>) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        if self.is_finished() {
+            return Ok(events);
+        }
+        let output_end = self.output_time_s(self.next_output);
+        let end = stop_at_s
+            .filter(|&s| s > self.solver.sim_time_s())
+            .map_or(output_end, |s| s.min(output_end));
+        let before = self.breach_statuses();
+        let report = self.solver.step(end).map_err(|cause| BasinError::Solver {
+            path: self.scenario.path.clone(),
+            cause,
+        })?;
+        self.envelopes.update(
+            &self.solver,
+            report.sim_time_s,
+            report.dt_s,
+            &self.hazard,
+            self.scenario.file.hazard,
+        );
+        if !before.is_empty() {
+            let after = self.breach_statuses();
+            let forming = after
+                .iter()
+                .any(|s| matches!(s, BreachStatus::Forming { .. }));
+            if after != before || forming {
+                events.push(Event::BedChanged);
+            }
+        }
+        if report.sim_time_s >= output_end {
+            self.gauges
+                .sample(&self.solver, &self.basin, report.sim_time_s);
+            events.push(Event::Output {
+                index: self.next_output,
+                sim_time_s: report.sim_time_s,
+            });
+            self.next_output += 1;
+        }
+        if self.is_finished() {
+            events.push(Event::Finished);
+        }
+        Ok(events)
+    }
+
+    /// Write the depth now as `depth_<index>_<t>s.tif` into `dir` (numbered, so that
+    /// sub-second intervals cannot overwrite each other); returns the file name.
+    pub fn write_depth_snapshot(&self, dir: &Path, index: u64) -> Result<String> {
+        let name = format!("depth_{index:05}_{}s.tif", self.solver.sim_time_s());
+        let mut depth = self.solver.depth_m().to_owned();
+        ndarray::Zip::from(&mut depth)
+            .and(&self.basin.active)
+            .for_each(|d, &a| {
+                if !a {
+                    *d = f64::NAN;
+                }
+            });
+        write_geotiff(
+            &dir.join(&name),
+            self.basin.grid(),
+            &self.basin.dem.crs_wkt,
+            NODATA,
+            &depth,
+        )?;
+        Ok(name)
+    }
+
+    /// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state reached
+    /// into the existing folder `dir`; `status` goes into the summary.
+    pub fn write_results(
+        &self,
+        dir: &Path,
+        wall_s: f64,
+        status: &str,
+        threads: usize,
+    ) -> Result<RunSummary> {
+        write_results(
+            &self.basin,
+            &self.scenario,
+            &self.solver,
+            &self.envelopes,
+            &self.gauges,
+            dir,
+            wall_s,
+            status,
+            threads,
+        )
+    }
+}
