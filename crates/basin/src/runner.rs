@@ -594,9 +594,13 @@ pub fn write_results(
         max_depth_m: envelopes
             .max_depth_m
             .iter()
-            .copied()
+            .map(|&v| f64::from(v))
             .fold(summary_state.max_depth_m, f64::max),
-        max_speed_m_s: envelopes.max_speed_m_s.iter().copied().fold(0.0, f64::max),
+        max_speed_m_s: envelopes
+            .max_speed_m_s
+            .iter()
+            .map(|&v| f64::from(v))
+            .fold(0.0, f64::max),
         outputs,
         notes: basin.notes.clone(),
         versions: Versions {
