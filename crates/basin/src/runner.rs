@@ -192,21 +192,7 @@ pub fn run(
             "name a new folder for the results, e.g. --out results/run1",
         ));
     }
-    if let Ok(meta) = std::fs::symlink_metadata(out) {
-        if !meta.is_dir() {
-            return Err(BasinError::invalid(
-                out,
-                "--out",
-                "is an existing file (or link), not a results folder",
-                "name a folder for the results; --force only replaces an earlier results folder",
-            ));
-        }
-        if !options.force {
-            return Err(BasinError::OutputExists {
-                path: out.to_path_buf(),
-            });
-        }
-    }
+    existing_output(out, options.force)?;
     let basin = Basin::load(&Scenario::basin_dir(scenario_path)?)?;
     let scenario = Scenario::load(scenario_path, &basin)?;
     for note in &basin.notes {
@@ -361,34 +347,18 @@ pub fn put_in_place(tmp: &Path, out: &Path, force: bool) -> Result<()> {
         path: path.to_path_buf(),
         reason,
     };
-    match std::fs::symlink_metadata(out) {
-        Ok(meta) => {
-            if !force {
-                return Err(BasinError::OutputExists {
-                    path: out.to_path_buf(),
-                });
-            }
-            if !meta.is_dir() {
-                return Err(BasinError::invalid(
-                    out,
-                    "--out",
-                    "is an existing file (or link), not a results folder",
-                    "name a folder for the results; --force only replaces an earlier results folder",
-                ));
-            }
-            exchange(tmp, out)
-                .map_err(|e| write_err(out, format!("cannot swap in the new results: {e}")))?;
-            // `tmp` now holds the old results.
-            std::fs::remove_dir_all(tmp).map_err(|e| {
-                write_err(
-                    tmp,
-                    format!(
-                        "the new results are in place but the old ones could not be deleted: {e}"
-                    ),
-                )
-            })
-        }
-        Err(_) => rename_no_replace(tmp, out).map_err(|e| {
+    if existing_output(out, force)? {
+        exchange(tmp, out)
+            .map_err(|e| write_err(out, format!("cannot swap in the new results: {e}")))?;
+        // `tmp` now holds the old results.
+        std::fs::remove_dir_all(tmp).map_err(|e| {
+            write_err(
+                tmp,
+                format!("the new results are in place but the old ones could not be deleted: {e}"),
+            )
+        })
+    } else {
+        rename_no_replace(tmp, out).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 BasinError::OutputExists {
                     path: out.to_path_buf(),
@@ -396,8 +366,30 @@ pub fn put_in_place(tmp: &Path, out: &Path, force: bool) -> Result<()> {
             } else {
                 write_err(out, e.to_string())
             }
-        }),
+        })
     }
+}
+
+/// Whether the output folder exists (and may be replaced): an error if it is a file or
+/// link, or exists without `force`.
+fn existing_output(out: &Path, force: bool) -> Result<bool> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(false);
+    };
+    if !meta.is_dir() {
+        return Err(BasinError::invalid(
+            out,
+            "--out",
+            "is an existing file (or link), not a results folder",
+            "name a folder for the results; --force only replaces an earlier results folder",
+        ));
+    }
+    if !force {
+        return Err(BasinError::OutputExists {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(true)
 }
 
 #[cfg(target_os = "linux")]
