@@ -307,9 +307,8 @@ const SLICE: Duration = Duration::from_millis(40);
 const MAX_FRAMES: usize = 240;
 
 struct Worker {
-    basin: Arc<Basin>,
-    scenario: Arc<Scenario>,
-    /// The run engine: solver, envelopes, gauges and the output schedule.
+    /// The run engine: basin, scenario, solver, envelopes, gauges and the output
+    /// schedule.
     run: Run,
     history: Vec<Arc<Frame>>,
     running: bool,
@@ -335,7 +334,6 @@ struct Worker {
     /// Recent (wall, sim time, steps) for the real-time factor and throughput.
     recent: std::collections::VecDeque<(Instant, f64, u64)>,
     wall_running_s: f64,
-    active_cells: usize,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     cached_bed: Arc<Array2<f32>>,
 }
@@ -346,12 +344,9 @@ fn to_f32(a: ndarray::ArrayView2<'_, f64>) -> Array2<f32> {
 
 impl Worker {
     fn new(run: Run, latest: Arc<Mutex<Option<Arc<Snapshot>>>>) -> Self {
-        let (basin, scenario) = (run.basin().clone(), run.scenario().clone());
         let active_cells = run.active_cells();
         let cached_bed = Arc::new(to_f32(run.solver().bed_m()));
         let mut w = Self {
-            basin,
-            scenario,
             run,
             history: Vec::new(),
             running: false,
@@ -371,7 +366,6 @@ impl Worker {
             pace_origin: None,
             recent: Default::default(),
             wall_running_s: 0.0,
-            active_cells,
             latest,
             cached_bed,
         };
@@ -380,7 +374,7 @@ impl Worker {
     }
 
     fn duration_s(&self) -> f64 {
-        self.scenario.file.duration_s
+        self.run.duration_s()
     }
 
     fn run(&mut self, inbox: &Receiver<Command>) {
@@ -424,7 +418,7 @@ impl Worker {
 
     fn note(&mut self, change: String) {
         self.log.push(SteeringEvent {
-            sim_time_s: self.run.solver().sim_time_s(),
+            sim_time_s: self.run.sim_time_s(),
             change,
         });
     }
@@ -432,7 +426,7 @@ impl Worker {
     fn apply(&mut self, command: Command) {
         let result = match command {
             Command::Play => {
-                if self.run.solver().sim_time_s() < self.duration_s() && self.error.is_none() {
+                if self.run.sim_time_s() < self.duration_s() && self.error.is_none() {
                     self.running = true;
                     self.pace_origin = None;
                 }
@@ -448,7 +442,7 @@ impl Worker {
                 Ok(())
             }
             Command::PauseAt(t) => {
-                self.pause_at_s = t.filter(|&t| t > self.run.solver().sim_time_s());
+                self.pause_at_s = t.filter(|&t| t > self.run.sim_time_s());
                 Ok(())
             }
             Command::SetSpeed(speed) => {
@@ -529,9 +523,9 @@ impl Worker {
         }
         let rain = match steering.rain_override_mm_per_h {
             Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
-            None => self.scenario.rain_mm_per_h.clone(),
+            None => self.run.scenario().rain_mm_per_h.clone(),
         };
-        let n = self.basin.manning_n.mapv(|n| n * f);
+        let n = self.run.basin().manning_n.mapv(|n| n * f);
         let s = self.run.solver_mut();
         s.set_inflow_scale(steering.inflow_scale)
             .map_err(|e| e.to_string())?;
@@ -540,12 +534,10 @@ impl Worker {
     }
 
     fn add_drawn_breach(&mut self, b: DrawnBreach) -> Result<(), String> {
-        let grid = self.basin.grid();
+        let basin = self.run.basin().clone();
+        let grid = basin.grid();
         let cells = basin::scenario::line_cells(grid, &b.line);
-        let cells: Vec<_> = cells
-            .into_iter()
-            .filter(|&c| self.basin.active[c])
-            .collect();
+        let cells: Vec<_> = cells.into_iter().filter(|&c| basin.active[c]).collect();
         if cells.is_empty() {
             return Err("the breach line does not cross any active cell".into());
         }
@@ -637,12 +629,12 @@ impl Worker {
         let started = Instant::now();
         let (sim0, wall0) = *self
             .pace_origin
-            .get_or_insert((self.run.solver().sim_time_s(), started));
+            .get_or_insert((self.run.sim_time_s(), started));
         let steps0 = self.run.solver().steps();
         loop {
             if let Speed::RealTime(factor) = self.steering.speed {
                 let target = sim0 + factor * wall0.elapsed().as_secs_f64();
-                if self.run.solver().sim_time_s() >= target {
+                if self.run.sim_time_s() >= target {
                     // Ahead of the clock: rest until the slice ends.
                     let rest = SLICE.saturating_sub(started.elapsed());
                     std::thread::sleep(rest.min(Duration::from_millis(20)));
@@ -659,17 +651,14 @@ impl Worker {
         // The probe keeps at most about 2000 samples over the scenario.
         let spacing = self.duration_s() / 2000.0;
         if let Some((cell, series)) = &mut self.probe {
-            let t = self.run.solver().sim_time_s();
+            let t = self.run.sim_time_s();
             if series.last().is_none_or(|last| t >= last[0] + spacing) {
                 series.push(probe_sample(self.run.solver(), *cell));
             }
         }
         let now = Instant::now();
-        self.recent.push_back((
-            now,
-            self.run.solver().sim_time_s(),
-            self.run.solver().steps(),
-        ));
+        self.recent
+            .push_back((now, self.run.sim_time_s(), self.run.solver().steps()));
         while self
             .recent
             .front()
@@ -729,7 +718,7 @@ impl Worker {
             let wall = b.0.duration_since(a.0).as_secs_f64();
             let sim = b.1 - a.1;
             let steps = (b.2 - a.2) as f64;
-            self.last_rates = (sim / wall, steps * self.active_cells as f64 / wall);
+            self.last_rates = (sim / wall, steps * self.run.active_cells() as f64 / wall);
         }
         self.last_rates
     }
@@ -743,11 +732,11 @@ impl Worker {
         let env = self.run.envelopes();
         let snapshot = Snapshot {
             seq: self.seq,
-            sim_time_s: self.run.solver().sim_time_s(),
+            sim_time_s: self.run.sim_time_s(),
             duration_s: self.duration_s(),
             steps: self.run.solver().steps(),
             running: self.running,
-            finished: self.run.solver().sim_time_s() >= self.duration_s(),
+            finished: self.run.is_finished(),
             real_time_factor,
             cell_updates_per_s,
             wet_cells: summary.wet_cells,
@@ -824,7 +813,7 @@ impl Worker {
     ) -> Result<Vec<String>, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let t = self.run.solver().sim_time_s();
+        let t = self.run.sim_time_s();
         let summary = self
             .run
             .write_results(
@@ -841,10 +830,10 @@ impl Worker {
             files.push("view.png".into());
         }
         let description = serde_json::json!({
-            "basin": self.basin.file.name,
-            "basin_dir": self.basin.dir,
-            "scenario": self.scenario.file.name,
-            "scenario_file": self.scenario.path,
+            "basin": self.run.basin().file.name,
+            "basin_dir": self.run.basin().dir,
+            "scenario": self.run.scenario().file.name,
+            "scenario_file": self.run.scenario().path,
             "sim_time_s": t,
             "duration_s": self.duration_s(),
             "steps": self.run.solver().steps(),

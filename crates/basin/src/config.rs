@@ -354,7 +354,8 @@ impl SeriesSpec {
 pub const MAX_CSV_BYTES: u64 = 64 << 20;
 
 /// Two numeric columns (time_s, value), read with the `csv` crate: a UTF-8 byte-order
-/// mark is skipped, the separator is `,`, `;` or a tab (the first data line decides),
+/// mark is skipped, the separator is `,`, `;` or a tab (the first line that is not a
+/// comment decides),
 /// fields may be quoted, a header line and `#` comments are skipped. A decimal comma
 /// (`0,5`) is refused with its line, never split into two numbers. Only regular files of
 /// at most [`MAX_CSV_BYTES`] are read.
@@ -452,7 +453,8 @@ pub fn read_series_csv(path: &Path) -> Result<Vec<(f64, f64)>> {
     Ok(points)
 }
 
-/// The separator of a series CSV: `;` or a tab where the first data line has one, else `,`.
+/// The separator of a series CSV: `;` or a tab where the first line that is not a comment
+/// (a header or the first data row) has one, else `,`.
 fn detect_delimiter(text: &str) -> u8 {
     let line = text
         .lines()

@@ -11,8 +11,7 @@ use hydro::{BreachStatus, Solver};
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
 use crate::hazard::HazardTables;
-use crate::raster::write_geotiff;
-use crate::results::{Envelopes, GaugeRecords, NODATA};
+use crate::results::{Envelopes, GaugeRecords, write_masked};
 use crate::runner::{RunSummary, build_solver, write_results};
 use crate::scenario::Scenario;
 
@@ -40,6 +39,9 @@ pub struct Run {
     /// Index of the next output time.
     next_output: u64,
     active_cells: usize,
+    /// The breaches' statuses before the current step (kept to spare an allocation per
+    /// step).
+    breaches_before: Vec<BreachStatus>,
 }
 
 impl Run {
@@ -59,6 +61,7 @@ impl Run {
             envelopes,
             gauges: GaugeRecords::default(),
             next_output: 1,
+            breaches_before: Vec::new(),
         };
         run.record_start();
         Ok(run)
@@ -134,10 +137,6 @@ impl Run {
         self.active_cells
     }
 
-    fn breach_statuses(&self) -> Vec<BreachStatus> {
-        (0..).map_while(|i| self.solver.breach_status(i)).collect()
-    }
-
     /// One solver step, landing exactly on the next output time, or on `stop_at_s` if
     /// that comes first. Envelopes are updated; at an output time the gauges are sampled.
     /// Nothing happens once the scenario is finished (no events).
@@ -150,7 +149,9 @@ impl Run {
         let end = stop_at_s
             .filter(|&s| s > self.solver.sim_time_s())
             .map_or(output_end, |s| s.min(output_end));
-        let before = self.breach_statuses();
+        let mut before = std::mem::take(&mut self.breaches_before);
+        before.clear();
+        before.extend((0..).map_while(|i| self.solver.breach_status(i)));
         let report = self.solver.step(end).map_err(|cause| BasinError::Solver {
             path: self.scenario.path.clone(),
             cause,
@@ -162,15 +163,15 @@ impl Run {
             &self.hazard,
             self.scenario.file.hazard,
         );
-        if !before.is_empty() {
-            let after = self.breach_statuses();
-            let forming = after
-                .iter()
-                .any(|s| matches!(s, BreachStatus::Forming { .. }));
-            if after != before || forming {
-                events.push(Event::BedChanged);
-            }
+        // Also a breach that opens at once (Waiting → Complete in one step).
+        let changed = before.iter().enumerate().any(|(i, was)| {
+            let now = self.solver.breach_status(i);
+            now != Some(*was) || matches!(now, Some(BreachStatus::Forming { .. }))
+        });
+        if changed {
+            events.push(Event::BedChanged);
         }
+        self.breaches_before = before;
         if report.sim_time_s >= output_end {
             self.gauges
                 .sample(&self.solver, &self.basin, report.sim_time_s);
@@ -190,20 +191,10 @@ impl Run {
     /// sub-second intervals cannot overwrite each other); returns the file name.
     pub fn write_depth_snapshot(&self, dir: &Path, index: u64) -> Result<String> {
         let name = format!("depth_{index:05}_{}s.tif", self.solver.sim_time_s());
-        let mut depth = self.solver.depth_m().to_owned();
-        ndarray::Zip::from(&mut depth)
-            .and(&self.basin.active)
-            .for_each(|d, &a| {
-                if !a {
-                    *d = f64::NAN;
-                }
-            });
-        write_geotiff(
+        write_masked(
             &dir.join(&name),
-            self.basin.grid(),
-            &self.basin.dem.crs_wkt,
-            NODATA,
-            &depth,
+            &self.basin,
+            self.solver.depth_m().to_owned(),
         )?;
         Ok(name)
     }

@@ -352,33 +352,31 @@ pub fn write_geotiff(
             }
         })
         .collect();
-    {
-        let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
-        let options =
-            RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
-        let mut ds = driver
-            .create_with_band_type_with_options::<f32, _>(path, grid.cols, grid.rows, 1, &options)
-            .map_err(|e| fail(&e))?;
-        ds.set_geo_transform(&grid.geo_transform())
-            .map_err(|e| fail(&e))?;
-        if !crs_wkt.is_empty() {
-            let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
-            ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
-        }
-        let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
-        band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
-        let mut buffer = Buffer::new((grid.cols, grid.rows), values);
-        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
-            .map_err(|e| fail(&e))?;
-        let (_, written) = buffer.into_shape_and_vec();
-        ds.flush_cache().map_err(|e| fail(&e))?;
-        ds.close().map_err(|e| fail(&e))?;
-        verify_geotiff(path, grid, &written).map_err(|reason| {
-            fail(&format!(
-                "the file written does not read back as written ({reason}); the disk may be full"
-            ))
-        })
+    let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
+    let options =
+        RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
+    let mut ds = driver
+        .create_with_band_type_with_options::<f32, _>(path, grid.cols, grid.rows, 1, &options)
+        .map_err(|e| fail(&e))?;
+    ds.set_geo_transform(&grid.geo_transform())
+        .map_err(|e| fail(&e))?;
+    if !crs_wkt.is_empty() {
+        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
+        ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
     }
+    let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
+    band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
+    let mut buffer = Buffer::new((grid.cols, grid.rows), values);
+    band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+        .map_err(|e| fail(&e))?;
+    let (_, written) = buffer.into_shape_and_vec();
+    ds.flush_cache().map_err(|e| fail(&e))?;
+    ds.close().map_err(|e| fail(&e))?;
+    verify_geotiff(path, grid, &written).map_err(|reason| {
+        fail(&format!(
+            "the file written does not read back as written ({reason}); the disk may be full"
+        ))
+    })
 }
 
 /// Read a freshly written raster back and compare it with the values meant for it.

@@ -101,43 +101,37 @@ impl Envelopes {
         basin: &Basin,
         final_depth: &Array2<f64>,
     ) -> Result<Vec<String>> {
-        // f32 values widen to f64 exactly, and are written back as the same f32.
-        let mask = |mut out: Array2<f64>| {
-            Zip::from(&mut out).and(&basin.active).for_each(|v, &act| {
-                if !act {
-                    *v = f64::NAN;
-                }
-            });
-            out
-        };
+        // f32 values widen to f64 exactly and are written back as the same f32; one
+        // layer is in memory at a time.
         let wide = |a: &Array2<f32>| a.mapv(f64::from);
-        // One layer in memory at a time.
-        let layers: [(&str, &dyn Fn() -> Array2<f64>); 7] = [
-            ("max_depth_m.tif", &|| wide(&self.max_depth_m)),
-            ("max_speed_m_s.tif", &|| wide(&self.max_speed_m_s)),
-            ("max_depth_speed_m2_s.tif", &|| {
-                wide(&self.max_depth_speed_m2_s)
-            }),
-            ("hazard_class.tif", &|| wide(&self.max_hazard)),
-            ("first_inundation_s.tif", &|| wide(&self.first_inundation_s)),
-            ("duration_inundated_s.tif", &|| {
-                self.duration_inundated_s.clone()
-            }),
-            ("final_depth_m.tif", &|| final_depth.clone()),
-        ];
         let mut names = Vec::new();
-        for (name, data) in layers {
-            write_geotiff(
-                &dir.join(name),
-                basin.grid(),
-                &basin.dem.crs_wkt,
-                NODATA,
-                &mask(data()),
-            )?;
+        let mut write = |name: &str, data: Array2<f64>| -> Result<()> {
+            write_masked(&dir.join(name), basin, data)?;
             names.push(name.to_string());
-        }
+            Ok(())
+        };
+        write("max_depth_m.tif", wide(&self.max_depth_m))?;
+        write("max_speed_m_s.tif", wide(&self.max_speed_m_s))?;
+        write("max_depth_speed_m2_s.tif", wide(&self.max_depth_speed_m2_s))?;
+        write("hazard_class.tif", wide(&self.max_hazard))?;
+        write("first_inundation_s.tif", wide(&self.first_inundation_s))?;
+        write(
+            "duration_inundated_s.tif",
+            self.duration_inundated_s.clone(),
+        )?;
+        write("final_depth_m.tif", final_depth.clone())?;
         Ok(names)
     }
+}
+
+/// Write a result raster on the basin's grid and CRS, nodata outside its active cells.
+pub fn write_masked(path: &Path, basin: &Basin, mut data: Array2<f64>) -> Result<()> {
+    Zip::from(&mut data).and(&basin.active).for_each(|v, &act| {
+        if !act {
+            *v = f64::NAN;
+        }
+    });
+    write_geotiff(path, basin.grid(), &basin.dem.crs_wkt, NODATA, &data)
 }
 
 /// One gauge at one time: depth (m), level (m), speed (m/s).

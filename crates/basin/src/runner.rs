@@ -459,7 +459,7 @@ fn rename_no_replace(tmp: &Path, out: &Path) -> std::io::Result<()> {
     std::fs::rename(tmp, out)
 }
 
-/// Step `run` to its end (or until cancelled: `true` in the result), writing depth
+/// Step `run` to its end (or until cancelled or aborted: `true` in the result), writing depth
 /// snapshots into `dir` at the output times and reporting progress.
 fn run_steps(
     run: &mut Run,
@@ -488,12 +488,8 @@ fn run_steps(
         }
     };
     while !run.is_finished() {
-        if options.abort.load(Ordering::SeqCst) {
-            return Err(BasinError::Aborted {
-                path: out_of_partial(dir),
-            });
-        }
-        if options.cancel.load(Ordering::SeqCst) {
+        // An abort stops here too; the caller sees its flag and writes nothing.
+        if options.cancel.load(Ordering::SeqCst) || options.abort.load(Ordering::SeqCst) {
             return Ok((started.elapsed().as_secs_f64(), true));
         }
         for event in run.step(None)? {
@@ -511,17 +507,6 @@ fn run_steps(
         }
     }
     Ok((started.elapsed().as_secs_f64(), false))
-}
-
-/// The output folder a temporary folder `.<name>.partial-<pid>` stands for.
-fn out_of_partial(tmp: &Path) -> PathBuf {
-    let name = tmp.file_name().map(|n| n.to_string_lossy().into_owned());
-    let out = name
-        .as_deref()
-        .and_then(|n| n.strip_prefix('.'))
-        .and_then(|n| n.rsplit_once(".partial-"))
-        .map_or_else(|| "out".to_string(), |(n, _)| n.to_string());
-    tmp.with_file_name(out)
 }
 
 /// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state `solver` has

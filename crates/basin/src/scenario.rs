@@ -277,20 +277,13 @@ impl Scenario {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        // Shown relative where the path given was relative, as the user wrote it.
-        let dir = match path.parent().and_then(Path::parent) {
-            Some(p) if !p.as_os_str().is_empty() && path.is_relative() => p.to_path_buf(),
-            _ if path.is_relative() => std::env::current_dir()
-                .ok()
-                .and_then(|cwd| dir.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-                .map(|p| {
-                    if p.as_os_str().is_empty() {
-                        PathBuf::from(".")
-                    } else {
-                        p
-                    }
-                })
-                .unwrap_or(dir),
+        // Shown relative to the working directory where the path given was relative.
+        let dir = match std::env::current_dir() {
+            Ok(cwd) if path.is_relative() => match dir.strip_prefix(&cwd) {
+                Ok(p) if p.as_os_str().is_empty() => PathBuf::from("."),
+                Ok(p) => p.to_path_buf(),
+                Err(_) => dir,
+            },
             _ => dir,
         };
         if dir.join("basin.toml").is_file() {
@@ -422,7 +415,8 @@ fn check_active_along(
         return Ok(());
     }
     let point = |i: usize| {
-        let (x, y) = grid.centre(edge_cell(grid, edge, i).0, edge_cell(grid, edge, i).1);
+        let (row, col) = edge_cell(grid, edge, i);
+        let (x, y) = grid.centre(row, col);
         format!("({x:.1}, {y:.1})")
     };
     let active: Vec<usize> = (0..edge_len(grid, edge))
@@ -465,10 +459,7 @@ fn snap_to_edge(grid: &GeoGrid, p: [f64; 2]) -> Result<(Edge, usize), String> {
         .into_iter()
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .expect("four candidates");
-    let len = match edge {
-        Edge::North | Edge::South => grid.cols,
-        Edge::West | Edge::East => grid.rows,
-    };
+    let len = edge_len(grid, edge);
     if distance > EDGE_SNAP_CELLS
         || along < -EDGE_SNAP_CELLS
         || along > len as f64 + EDGE_SNAP_CELLS
