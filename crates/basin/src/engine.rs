@@ -11,7 +11,7 @@ use hydro::{BreachStatus, Solver};
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
 use crate::hazard::HazardTables;
-use crate::results::{Envelopes, GaugeRecords, write_masked};
+use crate::results::{GaugeRecords, envelopes, write_masked};
 use crate::runner::{RunSummary, build_solver, write_results};
 use crate::scenario::Scenario;
 
@@ -34,7 +34,6 @@ pub struct Run {
     scenario: Arc<Scenario>,
     solver: Solver,
     hazard: HazardTables,
-    envelopes: Envelopes,
     gauges: GaugeRecords,
     /// Index of the next output time.
     next_output: u64,
@@ -48,9 +47,8 @@ impl Run {
     /// A ready run at t = 0: the solver built from the basin and scenario, the gauges
     /// and envelopes holding the initial state.
     pub fn new(basin: Arc<Basin>, scenario: Arc<Scenario>) -> Result<Self> {
-        let solver = build_solver(&basin, &scenario)?;
         let hazard = HazardTables::bundled();
-        let envelopes = Envelopes::new(basin.bed_m.dim(), hazard.wet_depth_m);
+        let solver = Self::new_solver(&basin, &scenario, &hazard)?;
         let active_cells = basin.active.iter().filter(|&&a| a).count();
         let mut run = Self {
             active_cells,
@@ -58,7 +56,6 @@ impl Run {
             scenario,
             solver,
             hazard,
-            envelopes,
             gauges: GaugeRecords::default(),
             next_output: 1,
             breaches_before: Vec::new(),
@@ -70,24 +67,28 @@ impl Run {
     /// Back to t = 0 with the scenario as loaded (a fresh solver; steering applied
     /// through [`Run::solver_mut`] must be applied again).
     pub fn reset(&mut self) -> Result<()> {
-        self.solver = build_solver(&self.basin, &self.scenario)?;
-        self.envelopes = Envelopes::new(self.basin.bed_m.dim(), self.hazard.wet_depth_m);
+        self.solver = Self::new_solver(&self.basin, &self.scenario, &self.hazard)?;
         self.gauges = GaugeRecords::default();
         self.next_output = 1;
         self.record_start();
         Ok(())
     }
 
+    /// The scenario's solver at t = 0, tracking envelopes from its initial state.
+    fn new_solver(basin: &Basin, scenario: &Scenario, hazard: &HazardTables) -> Result<Solver> {
+        let mut solver = build_solver(basin, scenario)?;
+        solver
+            .track_envelopes(hazard.envelope_spec(scenario.file.hazard))
+            .map_err(|cause| BasinError::Solver {
+                path: scenario.path.clone(),
+                cause,
+            })?;
+        Ok(solver)
+    }
+
     fn record_start(&mut self) {
         let t = self.solver.sim_time_s();
         self.gauges.sample(&self.solver, &self.basin, t);
-        self.envelopes.update(
-            &self.solver,
-            t,
-            0.0,
-            &self.hazard,
-            self.scenario.file.hazard,
-        );
     }
 
     pub fn basin(&self) -> &Arc<Basin> {
@@ -107,8 +108,10 @@ impl Run {
         &mut self.solver
     }
 
-    pub fn envelopes(&self) -> &Envelopes {
-        &self.envelopes
+    /// Maximum depth, speed, hazard, arrival and duration so far, tracked by the solver
+    /// inside its sweep.
+    pub fn envelopes(&self) -> hydro::Envelopes<'_> {
+        envelopes(&self.solver)
     }
 
     pub fn gauges(&self) -> &GaugeRecords {
@@ -138,7 +141,8 @@ impl Run {
     }
 
     /// One solver step, landing exactly on the next output time, or on `stop_at_s` if
-    /// that comes first. Envelopes are updated; at an output time the gauges are sampled.
+    /// that comes first. The solver updates the envelopes; at an output time the gauges
+    /// are sampled.
     /// Nothing happens once the scenario is finished (no events).
     pub fn step(&mut self, stop_at_s: Option<f64>) -> Result<Vec<Event>> {
         let mut events = Vec::new();
@@ -156,13 +160,6 @@ impl Run {
             path: self.scenario.path.clone(),
             cause,
         })?;
-        self.envelopes.update(
-            &self.solver,
-            report.sim_time_s,
-            report.dt_s,
-            &self.hazard,
-            self.scenario.file.hazard,
-        );
         // Also a breach that opens at once (Waiting → Complete in one step).
         let changed = before.iter().enumerate().any(|(i, was)| {
             let now = self.solver.breach_status(i);
@@ -212,7 +209,6 @@ impl Run {
             &self.basin,
             &self.scenario,
             &self.solver,
-            &self.envelopes,
             &self.gauges,
             dir,
             wall_s,

@@ -1,31 +1,11 @@
 //! Flood hazard classes from depth and speed. The thresholds are data
-//! (`data/hazard.toml`), not code.
+//! (`data/hazard.toml`), not code: ARR (Australian Rainfall & Runoff 2019, Book 6 ch. 7;
+//! NSW FB03) class limits and the UK hazard rating (Defra/EA FD2320), applied by `hydro`.
 
+use hydro::{ArrClass, EnvelopeSpec, HazardRule, UkRating};
 use serde::Deserialize;
 
 use crate::config::HazardMethod;
-
-/// ARR (Australian Rainfall & Runoff 2019, Book 6 ch. 7; NSW FB03) class limits: a cell
-/// is in the first class whose depth, speed and depth × speed limits it meets.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArrClass {
-    pub class: u8,
-    pub max_depth_m: f64,
-    pub max_speed_m_s: f64,
-    pub max_depth_speed_m2_s: f64,
-}
-
-/// UK hazard rating (Defra/EA FD2320): HR = d (v + 0.5) + DF with a debris factor DF by
-/// depth band; classes by HR.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UkRating {
-    /// (depth up to, debris factor) bands in increasing depth.
-    pub debris_factor: Vec<(f64, f64)>,
-    /// Upper HR limit of classes 1, 2, 3; above the last, class 4.
-    pub class_limits: Vec<f64>,
-}
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,31 +29,19 @@ impl HazardTables {
             return 0;
         }
         match method {
-            HazardMethod::Arr => {
-                let dv = depth_m * speed_m_s;
-                self.arr
-                    .iter()
-                    .find(|c| {
-                        depth_m <= c.max_depth_m
-                            && speed_m_s <= c.max_speed_m_s
-                            && dv <= c.max_depth_speed_m2_s
-                    })
-                    .map_or(self.arr.len() as u8 + 1, |c| c.class)
-            }
-            HazardMethod::Uk => {
-                let df = self
-                    .uk
-                    .debris_factor
-                    .iter()
-                    .find(|(d, _)| depth_m <= *d)
-                    .map_or(self.uk.debris_factor.last().map_or(0.0, |b| b.1), |b| b.1);
-                let hr = depth_m * (speed_m_s + 0.5) + df;
-                self.uk
-                    .class_limits
-                    .iter()
-                    .position(|&l| hr < l)
-                    .map_or(self.uk.class_limits.len() + 1, |i| i + 1) as u8
-            }
+            HazardMethod::Arr => hydro::arr_class(&self.arr, depth_m, speed_m_s),
+            HazardMethod::Uk => self.uk.class(depth_m, speed_m_s),
+        }
+    }
+
+    /// What the solver needs to track envelopes under `method`.
+    pub fn envelope_spec(&self, method: HazardMethod) -> EnvelopeSpec {
+        EnvelopeSpec {
+            wet_depth_m: self.wet_depth_m,
+            hazard: match method {
+                HazardMethod::Arr => HazardRule::Arr(self.arr.clone()),
+                HazardMethod::Uk => HazardRule::Uk(self.uk.clone()),
+            },
         }
     }
 }

@@ -3,125 +3,134 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Axis, Zip};
-use rayon::prelude::*;
+use ndarray::{Array2, Zip};
 
 use crate::basin::Basin;
-use crate::config::HazardMethod;
 use crate::error::{BasinError, Result};
-use crate::hazard::HazardTables;
 use crate::raster::write_geotiff;
 
 /// Nodata value of every result raster.
 pub const NODATA: f64 = -9999.0;
 
-/// Per-cell results accumulated over a run.
-///
-/// The maxima and the first inundation time are kept in f32, the precision their
-/// GeoTIFFs are written in: rounding is monotonic, so the maximum of the rounded values
-/// is the rounded maximum and the files are the same bytes as with f64 envelopes, at 20
-/// bytes a cell less. The duration is a sum of time steps and stays f64 until written.
-#[derive(Clone, Debug)]
-pub struct Envelopes {
-    pub max_depth_m: Array2<f32>,
-    pub max_speed_m_s: Array2<f32>,
-    pub max_depth_speed_m2_s: Array2<f32>,
-    pub max_hazard: Array2<f32>,
-    /// Time the depth first exceeded the wet depth (s); NaN if never.
-    pub first_inundation_s: Array2<f32>,
-    pub duration_inundated_s: Array2<f64>,
-    wet_depth_m: f64,
+/// What a result layer holds, and so how it is accumulated over a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The largest depth each cell has seen (m).
+    MaxDepth,
+    /// The largest speed (m/s).
+    MaxSpeed,
+    /// The largest depth × speed (m²/s).
+    MaxDepthSpeed,
+    /// The highest hazard class.
+    MaxHazard,
+    /// The time a cell first went under (deeper than the wet depth); nodata if never.
+    FirstInundation,
+    /// Seconds spent deeper than the wet depth.
+    Duration,
+    /// The depth at the end of the run.
+    FinalDepth,
 }
 
-impl Envelopes {
-    pub fn new(dim: (usize, usize), wet_depth_m: f64) -> Self {
-        Self {
-            max_depth_m: Array2::zeros(dim),
-            max_speed_m_s: Array2::zeros(dim),
-            max_depth_speed_m2_s: Array2::zeros(dim),
-            max_hazard: Array2::zeros(dim),
-            first_inundation_s: Array2::from_elem(dim, f32::NAN),
-            duration_inundated_s: Array2::zeros(dim),
-            wet_depth_m,
+/// One result layer: its file, unit and meaning. [`RESULT_LAYERS`] lists them all; the
+/// writer, the app's layers and the tests take names and units from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResultLayer {
+    /// Short name, also the file name without `.tif`.
+    pub key: &'static str,
+    pub title: &'static str,
+    pub unit: &'static str,
+    pub source: Source,
+}
+
+impl ResultLayer {
+    pub fn file_name(&self) -> String {
+        format!("{}.tif", self.key)
+    }
+
+    /// This layer's values now, `rows × cols` (NaN where a time is not reached yet).
+    pub fn values(&self, solver: &hydro::Solver) -> Array2<f64> {
+        let wide = |a: ndarray::ArrayView2<'_, f32>| a.mapv(f64::from);
+        let env = envelopes(solver);
+        match self.source {
+            Source::MaxDepth => wide(env.max_depth_m),
+            Source::MaxSpeed => wide(env.max_speed_m_s),
+            Source::MaxDepthSpeed => wide(env.max_depth_speed_m2_s),
+            Source::MaxHazard => wide(env.max_hazard),
+            Source::FirstInundation => wide(env.first_inundation_s),
+            Source::Duration => env.duration_inundated_s.to_owned(),
+            Source::FinalDepth => solver.depth_m().to_owned(),
         }
     }
+}
 
-    /// Fold in the state at the end of a step that lasted `dt_s` and ended at `t_s`.
-    pub fn update(
-        &mut self,
-        solver: &hydro::Solver,
-        t_s: f64,
-        dt_s: f64,
-        hazard: &HazardTables,
-        method: HazardMethod,
-    ) {
-        let wet = self.wet_depth_m;
-        let dry = solver.params().dry_depth_m;
-        let (depth, qx, qy) = (solver.depth_m(), solver.qx_m2_s(), solver.qy_m2_s());
-        // One parallel pass over the rows of all six envelopes.
-        (
-            self.max_depth_m.axis_iter_mut(Axis(0)),
-            self.max_speed_m_s.axis_iter_mut(Axis(0)),
-            self.max_depth_speed_m2_s.axis_iter_mut(Axis(0)),
-            self.max_hazard.axis_iter_mut(Axis(0)),
-            self.first_inundation_s.axis_iter_mut(Axis(0)),
-            self.duration_inundated_s.axis_iter_mut(Axis(0)),
-        )
-            .into_par_iter()
-            .enumerate()
-            .for_each(
-                |(r, (mut md, mut ms, mut mdv, mut mh, mut first, mut dur))| {
-                    let (h_row, qx_row, qy_row) = (depth.row(r), qx.row(r), qy.row(r));
-                    for c in 0..h_row.len() {
-                        let h = h_row[c];
-                        md[c] = md[c].max(h as f32);
-                        if h <= dry {
-                            continue;
-                        }
-                        let q = (qx_row[c] * qx_row[c] + qy_row[c] * qy_row[c]).sqrt();
-                        let v = q / h;
-                        ms[c] = ms[c].max(v as f32);
-                        mdv[c] = mdv[c].max(q as f32);
-                        if h > wet {
-                            mh[c] = mh[c].max(f32::from(hazard.classify(method, h, v)));
-                            if first[c].is_nan() {
-                                first[c] = t_s as f32;
-                            }
-                            dur[c] += dt_s;
-                        }
-                    }
-                },
-            );
-    }
+/// Every result layer a run writes, in the order they are written.
+pub const RESULT_LAYERS: [ResultLayer; 7] = [
+    ResultLayer {
+        key: "max_depth_m",
+        title: "Maximum depth",
+        unit: "m",
+        source: Source::MaxDepth,
+    },
+    ResultLayer {
+        key: "max_speed_m_s",
+        title: "Maximum speed",
+        unit: "m/s",
+        source: Source::MaxSpeed,
+    },
+    ResultLayer {
+        key: "max_depth_speed_m2_s",
+        title: "Maximum depth × speed",
+        unit: "m²/s",
+        source: Source::MaxDepthSpeed,
+    },
+    ResultLayer {
+        key: "hazard_class",
+        title: "Highest hazard class",
+        unit: "class",
+        source: Source::MaxHazard,
+    },
+    ResultLayer {
+        key: "first_inundation_s",
+        title: "Time of arrival (first inundation)",
+        unit: "s",
+        source: Source::FirstInundation,
+    },
+    ResultLayer {
+        key: "duration_inundated_s",
+        title: "Duration of inundation",
+        unit: "s",
+        source: Source::Duration,
+    },
+    ResultLayer {
+        key: "final_depth_m",
+        title: "Depth at the end",
+        unit: "m",
+        source: Source::FinalDepth,
+    },
+];
 
-    /// Write the result GeoTIFFs into `dir`, with the DEM's grid, CRS and nodata.
-    pub fn write(
-        &self,
-        dir: &Path,
-        basin: &Basin,
-        final_depth: &Array2<f64>,
-    ) -> Result<Vec<String>> {
-        // f32 values widen to f64 exactly and are written back as the same f32; one
-        // layer is in memory at a time.
-        let wide = |a: &Array2<f32>| a.mapv(f64::from);
-        let mut names = Vec::new();
-        let mut write = |name: &str, data: Array2<f64>| -> Result<()> {
-            write_masked(&dir.join(name), basin, data)?;
-            names.push(name.to_string());
-            Ok(())
-        };
-        write("max_depth_m.tif", wide(&self.max_depth_m))?;
-        write("max_speed_m_s.tif", wide(&self.max_speed_m_s))?;
-        write("max_depth_speed_m2_s.tif", wide(&self.max_depth_speed_m2_s))?;
-        write("hazard_class.tif", wide(&self.max_hazard))?;
-        write("first_inundation_s.tif", wide(&self.first_inundation_s))?;
-        write(
-            "duration_inundated_s.tif",
-            self.duration_inundated_s.clone(),
-        )?;
-        write("final_depth_m.tif", final_depth.clone())?;
-        Ok(names)
+/// The layer called `key`.
+pub fn result_layer(key: &str) -> Option<&'static ResultLayer> {
+    RESULT_LAYERS.iter().find(|l| l.key == key)
+}
+
+/// The envelopes a run's solver tracks (the engine turns tracking on when it builds it).
+pub fn envelopes(solver: &hydro::Solver) -> hydro::Envelopes<'_> {
+    solver
+        .envelopes()
+        .expect("the run engine tracks envelopes from the start")
+}
+
+/// Write every result layer into `dir`, with the DEM's grid, CRS and nodata, one layer in
+/// memory at a time; returns the file names.
+pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for layer in &RESULT_LAYERS {
+        let name = layer.file_name();
+        write_masked(&dir.join(&name), basin, layer.values(solver))?;
+        names.push(name);
     }
+    Ok(names)
 }
 
 /// Write a result raster on the basin's grid and CRS, nodata outside its active cells.

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::basin::Basin;
 use crate::engine::{Event, Run};
 use crate::error::{BasinError, Result};
-use crate::results::{Envelopes, GaugeRecords};
+use crate::results::{GaugeRecords, envelopes, write_layers};
 use crate::scenario::Scenario;
 
 /// How to run.
@@ -517,14 +517,14 @@ pub fn write_results(
     basin: &Basin,
     scenario: &Scenario,
     solver: &Solver,
-    envelopes: &Envelopes,
     gauges: &GaugeRecords,
     dir: &Path,
     wall: f64,
     status: &str,
     threads: usize,
 ) -> Result<RunSummary> {
-    let mut outputs = envelopes.write(dir, basin, &solver.depth_m().to_owned())?;
+    let mut outputs = write_layers(dir, basin, solver)?;
+    let env = envelopes(solver);
     gauges.write(&dir.join("gauges.csv"), basin)?;
     outputs.push("gauges.csv".into());
     outputs.push("summary.json".into());
@@ -568,12 +568,12 @@ pub fn write_results(
         threads,
         water_balance: balance,
         relative_volume_error: balance.relative_error(),
-        max_depth_m: envelopes
+        max_depth_m: env
             .max_depth_m
             .iter()
             .map(|&v| f64::from(v))
             .fold(summary_state.max_depth_m, f64::max),
-        max_speed_m_s: envelopes
+        max_speed_m_s: env
             .max_speed_m_s
             .iter()
             .map(|&v| f64::from(v))

@@ -43,6 +43,13 @@ fn main() {
         SolverParams::default(),
     )
     .expect("solver");
+    // A tile size to measure, `TILE=rowsxcols` (results do not depend on it).
+    if let Some((rows, cols)) = std::env::var("TILE").ok().and_then(|v| {
+        let (r, c) = v.split_once('x')?;
+        Some((r.parse().ok()?, c.parse().ok()?))
+    }) {
+        solver.set_tile_size(rows, cols);
+    }
     let depth = Array2::from_shape_fn((n, n), |(r, c)| {
         let d2 = (r as f64 - n as f64 / 3.0).powi(2) + (c as f64 - n as f64 / 2.0).powi(2);
         1.0 + 0.5 * (-d2 / (n as f64 * 2.0)).exp()

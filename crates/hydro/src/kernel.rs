@@ -1,12 +1,15 @@
-//! The fused sweep: for a block of rows, face fluxes → cell update → sources → friction →
-//! wet/dry → block totals, in one pass over memory. Face fluxes live in row buffers that
-//! roll down the block (the face below a row is the face above the previous one), so each
-//! face is computed once, except the one face row above each block.
+//! The fused sweep: for a tile (a block of rows, a span of columns), face fluxes → cell
+//! update → sources → friction → wet/dry → envelopes → tile totals, in one pass over
+//! memory. Face fluxes live in row buffers that roll down the tile (the face below a row is
+//! the face above the previous one), so each face is computed once, except the face row
+//! above each tile and the two x-faces on its sides, which the neighbouring tiles compute
+//! too (with the same inputs, so to the same bits).
 //!
-//! Arrays are padded with one ring of ghost cells; `stride = cols + 2`. A block writes
-//! only its own rows of the output arrays and reads only the input arrays, so blocks run
-//! in parallel and give the same bits whatever the thread count.
+//! Arrays are padded with one ring of ghost cells; `stride = cols + 2`. A tile writes only
+//! its own cells of the output arrays and reads only the input arrays, so tiles run in
+//! parallel and give the same bits whatever the thread count.
 
+use crate::envelope::{EnvelopeRow, EnvelopeSpec, track_row};
 use crate::flux::{Side, face_flux, inverse_depth};
 
 /// Input state and static fields, padded and row-major.
@@ -32,14 +35,59 @@ pub(crate) struct Fields<'a> {
     pub loss_capacity_m: &'a [f32],
 }
 
-/// The rows of the new state that one block writes (padded row layout).
-#[derive(Debug)]
-pub(crate) struct BlockOut<'a> {
-    pub h: &'a mut [f64],
-    pub qx: &'a mut [f64],
-    pub qy: &'a mut [f64],
-    /// Cumulative infiltration (m), updated in place; empty without losses.
-    pub infiltrated_m: &'a mut [f64],
+/// A rectangle of cells swept as one task: padded rows `first_row ..first_row + rows`,
+/// padded columns `c0 ..= c1` (interior cells only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tile {
+    pub first_row: usize,
+    pub rows: usize,
+    pub c0: usize,
+    pub c1: usize,
+}
+
+impl Tile {
+    pub fn cols(&self) -> usize {
+        self.c1 + 1 - self.c0
+    }
+}
+
+/// Where the sweep writes: the new state and, in place, the infiltration and the
+/// envelopes, as pointers to the first element of padded arrays (null for what the run
+/// does not have). Tiles are disjoint rectangles and each writes only its own cells, so
+/// the tasks of one sweep never write the same element.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Out {
+    pub h: *mut f64,
+    pub qx: *mut f64,
+    pub qy: *mut f64,
+    pub infiltrated_m: *mut f64,
+    pub max_depth_m: *mut f32,
+    pub max_speed_m_s: *mut f32,
+    pub max_depth_speed_m2_s: *mut f32,
+    pub max_hazard: *mut f32,
+    pub first_inundation_s: *mut f32,
+    pub duration_inundated_s: *mut f64,
+    /// Elements in each padded array, for the bounds checks.
+    pub len: usize,
+}
+
+// SAFETY: the pointers are only dereferenced through `Out::row`, on the cells of the tile
+// a task owns; tiles are disjoint (see `Out`).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// Cells `start .. start + n` of the padded array at `base`.
+    ///
+    /// # Safety
+    /// `base` is one of this `Out`'s non-null pointers, and no other live slice covers
+    /// these cells (they belong to the caller's tile).
+    #[inline(always)]
+    unsafe fn row<'a, T>(&self, base: *mut T, start: usize, n: usize) -> &'a mut [T] {
+        assert!(!base.is_null() && start + n <= self.len);
+        // SAFETY: in bounds (asserted) and not aliased (the caller's promise).
+        unsafe { std::slice::from_raw_parts_mut(base.add(start), n) }
+    }
 }
 
 /// Fluxes imposed on the faces of one domain edge (an inflow of known discharge), indexed
@@ -101,6 +149,8 @@ pub(crate) struct StepCoeffs {
     pub negative_tolerance_m: f64,
     /// Uniform rain depth added to every active cell during this step (m).
     pub rain_uniform_m: f64,
+    /// Simulated time at the end of the step (s), for the envelopes.
+    pub t_end_s: f64,
 }
 
 /// Fluxes through one row of faces, per metre of face.
@@ -139,7 +189,8 @@ impl CellRow {
     }
 }
 
-/// Per-block buffers, allocated once with the solver.
+/// Buffers of one worker thread, as wide as a tile; indexed like padded columns shifted
+/// by `c0 - 1` (index 0 is the cell or face left of the tile).
 #[derive(Debug)]
 pub(crate) struct BlockScratch {
     /// 1/h (0 where dry) and √(g h) of the row being updated and of the row after it.
@@ -151,12 +202,15 @@ pub(crate) struct BlockScratch {
     rate: Vec<f64>,
     rain: Vec<f64>,
     loss: Vec<f64>,
+    /// The widest tile these buffers fit.
+    pub width: usize,
 }
 
 impl BlockScratch {
     pub fn new(cols: usize) -> Self {
         let stride = cols + 2;
         Self {
+            width: cols,
             row: CellRow::new(stride),
             next: CellRow::new(stride),
             below: FaceRow::new(stride),
@@ -187,6 +241,8 @@ pub(crate) struct BlockTotals {
     /// Σ gridded rain depth added (m) and Σ depth infiltrated (m) over the block's cells.
     pub rain_m: f64,
     pub loss_m: f64,
+    /// Largest depth in the tile after the step: 0 when it holds no water at all.
+    pub max_depth_m: f64,
 }
 
 /// Which instruction set the sweep was compiled for; chosen once per solver.
@@ -217,9 +273,14 @@ impl Simd {
     }
 }
 
-/// Sweep rows `first_row ..` (padded row indices; as many rows as `out` holds) from
-/// `old` into `out`. `RAIN_GRID` and `LOSSES` select compiled variants, so a run without
-/// gridded rain or losses does not pay for them.
+/// The envelopes to fold each swept row into, with the numbers that take.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tracking<'a> {
+    pub spec: &'a EnvelopeSpec,
+}
+
+/// Sweep `tile` from `old` into `out`. `RAIN_GRID` and `LOSSES` select compiled variants,
+/// so a run without gridded rain or losses does not pay for them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_block(
     simd: Simd,
@@ -227,36 +288,51 @@ pub(crate) fn sweep_block(
     losses: bool,
     old: &Fields<'_>,
     k: &StepCoeffs,
-    first_row: usize,
-    out: BlockOut<'_>,
+    tile: Tile,
+    out: &Out,
+    tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
+    assert!(tile.cols() <= scratch.width && tile.c0 >= 1 && tile.c1 <= k.cols);
+    assert!(tile.first_row >= 1 && tile.first_row + tile.rows <= k.rows + 1);
     match (rain_grid, losses) {
-        (false, false) => sweep_block_simd::<false, false>(simd, old, k, first_row, out, scratch),
-        (true, false) => sweep_block_simd::<true, false>(simd, old, k, first_row, out, scratch),
-        (false, true) => sweep_block_simd::<false, true>(simd, old, k, first_row, out, scratch),
-        (true, true) => sweep_block_simd::<true, true>(simd, old, k, first_row, out, scratch),
+        (false, false) => {
+            sweep_block_simd::<false, false>(simd, old, k, tile, out, tracking, scratch)
+        }
+        (true, false) => {
+            sweep_block_simd::<true, false>(simd, old, k, tile, out, tracking, scratch)
+        }
+        (false, true) => {
+            sweep_block_simd::<false, true>(simd, old, k, tile, out, tracking, scratch)
+        }
+        (true, true) => sweep_block_simd::<true, true>(simd, old, k, tile, out, tracking, scratch),
     }
 }
 
+// The arguments stay separate references (not a tuple or struct): a reference argument
+// tells the compiler that the fields behind it do not change during the call, which lets
+// it hoist their loads out of the loops and vectorise them.
 fn sweep_block_simd<const RAIN_GRID: bool, const LOSSES: bool>(
     simd: Simd,
     old: &Fields<'_>,
     k: &StepCoeffs,
-    first_row: usize,
-    out: BlockOut<'_>,
+    tile: Tile,
+    out: &Out,
+    tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
     match simd {
-        Simd::Generic => sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch),
+        Simd::Generic => {
+            sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+        }
         // SAFETY: `Simd::detect` chose these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => unsafe {
-            sweep_block_avx2::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
+            sweep_block_avx2::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
         },
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe {
-            sweep_block_avx512::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
+            sweep_block_avx512::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
         },
     }
 }
@@ -266,11 +342,12 @@ fn sweep_block_simd<const RAIN_GRID: bool, const LOSSES: bool>(
 unsafe fn sweep_block_avx2<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
-    first_row: usize,
-    out: BlockOut<'_>,
+    tile: Tile,
+    out: &Out,
+    tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
-    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -278,41 +355,48 @@ unsafe fn sweep_block_avx2<const RAIN_GRID: bool, const LOSSES: bool>(
 unsafe fn sweep_block_avx512<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
-    first_row: usize,
-    out: BlockOut<'_>,
+    tile: Tile,
+    out: &Out,
+    tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
-    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, first_row, out, scratch)
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
 }
 
 #[inline(always)]
 fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
-    first_row: usize,
-    out: BlockOut<'_>,
+    tile: Tile,
+    out: &Out,
+    tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
 ) -> BlockTotals {
     let s = k.stride;
-    let n = k.cols;
-    let block_rows = out.h.len() / s;
+    let n = tile.cols();
+    // Buffer index i is padded column base + i.
+    let base = tile.c0 - 1;
+    let (first_row, block_rows) = (tile.first_row, tile.rows);
+    let (at_west, at_east) = (tile.c0 == 1, tile.c1 == k.cols);
     let mut totals = BlockTotals::default();
 
     let [north, south, west, east] = old.edge_flux;
-    cell_row(old, k, first_row - 1, &mut scratch.row);
-    cell_row(old, k, first_row, &mut scratch.next);
+    cell_row(old, k, first_row - 1, base, n, &mut scratch.row);
+    cell_row(old, k, first_row, base, n, &mut scratch.next);
     y_faces(
         old,
         k,
         first_row - 1,
+        base,
+        n,
         &scratch.row,
         &scratch.next,
         &mut scratch.below,
     );
     std::mem::swap(&mut scratch.row, &mut scratch.next);
     if first_row == 1 {
-        for c in 1..=n {
-            north.apply(c, &mut scratch.below, c, true);
+        for i in 1..=n {
+            north.apply(base + i, &mut scratch.below, i, true);
         }
         // The face row below the first row is the domain edge (positive = into the domain).
         let (inflow, outflow) = split_in_out(&scratch.below.mass[1..=n]);
@@ -322,54 +406,102 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
 
     for local in 0..block_rows {
         let r = first_row + local;
-        cell_row(old, k, r + 1, &mut scratch.next);
-        y_faces(old, k, r, &scratch.row, &scratch.next, &mut scratch.above);
-        x_faces(old, k, r, &scratch.row, &mut scratch.x);
-        west.apply(r, &mut scratch.x, 0, true);
-        east.apply(r, &mut scratch.x, n, false);
-
-        totals.x_in_m2_s += scratch.x.mass[0].max(0.0) + (-scratch.x.mass[n]).max(0.0);
-        totals.x_out_m2_s += (-scratch.x.mass[0]).max(0.0) + scratch.x.mass[n].max(0.0);
+        cell_row(old, k, r + 1, base, n, &mut scratch.next);
+        y_faces(
+            old,
+            k,
+            r,
+            base,
+            n,
+            &scratch.row,
+            &scratch.next,
+            &mut scratch.above,
+        );
+        x_faces(old, k, r, base, n, &scratch.row, &mut scratch.x);
+        if at_west {
+            west.apply(r, &mut scratch.x, 0, true);
+            totals.x_in_m2_s += scratch.x.mass[0].max(0.0);
+            totals.x_out_m2_s += (-scratch.x.mass[0]).max(0.0);
+        }
+        if at_east {
+            east.apply(r, &mut scratch.x, n, false);
+            totals.x_in_m2_s += (-scratch.x.mass[n]).max(0.0);
+            totals.x_out_m2_s += scratch.x.mass[n].max(0.0);
+        }
         if r == k.rows {
-            for c in 1..=n {
-                south.apply(c, &mut scratch.above, c, false);
+            for i in 1..=n {
+                south.apply(base + i, &mut scratch.above, i, false);
             }
             let (outflow, inflow) = split_in_out(&scratch.above.mass[1..=n]);
             totals.y_in_m2_s += inflow;
             totals.y_out_m2_s += outflow;
         }
 
-        let row = local * s + 1..local * s + 1 + n;
+        let start = r * s + tile.c0;
+        // SAFETY: these cells belong to this tile alone (see `Out`).
+        let (h, qx, qy) = unsafe {
+            (
+                out.row(out.h, start, n),
+                out.row(out.qx, start, n),
+                out.row(out.qy, start, n),
+            )
+        };
         let infiltrated: &mut [f64] = if LOSSES {
-            &mut out.infiltrated_m[row.clone()]
+            // SAFETY: as above.
+            unsafe { out.row(out.infiltrated_m, start, n) }
         } else {
             &mut []
         };
         update_row::<RAIN_GRID, LOSSES>(
             old,
             k,
-            r,
+            start,
             &scratch.x,
             &scratch.below,
             &scratch.above,
             RowOut {
-                h: &mut out.h[row.clone()],
-                qx: &mut out.qx[row.clone()],
-                qy: &mut out.qy[row.clone()],
+                h: &mut *h,
+                qx: &mut *qx,
+                qy: &mut *qy,
                 infiltrated_m: infiltrated,
                 rate: &mut scratch.rate,
                 rain_m: &mut scratch.rain,
                 loss_m: &mut scratch.loss,
             },
         );
-        let (depth_sum, max_rate) = reduce_row(&out.h[row], &scratch.rate);
+        let (depth_sum, max_rate, max_depth) = reduce_row(h, &scratch.rate);
         totals.depth_sum_m += depth_sum;
         totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
+        totals.max_depth_m = totals.max_depth_m.max(max_depth);
         if RAIN_GRID {
-            totals.rain_m += sum_row(&scratch.rain);
+            totals.rain_m += sum_row(&scratch.rain[..n]);
         }
         if LOSSES {
-            totals.loss_m += sum_row(&scratch.loss);
+            totals.loss_m += sum_row(&scratch.loss[..n]);
+        }
+        if let Some(t) = tracking {
+            // SAFETY: as above; the envelope arrays exist when tracking is on.
+            let env = unsafe {
+                EnvelopeRow {
+                    max_depth_m: out.row(out.max_depth_m, start, n),
+                    max_speed_m_s: out.row(out.max_speed_m_s, start, n),
+                    max_depth_speed_m2_s: out.row(out.max_depth_speed_m2_s, start, n),
+                    max_hazard: out.row(out.max_hazard, start, n),
+                    first_inundation_s: out.row(out.first_inundation_s, start, n),
+                    duration_inundated_s: out.row(out.duration_inundated_s, start, n),
+                }
+            };
+            track_row(
+                t.spec,
+                k.dry_depth_m,
+                k.t_end_s,
+                k.dt_s,
+                &old.active[start..start + n],
+                h,
+                qx,
+                qy,
+                env,
+            );
         }
 
         std::mem::swap(&mut scratch.below, &mut scratch.above);
@@ -385,14 +517,15 @@ fn split_in_out(flux: &[f64]) -> (f64, f64) {
         .fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
 }
 
-/// 1/h (0 where dry) and √(g h) of every cell of padded row `r`, ghosts included: one
-/// division and one root per cell instead of one per face side.
+/// 1/h (0 where dry) and √(g h) of the cells `base ..= base + n + 1` of padded row `r`
+/// (a tile's cells and one on each side): one division and one root per cell instead of
+/// one per face side.
 #[inline(always)]
-fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, out: &mut CellRow) {
-    let lo = r * k.stride;
-    let h = &old.h[lo..lo + k.stride];
-    let (inv_h, c) = (&mut out.inv_h[..k.stride], &mut out.c[..k.stride]);
-    for i in 0..k.stride {
+fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize, out: &mut CellRow) {
+    let lo = r * k.stride + base;
+    let h = &old.h[lo..lo + n + 2];
+    let (inv_h, c) = (&mut out.inv_h[..n + 2], &mut out.c[..n + 2]);
+    for i in 0..n + 2 {
         inv_h[i] = inverse_depth(h[i], k.dry_depth_m);
         c[i] = (k.g * h[i]).sqrt();
     }
@@ -479,32 +612,43 @@ fn faces<const ALL_ACTIVE: bool>(
     }
 }
 
-/// Faces between padded rows `r` and `r + 1`, for the interior columns; results at
-/// indices `1..=cols`.
+/// Faces between padded rows `r` and `r + 1`, for the padded columns `base + 1 ..=
+/// base + n`; results at indices `1..=n`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn y_faces(
     old: &Fields<'_>,
     k: &StepCoeffs,
     r: usize,
+    base: usize,
+    n: usize,
     lower: &CellRow,
     upper: &CellRow,
     out: &mut FaceRow,
 ) {
-    let lo = r * k.stride + 1;
+    let lo = r * k.stride + base + 1;
     let hi = lo + k.stride;
     if old.row_all_active[r] != 0 && old.row_all_active[r + 1] != 0 {
-        faces::<true>(old, k, lo, hi, k.cols, false, lower, upper, 1, 1, out, 1);
+        faces::<true>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
     } else {
-        faces::<false>(old, k, lo, hi, k.cols, false, lower, upper, 1, 1, out, 1);
+        faces::<false>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
     }
 }
 
-/// Faces between padded columns `c` and `c + 1` of row `r`, for `c = 0..=cols`; results at
-/// index `c`. The two edge faces touch the ghost cells, which are walls on closed edges.
+/// Faces between padded columns `base + i` and `base + i + 1` of row `r`, for
+/// `i = 0..=n`; results at index `i`. The two outer faces may touch ghost cells (walls on
+/// closed edges) or cells of the next tile.
 #[inline(always)]
-fn x_faces(old: &Fields<'_>, k: &StepCoeffs, r: usize, cells: &CellRow, out: &mut FaceRow) {
-    let lo = r * k.stride;
-    let n = k.cols;
+fn x_faces(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    base: usize,
+    n: usize,
+    cells: &CellRow,
+    out: &mut FaceRow,
+) {
+    let lo = r * k.stride + base;
     if old.row_all_active[r] != 0 {
         faces::<false>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
         faces::<true>(
@@ -557,19 +701,19 @@ struct RowOut<'a> {
     loss_m: &'a mut [f64],
 }
 
-/// Update the cells of padded row `r` from the fluxes around them.
+/// Update the cells `lo ..` (padded index; as many as `out.h` holds) from the fluxes
+/// around them.
 #[inline(always)]
 fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
-    r: usize,
+    lo: usize,
     x: &FaceRow,
     below: &FaceRow,
     above: &FaceRow,
     out: RowOut<'_>,
 ) {
-    let n = k.cols;
-    let lo = r * k.stride + 1;
+    let n = out.h.len();
     let (h0, qx0, qy0, g_n2, act) = (
         &old.h[lo..lo + n],
         &old.qx[lo..lo + n],
@@ -717,26 +861,30 @@ fn sum_row(values: &[f64]) -> f64 {
     sum.iter().fold(0.0, |a, &b| a + b)
 }
 
-/// Σ h and max rate of one row, with a fixed lane order so that the result is
+/// Σ h, max rate and max h of one row, with a fixed lane order so that the result is
 /// reproducible and the loop vectorises.
 #[inline(always)]
-fn reduce_row(h: &[f64], rate: &[f64]) -> (f64, f64) {
+fn reduce_row(h: &[f64], rate: &[f64]) -> (f64, f64, f64) {
     let mut sum = [0.0f64; LANES];
     let mut max = [0.0f64; LANES];
+    let mut deepest = [0.0f64; LANES];
     let (h_body, h_tail) = h.split_at(h.len() - h.len() % LANES);
     let (r_body, r_tail) = rate[..h.len()].split_at(h_body.len());
     for (hc, rc) in h_body.chunks_exact(LANES).zip(r_body.chunks_exact(LANES)) {
         for l in 0..LANES {
             sum[l] += hc[l];
             max[l] = max[l].max(rc[l]);
+            deepest[l] = deepest[l].max(hc[l]);
         }
     }
     for (l, (&h, &r)) in h_tail.iter().zip(r_tail).enumerate() {
         sum[l] += h;
         max[l] = max[l].max(r);
+        deepest[l] = deepest[l].max(h);
     }
     let total = sum.iter().fold(0.0, |a, &b| a + b);
-    (total, max.iter().fold(0.0f64, |a, &b| a.max(b)))
+    let fold_max = |v: &[f64; LANES]| v.iter().fold(0.0f64, |a, &b| a.max(b));
+    (total, fold_max(&max), fold_max(&deepest))
 }
 
 /// x^(−1/3) of a positive, normal number, to a few ulp: a bit-pattern first guess
@@ -779,9 +927,10 @@ mod tests {
         let h: Vec<f64> = (0..11).map(f64::from).collect();
         let mut rate = vec![0.1; 11];
         rate[10] = 0.9;
-        let (sum, max) = reduce_row(&h, &rate);
+        let (sum, max, deepest) = reduce_row(&h, &rate);
         assert_eq!(sum, 55.0);
         assert_eq!(max, 0.9);
+        assert_eq!(deepest, 10.0);
         rate[3] = f64::INFINITY;
         assert_eq!(reduce_row(&h, &rate).1, f64::INFINITY);
     }

@@ -26,6 +26,7 @@
 //! ```
 
 mod boundary;
+mod envelope;
 mod error;
 mod flux;
 mod forcing;
@@ -33,10 +34,13 @@ mod grid;
 mod kernel;
 mod series;
 mod solver;
+mod tiles;
 
 pub use boundary::{Boundaries, BoundarySegment, EdgeBoundary};
+pub use envelope::{ArrClass, EnvelopeSpec, Envelopes, HazardRule, UkRating, arr_class};
 pub use error::SolverError;
 pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
+pub use tiles::{Sweep, TILE_COLS};

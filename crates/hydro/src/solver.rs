@@ -5,9 +5,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::boundary::{BoundarySegment, EdgeCell, critical_depth, ghost_state, inflow_ghost};
+use crate::envelope::{EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, track_row};
 use crate::kernel::{
-    self, BlockOut, BlockScratch, BlockTotals, EdgeFlux, Fields, Simd, StepCoeffs,
+    self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tracking,
 };
+use crate::tiles::{Sweep, TILE_COLS, Tiles, rows_per_tile};
 use crate::{
     Boundaries, Breach, BreachStatus, BreachTrigger, Edge, EdgeBoundary, Grid, Losses, PointSource,
     SolverError, TimeSeries,
@@ -25,6 +27,9 @@ pub struct SolverParams {
     pub dry_depth_m: f64,
     /// Gravitational acceleration (m/s²).
     pub gravity_m_s2: f64,
+    /// Which tiles a step sweeps: `active` (only where water is or can arrive) or
+    /// `dense` (every tile, the reference); the results are the same bits.
+    pub sweep: Sweep,
 }
 
 impl Default for SolverParams {
@@ -34,6 +39,7 @@ impl Default for SolverParams {
             max_dt_s: 10.0,
             dry_depth_m: 1e-6,
             gravity_m_s2: 9.81,
+            sweep: Sweep::Active,
         }
     }
 }
@@ -181,12 +187,6 @@ struct BreachState {
     fraction: f64,
 }
 
-/// Rows per parallel block: fixed by the grid alone, never by the thread count, so that
-/// results are bit-identical for any number of threads.
-fn rows_per_block(rows: usize) -> usize {
-    (rows / 64).clamp(8, 32).min(rows)
-}
-
 const MM_PER_H_TO_M_S: f64 = 1.0 / 3.6e6;
 
 /// A 2D shallow-water model on a raster grid, ready to step.
@@ -227,9 +227,14 @@ pub struct Solver {
     /// sources): a live "what if the flood were bigger" control. 1 by default.
     inflow_scale: f64,
     breaches: Vec<BreachState>,
-    blocks: Vec<BlockScratch>,
-    block_totals: Vec<BlockTotals>,
-    rows_per_block: usize,
+    /// Padded cells holding a point source, each once.
+    point_cells: Vec<(usize, usize)>,
+    tiles: Tiles,
+    /// Tiles to copy into the next buffer this step (kept to spare an allocation).
+    copy_tiles: Vec<usize>,
+    /// Buffers per worker thread, as wide as a tile.
+    scratch: Vec<std::sync::Mutex<BlockScratch>>,
+    envelopes: Option<EnvelopeState>,
     sim_time_s: f64,
     steps: u64,
     /// max((|u|+c)/dx, (|v|+c)/dy) over the current state (1/s).
@@ -246,6 +251,11 @@ fn inner<T>(a: &Array2<T>) -> ArrayView2<'_, T> {
 fn inner_mut<T>(a: &mut Array2<T>) -> ndarray::ArrayViewMut2<'_, T> {
     let (r, c) = a.dim();
     a.slice_mut(s![1..r - 1, 1..c - 1])
+}
+
+/// A lock that survives a panic in another holder (the buffers are rewritten before use).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn check_shape<T>(
@@ -351,8 +361,8 @@ impl Solver {
             active_cells += 1;
         }
 
-        let block = rows_per_block(rows);
-        let n_blocks = rows.div_ceil(block);
+        // Replaced by `set_tile_size` once the ghost ring is known.
+        let tiles = Tiles::new(&act, rows, cols);
         let mut solver = Self {
             grid,
             params,
@@ -384,15 +394,18 @@ impl Solver {
             point_sources: Vec::new(),
             inflow_scale: 1.0,
             breaches: Vec::new(),
-            blocks: (0..n_blocks).map(|_| BlockScratch::new(cols)).collect(),
-            block_totals: vec![BlockTotals::default(); n_blocks],
-            rows_per_block: block,
+            point_cells: Vec::new(),
+            tiles,
+            copy_tiles: Vec::new(),
+            scratch: Vec::new(),
+            envelopes: None,
             sim_time_s: 0.0,
             steps: 0,
             max_rate_per_s: 0.0,
             balance: WaterBalance::default(),
         };
         solver.init_ghost_ring();
+        solver.set_tile_size(rows_per_tile(rows), TILE_COLS);
         solver.row_all_active = solver
             .active
             .rows()
@@ -478,6 +491,7 @@ impl Solver {
     ) -> Result<(), SolverError> {
         let Some(rain) = rain_mm_per_h else {
             self.rain_grid = None;
+            self.tiles.set_rain(None);
             return Ok(());
         };
         check_shape("rain_mm_per_h", &self.grid, &rain)?;
@@ -491,6 +505,8 @@ impl Solver {
             Some(grid) => inner_mut(grid).zip_mut_with(&rain, |o, &v| *o = v * MM_PER_H_TO_M_S),
             None => self.rain_grid = Some(padded(&rain, MM_PER_H_TO_M_S)),
         }
+        self.tiles
+            .set_rain(self.rain_grid.as_ref().map(|r| r.view()));
         Ok(())
     }
 
@@ -584,6 +600,13 @@ impl Solver {
     /// Add a point source or sink; returns its index.
     pub fn add_point_source(&mut self, source: PointSource) -> Result<usize, SolverError> {
         self.check_cell("point source", source.row, source.col)?;
+        let cell = (source.row + 1, source.col + 1);
+        if !self.point_cells.contains(&cell) {
+            self.point_cells.push(cell);
+            // Its envelopes are folded in after the source acts, not in the sweep.
+            self.active[cell] = 2;
+            self.tiles.force(cell.0, cell.1);
+        }
         self.point_sources.push(source);
         Ok(self.point_sources.len() - 1)
     }
@@ -704,8 +727,9 @@ impl Solver {
     /// The whole pipeline, in order:
     /// 1. dt from the CFL condition (wave speeds found by the previous sweep and ghosts);
     /// 2. inflow fluxes on the edges for this step (hydrograph means over the step);
-    /// 3. one fused parallel sweep over row blocks: face fluxes → conservative update →
-    ///    rain → infiltration → Manning friction → wet/dry → per-block totals;
+    /// 3. one fused parallel sweep over the tiles where water is or can arrive (see
+    ///    [`Sweep`]): face fluxes → conservative update → rain → infiltration → Manning
+    ///    friction → wet/dry → envelopes → per-tile totals;
     /// 4. blow-up check (the state stays at the last good step on error);
     /// 5. point sources and sinks;
     /// 6. breaches: triggers and bed lowering (depths kept, so no water is made);
@@ -758,11 +782,11 @@ impl Solver {
             .rain_uniform
             .as_ref()
             .map_or(0.0, |r| r.integral(t0, t1) * MM_PER_H_TO_M_S);
-        self.sweep(dt, rain_uniform_m);
+        self.sweep(dt, t1, rain_uniform_m);
 
         // 4. Blow-up check.
         let mut t = BlockTotals::default();
-        for b in &self.block_totals {
+        for b in &self.tiles.totals {
             t.depth_sum_m += b.depth_sum_m;
             t.max_rate_per_s = t.max_rate_per_s.max(b.max_rate_per_s);
             t.x_in_m2_s += b.x_in_m2_s;
@@ -775,6 +799,7 @@ impl Solver {
         if t.max_rate_per_s.is_infinite() {
             return Err(self.blow_up(dt));
         }
+        self.tiles.after_sweep();
         std::mem::swap(&mut self.cur, &mut self.next);
         self.sim_time_s = t1;
         self.steps += 1;
@@ -783,6 +808,7 @@ impl Solver {
         let area = self.grid.cell_area_m2();
         let (point_in, point_out, point_rate) = self.apply_point_sources(t0, t1);
         t.depth_sum_m += (point_in - point_out) / area;
+        self.track_point_cells(t1, dt);
 
         // 6. Breaches.
         self.update_breaches();
@@ -822,7 +848,7 @@ impl Solver {
         Ok(self.steps - start)
     }
 
-    fn sweep(&mut self, dt: f64, rain_uniform_m: f64) {
+    fn sweep(&mut self, dt: f64, t_end_s: f64, rain_uniform_m: f64) {
         let g = &self.grid;
         let k = StepCoeffs {
             rows: g.rows,
@@ -837,24 +863,82 @@ impl Solver {
             dry_depth_m: self.params.dry_depth_m,
             negative_tolerance_m: 1e-12,
             rain_uniform_m,
+            t_end_s,
         };
         let (rain_grid, losses) = (self.rain_grid.is_some(), self.losses.is_some());
-        let interior = k.stride..(k.rows + 1) * k.stride;
-        let block_len = self.rows_per_block * k.stride;
-        let n_blocks = self.blocks.len();
-        // Loss parameters, and the infiltration state cut into the blocks' rows (empty
-        // slices without losses).
-        type LossSlices<'a> = (&'a [f32], &'a [f32], &'a [f32], Vec<&'a mut [f64]>);
-        let (il, cl, cap, infiltrated): LossSlices<'_> = match &mut self.losses {
+
+        // Which tiles to sweep; tiles skipped for the first time keep their state.
+        let mut copy = std::mem::take(&mut self.copy_tiles);
+        self.tiles
+            .plan(self.params.sweep, rain_uniform_m > 0.0, &mut copy);
+        for &i in &copy {
+            let tile = self.tiles.rects[i];
+            let rows = tile.first_row..tile.first_row + tile.rows;
+            let cols = tile.c0..tile.c1 + 1;
+            for (from, to) in [
+                (&self.cur.h, &mut self.next.h),
+                (&self.cur.qx, &mut self.next.qx),
+                (&self.cur.qy, &mut self.next.qy),
+            ] {
+                to.slice_mut(s![rows.clone(), cols.clone()])
+                    .assign(&from.slice(s![rows.clone(), cols.clone()]));
+            }
+        }
+        self.copy_tiles = copy;
+
+        let threads = rayon::current_num_threads().max(1);
+        let width = self.tiles.cols_per();
+        if self.scratch.len() < threads
+            || self.scratch.first().is_some_and(|b| lock(b).width < width)
+        {
+            self.scratch = (0..threads)
+                .map(|_| std::sync::Mutex::new(BlockScratch::new(width)))
+                .collect();
+        }
+
+        // Raw pointers first (they end their borrows at once), then the shared views.
+        let null_f32 = std::ptr::null_mut::<f32>();
+        let out = Out {
+            h: self.next.h.as_mut_ptr(),
+            qx: self.next.qx.as_mut_ptr(),
+            qy: self.next.qy.as_mut_ptr(),
+            infiltrated_m: self
+                .losses
+                .as_mut()
+                .map_or(std::ptr::null_mut(), |l| l.infiltrated_m.as_mut_ptr()),
+            max_depth_m: self
+                .envelopes
+                .as_mut()
+                .map_or(null_f32, |e| e.max_depth_m.as_mut_ptr()),
+            max_speed_m_s: self
+                .envelopes
+                .as_mut()
+                .map_or(null_f32, |e| e.max_speed_m_s.as_mut_ptr()),
+            max_depth_speed_m2_s: self
+                .envelopes
+                .as_mut()
+                .map_or(null_f32, |e| e.max_depth_speed_m2_s.as_mut_ptr()),
+            max_hazard: self
+                .envelopes
+                .as_mut()
+                .map_or(null_f32, |e| e.max_hazard.as_mut_ptr()),
+            first_inundation_s: self
+                .envelopes
+                .as_mut()
+                .map_or(null_f32, |e| e.first_inundation_s.as_mut_ptr()),
+            duration_inundated_s: self.envelopes.as_mut().map_or(std::ptr::null_mut(), |e| {
+                e.duration_inundated_s.as_mut_ptr()
+            }),
+            len: self.next.h.len(),
+        };
+        let tracking = self.envelopes.as_ref().map(|e| Tracking { spec: &e.spec });
+        let (il, cl, cap): (&[f32], &[f32], &[f32]) = match &self.losses {
             Some(l) => (
                 l.initial_m.as_slice().expect(CONTIGUOUS),
                 l.continuing_m_s.as_slice().expect(CONTIGUOUS),
                 l.capacity_m.as_slice().expect(CONTIGUOUS),
-                l.infiltrated_m.as_slice_mut().expect(CONTIGUOUS)[interior.clone()]
-                    .chunks_mut(block_len)
-                    .collect(),
             ),
-            None => (&[], &[], &[], (0..n_blocks).map(|_| &mut [][..]).collect()),
+            None => (&[], &[], &[]),
         };
         let old = Fields {
             h: self.cur.h.as_slice().expect(CONTIGUOUS),
@@ -873,30 +957,26 @@ impl Solver {
             continuing_loss_m_s: cl,
             loss_capacity_m: cap,
         };
-        let h = &mut self.next.h.as_slice_mut().expect(CONTIGUOUS)[interior.clone()];
-        let qx = &mut self.next.qx.as_slice_mut().expect(CONTIGUOUS)[interior.clone()];
-        let qy = &mut self.next.qy.as_slice_mut().expect(CONTIGUOUS)[interior];
-        let (simd, rows_per_block) = (self.simd, self.rows_per_block);
-        (
-            h.par_chunks_mut(block_len),
-            qx.par_chunks_mut(block_len),
-            qy.par_chunks_mut(block_len),
-            infiltrated.into_par_iter(),
-            self.blocks.par_iter_mut(),
-            self.block_totals.par_iter_mut(),
-        )
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(i, (h, qx, qy, infiltrated_m, scratch, totals))| {
-                let first_row = 1 + i * rows_per_block;
-                let out = BlockOut {
-                    h,
-                    qx,
-                    qy,
-                    infiltrated_m,
-                };
-                *totals =
-                    kernel::sweep_block(simd, rain_grid, losses, &old, &k, first_row, out, scratch);
+        let simd = self.simd;
+        let (rects, scratch) = (&self.tiles.rects, &self.scratch);
+        self.tiles
+            .list
+            .par_iter()
+            .zip(self.tiles.totals.par_iter_mut())
+            .for_each(|(&i, totals)| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+                let mut buffers = lock(&scratch[slot]);
+                *totals = kernel::sweep_block(
+                    simd,
+                    rain_grid,
+                    losses,
+                    &old,
+                    &k,
+                    rects[i],
+                    &out,
+                    tracking,
+                    &mut buffers,
+                );
             });
     }
 
@@ -946,6 +1026,9 @@ impl Solver {
                 vout += h * area - new_h * area;
             }
             self.cur.h[cell] = new_h;
+            if new_h > 0.0 {
+                self.tiles.mark_wet(cell.0, cell.1);
+            }
             if new_h <= self.params.dry_depth_m {
                 self.cur.qx[cell] = 0.0;
                 self.cur.qy[cell] = 0.0;
@@ -1228,6 +1311,137 @@ impl Solver {
             });
         self.max_rate_per_s = rate.max(ghost_rate);
         self.balance.storage_m3 = depth_sum * self.grid.cell_area_m2();
+        self.tiles
+            .reset_wet(&self.cur.h, &self.cur.qx, &self.cur.qy);
+    }
+
+    /// Fold the cells with a point source into the envelopes, after the sources acted.
+    fn track_point_cells(&mut self, t_s: f64, dt_s: f64) {
+        let Some(env) = &mut self.envelopes else {
+            return;
+        };
+        for &cell in &self.point_cells {
+            track_row(
+                &env.spec,
+                self.params.dry_depth_m,
+                t_s,
+                dt_s,
+                &[1],
+                &[self.cur.h[cell]],
+                &[self.cur.qx[cell]],
+                &[self.cur.qy[cell]],
+                EnvelopeRow {
+                    max_depth_m: std::slice::from_mut(&mut env.max_depth_m[cell]),
+                    max_speed_m_s: std::slice::from_mut(&mut env.max_speed_m_s[cell]),
+                    max_depth_speed_m2_s: std::slice::from_mut(&mut env.max_depth_speed_m2_s[cell]),
+                    max_hazard: std::slice::from_mut(&mut env.max_hazard[cell]),
+                    first_inundation_s: std::slice::from_mut(&mut env.first_inundation_s[cell]),
+                    duration_inundated_s: std::slice::from_mut(&mut env.duration_inundated_s[cell]),
+                },
+            );
+        }
+    }
+
+    /// Track flood envelopes from now on (see [`Envelopes`]), starting from the current
+    /// state as if it had lasted no time. Replaces any envelopes tracked so far.
+    pub fn track_envelopes(&mut self, spec: EnvelopeSpec) -> Result<(), SolverError> {
+        if !(spec.wet_depth_m.is_finite() && spec.wet_depth_m >= 0.0) {
+            return Err(SolverError::InvalidParameter {
+                name: "wet_depth_m",
+                value: spec.wet_depth_m,
+                expected: "a depth ≥ 0 m above which a cell counts as flooded",
+            });
+        }
+        let mut env = EnvelopeState::new(spec, self.cur.h.dim());
+        // Every active cell, point-source cells included, as they are now.
+        let spec = env.spec.clone();
+        for r in 0..self.cur.h.nrows() {
+            let act: Vec<u8> = self
+                .active
+                .row(r)
+                .iter()
+                .map(|&a| u8::from(a != 0))
+                .collect();
+            let row = |a: &Array2<f64>| a.row(r).to_vec();
+            let (h, qx, qy) = (row(&self.cur.h), row(&self.cur.qx), row(&self.cur.qy));
+            track_row(
+                &spec,
+                self.params.dry_depth_m,
+                self.sim_time_s,
+                0.0,
+                &act,
+                &h,
+                &qx,
+                &qy,
+                EnvelopeRow {
+                    max_depth_m: env.max_depth_m.row_mut(r).into_slice().expect(CONTIGUOUS),
+                    max_speed_m_s: env.max_speed_m_s.row_mut(r).into_slice().expect(CONTIGUOUS),
+                    max_depth_speed_m2_s: env
+                        .max_depth_speed_m2_s
+                        .row_mut(r)
+                        .into_slice()
+                        .expect(CONTIGUOUS),
+                    max_hazard: env.max_hazard.row_mut(r).into_slice().expect(CONTIGUOUS),
+                    first_inundation_s: env
+                        .first_inundation_s
+                        .row_mut(r)
+                        .into_slice()
+                        .expect(CONTIGUOUS),
+                    duration_inundated_s: env
+                        .duration_inundated_s
+                        .row_mut(r)
+                        .into_slice()
+                        .expect(CONTIGUOUS),
+                },
+            );
+        }
+        self.envelopes = Some(env);
+        Ok(())
+    }
+
+    /// The envelopes tracked so far; `None` unless [`Solver::track_envelopes`] was called.
+    pub fn envelopes(&self) -> Option<Envelopes<'_>> {
+        self.envelopes.as_ref().map(EnvelopeState::view)
+    }
+
+    /// Choose which tiles a step sweeps (the results are the same bits either way).
+    pub fn set_sweep(&mut self, sweep: Sweep) {
+        self.params.sweep = sweep;
+    }
+
+    /// Cut the grid into tiles of `rows × cols` cells instead of the default (for
+    /// measuring; results do not depend on it). The state is kept.
+    pub fn set_tile_size(&mut self, rows: usize, cols: usize) {
+        let rows = rows.clamp(1, self.grid.rows);
+        let cols = cols.clamp(1, self.grid.cols);
+        self.tiles = Tiles::new(&self.active, rows, cols);
+        for &(r, c) in &self.point_cells {
+            self.tiles.force(r, c);
+        }
+        // Open edge segments feed their edge cells every step.
+        for seg in self.segments.clone() {
+            if !seg.condition.is_wall() {
+                for i in seg.first..=seg.last {
+                    let (inner, _) = self.edge_cells(seg.edge, i);
+                    self.tiles.force(inner.0, inner.1);
+                }
+            }
+        }
+        self.tiles
+            .set_rain(self.rain_grid.as_ref().map(|r| r.view()));
+        self.tiles
+            .reset_wet(&self.cur.h, &self.cur.qx, &self.cur.qy);
+    }
+
+    /// Cells swept since the solver was made, summed over the steps (each step sweeps
+    /// whole tiles); with [`Sweep::Dense`], every active tile's cells each step.
+    pub fn swept_cells(&self) -> u64 {
+        self.tiles.swept_cells
+    }
+
+    /// Tiles that hold water now, and the number of tiles.
+    pub fn wet_tiles(&self) -> (usize, usize) {
+        (self.tiles.wet_count(), self.tiles.rects.len())
     }
 
     pub fn grid(&self) -> &Grid {
