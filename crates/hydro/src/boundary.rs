@@ -86,6 +86,15 @@ impl EdgeBoundary {
         matches!(self, EdgeBoundary::Wall)
     }
 
+    /// Whether water can come in while the edge cells are dry: the outside of free and
+    /// normal-depth outflow copies the edge cell's depth, so a dry edge stays dry.
+    pub(crate) fn can_bring_water(&self) -> bool {
+        !matches!(
+            self,
+            EdgeBoundary::Wall | EdgeBoundary::FreeOutflow | EdgeBoundary::NormalDepth { .. }
+        )
+    }
+
     /// Whether the face flux is imposed rather than solved.
     pub(crate) fn imposes_flux(&self) -> bool {
         matches!(

@@ -243,6 +243,10 @@ pub(crate) struct BlockTotals {
     pub loss_m: f64,
     /// Largest depth in the tile after the step: 0 when it holds no water at all.
     pub max_depth_m: f64,
+    /// Whether any cell of the tile's first row, last row, first column and last column
+    /// holds water after the step (north, south, west, east): only then can water reach
+    /// the neighbouring tile on that side in the next step.
+    pub wet_sides: [bool; 4],
 }
 
 /// Which instruction set the sweep was compiled for; chosen once per solver.
@@ -473,6 +477,14 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
         totals.depth_sum_m += depth_sum;
         totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
         totals.max_depth_m = totals.max_depth_m.max(max_depth);
+        if local == 0 {
+            totals.wet_sides[0] = max_depth > 0.0;
+        }
+        if local + 1 == block_rows {
+            totals.wet_sides[1] = max_depth > 0.0;
+        }
+        totals.wet_sides[2] |= h[0] > 0.0;
+        totals.wet_sides[3] |= h[n - 1] > 0.0;
         if RAIN_GRID {
             totals.rain_m += sum_row(&scratch.rain[..n]);
         }

@@ -1033,7 +1033,14 @@ impl Solver {
                 self.cur.qx[cell] = 0.0;
                 self.cur.qy[cell] = 0.0;
             } else {
-                rate = rate.max(self.cell_rate(cell));
+                // The cell may be the only wet one among dry neighbours (a spring on dry
+                // ground): water leaves it through all four faces at the dry-front speed
+                // 2c, which the usual |u| + c does not bound (with cfl = 0.5 an isolated
+                // column would lose 4/3 of its depth in the next step). Its rate counts c
+                // twice.
+                let c = (self.params.gravity_m_s2 * new_h).sqrt();
+                let dx = self.grid.dx_m.min(self.grid.dy_m);
+                rate = rate.max(self.cell_rate(cell)).max(2.0 * c / dx);
             }
         }
         (vin, vout, rate)
@@ -1418,9 +1425,9 @@ impl Solver {
         for &(r, c) in &self.point_cells {
             self.tiles.force(r, c);
         }
-        // Open edge segments feed their edge cells every step.
+        // Edge segments that can bring water in feed their edge cells every step.
         for seg in self.segments.clone() {
-            if !seg.condition.is_wall() {
+            if seg.condition.can_bring_water() {
                 for i in seg.first..=seg.last {
                     let (inner, _) = self.edge_cells(seg.edge, i);
                     self.tiles.force(inner.0, inner.1);

@@ -3,8 +3,10 @@
 //!
 //! A cell changes in a step only if it or one of its four neighbours holds water (h > 0)
 //! or it receives forcing. So a tile is swept when it holds water, when one of its four
-//! neighbouring tiles does, or when it is forced: it lies on an open edge segment, holds a
-//! point source, or it rains on it. Elsewhere every flux is exactly zero (both sides dry:
+//! neighbouring tiles holds water in the cells along their common side, or when it is
+//! forced: it lies on an edge segment that can
+//! bring water in (an inflow, a stage, a fixed depth; a free or normal-depth outflow only
+//! copies its edge cells), holds a point source, or it rains on it. Elsewhere every flux is exactly zero (both sides dry:
 //! zero depth, zero wave speeds) and the dense sweep would rewrite the same zeros, so
 //! skipping gives the same bits. "Holds water" means any depth above zero, not above the
 //! dry depth: a film below the dry depth has no velocity but still spreads by its
@@ -30,14 +32,17 @@ pub enum Sweep {
     Dense,
 }
 
-/// Columns per tile. Chosen by measurement (crate README): narrower tiles skip more of a
-/// dry valley but recompute more faces on their sides.
+/// Columns per tile. Tiles of 32 × 128 cells were chosen by measurement (crate README):
+/// smaller tiles skip more of a dry valley but recompute more faces on their sides and
+/// cost more per task; 32 × 128 keeps a wet grid as fast as the untiled sweep was.
 pub const TILE_COLS: usize = 128;
 
-/// Rows per tile: fixed by the grid alone, never by the thread count, so that results are
-/// bit-identical for any number of threads.
+/// Rows per tile (fewer on a grid with fewer rows). Tiles depend on the grid alone, never
+/// on the thread count, so that results are bit-identical for any number of threads.
+pub const TILE_ROWS: usize = 32;
+
 pub(crate) fn rows_per_tile(rows: usize) -> usize {
-    (rows / 64).clamp(8, 32).min(rows)
+    TILE_ROWS.min(rows)
 }
 
 #[derive(Debug, Clone)]
@@ -48,12 +53,14 @@ pub(crate) struct Tiles {
     rows_per: usize,
     cols_per: usize,
     has_active: Vec<bool>,
-    /// On an open edge segment or holding a point source.
+    /// On an edge segment that can bring water in, or holding a point source.
     forced: Vec<bool>,
     /// Gridded rain falls somewhere in the tile.
     rain: Vec<bool>,
     /// Holds water (any h > 0) at the start of the next step.
     wet: Vec<bool>,
+    /// Holds water on its north, south, west, east side (first/last row or column).
+    wet_sides: Vec<[bool; 4]>,
     /// Both state buffers hold the same values in this tile.
     synced: Vec<bool>,
     /// Tiles swept in the current step, in increasing order.
@@ -98,6 +105,7 @@ impl Tiles {
             forced: vec![false; n],
             rain: vec![false; n],
             wet: vec![false; n],
+            wet_sides: vec![[false; 4]; n],
             synced: vec![false; n],
             list: Vec::with_capacity(n),
             totals: Vec::with_capacity(n),
@@ -122,10 +130,11 @@ impl Tiles {
         self.forced[i] = true;
     }
 
-    /// The tile of padded cell (r, c) now holds water.
+    /// The tile of padded cell (r, c) now holds water (on every side, to be safe).
     pub fn mark_wet(&mut self, r: usize, c: usize) {
         let i = self.of(r, c);
         self.wet[i] = true;
+        self.wet_sides[i] = [true; 4];
     }
 
     /// Which tiles hold water in the state `h, qx, qy` (padded); after the state was set
@@ -134,6 +143,7 @@ impl Tiles {
         for (i, tile) in self.rects.iter().enumerate() {
             self.wet[i] =
                 cells(tile).any(|cell| h[cell] != 0.0 || qx[cell] != 0.0 || qy[cell] != 0.0);
+            self.wet_sides[i] = [self.wet[i]; 4];
             self.synced[i] = false;
         }
     }
@@ -156,11 +166,12 @@ impl Tiles {
                 continue;
             }
             let (tr, tc) = (i / self.across, i % self.across);
+            // Water in this tile, or on the side of a neighbour that faces it.
             let near_water = self.wet[i]
-                || (tr > 0 && self.wet[i - self.across])
-                || (tr + 1 < down && self.wet[i + self.across])
-                || (tc > 0 && self.wet[i - 1])
-                || (tc + 1 < self.across && self.wet[i + 1]);
+                || (tr > 0 && self.wet_sides[i - self.across][1])
+                || (tr + 1 < down && self.wet_sides[i + self.across][0])
+                || (tc > 0 && self.wet_sides[i - 1][3])
+                || (tc + 1 < self.across && self.wet_sides[i + 1][2]);
             let swept = sweep == Sweep::Dense
                 || rain_everywhere
                 || self.rain[i]
@@ -183,6 +194,7 @@ impl Tiles {
     pub fn after_sweep(&mut self) {
         for (&i, t) in self.list.iter().zip(&self.totals) {
             self.wet[i] = t.max_depth_m > 0.0;
+            self.wet_sides[i] = t.wet_sides;
         }
     }
 

@@ -734,3 +734,32 @@ fn breaches_outside_the_grid_and_bad_forcing_are_refused() {
     .expect_err("negative inflow");
     assert!(e.to_string().contains("discharge_m3_s"), "{e}");
 }
+
+/// A spring that starts on flat dry ground: the first step (dt at the cap, the domain
+/// dry) leaves a single wet column among dry cells, which drains through four faces at
+/// the dry-front speed 2√(gh). The step after must account for that, or the column goes
+/// negative (it did: a blow-up at step 2).
+#[test]
+fn a_spring_on_flat_dry_ground_does_not_blow_up() {
+    let bed = Array2::zeros((21, 21));
+    let mut s = solver(&bed, 2.0, 0.03, Boundaries::walls());
+    s.add_point_source(PointSource {
+        row: 10,
+        col: 10,
+        discharge_m3_s: series(&[(0.0, 5.0)]),
+    })
+    .expect("source");
+    s.advance_to(30.0).expect("no blow-up");
+    let b = s.balance();
+    assert!(
+        (b.point_inflow_m3 - 150.0).abs() < 1e-9,
+        "inflow {}",
+        b.point_inflow_m3
+    );
+    assert!(
+        b.relative_error() < 1e-12,
+        "balance error {}",
+        b.relative_error()
+    );
+    assert!(s.depth_m().iter().all(|&h| h >= 0.0));
+}
