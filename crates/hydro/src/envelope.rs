@@ -8,6 +8,8 @@
 use ndarray::{Array2, ArrayView2, s};
 use serde::Deserialize;
 
+use crate::kernel::Simd;
+
 /// One class of the Australian hazard curves (ARR 2019, Book 6 ch. 7): a cell is in the
 /// first class whose depth, speed and depth × speed limits it meets.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -154,12 +156,78 @@ pub(crate) struct EnvelopeRow<'a> {
     pub duration_inundated_s: &'a mut [f64],
 }
 
+/// Per-row work space of [`track_row`], at least as long as the row.
+#[derive(Debug, Default)]
+pub(crate) struct TrackScratch {
+    speed: Vec<f64>,
+    class: Vec<f32>,
+    factor: Vec<f64>,
+}
+
+impl TrackScratch {
+    pub fn new(len: usize) -> Self {
+        Self {
+            speed: vec![0.0; len],
+            class: vec![0.0; len],
+            factor: vec![0.0; len],
+        }
+    }
+}
+
+#[inline(always)]
+fn pick<T>(cond: bool, a: T, b: T) -> T {
+    if cond { a } else { b }
+}
+
+impl HazardRule {
+    /// Classes of a row of cells (depth, speed), written as f32 into `class`; `factor` is
+    /// work space. Class by class, each a branch-free pass over the row (so the passes
+    /// vectorise), the last pass for the first class: a cell ends in the first class whose
+    /// limits it meets, as [`HazardRule::class`] gives.
+    #[inline(always)]
+    fn class_row(&self, d: &[f64], v: &[f64], class: &mut [f32], factor: &mut [f64]) {
+        let n = d.len();
+        let (v, class, factor) = (&v[..n], &mut class[..n], &mut factor[..n]);
+        match self {
+            HazardRule::Arr(classes) => {
+                class.fill(f32::from(classes.len() as u8 + 1));
+                for c in classes.iter().rev() {
+                    let k = f32::from(c.class);
+                    for i in 0..n {
+                        // `&`, not `&&`: no branches in the loop.
+                        let ok = (d[i] <= c.max_depth_m)
+                            & (v[i] <= c.max_speed_m_s)
+                            & (d[i] * v[i] <= c.max_depth_speed_m2_s);
+                        class[i] = pick(ok, k, class[i]);
+                    }
+                }
+            }
+            HazardRule::Uk(rating) => {
+                factor.fill(rating.debris_factor.last().map_or(0.0, |b| b.1));
+                for &(up_to, f) in rating.debris_factor.iter().rev() {
+                    for i in 0..n {
+                        factor[i] = pick(d[i] <= up_to, f, factor[i]);
+                    }
+                }
+                class.fill(f32::from(rating.class_limits.len() as u8 + 1));
+                for (k, &limit) in rating.class_limits.iter().enumerate().rev() {
+                    let k = f32::from(k as u8 + 1);
+                    for i in 0..n {
+                        let hr = d[i] * (v[i] + 0.5) + factor[i];
+                        class[i] = pick(hr < limit, k, class[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Fold the state of some cells at the end of a step (ending at `t_s`, lasting `dt_s`)
 /// into their envelopes. Only cells whose `active` flag is 1 are folded: inactive cells
 /// never change, and cells with a point source (flag 2) are folded after the sources.
 #[allow(clippy::too_many_arguments)]
-#[inline]
 pub(crate) fn track_row(
+    simd: Simd,
     spec: &EnvelopeSpec,
     dry_depth_m: f64,
     t_s: f64,
@@ -169,27 +237,213 @@ pub(crate) fn track_row(
     qx: &[f64],
     qy: &[f64],
     env: EnvelopeRow<'_>,
+    scratch: &mut TrackScratch,
 ) {
-    let wet = spec.wet_depth_m;
-    for i in 0..h.len() {
-        if active[i] != 1 {
-            continue;
-        }
-        let d = h[i];
-        env.max_depth_m[i] = env.max_depth_m[i].max(d as f32);
-        if d <= dry_depth_m {
-            continue;
-        }
-        let q = (qx[i] * qx[i] + qy[i] * qy[i]).sqrt();
-        let v = q / d;
-        env.max_speed_m_s[i] = env.max_speed_m_s[i].max(v as f32);
-        env.max_depth_speed_m2_s[i] = env.max_depth_speed_m2_s[i].max(q as f32);
-        if d > wet {
-            env.max_hazard[i] = env.max_hazard[i].max(f32::from(spec.hazard.class(d, v)));
-            if env.first_inundation_s[i].is_nan() {
-                env.first_inundation_s[i] = t_s as f32;
+    let n = h.len();
+    // Every row a separate slice argument of a function that is not inlined: the
+    // compiler then knows that none of them overlap, and vectorises the passes.
+    let a = (
+        spec,
+        [dry_depth_m, t_s, dt_s],
+        &active[..n],
+        h,
+        &qx[..n],
+        &qy[..n],
+    );
+    let (md, ms, mdv, mh, first, duration) = (
+        &mut env.max_depth_m[..n],
+        &mut env.max_speed_m_s[..n],
+        &mut env.max_depth_speed_m2_s[..n],
+        &mut env.max_hazard[..n],
+        &mut env.first_inundation_s[..n],
+        &mut env.duration_inundated_s[..n],
+    );
+    let (speed, class, factor) = (
+        &mut scratch.speed[..n],
+        &mut scratch.class[..n],
+        &mut scratch.factor[..n],
+    );
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 | Simd::Avx512 => {
+            // SAFETY: `Simd::detect` chose these only where the CPU has AVX2 and FMA.
+            unsafe {
+                track_row_avx2(
+                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed, class,
+                    factor,
+                )
             }
-            env.duration_inundated_s[i] += dt_s;
+        }
+        _ => track_row_generic(
+            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed, class, factor,
+        ),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn track_row_avx2(
+    spec: &EnvelopeSpec,
+    numbers: [f64; 3],
+    active: &[u8],
+    h: &[f64],
+    qx: &[f64],
+    qy: &[f64],
+    md: &mut [f32],
+    ms: &mut [f32],
+    mdv: &mut [f32],
+    mh: &mut [f32],
+    first: &mut [f32],
+    duration: &mut [f64],
+    speed: &mut [f64],
+    class: &mut [f32],
+    factor: &mut [f64],
+) {
+    track_row_body(
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed, class, factor,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn track_row_generic(
+    spec: &EnvelopeSpec,
+    numbers: [f64; 3],
+    active: &[u8],
+    h: &[f64],
+    qx: &[f64],
+    qy: &[f64],
+    md: &mut [f32],
+    ms: &mut [f32],
+    mdv: &mut [f32],
+    mh: &mut [f32],
+    first: &mut [f32],
+    duration: &mut [f64],
+    speed: &mut [f64],
+    class: &mut [f32],
+    factor: &mut [f64],
+) {
+    track_row_body(
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed, class, factor,
+    );
+}
+
+/// Branch-free passes over the row, so that they vectorise.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn track_row_body(
+    spec: &EnvelopeSpec,
+    [dry_depth_m, t_s, dt_s]: [f64; 3],
+    active: &[u8],
+    h: &[f64],
+    qx: &[f64],
+    qy: &[f64],
+    md: &mut [f32],
+    ms: &mut [f32],
+    mdv: &mut [f32],
+    mh: &mut [f32],
+    first: &mut [f32],
+    duration: &mut [f64],
+    speed: &mut [f64],
+    class: &mut [f32],
+    factor: &mut [f64],
+) {
+    let n = h.len();
+    let (active, qx, qy) = (&active[..n], &qx[..n], &qy[..n]);
+    let (md, ms, mdv, mh, first, duration, speed) = (
+        &mut md[..n],
+        &mut ms[..n],
+        &mut mdv[..n],
+        &mut mh[..n],
+        &mut first[..n],
+        &mut duration[..n],
+        &mut speed[..n],
+    );
+    let wet = spec.wet_depth_m;
+    let t = t_s as f32;
+    let mut flooded_cells = 0usize;
+    for i in 0..n {
+        let tracked = active[i] == 1;
+        let d = h[i];
+        let q = (qx[i] * qx[i] + qy[i] * qy[i]).sqrt();
+        let moving = tracked & (d > dry_depth_m);
+        // Dry lanes divide by a zero depth; their result is never used.
+        let v = q / d;
+        speed[i] = v;
+        md[i] = pick(tracked, md[i].max(d as f32), md[i]);
+        ms[i] = pick(moving, ms[i].max(v as f32), ms[i]);
+        mdv[i] = pick(moving, mdv[i].max(q as f32), mdv[i]);
+        let flooded = moving & (d > wet);
+        flooded_cells += usize::from(flooded);
+        first[i] = pick(flooded & first[i].is_nan(), t, first[i]);
+        duration[i] = pick(flooded, duration[i] + dt_s, duration[i]);
+    }
+    if flooded_cells == 0 {
+        return;
+    }
+    let class = &mut class[..n];
+    spec.hazard.class_row(h, speed, class, &mut factor[..n]);
+    for i in 0..n {
+        let flooded = (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
+        mh[i] = pick(flooded, mh[i].max(class[i]), mh[i]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row classifier agrees with the one-cell classifier on a grid of depths and
+    /// speeds around every limit.
+    #[test]
+    fn row_classes_match_cell_classes() {
+        let arr = HazardRule::Arr(vec![
+            ArrClass {
+                class: 1,
+                max_depth_m: 0.3,
+                max_speed_m_s: 2.0,
+                max_depth_speed_m2_s: 0.3,
+            },
+            ArrClass {
+                class: 2,
+                max_depth_m: 0.5,
+                max_speed_m_s: 2.0,
+                max_depth_speed_m2_s: 0.6,
+            },
+            ArrClass {
+                class: 3,
+                max_depth_m: 1.2,
+                max_speed_m_s: 2.0,
+                max_depth_speed_m2_s: 0.6,
+            },
+        ]);
+        let uk = HazardRule::Uk(UkRating {
+            debris_factor: vec![(0.25, 0.0), (0.75, 0.5), (f64::INFINITY, 1.0)],
+            class_limits: vec![0.75, 1.25, 2.0],
+        });
+        let mut d = Vec::new();
+        let mut v = Vec::new();
+        for i in 0..60 {
+            for j in 0..40 {
+                d.push(0.02 + 0.025 * f64::from(i));
+                v.push(0.1 * f64::from(j));
+            }
+        }
+        for rule in [arr, uk] {
+            let mut class = vec![0.0; d.len()];
+            let mut factor = vec![0.0; d.len()];
+            rule.class_row(&d, &v, &mut class, &mut factor);
+            for i in 0..d.len() {
+                assert_eq!(
+                    class[i],
+                    f32::from(rule.class(d[i], v[i])),
+                    "d {} v {}",
+                    d[i],
+                    v[i]
+                );
+            }
         }
     }
 }

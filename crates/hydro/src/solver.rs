@@ -5,7 +5,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::boundary::{BoundarySegment, EdgeCell, critical_depth, ghost_state, inflow_ghost};
-use crate::envelope::{EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, track_row};
+use crate::envelope::{
+    EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, TrackScratch, track_row,
+};
 use crate::kernel::{
     self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tracking,
 };
@@ -931,7 +933,10 @@ impl Solver {
             }),
             len: self.next.h.len(),
         };
-        let tracking = self.envelopes.as_ref().map(|e| Tracking { spec: &e.spec });
+        let tracking = self.envelopes.as_ref().map(|e| Tracking {
+            spec: &e.spec,
+            simd: self.simd,
+        });
         let (il, cl, cap): (&[f32], &[f32], &[f32]) = match &self.losses {
             Some(l) => (
                 l.initial_m.as_slice().expect(CONTIGUOUS),
@@ -1327,8 +1332,10 @@ impl Solver {
         let Some(env) = &mut self.envelopes else {
             return;
         };
+        let mut scratch = TrackScratch::new(1);
         for &cell in &self.point_cells {
             track_row(
+                self.simd,
                 &env.spec,
                 self.params.dry_depth_m,
                 t_s,
@@ -1345,6 +1352,7 @@ impl Solver {
                     first_inundation_s: std::slice::from_mut(&mut env.first_inundation_s[cell]),
                     duration_inundated_s: std::slice::from_mut(&mut env.duration_inundated_s[cell]),
                 },
+                &mut scratch,
             );
         }
     }
@@ -1362,6 +1370,7 @@ impl Solver {
         let mut env = EnvelopeState::new(spec, self.cur.h.dim());
         // Every active cell, point-source cells included, as they are now.
         let spec = env.spec.clone();
+        let mut scratch = TrackScratch::new(self.cur.h.ncols());
         for r in 0..self.cur.h.nrows() {
             let act: Vec<u8> = self
                 .active
@@ -1372,6 +1381,7 @@ impl Solver {
             let row = |a: &Array2<f64>| a.row(r).to_vec();
             let (h, qx, qy) = (row(&self.cur.h), row(&self.cur.qx), row(&self.cur.qy));
             track_row(
+                self.simd,
                 &spec,
                 self.params.dry_depth_m,
                 self.sim_time_s,
@@ -1400,6 +1410,7 @@ impl Solver {
                         .into_slice()
                         .expect(CONTIGUOUS),
                 },
+                &mut scratch,
             );
         }
         self.envelopes = Some(env);
