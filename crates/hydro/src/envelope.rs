@@ -372,13 +372,15 @@ fn track_row_body(
         // Dry lanes divide by a zero depth; their result is never used.
         let v = q / d;
         speed[i] = v;
-        md[i] = pick(tracked, md[i].max(d as f32), md[i]);
-        ms[i] = pick(moving, ms[i].max(v as f32), ms[i]);
-        mdv[i] = pick(moving, mdv[i].max(q as f32), mdv[i]);
+        // Envelopes are ≥ 0, so a lane that must not change takes the max with 0 (or adds
+        // 0): every lane is stored, which vectorises without masked stores.
+        md[i] = md[i].max(pick(tracked, d as f32, 0.0));
+        ms[i] = ms[i].max(pick(moving, v as f32, 0.0));
+        mdv[i] = mdv[i].max(pick(moving, q as f32, 0.0));
         let flooded = moving & (d > wet);
         flooded_cells += usize::from(flooded);
         first[i] = pick(flooded & first[i].is_nan(), t, first[i]);
-        duration[i] = pick(flooded, duration[i] + dt_s, duration[i]);
+        duration[i] += pick(flooded, dt_s, 0.0);
     }
     if flooded_cells == 0 {
         return;
@@ -387,7 +389,7 @@ fn track_row_body(
     spec.hazard.class_row(h, speed, class, &mut factor[..n]);
     for i in 0..n {
         let flooded = (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
-        mh[i] = pick(flooded, mh[i].max(class[i]), mh[i]);
+        mh[i] = mh[i].max(pick(flooded, class[i], 0.0));
     }
 }
 
