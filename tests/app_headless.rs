@@ -269,19 +269,13 @@ fn export_writes_the_whole_bundle_and_refuses_an_existing_folder() {
         .clone()
         .expect("export")
         .expect("export succeeded");
-    let expected = [
-        "max_depth_m.tif",
-        "max_speed_m_s.tif",
-        "max_depth_speed_m2_s.tif",
-        "hazard_class.tif",
-        "first_inundation_s.tif",
-        "duration_inundated_s.tif",
-        "final_depth_m.tif",
-        "gauges.csv",
-        "summary.json",
-        "snapshot.json",
-    ];
-    for f in expected {
+    let mut expected: Vec<String> = basin::results::RESULT_LAYERS
+        .iter()
+        .map(|l| l.file_name())
+        .collect();
+    expected.extend(["gauges.csv", "summary.json", "snapshot.json"].map(String::from));
+    assert_eq!(expected.len(), 10);
+    for f in &expected {
         assert!(folder.join(f).is_file(), "{f} missing from the bundle");
         assert!(report.files.iter().any(|x| x == f), "{f} not reported");
     }

@@ -163,7 +163,7 @@ fn sample_field(
                 Layer::Arrival => {
                     // Where water has been, when it first came (minutes).
                     d = a.max_depth_m[cell];
-                    a.arrival_s[cell] / 60.0
+                    a.first_inundation_s[cell] / 60.0
                 }
                 Layer::Difference => match &b_depth {
                     Some(bd) => {

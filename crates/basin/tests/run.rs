@@ -32,15 +32,15 @@ fn run_writes_gis_ready_results() {
     assert!(s.relative_volume_error < 1e-12, "{:?}", s.water_balance);
 
     let dem = read_raster(&b.path().join("dem.tif")).expect("dem");
-    for name in [
-        "max_depth_m.tif",
-        "max_speed_m_s.tif",
-        "max_depth_speed_m2_s.tif",
-        "hazard_class.tif",
-        "first_inundation_s.tif",
-        "duration_inundated_s.tif",
-        "final_depth_m.tif",
-    ] {
+    // Every layer of the one table is written, and the summary lists exactly those.
+    let layers: Vec<String> = basin::results::RESULT_LAYERS
+        .iter()
+        .map(|l| l.file_name())
+        .collect();
+    let mut listed = layers.clone();
+    listed.extend(["gauges.csv".to_string(), "summary.json".to_string()]);
+    assert_eq!(s.outputs, listed);
+    for name in &layers {
         let r = read_raster(&out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.grid, dem.grid, "{name}: same grid as the DEM");
         assert_eq!(crs_label(&r.crs_wkt), "EPSG:32614", "{name}");
