@@ -109,11 +109,6 @@ pub const RESULT_LAYERS: [ResultLayer; 7] = [
     },
 ];
 
-/// The layer called `key`.
-pub fn result_layer(key: &str) -> Option<&'static ResultLayer> {
-    RESULT_LAYERS.iter().find(|l| l.key == key)
-}
-
 /// The envelopes a run's solver tracks (the engine turns tracking on when it builds it).
 pub fn envelopes(solver: &hydro::Solver) -> hydro::Envelopes<'_> {
     solver

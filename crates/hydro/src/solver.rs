@@ -237,6 +237,8 @@ pub struct Solver {
     /// Buffers per worker thread, as wide as a tile.
     scratch: Vec<std::sync::Mutex<BlockScratch>>,
     envelopes: Option<EnvelopeState>,
+    /// Work space for folding the point-source cells into the envelopes, one at a time.
+    point_scratch: TrackScratch,
     sim_time_s: f64,
     steps: u64,
     /// max((|u|+c)/dx, (|v|+c)/dy) over the current state (1/s).
@@ -401,6 +403,7 @@ impl Solver {
             copy_tiles: Vec::new(),
             scratch: Vec::new(),
             envelopes: None,
+            point_scratch: TrackScratch::new(1),
             sim_time_s: 0.0,
             steps: 0,
             max_rate_per_s: 0.0,
@@ -900,6 +903,25 @@ impl Solver {
 
         // Raw pointers first (they end their borrows at once), then the shared views.
         let null_f32 = std::ptr::null_mut::<f32>();
+        let (max_depth_m, max_speed_m_s, max_depth_speed_m2_s, max_hazard, first, duration) =
+            match self.envelopes.as_mut() {
+                Some(e) => (
+                    e.max_depth_m.as_mut_ptr(),
+                    e.max_speed_m_s.as_mut_ptr(),
+                    e.max_depth_speed_m2_s.as_mut_ptr(),
+                    e.max_hazard.as_mut_ptr(),
+                    e.first_inundation_s.as_mut_ptr(),
+                    e.duration_inundated_s.as_mut_ptr(),
+                ),
+                None => (
+                    null_f32,
+                    null_f32,
+                    null_f32,
+                    null_f32,
+                    null_f32,
+                    std::ptr::null_mut(),
+                ),
+            };
         let out = Out {
             h: self.next.h.as_mut_ptr(),
             qx: self.next.qx.as_mut_ptr(),
@@ -908,29 +930,12 @@ impl Solver {
                 .losses
                 .as_mut()
                 .map_or(std::ptr::null_mut(), |l| l.infiltrated_m.as_mut_ptr()),
-            max_depth_m: self
-                .envelopes
-                .as_mut()
-                .map_or(null_f32, |e| e.max_depth_m.as_mut_ptr()),
-            max_speed_m_s: self
-                .envelopes
-                .as_mut()
-                .map_or(null_f32, |e| e.max_speed_m_s.as_mut_ptr()),
-            max_depth_speed_m2_s: self
-                .envelopes
-                .as_mut()
-                .map_or(null_f32, |e| e.max_depth_speed_m2_s.as_mut_ptr()),
-            max_hazard: self
-                .envelopes
-                .as_mut()
-                .map_or(null_f32, |e| e.max_hazard.as_mut_ptr()),
-            first_inundation_s: self
-                .envelopes
-                .as_mut()
-                .map_or(null_f32, |e| e.first_inundation_s.as_mut_ptr()),
-            duration_inundated_s: self.envelopes.as_mut().map_or(std::ptr::null_mut(), |e| {
-                e.duration_inundated_s.as_mut_ptr()
-            }),
+            max_depth_m,
+            max_speed_m_s,
+            max_depth_speed_m2_s,
+            max_hazard,
+            first_inundation_s: first,
+            duration_inundated_s: duration,
             len: self.next.h.len(),
         };
         let tracking = self.envelopes.as_ref().map(|e| Tracking {
@@ -1332,7 +1337,7 @@ impl Solver {
         let Some(env) = &mut self.envelopes else {
             return;
         };
-        let mut scratch = TrackScratch::new(1);
+        let scratch = &mut self.point_scratch;
         for &cell in &self.point_cells {
             track_row(
                 self.simd,
@@ -1352,7 +1357,7 @@ impl Solver {
                     first_inundation_s: std::slice::from_mut(&mut env.first_inundation_s[cell]),
                     duration_inundated_s: std::slice::from_mut(&mut env.duration_inundated_s[cell]),
                 },
-                &mut scratch,
+                scratch,
             );
         }
     }
@@ -1455,11 +1460,6 @@ impl Solver {
     /// whole tiles); with [`Sweep::Dense`], every active tile's cells each step.
     pub fn swept_cells(&self) -> u64 {
         self.tiles.swept_cells
-    }
-
-    /// Tiles that hold water now, and the number of tiles.
-    pub fn wet_tiles(&self) -> (usize, usize) {
-        (self.tiles.wet_count(), self.tiles.rects.len())
     }
 
     pub fn grid(&self) -> &Grid {
