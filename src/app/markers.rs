@@ -53,7 +53,7 @@ fn place_gauges(
     });
     for (i, g) in basin.gauges.iter().enumerate() {
         let [x, y, z] =
-            grid.world_from_cell(g.row as f64, g.col as f64, basin.bed_m[(g.row, g.col)]);
+            grid.world_from_cell(g.row as f64, g.col as f64, basin.bed_m.at((g.row, g.col)));
         commands
             .spawn((
                 GaugeMarker(i),

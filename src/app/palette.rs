@@ -1,6 +1,7 @@
 //! Colour scales of the water layers and of the terrain. One table per layer, shared by the
 //! water shader (as a 256 × 1 texture) and the legend, so the two cannot disagree.
 
+use basin::results::{Legend, ResultLayer, result_layer};
 use serde::Serialize;
 
 /// What the water surface is coloured by.
@@ -44,55 +45,42 @@ impl Layer {
         }
     }
 
-    pub fn stops(self) -> &'static [[u8; 3]] {
-        match self {
-            // Light cyan (shallow) to deep navy.
-            Layer::Depth => &[
-                [190, 235, 255],
-                [110, 195, 250],
-                [45, 140, 225],
-                [20, 85, 180],
-                [10, 40, 120],
-            ],
-            // Viridis-like: dark violet (still) to yellow (fast).
-            Layer::Speed => &[
-                [68, 1, 84],
-                [59, 82, 139],
-                [33, 145, 140],
-                [94, 201, 98],
-                [253, 231, 37],
-            ],
-            // ARR / NSW FB03 H1–H6, one band each.
-            Layer::Hazard => &[
-                [26, 152, 80],
-                [166, 217, 106],
-                [254, 224, 139],
-                [253, 174, 97],
-                [244, 109, 67],
-                [165, 0, 38],
-            ],
-            // Early (yellow) to late (purple).
-            Layer::Arrival => &[
-                [252, 230, 60],
-                [248, 150, 64],
-                [220, 80, 110],
-                [140, 40, 150],
-                [50, 20, 120],
-            ],
-            // Blue: lower than B; white: equal; red: deeper than B.
-            Layer::Difference => &[
+    /// The result layer (in `basin::results::RESULT_LAYERS`) this view shows live, whose
+    /// legend it draws with; `None` for the comparison of two runs, which is the app's own.
+    pub fn result_layer(self) -> Option<&'static ResultLayer> {
+        let key = match self {
+            Layer::Depth => "final_depth_m",
+            Layer::Speed => "max_speed_m_s",
+            Layer::Hazard => "hazard_class",
+            Layer::Arrival => "first_inundation_s",
+            Layer::Difference => return None,
+        };
+        result_layer(key)
+    }
+
+    /// The legend: the result layer's, or for the difference of two runs blue (lower
+    /// than B), white (equal) and red (deeper than B).
+    pub fn legend(self) -> Legend {
+        const DIFFERENCE: Legend = Legend {
+            stops: &[
                 [33, 102, 172],
                 [146, 197, 222],
                 [247, 247, 247],
                 [244, 165, 130],
                 [178, 24, 43],
             ],
-        }
+            classes: false,
+        };
+        self.result_layer().map_or(DIFFERENCE, |l| l.legend)
+    }
+
+    pub fn stops(self) -> &'static [[u8; 3]] {
+        self.legend().stops
     }
 
     /// Discrete bands (hazard classes) rather than a continuous ramp.
     pub fn is_classes(self) -> bool {
-        self == Layer::Hazard
+        self.legend().classes
     }
 
     /// The colour at `t` in 0..=1 (clamped), as sRGB bytes.
@@ -196,6 +184,18 @@ mod tests {
             let t = (k as f32 + 0.5) / 6.0;
             assert_eq!(Layer::Hazard.colour(t), Layer::Hazard.stops()[k]);
         }
+    }
+
+    /// Every view but the comparison draws with a layer of the result table.
+    #[test]
+    fn views_take_their_legends_from_the_result_table() {
+        for layer in Layer::ALL {
+            match layer.result_layer() {
+                Some(r) => assert_eq!(layer.stops(), r.legend.stops, "{layer:?}"),
+                None => assert_eq!(layer, Layer::Difference),
+            }
+        }
+        assert!(Layer::Hazard.is_classes() && !Layer::Depth.is_classes());
     }
 
     #[test]

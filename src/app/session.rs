@@ -401,7 +401,7 @@ fn finish_loading(
                     .map_or(0.0, |t| t.elapsed().as_secs_f64())
             );
             let grid = ViewGrid::new(
-                &loaded.basin.bed_m,
+                loaded.basin.bed_m.values().view(),
                 &loaded.basin.active,
                 loaded.basin.grid().cell_size_x(),
                 loaded.basin.grid().cell_size_y(),

@@ -117,7 +117,7 @@ fn sync_terrain(
                 Name::new("terrain"),
                 Mesh3d(meshes.add(terrain_mesh(
                     &grid,
-                    |r, c| basin.bed_m[(r, c)],
+                    |r, c| basin.bed_m.at((r, c)),
                     &basin.active,
                 ))),
                 MeshMaterial3d(material),

@@ -213,7 +213,7 @@ impl Snapshot {
             balance: WaterBalance::default(),
             depth_m: Arc::new(final_depth),
             speed_m_s: zeros.clone(),
-            bed_m: Arc::new(to_f32(basin.bed_m.view())),
+            bed_m: Arc::new(to_f32(basin.bed_m.values().view())),
             bed_version: 0,
             max_depth_m: Arc::new(max_depth),
             max_speed_m_s: Arc::new(max_speed),
@@ -525,7 +525,7 @@ impl Worker {
             Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
             None => self.run.scenario().rain_mm_per_h.clone(),
         };
-        let n = self.run.basin().manning_n.mapv(|n| n * f);
+        let n = self.run.basin().manning_n.values().mapv(|n| n * f);
         let s = self.run.solver_mut();
         s.set_inflow_scale(steering.inflow_scale)
             .map_err(|e| e.to_string())?;

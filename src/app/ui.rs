@@ -927,7 +927,7 @@ fn overlay_ui(
     grid.exaggeration = view.exaggeration;
     let zoom = ctx.zoom_factor();
     let bed = |r: usize, c: usize| -> f64 {
-        snap.map_or(basin.bed_m[(r, c)], |s| f64::from(s.bed_m[(r, c)]))
+        snap.map_or(basin.bed_m.at((r, c)), |s| f64::from(s.bed_m[(r, c)]))
     };
     let to_screen = |r: usize, c: usize, lift: f32| -> Option<egui::Pos2> {
         let [x, y, z] = grid.world_from_cell(r as f64, c as f64, bed(r, c));

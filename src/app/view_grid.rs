@@ -6,7 +6,7 @@
 //! right = east), world (bevy: x east, y up, z south, in metres, centred on the grid,
 //! elevations above the lowest cell times the vertical exaggeration).
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 /// Vertices along the longer side of the view meshes.
 pub const MAX_VERTICES_PER_SIDE: usize = 512;
@@ -28,12 +28,12 @@ pub struct ViewGrid {
 }
 
 impl ViewGrid {
-    pub fn new(bed_m: &Array2<f64>, active: &Array2<bool>, dx_m: f64, dy_m: f64) -> Self {
+    pub fn new(bed_m: ArrayView2<'_, f64>, active: &Array2<bool>, dx_m: f64, dy_m: f64) -> Self {
         Self::with_max_side(bed_m, active, dx_m, dy_m, MAX_VERTICES_PER_SIDE)
     }
 
     pub fn with_max_side(
-        bed_m: &Array2<f64>,
+        bed_m: ArrayView2<'_, f64>,
         active: &Array2<bool>,
         dx_m: f64,
         dy_m: f64,
@@ -205,7 +205,7 @@ mod tests {
     fn big_grids_are_thinned_to_the_vertex_budget_and_cells_round_trip() {
         let bed = Array2::from_shape_fn((3000, 1200), |(r, c)| (r + c) as f64);
         let active = Array2::from_elem(bed.dim(), true);
-        let v = ViewGrid::new(&bed, &active, 2.0, 2.0);
+        let v = ViewGrid::new(bed.view(), &active, 2.0, 2.0);
         assert_eq!(v.stride, 6);
         assert!(v.vertex_rows <= MAX_VERTICES_PER_SIDE && v.vertex_cols <= MAX_VERTICES_PER_SIDE);
         assert_eq!(v.cell_of_vertex(v.vertex_rows - 1, 0).0, 2994);
@@ -223,7 +223,7 @@ mod tests {
         let bed = Array2::from_shape_fn((4, 4), |(_, c)| c as f64);
         let mut active = Array2::from_elem((4, 4), true);
         active[(0, 0)] = false;
-        let v = ViewGrid::new(&bed, &active, 1.0, 1.0);
+        let v = ViewGrid::new(bed.view(), &active, 1.0, 1.0);
         assert_eq!(v.indices(&active).len(), (9 - 1) * 6);
         let p = v.positions(|r, c| bed[(r, c)]);
         let n = v.normals(&p);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Zip};
+use ndarray::{Array2, CowArray, Ix2, Zip};
 
 use crate::config::{BasinFile, InitialWater, Roughness, read_toml};
 use crate::error::{BasinError, Result};
@@ -24,19 +24,90 @@ pub struct Basin {
     /// The folder holding `basin.toml`.
     pub dir: PathBuf,
     pub file: BasinFile,
+    /// The DEM's file, grid, CRS and nodata. Its values live on in `bed_m` and `active`
+    /// (`dem.data` is left empty, to hold the grid once).
     pub dem: Raster,
     /// Cells with a DEM value (the others are walls).
     pub active: Array2<bool>,
     /// Bed elevation (m); 0 where inactive.
-    pub bed_m: Array2<f64>,
-    pub manning_n: Array2<f64>,
-    pub initial_depth_m: Array2<f64>,
+    pub bed_m: CellValues,
+    pub manning_n: ManningN,
+    /// Depth of water at the start (m), 0 outside the active cells.
+    pub initial_depth_m: CellValues,
     pub gauges: Vec<Gauge>,
     /// Every input file read, for the run summary.
     pub inputs: Vec<PathBuf>,
     /// Assumptions made while loading that a user should see (in `info`, the run log
     /// and `summary.json`), e.g. metres assumed for a DEM without a CRS.
     pub notes: Vec<String>,
+}
+
+/// Manning's n over the grid: one number (not stored per cell), or one per cell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ManningN {
+    Uniform { n: f64, dim: (usize, usize) },
+    Cells(Array2<f64>),
+}
+
+impl ManningN {
+    /// n of every cell (a new array for a uniform n, a view otherwise).
+    pub fn values(&self) -> CowArray<'_, f64, Ix2> {
+        match self {
+            ManningN::Uniform { n, dim } => CowArray::from(Array2::from_elem(*dim, *n)),
+            ManningN::Cells(a) => CowArray::from(a.view()),
+        }
+    }
+
+    /// n of one cell (row, column).
+    pub fn at(&self, cell: (usize, usize)) -> f64 {
+        match self {
+            ManningN::Uniform { n, .. } => *n,
+            ManningN::Cells(a) => a[cell],
+        }
+    }
+}
+
+/// Values of a grid kept at the precision they have: as f32 where every value is
+/// exactly an f32 (a Float32 raster, zeros), which halves the memory, else as f64. The
+/// values read back are the same f64s either way.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellValues {
+    F32(Array2<f32>),
+    F64(Array2<f64>),
+}
+
+impl CellValues {
+    pub fn new(values: Array2<f64>) -> Self {
+        if values.iter().all(|&v| f64::from(v as f32) == v) {
+            CellValues::F32(values.mapv(|v| v as f32))
+        } else {
+            CellValues::F64(values)
+        }
+    }
+
+    /// Every value as f64 (a new array where they are kept as f32, a view otherwise).
+    pub fn values(&self) -> CowArray<'_, f64, Ix2> {
+        match self {
+            CellValues::F32(a) => CowArray::from(a.mapv(f64::from)),
+            CellValues::F64(a) => CowArray::from(a.view()),
+        }
+    }
+
+    /// (rows, columns).
+    pub fn dim(&self) -> (usize, usize) {
+        match self {
+            CellValues::F32(a) => a.dim(),
+            CellValues::F64(a) => a.dim(),
+        }
+    }
+
+    /// The value of one cell (row, column).
+    pub fn at(&self, cell: (usize, usize)) -> f64 {
+        match self {
+            CellValues::F32(a) => f64::from(a[cell]),
+            CellValues::F64(a) => a[cell],
+        }
+    }
 }
 
 /// Cell sizes below this cannot be a flood grid in metres (1 mm).
@@ -58,7 +129,7 @@ impl Basin {
         let mut inputs = vec![toml_path.clone()];
 
         let dem_path = dir.join(&file.dem);
-        let dem = read_raster(&dem_path)?;
+        let mut dem = read_raster(&dem_path)?;
         inputs.push(dem_path.clone());
         if let Ok(srs) = gdal::spatial_ref::SpatialRef::from_wkt(&dem.crs_wkt)
             && (srs.is_geographic()
@@ -111,7 +182,11 @@ impl Basin {
                 "check the nodata value in the file (gdalinfo) or use another DEM",
             ));
         }
-        let bed_m = dem.data.mapv(|z| if z.is_finite() { z } else { 0.0 });
+        // The values move into `bed_m`: one copy of the grid, not two (in f32 where the
+        // DEM is Float32).
+        let bed_m = CellValues::new(
+            std::mem::take(&mut dem.data).mapv_into(|z| if z.is_finite() { z } else { 0.0 }),
+        );
 
         let secondary = |rel: &Path,
                          key: &str,
@@ -144,10 +219,16 @@ impl Basin {
         };
 
         let manning_n = match &file.roughness {
-            Roughness::Constant { constant } => Array2::from_elem(dem.data.dim(), *constant),
-            Roughness::Raster { raster } => {
-                secondary(raster, "roughness.raster", Resample::Bilinear, &mut inputs)?
-            }
+            Roughness::Constant { constant } => ManningN::Uniform {
+                n: *constant,
+                dim: bed_m.dim(),
+            },
+            Roughness::Raster { raster } => ManningN::Cells(secondary(
+                raster,
+                "roughness.raster",
+                Resample::Bilinear,
+                &mut inputs,
+            )?),
             Roughness::LandCover {
                 landcover,
                 table,
@@ -208,11 +289,12 @@ impl Basin {
                         }
                     };
                 }
-                out
+                ManningN::Cells(out)
             }
         };
         // Roughness must be a valid Manning n on every active cell.
         if let Some(((r, c), &n)) = manning_n
+            .values()
             .indexed_iter()
             .find(|&((r, c), &n)| active[(r, c)] && !(n.is_finite() && n >= 0.0))
         {
@@ -225,7 +307,7 @@ impl Basin {
         }
 
         let initial_depth_m = match &file.initial_water {
-            None => Array2::zeros(dem.data.dim()),
+            None => Array2::zeros(bed_m.dim()),
             Some(InitialWater::Level { level_m }) => {
                 if !level_m.is_finite() {
                     return Err(BasinError::invalid(
@@ -235,7 +317,7 @@ impl Basin {
                         "give a water level in metres",
                     ));
                 }
-                bed_m.mapv(|z| (level_m - z).max(0.0))
+                bed_m.values().mapv(|z| (level_m - z).max(0.0))
             }
             Some(InitialWater::Depth { depth_raster }) => {
                 let d = secondary(
@@ -263,6 +345,7 @@ impl Basin {
                     *d = 0.0;
                 }
             });
+        let initial_depth_m = CellValues::new(initial_depth_m);
 
         if let Some(l) = &file.losses {
             for (key, v) in [
@@ -362,5 +445,25 @@ impl Basin {
             .collect();
         names.sort();
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// f32 storage only where it loses nothing: the values read back are the same bits.
+    #[test]
+    fn cell_values_keep_every_bit() {
+        let exact = Array2::from_shape_fn((3, 4), |(r, c)| r as f64 * 0.5 + c as f64 * 0.25);
+        let kept = CellValues::new(exact.clone());
+        assert!(matches!(kept, CellValues::F32(_)));
+        assert_eq!(kept.values(), exact.view());
+        let mut fine = exact.clone();
+        fine[(2, 3)] = 0.1; // not an f32
+        let kept = CellValues::new(fine.clone());
+        assert!(matches!(kept, CellValues::F64(_)));
+        assert_eq!(kept.values(), fine.view());
+        assert_eq!(kept.at((2, 3)), 0.1);
     }
 }

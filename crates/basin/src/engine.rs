@@ -188,11 +188,7 @@ impl Run {
     /// sub-second intervals cannot overwrite each other); returns the file name.
     pub fn write_depth_snapshot(&self, dir: &Path, index: u64) -> Result<String> {
         let name = format!("depth_{index:05}_{}s.tif", self.solver.sim_time_s());
-        write_masked(
-            &dir.join(&name),
-            &self.basin,
-            self.solver.depth_m().to_owned(),
-        )?;
+        write_masked(&dir.join(&name), &self.basin, self.solver.depth_m())?;
         Ok(name)
     }
 

@@ -29,7 +29,12 @@ pub fn describe(path: &Path) -> Result<String> {
         for note in &basin.notes {
             let _ = writeln!(out, "note: {note}");
         }
-        basin.dem
+        // The values, nodata as NaN, from where the basin keeps them.
+        let mut dem = basin.dem;
+        dem.data = ndarray::Zip::from(&basin.bed_m.values())
+            .and(&basin.active)
+            .map_collect(|&z, &a| if a { z } else { f64::NAN });
+        dem
     } else {
         read_raster(path)?
     };

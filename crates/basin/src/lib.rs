@@ -16,7 +16,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 
-pub use basin::{Basin, Gauge};
+pub use basin::{Basin, CellValues, Gauge, ManningN};
 pub use engine::{Event, Run};
 pub use error::{BasinError, Result};
 pub use runner::{Progress, RunOptions, RunSummary, build_solver, run, write_results};

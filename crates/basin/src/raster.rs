@@ -315,13 +315,8 @@ impl Raster {
     }
 }
 
-/// Write `data` as a one-band float32 GeoTIFF (DEFLATE) on `grid` with `crs_wkt`; NaN
-/// becomes `nodata`.
-///
-/// The file is closed and then read back and compared value by value with what was
-/// meant to be written: GDAL 3.6 reports a failed write (a full disk, a file-size limit)
-/// neither from the flush nor from the close, so a file that cannot be read back
-/// identically is an error, never a "complete" result with a truncated raster.
+/// Write `data` as a one-band Float32 GeoTIFF (DEFLATE, tiled) on `grid` with
+/// `crs_wkt`; NaN becomes `nodata`. See [`write_geotiff_rows`].
 pub fn write_geotiff(
     path: &Path,
     grid: &GeoGrid,
@@ -329,29 +324,60 @@ pub fn write_geotiff(
     nodata: f64,
     data: &Array2<f64>,
 ) -> Result<()> {
+    if data.dim() != (grid.rows, grid.cols) {
+        return Err(BasinError::Write {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} × {} values for a {} × {} grid",
+                data.nrows(),
+                data.ncols(),
+                grid.rows,
+                grid.cols
+            ),
+        });
+    }
+    write_geotiff_rows(path, grid, crs_wkt, nodata, |r, out| {
+        for (o, &v) in out.iter_mut().zip(data.row(r)) {
+            *o = v as f32;
+        }
+    })
+}
+
+/// Rows written (and read back) at a time: one row of the file's 256 × 256 blocks, so
+/// that a result needs a strip of memory, not a copy of the grid.
+const STRIP_ROWS: usize = 256;
+
+/// Write a one-band Float32 GeoTIFF (DEFLATE, tiled) whose row `r` is what `row(r, out)`
+/// puts in `out` (`grid.cols` values; NaN and infinities become `nodata`), a strip of
+/// rows at a time, so that a result never needs a second copy of the grid in memory.
+///
+/// The file is closed and then read back, strip by strip, and compared value by value
+/// with what was meant to be written: GDAL 3.6 reports a failed write (a full disk, a
+/// file-size limit) neither from the flush nor from the close, so a file that cannot be
+/// read back identically is an error, never a "complete" result with a truncated
+/// raster. `row` is called twice per row and must give the same values both times.
+pub fn write_geotiff_rows(
+    path: &Path,
+    grid: &GeoGrid,
+    crs_wkt: &str,
+    nodata: f64,
+    row: impl Fn(usize, &mut [f32]),
+) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| BasinError::Write {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    if data.dim() != (grid.rows, grid.cols) {
-        return Err(fail(&format!(
-            "{} × {} values for a {} × {} grid",
-            data.nrows(),
-            data.ncols(),
-            grid.rows,
-            grid.cols
-        )));
-    }
-    let values: Vec<f32> = data
-        .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                v as f32
-            } else {
-                nodata as f32
+    let strip = |r0: usize, buf: &mut Vec<f32>| {
+        let rows = STRIP_ROWS.min(grid.rows - r0);
+        buf.resize(rows * grid.cols, 0.0);
+        for (i, out) in buf.chunks_exact_mut(grid.cols).enumerate() {
+            row(r0 + i, out);
+            for v in out.iter_mut().filter(|v| !v.is_finite()) {
+                *v = nodata as f32;
             }
-        })
-        .collect();
+        }
+        rows
+    };
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| fail(&e))?;
     let options =
         RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "PREDICTOR=3", "TILED=YES"]);
@@ -364,39 +390,60 @@ pub fn write_geotiff(
         let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
         ds.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
     }
-    let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
-    band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
-    let mut buffer = Buffer::new((grid.cols, grid.rows), values);
-    band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+    ds.rasterband(1)
+        .and_then(|mut band| band.set_no_data_value(Some(nodata)))
         .map_err(|e| fail(&e))?;
-    let (_, written) = buffer.into_shape_and_vec();
-    ds.flush_cache().map_err(|e| fail(&e))?;
+    let mut values = Vec::new();
+    for r0 in (0..grid.rows).step_by(STRIP_ROWS) {
+        let rows = strip(r0, &mut values);
+        let mut buffer = Buffer::new((grid.cols, rows), std::mem::take(&mut values));
+        ds.rasterband(1)
+            .and_then(|mut band| band.write((0, r0 as isize), (grid.cols, rows), &mut buffer))
+            .map_err(|e| fail(&e))?;
+        values = buffer.into_shape_and_vec().1;
+        // The strip's blocks are written out and leave GDAL's block cache.
+        ds.flush_cache().map_err(|e| fail(&e))?;
+    }
     ds.close().map_err(|e| fail(&e))?;
-    verify_geotiff(path, grid, &written).map_err(|reason| {
+    verify_geotiff(path, grid, |r0, buf| strip(r0, buf)).map_err(|reason| {
         fail(&format!(
             "the file written does not read back as written ({reason}); the disk may be full"
         ))
     })
 }
 
-/// Read a freshly written raster back and compare it with the values meant for it.
-fn verify_geotiff(path: &Path, grid: &GeoGrid, expected: &[f32]) -> Result<(), String> {
-    let ds = Dataset::open(path).map_err(|e| e.to_string())?;
+/// Read a freshly written raster back, strip by strip, and compare it with the values
+/// meant for it (`expected(r0, buf)` fills `buf` with the strip from row `r0` and returns
+/// its row count).
+fn verify_geotiff(
+    path: &Path,
+    grid: &GeoGrid,
+    expected: impl Fn(usize, &mut Vec<f32>) -> usize,
+) -> Result<(), String> {
+    let mut ds = Dataset::open(path).map_err(|e| e.to_string())?;
     if ds.raster_size() != (grid.cols, grid.rows) {
         return Err(format!("its size is {:?}", ds.raster_size()));
     }
-    let band = ds.rasterband(1).map_err(|e| e.to_string())?;
-    let buffer = band
-        .read_as::<f32>((0, 0), (grid.cols, grid.rows), (grid.cols, grid.rows), None)
-        .map_err(|e| e.to_string())?;
-    let (_, got) = buffer.into_shape_and_vec();
-    if got.len() != expected.len()
-        || got
-            .iter()
-            .zip(expected)
-            .any(|(a, b)| a.to_bits() != b.to_bits())
-    {
-        return Err("its values differ".into());
+    let mut want = Vec::new();
+    for r0 in (0..grid.rows).step_by(STRIP_ROWS) {
+        let rows = expected(r0, &mut want);
+        let buffer = ds
+            .rasterband(1)
+            .and_then(|band| {
+                band.read_as::<f32>((0, r0 as isize), (grid.cols, rows), (grid.cols, rows), None)
+            })
+            .map_err(|e| e.to_string())?;
+        let (_, got) = buffer.into_shape_and_vec();
+        if got.len() != want.len()
+            || got
+                .iter()
+                .zip(&want)
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            return Err(format!("its values differ in rows {r0}–{}", r0 + rows - 1));
+        }
+        // Blocks read leave GDAL's block cache again.
+        ds.flush_cache().map_err(|e| e.to_string())?;
     }
     Ok(())
 }

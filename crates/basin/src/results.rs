@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use ndarray::{Array2, Zip};
+use ndarray::{Array2, ArrayView2};
 
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
-use crate::raster::write_geotiff;
+use crate::raster::write_geotiff_rows;
 
 /// Nodata value of every result raster.
 pub const NODATA: f64 = -9999.0;
@@ -31,8 +31,78 @@ pub enum Source {
     FinalDepth,
 }
 
-/// One result layer: its file, unit and meaning. [`RESULT_LAYERS`] lists them all; the
-/// writer, the app's layers and the tests take names and units from it.
+/// How a layer is drawn: colour stops from the lowest value to the highest (sRGB), and
+/// whether the values are classes (one band of colour per stop) or a continuous ramp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Legend {
+    pub stops: &'static [[u8; 3]],
+    pub classes: bool,
+}
+
+/// Light cyan (shallow) to deep navy.
+pub const DEPTH_LEGEND: Legend = Legend {
+    stops: &[
+        [190, 235, 255],
+        [110, 195, 250],
+        [45, 140, 225],
+        [20, 85, 180],
+        [10, 40, 120],
+    ],
+    classes: false,
+};
+
+/// Viridis-like: dark violet (still) to yellow (fast).
+pub const SPEED_LEGEND: Legend = Legend {
+    stops: &[
+        [68, 1, 84],
+        [59, 82, 139],
+        [33, 145, 140],
+        [94, 201, 98],
+        [253, 231, 37],
+    ],
+    classes: false,
+};
+
+/// ARR / NSW FB03 H1–H6, one band each (UK classes use the first four).
+pub const HAZARD_LEGEND: Legend = Legend {
+    stops: &[
+        [26, 152, 80],
+        [166, 217, 106],
+        [254, 224, 139],
+        [253, 174, 97],
+        [244, 109, 67],
+        [165, 0, 38],
+    ],
+    classes: true,
+};
+
+/// Early (yellow) to late (purple).
+pub const ARRIVAL_LEGEND: Legend = Legend {
+    stops: &[
+        [252, 230, 60],
+        [248, 150, 64],
+        [220, 80, 110],
+        [140, 40, 150],
+        [50, 20, 120],
+    ],
+    classes: false,
+};
+
+/// Short (pale) to long (dark brown).
+pub const DURATION_LEGEND: Legend = Legend {
+    stops: &[
+        [255, 245, 220],
+        [250, 200, 130],
+        [225, 130, 60],
+        [170, 70, 20],
+        [90, 35, 10],
+    ],
+    classes: false,
+};
+
+/// One result layer: its file, unit, meaning and legend. [`RESULT_LAYERS`] lists them
+/// all; the envelopes, the writer, the app's layers and the tests take names, units and
+/// colours from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResultLayer {
     /// Short name, also the file name without `.tif`.
@@ -40,6 +110,7 @@ pub struct ResultLayer {
     pub title: &'static str,
     pub unit: &'static str,
     pub source: Source,
+    pub legend: Legend,
 }
 
 impl ResultLayer {
@@ -47,20 +118,35 @@ impl ResultLayer {
         format!("{}.tif", self.key)
     }
 
-    /// This layer's values now, `rows × cols` (NaN where a time is not reached yet).
-    pub fn values(&self, solver: &hydro::Solver) -> Array2<f64> {
-        let wide = |a: ndarray::ArrayView2<'_, f32>| a.mapv(f64::from);
+    /// This layer's values now, `rows × cols` (NaN where a time is not reached yet), as
+    /// the solver keeps them.
+    pub fn view<'a>(&self, solver: &'a hydro::Solver) -> LayerView<'a> {
         let env = envelopes(solver);
         match self.source {
-            Source::MaxDepth => wide(env.max_depth_m),
-            Source::MaxSpeed => wide(env.max_speed_m_s),
-            Source::MaxDepthSpeed => wide(env.max_depth_speed_m2_s),
-            Source::MaxHazard => wide(env.max_hazard),
-            Source::FirstInundation => wide(env.first_inundation_s),
-            Source::Duration => env.duration_inundated_s.to_owned(),
-            Source::FinalDepth => solver.depth_m().to_owned(),
+            Source::MaxDepth => LayerView::F32(env.max_depth_m),
+            Source::MaxSpeed => LayerView::F32(env.max_speed_m_s),
+            Source::MaxDepthSpeed => LayerView::F32(env.max_depth_speed_m2_s),
+            Source::MaxHazard => LayerView::F32(env.max_hazard),
+            Source::FirstInundation => LayerView::F32(env.first_inundation_s),
+            Source::Duration => LayerView::F64(env.duration_inundated_s),
+            Source::FinalDepth => LayerView::F64(solver.depth_m()),
         }
     }
+
+    /// This layer's values now as a new f64 array.
+    pub fn values(&self, solver: &hydro::Solver) -> Array2<f64> {
+        match self.view(solver) {
+            LayerView::F32(v) => v.mapv(f64::from),
+            LayerView::F64(v) => v.to_owned(),
+        }
+    }
+}
+
+/// A result layer's values where the solver keeps them, at the precision it keeps them.
+#[derive(Clone, Debug)]
+pub enum LayerView<'a> {
+    F32(ArrayView2<'a, f32>),
+    F64(ArrayView2<'a, f64>),
 }
 
 /// Every result layer a run writes, in the order they are written.
@@ -70,44 +156,56 @@ pub const RESULT_LAYERS: [ResultLayer; 7] = [
         title: "Maximum depth",
         unit: "m",
         source: Source::MaxDepth,
+        legend: DEPTH_LEGEND,
     },
     ResultLayer {
         key: "max_speed_m_s",
         title: "Maximum speed",
         unit: "m/s",
         source: Source::MaxSpeed,
+        legend: SPEED_LEGEND,
     },
     ResultLayer {
         key: "max_depth_speed_m2_s",
         title: "Maximum depth × speed",
         unit: "m²/s",
         source: Source::MaxDepthSpeed,
+        legend: SPEED_LEGEND,
     },
     ResultLayer {
         key: "hazard_class",
         title: "Highest hazard class",
         unit: "class",
         source: Source::MaxHazard,
+        legend: HAZARD_LEGEND,
     },
     ResultLayer {
         key: "first_inundation_s",
         title: "Time of arrival (first inundation)",
         unit: "s",
         source: Source::FirstInundation,
+        legend: ARRIVAL_LEGEND,
     },
     ResultLayer {
         key: "duration_inundated_s",
         title: "Duration of inundation",
         unit: "s",
         source: Source::Duration,
+        legend: DURATION_LEGEND,
     },
     ResultLayer {
         key: "final_depth_m",
         title: "Depth at the end",
         unit: "m",
         source: Source::FinalDepth,
+        legend: DEPTH_LEGEND,
     },
 ];
+
+/// The layer whose file name (without `.tif`) is `key`.
+pub fn result_layer(key: &str) -> Option<&'static ResultLayer> {
+    RESULT_LAYERS.iter().find(|l| l.key == key)
+}
 
 /// The envelopes a run's solver tracks (the engine turns tracking on when it builds it).
 pub fn envelopes(solver: &hydro::Solver) -> hydro::Envelopes<'_> {
@@ -116,26 +214,35 @@ pub fn envelopes(solver: &hydro::Solver) -> hydro::Envelopes<'_> {
         .expect("the run engine tracks envelopes from the start")
 }
 
-/// Write every result layer into `dir`, with the DEM's grid, CRS and nodata, one layer in
-/// memory at a time; returns the file names.
+/// Write every result layer into `dir`, with the DEM's grid, CRS and nodata, straight
+/// from where the solver keeps it (a strip of rows in memory at a time); returns the file
+/// names.
 pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for layer in &RESULT_LAYERS {
         let name = layer.file_name();
-        write_masked(&dir.join(&name), basin, layer.values(solver))?;
+        let path = dir.join(&name);
+        match layer.view(solver) {
+            LayerView::F32(v) => write_masked(&path, basin, v)?,
+            LayerView::F64(v) => write_masked(&path, basin, v)?,
+        }
         names.push(name);
     }
     Ok(names)
 }
 
-/// Write a result raster on the basin's grid and CRS, nodata outside its active cells.
-pub fn write_masked(path: &Path, basin: &Basin, mut data: Array2<f64>) -> Result<()> {
-    Zip::from(&mut data).and(&basin.active).for_each(|v, &act| {
-        if !act {
-            *v = f64::NAN;
+/// Write a result raster (Float32) on the basin's grid and CRS, nodata outside its active
+/// cells.
+pub fn write_masked<T: Copy + Into<f64>>(
+    path: &Path,
+    basin: &Basin,
+    data: ArrayView2<'_, T>,
+) -> Result<()> {
+    write_geotiff_rows(path, basin.grid(), &basin.dem.crs_wkt, NODATA, |r, out| {
+        for ((o, &v), &active) in out.iter_mut().zip(data.row(r)).zip(basin.active.row(r)) {
+            *o = if active { v.into() as f32 } else { f32::NAN };
         }
-    });
-    write_geotiff(path, basin.grid(), &basin.dem.crs_wkt, NODATA, &data)
+    })
 }
 
 /// One gauge at one time: depth (m), level (m), speed (m/s).

@@ -144,15 +144,15 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     };
     let mut solver = Solver::new(
         basin.hydro_grid(),
-        basin.bed_m.view(),
-        basin.manning_n.view(),
+        basin.bed_m.values().view(),
+        basin.manning_n.values().view(),
         Some(basin.active.view()),
         scenario.boundaries.clone(),
         scenario.file.solver,
     )
     .map_err(at_scenario)?;
     solver
-        .set_depth(basin.initial_depth_m.view())
+        .set_depth(basin.initial_depth_m.values().view())
         .map_err(at_scenario)?;
     if let Some(l) = &basin.file.losses {
         let (rows, cols) = basin.bed_m.dim();

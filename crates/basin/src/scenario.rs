@@ -224,7 +224,7 @@ impl Scenario {
             };
             let Some(crest_m) = cells
                 .iter()
-                .map(|&cell| basin.bed_m[cell])
+                .map(|&cell| basin.bed_m.at(cell))
                 .max_by(f64::total_cmp)
             else {
                 return Err(bad(

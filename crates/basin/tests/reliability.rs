@@ -470,6 +470,35 @@ fn land_cover_nodata_names_the_key_that_sets_its_roughness() {
 
     b.edit("basin.toml", ", \"NaN\" = 0.05 }", " }\nnodata_n = 0.06");
     let basin = Basin::load(b.path()).expect("loads with nodata_n");
-    assert_eq!(basin.manning_n[(3, 7)], 0.06);
-    assert_eq!(basin.manning_n[(4, 7)], 0.04);
+    assert_eq!(basin.manning_n.at((3, 7)), 0.06);
+    assert_eq!(basin.manning_n.at((4, 7)), 0.04);
+}
+
+// Writing in strips.
+
+/// A raster taller than one strip of the writer (256 rows), with a partial last strip,
+/// reads back value for value: every strip lands where it belongs, NaN and infinities
+/// become nodata.
+#[test]
+fn a_raster_written_in_strips_reads_back_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tall.tif");
+    let g = GeoGrid {
+        rows: 600,
+        cols: 37,
+        ..grid()
+    };
+    let data = Array2::from_shape_fn((g.rows, g.cols), |(r, c)| match (r * 37 + c) % 101 {
+        0 => f64::NAN,
+        1 => f64::INFINITY,
+        k => r as f64 + 0.001 * c as f64 + 1e-7 * k as f64,
+    });
+    write_geotiff(&path, &g, &wkt(32755), -9999.0, &data).expect("write");
+    let (got, gt) = raw(&path);
+    assert_eq!(gt, g.geo_transform());
+    assert_eq!(got.dim(), (600, 37));
+    for ((r, c), &v) in data.indexed_iter() {
+        let want = if v.is_finite() { v as f32 } else { -9999.0 };
+        assert_eq!(got[(r, c)].to_bits(), want.to_bits(), "cell ({r}, {c})");
+    }
 }

@@ -4,7 +4,10 @@
 
 use std::time::Instant;
 
-use hydro::{Boundaries, Edge, EdgeBoundary, Grid, Losses, Solver, SolverParams, TimeSeries};
+use hydro::{
+    ArrClass, Boundaries, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Losses, Solver,
+    SolverParams, TimeSeries,
+};
 use ndarray::Array2;
 
 fn main() {
@@ -49,6 +52,30 @@ fn main() {
         Some((r.parse().ok()?, c.parse().ok()?))
     }) {
         solver.set_tile_size(rows, cols);
+    }
+    // `ENVELOPES=1`: also track the flood envelopes, as a run does (ARR classes H1–H6).
+    if std::env::var("ENVELOPES").is_ok_and(|v| v == "1") {
+        let class = |class, d, v, dv| ArrClass {
+            class,
+            max_depth_m: d,
+            max_speed_m_s: v,
+            max_depth_speed_m2_s: dv,
+        };
+        let spec = EnvelopeSpec {
+            wet_depth_m: 0.01,
+            hazard: HazardRule::Arr(vec![
+                class(1, 0.3, 2.0, 0.3),
+                class(2, 0.5, 2.0, 0.6),
+                class(3, 1.2, 2.0, 0.6),
+                class(4, 2.0, 2.0, 1.0),
+                class(5, 4.0, 4.0, 4.0),
+            ]),
+        };
+        solver.track_envelopes(spec).expect("envelopes");
+    }
+    // Tiles swept as one rectangle at most, `SPAN=n` (results do not depend on it).
+    if let Some(n) = std::env::var("SPAN").ok().and_then(|v| v.parse().ok()) {
+        solver.set_span_tiles(n);
     }
     let depth = Array2::from_shape_fn((n, n), |(r, c)| {
         let d2 = (r as f64 - n as f64 / 3.0).powi(2) + (c as f64 - n as f64 / 2.0).powi(2);

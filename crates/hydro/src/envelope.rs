@@ -160,16 +160,12 @@ pub(crate) struct EnvelopeRow<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct TrackScratch {
     speed: Vec<f64>,
-    class: Vec<f32>,
-    factor: Vec<f64>,
 }
 
 impl TrackScratch {
     pub fn new(len: usize) -> Self {
         Self {
             speed: vec![0.0; len],
-            class: vec![0.0; len],
-            factor: vec![0.0; len],
         }
     }
 }
@@ -180,43 +176,41 @@ fn pick<T>(cond: bool, a: T, b: T) -> T {
 }
 
 impl HazardRule {
-    /// Classes of a row of cells (depth, speed), written as f32 into `class`; `factor` is
-    /// work space. Class by class, each a branch-free pass over the row (so the passes
-    /// vectorise), the last pass for the first class: a cell ends in the first class whose
-    /// limits it meets, as [`HazardRule::class`] gives.
+    /// Classes of [`LANES`] cells, held in registers while every limit is applied in a
+    /// branch-free pass over the lanes; the last pass is for the first class.
     #[inline(always)]
-    fn class_row(&self, d: &[f64], v: &[f64], class: &mut [f32], factor: &mut [f64]) {
-        let n = d.len();
-        let (v, class, factor) = (&v[..n], &mut class[..n], &mut factor[..n]);
+    fn class_lanes(&self, d: &[f64; LANES], v: &[f64; LANES]) -> [f32; LANES] {
         match self {
             HazardRule::Arr(classes) => {
-                class.fill(f32::from(classes.len() as u8 + 1));
+                let mut out = [f32::from(classes.len() as u8 + 1); LANES];
                 for c in classes.iter().rev() {
                     let k = f32::from(c.class);
-                    for i in 0..n {
-                        // `&`, not `&&`: no branches in the loop.
-                        let ok = (d[i] <= c.max_depth_m)
-                            & (v[i] <= c.max_speed_m_s)
-                            & (d[i] * v[i] <= c.max_depth_speed_m2_s);
-                        class[i] = pick(ok, k, class[i]);
+                    for l in 0..LANES {
+                        // `&`, not `&&`: no branches.
+                        let ok = (d[l] <= c.max_depth_m)
+                            & (v[l] <= c.max_speed_m_s)
+                            & (d[l] * v[l] <= c.max_depth_speed_m2_s);
+                        out[l] = pick(ok, k, out[l]);
                     }
                 }
+                out
             }
             HazardRule::Uk(rating) => {
-                factor.fill(rating.debris_factor.last().map_or(0.0, |b| b.1));
+                let mut df = [rating.debris_factor.last().map_or(0.0, |b| b.1); LANES];
                 for &(up_to, f) in rating.debris_factor.iter().rev() {
-                    for i in 0..n {
-                        factor[i] = pick(d[i] <= up_to, f, factor[i]);
+                    for l in 0..LANES {
+                        df[l] = pick(d[l] <= up_to, f, df[l]);
                     }
                 }
-                class.fill(f32::from(rating.class_limits.len() as u8 + 1));
+                let mut out = [f32::from(rating.class_limits.len() as u8 + 1); LANES];
                 for (k, &limit) in rating.class_limits.iter().enumerate().rev() {
                     let k = f32::from(k as u8 + 1);
-                    for i in 0..n {
-                        let hr = d[i] * (v[i] + 0.5) + factor[i];
-                        class[i] = pick(hr < limit, k, class[i]);
+                    for l in 0..LANES {
+                        let hr = d[l] * (v[l] + 0.5) + df[l];
+                        out[l] = pick(hr < limit, k, out[l]);
                     }
                 }
+                out
             }
         }
     }
@@ -258,24 +252,19 @@ pub(crate) fn track_row(
         &mut env.first_inundation_s[..n],
         &mut env.duration_inundated_s[..n],
     );
-    let (speed, class, factor) = (
-        &mut scratch.speed[..n],
-        &mut scratch.class[..n],
-        &mut scratch.factor[..n],
-    );
+    let speed = &mut scratch.speed[..n];
     match simd {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 | Simd::Avx512 => {
             // SAFETY: `Simd::detect` chose these only where the CPU has AVX2 and FMA.
             unsafe {
                 track_row_avx2(
-                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed, class,
-                    factor,
+                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed,
                 )
             }
         }
         _ => track_row_generic(
-            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed, class, factor,
+            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed,
         ),
     }
 }
@@ -298,11 +287,9 @@ unsafe fn track_row_avx2(
     first: &mut [f32],
     duration: &mut [f64],
     speed: &mut [f64],
-    class: &mut [f32],
-    factor: &mut [f64],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed, class, factor,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed,
     );
 }
 
@@ -322,15 +309,20 @@ fn track_row_generic(
     first: &mut [f32],
     duration: &mut [f64],
     speed: &mut [f64],
-    class: &mut [f32],
-    factor: &mut [f64],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed, class, factor,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed,
     );
 }
 
-/// Branch-free passes over the row, so that they vectorise.
+/// Cells classified together in [`HazardRule::class_lanes`].
+const LANES: usize = 8;
+
+/// Branch-free passes over the row, so that they vectorise: every lane of the maxima and
+/// the duration is stored (a lane that must not change takes the max with 0 or adds 0).
+/// The first time under is looked at only in a row where a cell went under for the first
+/// time (its duration was still 0: every step under adds dt > 0), and the hazard class
+/// only in a row where a cell is under.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn track_row_body(
@@ -347,8 +339,6 @@ fn track_row_body(
     first: &mut [f32],
     duration: &mut [f64],
     speed: &mut [f64],
-    class: &mut [f32],
-    factor: &mut [f64],
 ) {
     let n = h.len();
     let (active, qx, qy) = (&active[..n], &qx[..n], &qy[..n]);
@@ -362,8 +352,8 @@ fn track_row_body(
         &mut speed[..n],
     );
     let wet = spec.wet_depth_m;
-    let t = t_s as f32;
-    let mut flooded_cells = 0usize;
+    // "Any cell under" and "any cell under for the first time", as lane-wise ORs.
+    let (mut any_flooded, mut any_new) = (0u32, 0u32);
     for i in 0..n {
         let tracked = active[i] == 1;
         let d = h[i];
@@ -372,24 +362,41 @@ fn track_row_body(
         // Dry lanes divide by a zero depth; their result is never used.
         let v = q / d;
         speed[i] = v;
-        // Envelopes are ≥ 0, so a lane that must not change takes the max with 0 (or adds
-        // 0): every lane is stored, which vectorises without masked stores.
         md[i] = md[i].max(pick(tracked, d as f32, 0.0));
         ms[i] = ms[i].max(pick(moving, v as f32, 0.0));
         mdv[i] = mdv[i].max(pick(moving, q as f32, 0.0));
         let flooded = moving & (d > wet);
-        flooded_cells += usize::from(flooded);
-        first[i] = pick(flooded & first[i].is_nan(), t, first[i]);
+        any_flooded |= u32::from(flooded);
+        any_new |= u32::from(flooded & (duration[i] == 0.0));
         duration[i] += pick(flooded, dt_s, 0.0);
     }
-    if flooded_cells == 0 {
+    if any_flooded == 0 {
         return;
     }
-    let class = &mut class[..n];
-    spec.hazard.class_row(h, speed, class, &mut factor[..n]);
-    for i in 0..n {
-        let flooded = (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
-        mh[i] = mh[i].max(pick(flooded, class[i], 0.0));
+    let is_flooded = |i: usize| (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
+    if any_new != 0 {
+        let t = t_s as f32;
+        for i in 0..n {
+            first[i] = pick(is_flooded(i) & first[i].is_nan(), t, first[i]);
+        }
+    }
+    // The hazard class, a chunk of lanes at a time, straight into its maximum.
+    let (h_lanes, _) = h.as_chunks::<LANES>();
+    let (v_lanes, _) = speed[..n].as_chunks::<LANES>();
+    let (a_lanes, _) = active.as_chunks::<LANES>();
+    let (mh_lanes, mh_tail) = mh.as_chunks_mut::<LANES>();
+    for (((d, v), a), m) in h_lanes.iter().zip(v_lanes).zip(a_lanes).zip(mh_lanes) {
+        let class = spec.hazard.class_lanes(d, v);
+        for l in 0..LANES {
+            let flooded = (a[l] == 1) & (d[l] > dry_depth_m) & (d[l] > wet);
+            m[l] = m[l].max(pick(flooded, class[l], 0.0));
+        }
+    }
+    let body = n - mh_tail.len();
+    for (k, m) in mh_tail.iter_mut().enumerate() {
+        let i = body + k;
+        let class = f32::from(spec.hazard.class(h[i], speed[i]));
+        *m = m.max(pick(is_flooded(i), class, 0.0));
     }
 }
 
@@ -397,7 +404,7 @@ fn track_row_body(
 mod tests {
     use super::*;
 
-    /// The row classifier agrees with the one-cell classifier on a grid of depths and
+    /// The lane classifier agrees with the one-cell classifier on a grid of depths and
     /// speeds around every limit.
     #[test]
     fn row_classes_match_cell_classes() {
@@ -433,10 +440,15 @@ mod tests {
                 v.push(0.1 * f64::from(j));
             }
         }
+        let (d_lanes, _) = d.as_chunks::<LANES>();
+        let (v_lanes, _) = v.as_chunks::<LANES>();
         for rule in [arr, uk] {
-            let mut class = vec![0.0; d.len()];
-            let mut factor = vec![0.0; d.len()];
-            rule.class_row(&d, &v, &mut class, &mut factor);
+            let class: Vec<f32> = d_lanes
+                .iter()
+                .zip(v_lanes)
+                .flat_map(|(d, v)| rule.class_lanes(d, v))
+                .collect();
+            assert_eq!(class.len(), d.len());
             for i in 0..d.len() {
                 assert_eq!(
                     class[i],

@@ -286,8 +286,12 @@ pub(crate) struct Tracking<'a> {
     pub simd: Simd,
 }
 
-/// Sweep `tile` from `old` into `out`. `RAIN_GRID` and `LOSSES` select compiled variants,
-/// so a run without gridded rain or losses does not pay for them.
+/// Sweep `span` from `old` into `out`: one tile, or several side by side in one row of
+/// tiles, each `seg` columns wide (the last one may be narrower), swept as one rectangle so
+/// that a wet grid runs along whole rows. The totals of each tile go to its own entry of
+/// `totals` (one per tile, west to east), summed in the same order as if the tile were
+/// swept alone, so they do not depend on how tiles are grouped. `RAIN_GRID` and `LOSSES`
+/// select compiled variants, so a run without gridded rain or losses does not pay for them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_block(
     simd: Simd,
@@ -295,30 +299,56 @@ pub(crate) fn sweep_block(
     losses: bool,
     old: &Fields<'_>,
     k: &StepCoeffs,
-    tile: Tile,
+    span: Tile,
+    seg: usize,
     out: &Out,
     tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
-) -> BlockTotals {
-    assert!(tile.cols() <= scratch.width && tile.c0 >= 1 && tile.c1 <= k.cols);
-    assert!(tile.first_row >= 1 && tile.first_row + tile.rows <= k.rows + 1);
+    totals: &mut [BlockTotals],
+) {
+    assert!(span.cols() <= scratch.width && span.c0 >= 1 && span.c1 <= k.cols);
+    assert!(span.first_row >= 1 && span.first_row + span.rows <= k.rows + 1);
+    assert!(seg > 0 && span.cols().div_ceil(seg) == totals.len());
+    let g = Grouping { seg, totals };
     match (rain_grid, losses) {
         (false, false) => {
-            sweep_block_simd::<false, false>(simd, old, k, tile, out, tracking, scratch)
+            sweep_block_simd::<false, false>(simd, old, k, span, out, tracking, scratch, g)
         }
         (true, false) => {
-            sweep_block_simd::<true, false>(simd, old, k, tile, out, tracking, scratch)
+            sweep_block_simd::<true, false>(simd, old, k, span, out, tracking, scratch, g)
         }
         (false, true) => {
-            sweep_block_simd::<false, true>(simd, old, k, tile, out, tracking, scratch)
+            sweep_block_simd::<false, true>(simd, old, k, span, out, tracking, scratch, g)
         }
-        (true, true) => sweep_block_simd::<true, true>(simd, old, k, tile, out, tracking, scratch),
+        (true, true) => {
+            sweep_block_simd::<true, true>(simd, old, k, span, out, tracking, scratch, g)
+        }
+    }
+}
+
+/// The tiles a swept rectangle is made of: `totals.len()` tiles of `seg` columns.
+#[derive(Debug)]
+pub(crate) struct Grouping<'a> {
+    seg: usize,
+    totals: &'a mut [BlockTotals],
+}
+
+impl Grouping<'_> {
+    /// Local column ranges of the tiles, west to east, for a rectangle `n` columns wide.
+    #[inline(always)]
+    fn ranges(
+        &self,
+        n: usize,
+    ) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + Clone + use<> {
+        let seg = self.seg;
+        (0..self.totals.len()).map(move |j| (j, j * seg..((j + 1) * seg).min(n)))
     }
 }
 
 // The arguments stay separate references (not a tuple or struct): a reference argument
 // tells the compiler that the fields behind it do not change during the call, which lets
 // it hoist their loads out of the loops and vectorise them.
+#[allow(clippy::too_many_arguments)]
 fn sweep_block_simd<const RAIN_GRID: bool, const LOSSES: bool>(
     simd: Simd,
     old: &Fields<'_>,
@@ -327,25 +357,27 @@ fn sweep_block_simd<const RAIN_GRID: bool, const LOSSES: bool>(
     out: &Out,
     tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
-) -> BlockTotals {
+    g: Grouping<'_>,
+) {
     match simd {
         Simd::Generic => {
-            sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+            sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch, g)
         }
         // SAFETY: `Simd::detect` chose these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => unsafe {
-            sweep_block_avx2::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+            sweep_block_avx2::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch, g)
         },
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe {
-            sweep_block_avx512::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+            sweep_block_avx512::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch, g)
         },
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn sweep_block_avx2<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
@@ -353,12 +385,14 @@ unsafe fn sweep_block_avx2<const RAIN_GRID: bool, const LOSSES: bool>(
     out: &Out,
     tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
-) -> BlockTotals {
-    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+    g: Grouping<'_>,
+) {
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch, g)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn sweep_block_avx512<const RAIN_GRID: bool, const LOSSES: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
@@ -366,8 +400,9 @@ unsafe fn sweep_block_avx512<const RAIN_GRID: bool, const LOSSES: bool>(
     out: &Out,
     tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
-) -> BlockTotals {
-    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch)
+    g: Grouping<'_>,
+) {
+    sweep_block_inline::<RAIN_GRID, LOSSES>(old, k, tile, out, tracking, scratch, g)
 }
 
 #[inline(always)]
@@ -378,14 +413,18 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
     out: &Out,
     tracking: Option<Tracking<'_>>,
     scratch: &mut BlockScratch,
-) -> BlockTotals {
+    g: Grouping<'_>,
+) {
     let s = k.stride;
     let n = tile.cols();
     // Buffer index i is padded column base + i.
     let base = tile.c0 - 1;
     let (first_row, block_rows) = (tile.first_row, tile.rows);
     let (at_west, at_east) = (tile.c0 == 1, tile.c1 == k.cols);
-    let mut totals = BlockTotals::default();
+    let ranges = g.ranges(n);
+    let totals = g.totals;
+    totals.fill(BlockTotals::default());
+    let last = totals.len() - 1;
 
     let [north, south, west, east] = old.edge_flux;
     cell_row(old, k, first_row - 1, base, n, &mut scratch.row);
@@ -406,9 +445,11 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
             north.apply(base + i, &mut scratch.below, i, true);
         }
         // The face row below the first row is the domain edge (positive = into the domain).
-        let (inflow, outflow) = split_in_out(&scratch.below.mass[1..=n]);
-        totals.y_in_m2_s += inflow;
-        totals.y_out_m2_s += outflow;
+        for (j, cols) in ranges.clone() {
+            let (inflow, outflow) = split_in_out(&scratch.below.mass[1 + cols.start..=cols.end]);
+            totals[j].y_in_m2_s += inflow;
+            totals[j].y_out_m2_s += outflow;
+        }
     }
 
     for local in 0..block_rows {
@@ -427,21 +468,24 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
         x_faces(old, k, r, base, n, &scratch.row, &mut scratch.x);
         if at_west {
             west.apply(r, &mut scratch.x, 0, true);
-            totals.x_in_m2_s += scratch.x.mass[0].max(0.0);
-            totals.x_out_m2_s += (-scratch.x.mass[0]).max(0.0);
+            totals[0].x_in_m2_s += scratch.x.mass[0].max(0.0);
+            totals[0].x_out_m2_s += (-scratch.x.mass[0]).max(0.0);
         }
         if at_east {
             east.apply(r, &mut scratch.x, n, false);
-            totals.x_in_m2_s += (-scratch.x.mass[n]).max(0.0);
-            totals.x_out_m2_s += scratch.x.mass[n].max(0.0);
+            totals[last].x_in_m2_s += (-scratch.x.mass[n]).max(0.0);
+            totals[last].x_out_m2_s += scratch.x.mass[n].max(0.0);
         }
         if r == k.rows {
             for i in 1..=n {
                 south.apply(base + i, &mut scratch.above, i, false);
             }
-            let (outflow, inflow) = split_in_out(&scratch.above.mass[1..=n]);
-            totals.y_in_m2_s += inflow;
-            totals.y_out_m2_s += outflow;
+            for (j, cols) in ranges.clone() {
+                let (outflow, inflow) =
+                    split_in_out(&scratch.above.mass[1 + cols.start..=cols.end]);
+                totals[j].y_in_m2_s += inflow;
+                totals[j].y_out_m2_s += outflow;
+            }
         }
 
         let start = r * s + tile.c0;
@@ -476,23 +520,27 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
                 loss_m: &mut scratch.loss,
             },
         );
-        let (depth_sum, max_rate, max_depth) = reduce_row(h, &scratch.rate);
-        totals.depth_sum_m += depth_sum;
-        totals.max_rate_per_s = totals.max_rate_per_s.max(max_rate);
-        totals.max_depth_m = totals.max_depth_m.max(max_depth);
-        if local == 0 {
-            totals.wet_sides[0] = max_depth > 0.0;
-        }
-        if local + 1 == block_rows {
-            totals.wet_sides[1] = max_depth > 0.0;
-        }
-        totals.wet_sides[2] |= h[0] > 0.0;
-        totals.wet_sides[3] |= h[n - 1] > 0.0;
-        if RAIN_GRID {
-            totals.rain_m += sum_row(&scratch.rain[..n]);
-        }
-        if LOSSES {
-            totals.loss_m += sum_row(&scratch.loss[..n]);
+        for (j, cols) in ranges.clone() {
+            let t = &mut totals[j];
+            let (depth_sum, max_rate, max_depth) =
+                reduce_row(&h[cols.clone()], &scratch.rate[cols.clone()]);
+            t.depth_sum_m += depth_sum;
+            t.max_rate_per_s = t.max_rate_per_s.max(max_rate);
+            t.max_depth_m = t.max_depth_m.max(max_depth);
+            if local == 0 {
+                t.wet_sides[0] = max_depth > 0.0;
+            }
+            if local + 1 == block_rows {
+                t.wet_sides[1] = max_depth > 0.0;
+            }
+            t.wet_sides[2] |= h[cols.start] > 0.0;
+            t.wet_sides[3] |= h[cols.end - 1] > 0.0;
+            if RAIN_GRID {
+                t.rain_m += sum_row(&scratch.rain[cols.clone()]);
+            }
+            if LOSSES {
+                t.loss_m += sum_row(&scratch.loss[cols]);
+            }
         }
         if let Some(t) = tracking {
             // SAFETY: as above; the envelope arrays exist when tracking is on.
@@ -524,7 +572,6 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
         std::mem::swap(&mut scratch.below, &mut scratch.above);
         std::mem::swap(&mut scratch.row, &mut scratch.next);
     }
-    totals
 }
 
 /// (Σ positive, Σ −negative) of a row of fluxes, in order.

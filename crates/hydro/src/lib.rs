@@ -43,4 +43,4 @@ pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
-pub use tiles::{Sweep, TILE_COLS, TILE_ROWS};
+pub use tiles::{SPAN_TILES, Sweep, TILE_COLS, TILE_ROWS};

@@ -9,7 +9,7 @@ use crate::envelope::{
     EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, TrackScratch, track_row,
 };
 use crate::kernel::{
-    self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tracking,
+    self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tile, Tracking,
 };
 use crate::tiles::{Sweep, TILE_COLS, Tiles, rows_per_tile};
 use crate::{
@@ -892,7 +892,7 @@ impl Solver {
         self.copy_tiles = copy;
 
         let threads = rayon::current_num_threads().max(1);
-        let width = self.tiles.cols_per();
+        let width = self.tiles.span_cols().min(self.grid.cols);
         if self.scratch.len() < threads
             || self.scratch.first().is_some_and(|b| lock(b).width < width)
         {
@@ -968,24 +968,41 @@ impl Solver {
             loss_capacity_m: cap,
         };
         let simd = self.simd;
-        let (rects, scratch) = (&self.tiles.rects, &self.scratch);
-        self.tiles
-            .list
+        let scratch = &self.scratch;
+        let tiles = &mut self.tiles;
+        let (rects, list, seg) = (&tiles.rects, &tiles.list, tiles.cols_per());
+        // Each span's share of the totals, in order.
+        let mut parts = Vec::with_capacity(tiles.spans.len());
+        let mut rest = tiles.totals.as_mut_slice();
+        for &(_, count) in &tiles.spans {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
+            parts.push(part);
+            rest = tail;
+        }
+        tiles
+            .spans
             .par_iter()
-            .zip(self.tiles.totals.par_iter_mut())
-            .for_each(|(&i, totals)| {
+            .zip(parts)
+            .for_each(|(&(first, count), totals)| {
+                let (west, east) = (rects[list[first]], rects[list[first + count - 1]]);
+                let span = Tile {
+                    c1: east.c1,
+                    ..west
+                };
                 let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
                 let mut buffers = lock(&scratch[slot]);
-                *totals = kernel::sweep_block(
+                kernel::sweep_block(
                     simd,
                     rain_grid,
                     losses,
                     &old,
                     &k,
-                    rects[i],
+                    span,
+                    seg,
                     &out,
                     tracking,
                     &mut buffers,
+                    totals,
                 );
             });
     }
@@ -1437,7 +1454,9 @@ impl Solver {
     pub fn set_tile_size(&mut self, rows: usize, cols: usize) {
         let rows = rows.clamp(1, self.grid.rows);
         let cols = cols.clamp(1, self.grid.cols);
+        let span = self.tiles.span_tiles();
         self.tiles = Tiles::new(&self.active, rows, cols);
+        self.tiles.set_span_tiles(span);
         for &(r, c) in &self.point_cells {
             self.tiles.force(r, c);
         }
@@ -1454,6 +1473,12 @@ impl Solver {
             .set_rain(self.rain_grid.as_ref().map(|r| r.view()));
         self.tiles
             .reset_wet(&self.cur.h, &self.cur.qx, &self.cur.qy);
+    }
+
+    /// Sweep at most `n` neighbouring tiles of a row of tiles as one rectangle instead of
+    /// [`crate::SPAN_TILES`] (for measuring; results do not depend on it).
+    pub fn set_span_tiles(&mut self, n: usize) {
+        self.tiles.set_span_tiles(n);
     }
 
     /// Cells swept since the solver was made, summed over the steps (each step sweeps

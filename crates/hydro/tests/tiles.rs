@@ -14,7 +14,8 @@ fn series(points: &[(f64, f64)]) -> TimeSeries {
 /// Tiles of 8 × 16 cells, so that a small grid has many of them.
 const TILE: (usize, usize) = (8, 16);
 
-/// Two solvers of the same case, one dense and one tiled, tracking envelopes.
+/// Two solvers of the same case, tracking envelopes: one dense that sweeps each tile on its
+/// own, and one tiled that sweeps neighbouring tiles as one rectangle (the default).
 fn pair(make: impl Fn() -> Solver) -> (Solver, Solver) {
     let spec = EnvelopeSpec {
         wet_depth_m: 0.01,
@@ -27,6 +28,9 @@ fn pair(make: impl Fn() -> Solver) -> (Solver, Solver) {
         let mut s = make();
         s.set_sweep(sweep);
         s.set_tile_size(TILE.0, TILE.1);
+        if sweep == Sweep::Dense {
+            s.set_span_tiles(1);
+        }
         s.track_envelopes(spec.clone()).expect("envelopes");
         s
     });
