@@ -376,8 +376,8 @@ fn track_row_body(
     let is_flooded = |i: usize| (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
     if any_new != 0 {
         let t = t_s as f32;
-        for i in 0..n {
-            first[i] = pick(is_flooded(i) & first[i].is_nan(), t, first[i]);
+        for (i, f) in first.iter_mut().enumerate() {
+            *f = pick(is_flooded(i) & f.is_nan(), t, *f);
         }
     }
     // The hazard class, a chunk of lanes at a time, straight into its maximum.
