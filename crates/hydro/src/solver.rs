@@ -1331,18 +1331,27 @@ impl Solver {
         let (dx, dy) = (self.grid.dx_m, self.grid.dy_m);
         let mut rate: f64 = 0.0;
         let mut depth_sum = 0.0;
-        ndarray::Zip::from(inner(&self.cur.h))
-            .and(inner(&self.cur.qx))
-            .and(inner(&self.cur.qy))
-            .for_each(|&h, &qx, &qy| {
+        let (cur, active) = (&self.cur, &self.active);
+        for r in 1..=self.grid.rows {
+            for c in 1..=self.grid.cols {
+                let h = cur.h[(r, c)];
                 depth_sum += h;
-                if h > dry {
-                    let c = (g * h).sqrt();
-                    rate = rate
-                        .max((qx.abs() / h + c) / dx)
-                        .max((qy.abs() / h + c) / dy);
+                if h <= dry {
+                    continue;
                 }
-            });
+                // A wet cell beside dry ground (a puddle or a reservoir's edge set as the
+                // state) loses water through those faces at the dry-front speed 2c, which
+                // |u| + c does not bound: an isolated column would lose 4/3 of its depth in
+                // the first step. Its rate counts c twice. Later steps see the front.
+                let beside_dry = [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)]
+                    .iter()
+                    .any(|&n| active[n] != 0 && cur.h[n] <= dry);
+                let wave = (g * h).sqrt() * if beside_dry { 2.0 } else { 1.0 };
+                rate = rate
+                    .max((cur.qx[(r, c)].abs() / h + wave) / dx)
+                    .max((cur.qy[(r, c)].abs() / h + wave) / dy);
+            }
+        }
         self.max_rate_per_s = rate.max(ghost_rate);
         self.balance.storage_m3 = depth_sum * self.grid.cell_area_m2();
         self.tiles
