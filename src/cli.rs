@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -41,6 +40,18 @@ pub enum Command {
         /// Replace an existing output folder.
         #[arg(long)]
         force: bool,
+        /// Continue from a state saved by --save-state (same basin and grid) instead of
+        /// starting from the basin's initial state.
+        #[arg(long, value_name = "FILE.nc")]
+        from_state: Option<PathBuf>,
+        /// Save the state reached at the end (also when cancelled) to this NetCDF file,
+        /// for a later --from-state.
+        #[arg(long, value_name = "FILE.nc")]
+        save_state: Option<PathBuf>,
+        /// Also save the state at these simulated times (s, comma-separated), as
+        /// state_<t>s.nc in the results folder.
+        #[arg(long, value_name = "SECONDS", value_delimiter = ',')]
+        save_state_at: Vec<f64>,
     },
     /// Describe a raster or a basin: grid, cell size, CRS, nodata, value range, memory.
     Info {
@@ -205,7 +216,21 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             threads,
             force,
-        } => run(scenario, out, threads, force),
+            from_state,
+            save_state,
+            save_state_at,
+        } => run(
+            scenario,
+            out,
+            basin::RunOptions {
+                threads,
+                force,
+                from_state,
+                save_state,
+                save_state_at,
+                ..basin::RunOptions::default()
+            },
+        ),
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);
             Ok(ExitCode::SUCCESS)
@@ -229,9 +254,9 @@ pub const EXIT_CANCELLED: u8 = 3;
 /// Exit code of a run aborted by a second interrupt: nothing written, nothing replaced.
 pub const EXIT_ABORTED: u8 = 130;
 
-fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::Result<ExitCode> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let abort = Arc::new(AtomicBool::new(false));
+fn run(scenario: PathBuf, out: PathBuf, options: basin::RunOptions) -> anyhow::Result<ExitCode> {
+    let cancel = options.cancel.clone();
+    let abort = options.abort.clone();
     {
         let (cancel, abort) = (cancel.clone(), abort.clone());
         // ctrlc calls this on a thread of its own for SIGINT, SIGTERM and SIGHUP. It only
@@ -260,13 +285,7 @@ fn run(scenario: PathBuf, out: PathBuf, threads: usize, force: bool) -> anyhow::
         let bar = bar.clone();
         basin::runner::Log::new(move |note| bar.suspend(|| eprintln!("note: {note}")))
     };
-    let options = basin::RunOptions {
-        threads,
-        force,
-        cancel,
-        abort,
-        log,
-    };
+    let options = basin::RunOptions { log, ..options };
     let summary = basin::run(&scenario, &out, &options, |p| {
         let fraction = (p.sim_time_s / p.duration_s).clamp(0.0, 1.0);
         bar.set_position((fraction * 1000.0) as u64);

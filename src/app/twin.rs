@@ -604,6 +604,7 @@ impl Worker {
                         }
                         Event::Output { .. } => self.record_frame(),
                         Event::Finished => self.running = false,
+                        Event::Warning { .. } => {}
                     }
                 }
                 if self.pause_at_s.is_some_and(|p| self.run.sim_time_s() >= p) {

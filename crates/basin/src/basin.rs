@@ -8,6 +8,7 @@ use ndarray::{Array2, CowArray, Ix2, Zip};
 use crate::config::{BasinFile, InitialWater, Roughness, read_toml};
 use crate::error::{BasinError, Result};
 use crate::raster::{GeoGrid, Raster, Resample, crs_label, read_raster, same_crs};
+use crate::warnings::{Threshold, WatchArea, load_watch_areas};
 
 /// A named point where hydrographs are recorded.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +18,8 @@ pub struct Gauge {
     pub y: f64,
     pub row: usize,
     pub col: usize,
+    /// Named levels or depths whose crossing is a warning.
+    pub thresholds: Vec<Threshold>,
 }
 
 #[derive(Clone, Debug)]
@@ -35,6 +38,8 @@ pub struct Basin {
     /// Depth of water at the start (m), 0 outside the active cells.
     pub initial_depth_m: CellValues,
     pub gauges: Vec<Gauge>,
+    /// Places watched for flooding, each with its rule and its cells.
+    pub watch_areas: Vec<WatchArea>,
     /// Every input file read, for the run summary.
     pub inputs: Vec<PathBuf>,
     /// Assumptions made while loading that a user should see (in `info`, the run log
@@ -394,13 +399,34 @@ impl Basin {
                     "move it onto the DEM's data",
                 ));
             }
+            let mut thresholds: Vec<Threshold> = Vec::new();
+            for (i, spec) in g.thresholds.iter().enumerate() {
+                let key = format!("gauges.{}.thresholds[{i}]", g.name);
+                let t = Threshold::from_spec(spec, &toml_path, &key)?;
+                if thresholds.iter().any(|o| o.name == t.name) {
+                    return Err(BasinError::invalid(
+                        &toml_path,
+                        key,
+                        format!("repeats the name `{}`", t.name),
+                        "give each threshold of a gauge a name of its own",
+                    ));
+                }
+                thresholds.push(t);
+            }
             gauges.push(Gauge {
                 name: g.name.clone(),
                 x: g.x,
                 y: g.y,
                 row,
                 col,
+                thresholds,
             });
+        }
+        let watch_areas = load_watch_areas(&dir, &toml_path, &file.watch_areas, &dem, &active)?;
+        for area in &watch_areas {
+            if !inputs.contains(&area.file) {
+                inputs.push(area.file.clone());
+            }
         }
 
         Ok(Self {
@@ -412,6 +438,7 @@ impl Basin {
             manning_n,
             initial_depth_m,
             gauges,
+            watch_areas,
             inputs,
             notes,
         })

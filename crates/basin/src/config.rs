@@ -25,6 +25,10 @@ pub struct BasinFile {
     pub losses: Option<LossParams>,
     #[serde(default)]
     pub gauges: Vec<GaugeSpec>,
+    /// Places watched for flooding (a village, a road, a hospital): polygons in a vector
+    /// file with a rule; the run raises a warning when the rule starts or stops holding.
+    #[serde(default)]
+    pub watch_areas: Vec<WatchAreaSpec>,
 }
 
 /// Manning's n: one of three forms. Read through [`RoughnessKeys`], so a misspelt key
@@ -146,6 +150,85 @@ pub struct GaugeSpec {
     pub name: String,
     pub x: f64,
     pub y: f64,
+    /// Named levels at this gauge (e.g. warning, danger); crossing one up or down is a
+    /// warning event of the run.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdSpec>,
+}
+
+/// How serious a crossed threshold is; the app colours warnings by it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth watching (e.g. a river over its banks in fields).
+    Advisory,
+    /// Act: a warning level (e.g. 警戒水位, a flood-warning level).
+    #[default]
+    Warning,
+    /// Danger to people or works (e.g. 保证水位, a guaranteed or design level).
+    Danger,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Advisory => "advisory",
+            Severity::Warning => "warning",
+            Severity::Danger => "danger",
+        }
+    }
+}
+
+/// One named threshold at a gauge: a water level (m, the DEM's datum) or a depth (m);
+/// exactly one of the two.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_m: Option<f64>,
+    #[serde(default)]
+    pub severity: Severity,
+    /// The value must fall this far below the threshold before it counts as crossed
+    /// downwards (m), so that a level hovering at the threshold raises one warning, not
+    /// one per step. Default [`DEFAULT_HYSTERESIS_M`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hysteresis_m: Option<f64>,
+}
+
+/// Default fall below a threshold (m) before it counts as crossed downwards.
+pub const DEFAULT_HYSTERESIS_M: f64 = 0.01;
+
+/// A watched place: the polygons of a vector file (all its features, or those whose
+/// `name` field is `feature`) and one rule.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchAreaSpec {
+    pub name: String,
+    /// Vector file GDAL/OGR reads (GeoJSON, GeoPackage, Shapefile, …), in the DEM's CRS,
+    /// relative to the basin folder.
+    pub file: PathBuf,
+    /// Layer of the file (default: its first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Only the features whose `name` field holds this (default: every feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// Rule: some cell inside is deeper than this (m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth_above_m: Option<f64>,
+    /// Rule: some cell inside has at least this hazard class now (1–6 ARR, 1–4 UK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hazard_at_least: Option<u8>,
+    /// How many cells must meet the rule (default 1: any cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_cells: Option<usize>,
+    #[serde(default)]
+    pub severity: Severity,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

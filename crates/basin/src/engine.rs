@@ -11,9 +11,11 @@ use hydro::{BreachStatus, Solver};
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
 use crate::hazard::HazardTables;
+use crate::hotstart::{SavedRun, read_state, write_state};
 use crate::results::{GaugeRecords, envelopes, write_masked};
 use crate::runner::{RunSummary, build_solver, write_results};
 use crate::scenario::Scenario;
+use crate::warnings::Watch;
 
 /// What a step did that its driver may act on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,8 +25,19 @@ pub enum Event {
     Output { index: u64, sim_time_s: f64 },
     /// The bed changed in this step (a breach started, is forming or just completed).
     BedChanged,
+    /// A threshold or watch area was crossed: `Run::watch().events[index]`.
+    Warning { index: usize },
     /// The scenario's duration was reached.
     Finished,
+}
+
+/// How a run continues from a saved state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// As if it had never stopped: issue time, gauge records and warnings kept.
+    Continue,
+    /// A new run issued at the state's time (a forecast).
+    IssueNow,
 }
 
 /// One scenario of a basin in progress.
@@ -35,9 +48,15 @@ pub struct Run {
     solver: Solver,
     hazard: HazardTables,
     gauges: GaugeRecords,
+    /// Thresholds and watch areas: their state and the warnings raised.
+    watch: Watch,
     /// Index of the next output time.
     next_output: u64,
     active_cells: usize,
+    /// The state file this run continued from, and its time.
+    resumed_from: Option<(std::path::PathBuf, f64)>,
+    /// Solver steps already taken when this run started (non-zero after a hot start).
+    steps_at_start: u64,
     /// The breaches' statuses before the current step (kept to spare an allocation per
     /// step).
     breaches_before: Vec<BreachStatus>,
@@ -57,7 +76,10 @@ impl Run {
             solver,
             hazard,
             gauges: GaugeRecords::default(),
+            watch: Watch::default(),
             next_output: 1,
+            steps_at_start: 0,
+            resumed_from: None,
             breaches_before: Vec::new(),
         };
         run.record_start();
@@ -70,6 +92,8 @@ impl Run {
         self.solver = Self::new_solver(&self.basin, &self.scenario, &self.hazard)?;
         self.gauges = GaugeRecords::default();
         self.next_output = 1;
+        self.steps_at_start = 0;
+        self.resumed_from = None;
         self.record_start();
         Ok(())
     }
@@ -86,9 +110,32 @@ impl Run {
         Ok(solver)
     }
 
+    /// Sample the gauges at the start and compare the start state with the thresholds
+    /// (lead time 0: the issue time is the start).
     fn record_start(&mut self) {
         let t = self.solver.sim_time_s();
         self.gauges.sample(&self.solver, &self.basin, t);
+        self.watch = Watch::new(&self.basin, t);
+        self.check_watch(t, &mut Vec::new());
+    }
+
+    /// Compare the state now with the thresholds and watch areas; each crossing becomes
+    /// an [`Event::Warning`].
+    fn check_watch(&mut self, t: f64, events: &mut Vec<Event>) {
+        let first = self.watch.events.len();
+        let added = self.watch.check(
+            &self.solver,
+            &self.basin,
+            &self.hazard,
+            self.scenario.file.hazard,
+            t,
+        );
+        events.extend((first..first + added).map(|index| Event::Warning { index }));
+    }
+
+    /// Thresholds' and watch areas' state, and every warning raised so far.
+    pub fn watch(&self) -> &Watch {
+        &self.watch
     }
 
     pub fn basin(&self) -> &Arc<Basin> {
@@ -135,6 +182,75 @@ impl Run {
         (index as f64 * self.scenario.file.output_interval_s).min(self.duration_s())
     }
 
+    /// Solver steps taken by this run (after a hot start: since the saved state).
+    pub fn steps_this_run(&self) -> u64 {
+        self.solver.steps() - self.steps_at_start
+    }
+
+    /// Save the run's state (solver, envelopes, gauge records, warnings, clock) to a CF
+    /// NetCDF file for a hot start; see [`crate::hotstart`].
+    pub fn save_state(&self, path: &Path) -> Result<()> {
+        write_state(
+            path,
+            &self.basin,
+            &self.scenario.file.name,
+            &SavedRun {
+                solver: self.solver.state(),
+                gauges: self.gauges.clone(),
+                watch: self.watch.clone(),
+                next_output: self.next_output,
+            },
+        )
+    }
+
+    /// Continue from a state saved by [`Run::save_state`] on the same basin. With
+    /// `Continue` the run goes on as if it had never stopped (same issue time, the gauge
+    /// records and warnings so far kept): 0–T equals 0–T/2 saved and resumed, bit for
+    /// bit. With `IssueNow` it is a new forecast issued at the state's time: gauge
+    /// records start there and lead times count from there.
+    pub fn restore_state(&mut self, path: &Path, how: Resume) -> Result<()> {
+        let saved = read_state(path, &self.basin)?;
+        let t = saved.solver.sim_time_s;
+        if t >= self.duration_s() {
+            return Err(BasinError::invalid(
+                path,
+                "sim_time_s",
+                format!(
+                    "is {t} s, not before the end of {} ({} s): there is nothing left to run",
+                    self.scenario.path.display(),
+                    self.duration_s()
+                ),
+                "give a scenario whose duration_s lies beyond the state's time",
+            ));
+        }
+        self.solver
+            .restore(&saved.solver)
+            .map_err(|cause| BasinError::Solver {
+                path: path.to_path_buf(),
+                cause,
+            })?;
+        self.steps_at_start = saved.solver.steps;
+        self.resumed_from = Some((path.to_path_buf(), t));
+        // The first output time after the state's time (the schedule may differ from the
+        // saving run's).
+        self.next_output = (t / self.scenario.file.output_interval_s).floor() as u64;
+        while self.output_time_s(self.next_output) <= t {
+            self.next_output += 1;
+        }
+        let fits = saved.watch.fits(&self.basin);
+        match how {
+            Resume::Continue if fits => {
+                self.gauges = saved.gauges;
+                self.watch = saved.watch;
+            }
+            _ => {
+                self.gauges = GaugeRecords::default();
+                self.record_start();
+            }
+        }
+        Ok(())
+    }
+
     /// Active (data) cells of the basin, for cell-updates/s.
     pub fn active_cells(&self) -> usize {
         self.active_cells
@@ -169,6 +285,7 @@ impl Run {
             events.push(Event::BedChanged);
         }
         self.breaches_before = before;
+        self.check_watch(report.sim_time_s, &mut events);
         if report.sim_time_s >= output_end {
             self.gauges
                 .sample(&self.solver, &self.basin, report.sim_time_s);
@@ -192,8 +309,8 @@ impl Run {
         Ok(name)
     }
 
-    /// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state reached
-    /// into the existing folder `dir`; `status` goes into the summary.
+    /// Write the result GeoTIFFs, `gauges.csv`, `warnings.csv` and `summary.json` of the
+    /// state reached into the existing folder `dir`; `status` goes into the summary.
     pub fn write_results(
         &self,
         dir: &Path,
@@ -201,15 +318,12 @@ impl Run {
         status: &str,
         threads: usize,
     ) -> Result<RunSummary> {
-        write_results(
-            &self.basin,
-            &self.scenario,
-            &self.solver,
-            &self.gauges,
-            dir,
-            wall_s,
-            status,
-            threads,
-        )
+        write_results(self, dir, wall_s, status, threads)
+    }
+
+    /// The state file this run continued from and its time, after
+    /// [`Run::restore_state`].
+    pub fn resumed_from(&self) -> Option<(&Path, f64)> {
+        self.resumed_from.as_ref().map(|(p, t)| (p.as_path(), *t))
     }
 }

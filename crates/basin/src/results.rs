@@ -246,7 +246,7 @@ pub fn write_masked<T: Copy + Into<f64>>(
 }
 
 /// One gauge at one time: depth (m), level (m), speed (m/s).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaugeSample {
     pub depth_m: f64,
     pub level_m: f64,
@@ -271,7 +271,7 @@ impl GaugeSample {
 }
 
 /// Gauge samples over time: one row per output time.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaugeRecords {
     pub rows: Vec<(f64, Vec<GaugeSample>)>,
 }

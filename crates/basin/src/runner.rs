@@ -13,10 +13,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::basin::Basin;
-use crate::engine::{Event, Run};
+use crate::engine::{Event, Resume, Run};
 use crate::error::{BasinError, Result};
-use crate::results::{GaugeRecords, envelopes, write_layers};
+use crate::results::{envelopes, write_layers};
 use crate::scenario::Scenario;
+use crate::warnings::WarningsSummary;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +35,14 @@ pub struct RunOptions {
     pub abort: Arc<AtomicBool>,
     /// Where the run's notes go (assumptions, capped settings, stale folders removed).
     pub log: Log,
+    /// Continue from this saved state (`--from-state`) instead of the basin's initial
+    /// state, as if the run had never stopped.
+    pub from_state: Option<PathBuf>,
+    /// Save the state reached here at the end (`--save-state`), also when cancelled.
+    pub save_state: Option<PathBuf>,
+    /// Also save the state at these simulated times, as `state_<t>s.nc` in the results
+    /// folder (`--save-state-at`); the run lands on each, as on its output times.
+    pub save_state_at: Vec<f64>,
 }
 
 /// A sink for the run's notes, e.g. the command line's stderr.
@@ -99,7 +108,11 @@ pub struct RunSummary {
     pub cell_size_m: (f64, f64),
     pub crs: String,
     pub active_cells: usize,
+    /// Solver steps taken by this run (after a hot start: since the state).
     pub steps: u64,
+    /// The state this run continued from (`--from-state`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<ResumedFrom>,
     pub sim_time_s: f64,
     pub duration_s: f64,
     pub wall_time_s: f64,
@@ -110,6 +123,8 @@ pub struct RunSummary {
     pub max_depth_m: f64,
     pub max_speed_m_s: f64,
     pub outputs: Vec<String>,
+    /// Threshold and watch-area crossings, with lead times from the issue time.
+    pub warnings: WarningsSummary,
     /// Assumptions made on the way (e.g. metres for a DEM without a CRS).
     pub notes: Vec<String>,
     pub versions: Versions,
@@ -122,12 +137,18 @@ impl RunSummary {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct ResumedFrom {
+    pub state: PathBuf,
+    pub sim_time_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct Versions {
     pub rivertwin: &'static str,
     pub gdal: String,
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
+pub(crate) fn sha256_of(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|cause| BasinError::Io {
         path: path.to_path_buf(),
         cause,
@@ -234,6 +255,32 @@ fn run_in_pool(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunSummary> {
     let mut run = Run::new(Arc::new(basin), Arc::new(scenario))?;
+    if let Some(state) = &options.from_state {
+        run.restore_state(state, Resume::Continue)?;
+        options.log.note(&format!(
+            "continuing from {} at t = {} s",
+            state.display(),
+            run.sim_time_s()
+        ));
+    }
+    let mut save_at = options.save_state_at.clone();
+    save_at.sort_by(f64::total_cmp);
+    save_at.dedup();
+    if let Some(&t) = save_at
+        .iter()
+        .find(|&&t| !(t.is_finite() && t > run.sim_time_s() && t <= run.duration_s()))
+    {
+        return Err(BasinError::invalid(
+            run.scenario().path.clone(),
+            "--save-state-at",
+            format!("has {t} s"),
+            format!(
+                "give times after the start ({} s) and at most the duration ({} s)",
+                run.sim_time_s(),
+                run.duration_s()
+            ),
+        ));
+    }
 
     // Write into a temporary sibling folder; rename at the end.
     let tmp = partial_folder(out);
@@ -250,15 +297,25 @@ fn run_in_pool(
             Ok(())
         }
     };
-    let result = run_steps(&mut run, &tmp, options, progress).and_then(|(wall, cancelled)| {
-        aborted()?;
-        let status = if cancelled {
-            STATUS_CANCELLED
-        } else {
-            "complete"
-        };
-        run.write_results(&tmp, wall, status, threads)
-    });
+    let result =
+        run_steps(&mut run, &tmp, options, &save_at, progress).and_then(|(wall, cancelled)| {
+            aborted()?;
+            let status = if cancelled {
+                STATUS_CANCELLED
+            } else {
+                "complete"
+            };
+            let summary = run.write_results(&tmp, wall, status, threads)?;
+            if let Some(path) = &options.save_state {
+                run.save_state(path)?;
+                options.log.note(&format!(
+                    "state at t = {} s saved to {}",
+                    run.sim_time_s(),
+                    path.display()
+                ));
+            }
+            Ok(summary)
+        });
     let placed = result.and_then(|summary| {
         aborted()?;
         put_in_place(&tmp, out, options.force).map(|()| summary)
@@ -465,8 +522,10 @@ fn run_steps(
     run: &mut Run,
     dir: &Path,
     options: &RunOptions,
+    save_at: &[f64],
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<(f64, bool)> {
+    let mut saves = save_at.iter().copied().peekable();
     let duration = run.duration_s();
     let cells = run.active_cells() as f64;
     let snapshots = run.scenario().file.depth_snapshots;
@@ -474,7 +533,7 @@ fn run_steps(
     let mut last_report = 0.0;
     let report = |run: &Run, started: &Instant| {
         let wall = started.elapsed().as_secs_f64();
-        let steps = run.solver().steps();
+        let steps = run.steps_this_run();
         Progress {
             sim_time_s: run.sim_time_s(),
             duration_s: duration,
@@ -492,13 +551,24 @@ fn run_steps(
         if options.cancel.load(Ordering::SeqCst) || options.abort.load(Ordering::SeqCst) {
             return Ok((started.elapsed().as_secs_f64(), true));
         }
-        for event in run.step(None)? {
-            if let Event::Output { index, .. } = event {
-                if snapshots {
-                    run.write_depth_snapshot(dir, index)?;
+        for event in run.step(saves.peek().copied())? {
+            match event {
+                Event::Output { index, .. } => {
+                    if snapshots {
+                        run.write_depth_snapshot(dir, index)?;
+                    }
+                    progress(&report(run, &started));
                 }
-                progress(&report(run, &started));
+                Event::Warning { index } => {
+                    options.log.note(&run.watch().events[index].describe());
+                }
+                Event::BedChanged | Event::Finished => {}
             }
+        }
+        if saves.peek().is_some_and(|&t| run.sim_time_s() >= t) {
+            let t = run.sim_time_s();
+            run.save_state(&dir.join(format!("state_{t}s.nc")))?;
+            saves.next();
         }
         let wall = started.elapsed().as_secs_f64();
         if wall - last_report > 1.0 {
@@ -512,21 +582,22 @@ fn run_steps(
 /// Write the result GeoTIFFs, `gauges.csv` and `summary.json` of the state `solver` has
 /// reached into the existing folder `dir`. The headless runner calls it at the end of a
 /// run; the app calls it for a snapshot of a live run. `status` goes into the summary.
-#[allow(clippy::too_many_arguments)]
 pub fn write_results(
-    basin: &Basin,
-    scenario: &Scenario,
-    solver: &Solver,
-    gauges: &GaugeRecords,
+    run: &Run,
     dir: &Path,
     wall: f64,
     status: &str,
     threads: usize,
 ) -> Result<RunSummary> {
+    let (basin, scenario, solver) = (&**run.basin(), &**run.scenario(), run.solver());
+    let (gauges, watch) = (run.gauges(), run.watch());
+    let steps = run.steps_this_run();
     let mut outputs = write_layers(dir, basin, solver)?;
     let env = envelopes(solver);
     gauges.write(&dir.join("gauges.csv"), basin)?;
     outputs.push("gauges.csv".into());
+    watch.write_csv(&dir.join("warnings.csv"))?;
+    outputs.push("warnings.csv".into());
     outputs.push("summary.json".into());
     let mut inputs = Vec::new();
     for path in basin
@@ -556,12 +627,16 @@ pub fn write_results(
         cell_size_m: (basin.grid().cell_size_x(), basin.grid().cell_size_y()),
         crs: crate::raster::crs_label(&basin.dem.crs_wkt),
         active_cells,
-        steps: solver.steps(),
+        steps,
+        resumed_from: run.resumed_from().map(|(path, t)| ResumedFrom {
+            state: path.to_path_buf(),
+            sim_time_s: t,
+        }),
         sim_time_s: solver.sim_time_s(),
         duration_s: scenario.file.duration_s,
         wall_time_s: wall,
         cell_updates_per_s: if wall > 0.0 {
-            solver.steps() as f64 * active_cells as f64 / wall
+            steps as f64 * active_cells as f64 / wall
         } else {
             0.0
         },
@@ -579,6 +654,7 @@ pub fn write_results(
             .map(|&v| f64::from(v))
             .fold(0.0, f64::max),
         outputs,
+        warnings: watch.summary(),
         notes: basin.notes.clone(),
         versions: Versions {
             rivertwin: env!("CARGO_PKG_VERSION"),

@@ -38,7 +38,7 @@ fn run_writes_gis_ready_results() {
         .map(|l| l.file_name())
         .collect();
     let mut listed = layers.clone();
-    listed.extend(["gauges.csv".to_string(), "summary.json".to_string()]);
+    listed.extend(["gauges.csv", "warnings.csv", "summary.json"].map(String::from));
     assert_eq!(s.outputs, listed);
     for name in &layers {
         let r = read_raster(&out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -45,6 +45,16 @@ pub enum SolverError {
         reason: String,
     },
 
+    /// A saved state does not fit the solver it is restored into.
+    #[error(
+        "the saved state has {what} = {saved} but this run has {here}; continue a state only with the basin and scenario set-up that saved it"
+    )]
+    StateMismatch {
+        what: String,
+        saved: String,
+        here: String,
+    },
+
     /// A solver or boundary parameter outside its valid range.
     #[error("parameter `{name}` = {value} is invalid: {expected}")]
     InvalidParameter {

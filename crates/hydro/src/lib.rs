@@ -34,6 +34,7 @@ mod grid;
 mod kernel;
 mod series;
 mod solver;
+mod state;
 mod tiles;
 
 pub use boundary::{Boundaries, BoundarySegment, EdgeBoundary};
@@ -43,4 +44,5 @@ pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
+pub use state::{BreachProgress, EnvelopeValues, SolverState};
 pub use tiles::{SPAN_TILES, Sweep, TILE_COLS, TILE_ROWS};

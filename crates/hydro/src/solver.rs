@@ -11,6 +11,7 @@ use crate::envelope::{
 use crate::kernel::{
     self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tile, Tracking,
 };
+use crate::state::{BreachProgress, EnvelopeValues, SolverState};
 use crate::tiles::{Sweep, TILE_COLS, Tiles, rows_per_tile};
 use crate::{
     Boundaries, Breach, BreachStatus, BreachTrigger, Edge, EdgeBoundary, Grid, Losses, PointSource,
@@ -102,7 +103,7 @@ pub struct StepReport {
 }
 
 /// The water balance since the state was set: every volume that entered or left, in f64.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WaterBalance {
     pub initial_storage_m3: f64,
     pub storage_m3: f64,
@@ -1445,6 +1446,173 @@ impl Solver {
             );
         }
         self.envelopes = Some(env);
+        Ok(())
+    }
+
+    /// The run so far, to save for a hot start (see [`SolverState`]).
+    pub fn state(&self) -> SolverState {
+        let own = |a: &Array2<f64>| inner(a).to_owned();
+        SolverState {
+            sim_time_s: self.sim_time_s,
+            steps: self.steps,
+            max_rate_per_s: self.max_rate_per_s,
+            inflow_scale: self.inflow_scale,
+            balance: self.balance,
+            depth_m: own(&self.cur.h),
+            qx_m2_s: own(&self.cur.qx),
+            qy_m2_s: own(&self.cur.qy),
+            bed_m: own(&self.bed_m),
+            infiltrated_m: self.losses.as_ref().map(|l| own(&l.infiltrated_m)),
+            breaches: self
+                .breaches
+                .iter()
+                .map(|b| BreachProgress {
+                    started_s: b.started_s,
+                    fraction: b.fraction,
+                    crest_m: b.crest_m.clone(),
+                })
+                .collect(),
+            envelopes: self.envelopes.as_ref().map(|e| {
+                let f32s = |a: &Array2<f32>| inner(a).to_owned();
+                EnvelopeValues {
+                    max_depth_m: f32s(&e.max_depth_m),
+                    max_speed_m_s: f32s(&e.max_speed_m_s),
+                    max_depth_speed_m2_s: f32s(&e.max_depth_speed_m2_s),
+                    max_hazard: f32s(&e.max_hazard),
+                    first_inundation_s: f32s(&e.first_inundation_s),
+                    duration_inundated_s: own(&e.duration_inundated_s),
+                }
+            }),
+        }
+    }
+
+    /// Continue from a saved run: this solver must be built from the same inputs (grid,
+    /// breaches, losses on or off, envelopes tracked or not) as the one that saved it.
+    /// The steps that follow are the same bits as the saved run's would have been.
+    pub fn restore(&mut self, state: &SolverState) -> Result<(), SolverError> {
+        let mismatch = |what: &str, saved: String, here: String| SolverError::StateMismatch {
+            what: what.to_string(),
+            saved,
+            here,
+        };
+        for (field, a) in [
+            ("depth_m", &state.depth_m),
+            ("qx_m2_s", &state.qx_m2_s),
+            ("qy_m2_s", &state.qy_m2_s),
+            ("bed_m", &state.bed_m),
+        ] {
+            check_shape(field, &self.grid, &a.view())?;
+        }
+        check_cells(
+            "depth_m",
+            &state.depth_m.view(),
+            |v| v.is_finite() && v >= 0.0,
+            "a finite depth ≥ 0 m",
+        )?;
+        if state.breaches.len() != self.breaches.len() {
+            return Err(mismatch(
+                "breaches",
+                state.breaches.len().to_string(),
+                self.breaches.len().to_string(),
+            ));
+        }
+        for (i, (saved, here)) in state.breaches.iter().zip(&self.breaches).enumerate() {
+            if saved.crest_m.len() != here.breach.cells.len() {
+                return Err(mismatch(
+                    &format!("cells of breach {i}"),
+                    saved.crest_m.len().to_string(),
+                    here.breach.cells.len().to_string(),
+                ));
+            }
+        }
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
+        if state.infiltrated_m.is_some() != self.losses.is_some() {
+            return Err(mismatch(
+                "losses",
+                on_off(state.infiltrated_m.is_some()),
+                on_off(self.losses.is_some()),
+            ));
+        }
+        if state.envelopes.is_some() != self.envelopes.is_some() {
+            return Err(mismatch(
+                "envelopes",
+                on_off(state.envelopes.is_some()),
+                on_off(self.envelopes.is_some()),
+            ));
+        }
+        if let Some(i) = &state.infiltrated_m {
+            check_shape("infiltrated_m", &self.grid, &i.view())?;
+        }
+        if let Some(e) = &state.envelopes {
+            check_shape("max_depth_m", &self.grid, &e.max_depth_m.view())?;
+            check_shape("max_speed_m_s", &self.grid, &e.max_speed_m_s.view())?;
+            check_shape(
+                "max_depth_speed_m2_s",
+                &self.grid,
+                &e.max_depth_speed_m2_s.view(),
+            )?;
+            check_shape("max_hazard", &self.grid, &e.max_hazard.view())?;
+            check_shape(
+                "first_inundation_s",
+                &self.grid,
+                &e.first_inundation_s.view(),
+            )?;
+            check_shape(
+                "duration_inundated_s",
+                &self.grid,
+                &e.duration_inundated_s.view(),
+            )?;
+        }
+        for (name, v, ok) in [
+            ("sim_time_s", state.sim_time_s, state.sim_time_s.is_finite()),
+            (
+                "max_rate_per_s",
+                state.max_rate_per_s,
+                state.max_rate_per_s.is_finite() && state.max_rate_per_s >= 0.0,
+            ),
+            (
+                "inflow_scale",
+                state.inflow_scale,
+                state.inflow_scale.is_finite() && state.inflow_scale >= 0.0,
+            ),
+        ] {
+            if !ok {
+                return Err(SolverError::InvalidParameter {
+                    name,
+                    value: v,
+                    expected: "a finite value (≥ 0 for rates and factors) from a saved state",
+                });
+            }
+        }
+
+        inner_mut(&mut self.cur.h).assign(&state.depth_m);
+        inner_mut(&mut self.cur.qx).assign(&state.qx_m2_s);
+        inner_mut(&mut self.cur.qy).assign(&state.qy_m2_s);
+        inner_mut(&mut self.bed_m).assign(&state.bed_m);
+        self.refresh_ghost_bed();
+        if let (Some(l), Some(i)) = (&mut self.losses, &state.infiltrated_m) {
+            inner_mut(&mut l.infiltrated_m).assign(i);
+        }
+        for (b, saved) in self.breaches.iter_mut().zip(&state.breaches) {
+            b.started_s = saved.started_s;
+            b.fraction = saved.fraction;
+            b.crest_m.clone_from(&saved.crest_m);
+        }
+        if let (Some(e), Some(saved)) = (&mut self.envelopes, &state.envelopes) {
+            inner_mut(&mut e.max_depth_m).assign(&saved.max_depth_m);
+            inner_mut(&mut e.max_speed_m_s).assign(&saved.max_speed_m_s);
+            inner_mut(&mut e.max_depth_speed_m2_s).assign(&saved.max_depth_speed_m2_s);
+            inner_mut(&mut e.max_hazard).assign(&saved.max_hazard);
+            inner_mut(&mut e.first_inundation_s).assign(&saved.first_inundation_s);
+            inner_mut(&mut e.duration_inundated_s).assign(&saved.duration_inundated_s);
+        }
+        self.sim_time_s = state.sim_time_s;
+        self.steps = state.steps;
+        self.inflow_scale = state.inflow_scale;
+        // Ghost cells of the state at its time, tiles' wet flags, both buffers re-synced.
+        self.refresh();
+        self.max_rate_per_s = state.max_rate_per_s;
+        self.balance = state.balance;
         Ok(())
     }
 

@@ -1,0 +1,443 @@
+//! Saved states for a hot start: a run's state written to a CF NetCDF file through GDAL
+//! and read back into a run of the same basin (see docs/hot-start.md).
+//!
+//! The grids (depth, discharges, bed, infiltration, envelopes) are NetCDF variables on
+//! the DEM's grid and CRS, Float64 (the f32 envelopes are exact in f64), so `ncdump`,
+//! QGIS, xarray or `gdalinfo` read them. The scalar and tabular state (clock, steps,
+//! water balance, breaches, gauge records, warnings) is one JSON text attribute,
+//! `rivertwin_state`, whose numbers round-trip exactly; identity and version are
+//! attributes of their own.
+
+use std::path::{Path, PathBuf};
+
+use hydro::{BreachProgress, EnvelopeValues, SolverState, WaterBalance};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::basin::Basin;
+use crate::error::{BasinError, Result};
+use crate::netcdf::{NcReader, NcWriter};
+use crate::raster::{crs_label, same_crs};
+use crate::results::GaugeRecords;
+use crate::warnings::Watch;
+
+/// Value of the `rivertwin_format` attribute.
+pub const STATE_FORMAT: &str = "rivertwin hot-start state";
+/// Version of the layout written; a file of a newer version is refused.
+pub const STATE_VERSION: u32 = 1;
+
+/// A run engine's state: the solver's and what the engine records around it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedRun {
+    pub solver: SolverState,
+    pub gauges: GaugeRecords,
+    pub watch: Watch,
+    /// Index of the next output time.
+    pub next_output: u64,
+}
+
+/// Who the state belongs to: refused unless it matches the basin it is loaded into.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Identity {
+    basin: String,
+    rows: usize,
+    cols: usize,
+    geo_transform: [f64; 6],
+    dem_sha256: String,
+}
+
+/// The JSON attribute.
+#[derive(Serialize, Deserialize)]
+struct Scalars {
+    identity: Identity,
+    scenario: String,
+    sim_time_s: f64,
+    steps: u64,
+    max_rate_per_s: f64,
+    inflow_scale: f64,
+    balance: WaterBalance,
+    breaches: Vec<Breach>,
+    next_output: u64,
+    gauges: GaugeRecords,
+    watch: Watch,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Breach {
+    started_s: Option<f64>,
+    fraction: f64,
+    crest_m: Vec<f64>,
+}
+
+/// Variable names of the grids, in the order they are written.
+const DEPTH: &str = "depth_m";
+const QX: &str = "qx_m2_s";
+const QY: &str = "qy_m2_s";
+const BED: &str = "bed_m";
+const INFILTRATED: &str = "infiltrated_m";
+const ENVELOPES: [&str; 6] = [
+    "max_depth_m",
+    "max_speed_m_s",
+    "max_depth_speed_m2_s",
+    "max_hazard",
+    "first_inundation_s",
+    "duration_inundated_s",
+];
+
+fn identity(basin: &Basin) -> Result<Identity> {
+    Ok(Identity {
+        basin: basin.file.name.clone(),
+        rows: basin.grid().rows,
+        cols: basin.grid().cols,
+        geo_transform: basin.grid().geo_transform(),
+        dem_sha256: crate::runner::sha256_of(&basin.dem.path)?,
+    })
+}
+
+/// Write `saved` for `basin` to `path`: into a hidden file beside it first, renamed into
+/// place when complete, so that a state file is never half-written.
+pub fn write_state(
+    path: &Path,
+    basin: &Basin,
+    scenario_name: &str,
+    saved: &SavedRun,
+) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let s = &saved.solver;
+    let mut grids: Vec<(&str, Array2<f64>)> = vec![
+        (DEPTH, s.depth_m.clone()),
+        (QX, s.qx_m2_s.clone()),
+        (QY, s.qy_m2_s.clone()),
+        (BED, s.bed_m.clone()),
+    ];
+    if let Some(i) = &s.infiltrated_m {
+        grids.push((INFILTRATED, i.clone()));
+    }
+    if let Some(e) = &s.envelopes {
+        let f = |a: &Array2<f32>| a.mapv(f64::from);
+        grids.extend([
+            (ENVELOPES[0], f(&e.max_depth_m)),
+            (ENVELOPES[1], f(&e.max_speed_m_s)),
+            (ENVELOPES[2], f(&e.max_depth_speed_m2_s)),
+            (ENVELOPES[3], f(&e.max_hazard)),
+            (ENVELOPES[4], f(&e.first_inundation_s)),
+            (ENVELOPES[5], e.duration_inundated_s.clone()),
+        ]);
+    }
+    let scalars = Scalars {
+        identity: identity(basin)?,
+        scenario: scenario_name.to_string(),
+        sim_time_s: s.sim_time_s,
+        steps: s.steps,
+        max_rate_per_s: s.max_rate_per_s,
+        inflow_scale: s.inflow_scale,
+        balance: s.balance,
+        breaches: s
+            .breaches
+            .iter()
+            .map(|b| Breach {
+                started_s: b.started_s,
+                fraction: b.fraction,
+                crest_m: b.crest_m.clone(),
+            })
+            .collect(),
+        next_output: saved.next_output,
+        gauges: saved.gauges.clone(),
+        watch: saved.watch.clone(),
+    };
+    let json = serde_json::to_string(&scalars).map_err(|e| fail(&e))?;
+
+    let attrs = [
+        ("Conventions", "CF-1.8".to_string()),
+        ("source", format!("rivertwin {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "title",
+            format!(
+                "rivertwin state of {} at t = {} s",
+                basin.file.name, s.sim_time_s
+            ),
+        ),
+        ("rivertwin_format", STATE_FORMAT.to_string()),
+        ("rivertwin_format_version", STATE_VERSION.to_string()),
+        ("rivertwin_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("rivertwin_basin", basin.file.name.clone()),
+        ("rivertwin_scenario", scenario_name.to_string()),
+        ("rivertwin_sim_time_s", format!("{}", s.sim_time_s)),
+        ("rivertwin_state", json),
+    ];
+    let tmp = hidden_sibling(path);
+    let written = write_variables(&tmp, basin, grids, &attrs)
+        .map_err(|e| fail(&e))
+        .and_then(|()| {
+            // Read back what a restore would read: a file that does not give the same
+            // state (a full disk) is an error, never a state file.
+            let (solver, run) = read_grids_and_scalars(&tmp)?;
+            let same = solver.same_bits(&saved.solver)
+                && run.gauges == saved.gauges
+                && run.watch == saved.watch
+                && run.next_output == saved.next_output;
+            if !same {
+                return Err(fail(
+                    &"the file written does not read back as written; the disk may be full",
+                ));
+            }
+            std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// The grids as NetCDF variables, with the global attributes.
+fn write_variables(
+    path: &Path,
+    basin: &Basin,
+    grids: Vec<(&str, Array2<f64>)>,
+    attrs: &[(&str, String)],
+) -> std::result::Result<(), String> {
+    let mut nc = NcWriter::create(path, basin.grid(), &basin.dem.crs_wkt)?;
+    for (key, value) in attrs {
+        nc.attribute(key, value)?;
+    }
+    for (name, values) in grids {
+        let (unit, long_name) = describe(name);
+        let values = values.as_standard_layout();
+        let values = values.as_slice().ok_or("a grid is not contiguous")?;
+        nc.variable(name, values, unit, long_name)?;
+    }
+    nc.close()
+}
+
+/// Unit and long name of each variable.
+fn describe(name: &str) -> (&'static str, &'static str) {
+    match name {
+        DEPTH => ("m", "water depth"),
+        QX => ("m2 s-1", "unit discharge along x (columns)"),
+        QY => ("m2 s-1", "unit discharge along y (rows)"),
+        BED => ("m", "bed elevation, lowered where breaches formed"),
+        INFILTRATED => ("m", "water infiltrated so far"),
+        "max_depth_m" => ("m", "maximum depth so far"),
+        "max_speed_m_s" => ("m s-1", "maximum speed so far"),
+        "max_depth_speed_m2_s" => ("m2 s-1", "maximum depth times speed so far"),
+        "max_hazard" => ("1", "highest hazard class so far"),
+        "first_inundation_s" => ("s", "time a cell first went under (NaN: not yet)"),
+        "duration_inundated_s" => ("s", "time spent under water so far"),
+        _ => ("1", ""),
+    }
+}
+
+/// `.<stem>.partial-<pid>.nc` beside `path`.
+fn hidden_sibling(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    path.with_file_name(format!(".{stem}.partial-{}.nc", std::process::id()))
+}
+
+/// Read a state file for `basin`: refused (with what differs and what to do) when it is
+/// not a rivertwin state, is of a newer format, or belongs to another basin or grid.
+pub fn read_state(path: &Path, basin: &Basin) -> Result<SavedRun> {
+    if !path.is_file() {
+        return Err(BasinError::Io {
+            path: path.to_path_buf(),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            fix: "give a state file written by `rivertwin run … --save-state`",
+        });
+    }
+    check_header(path, basin)?;
+    check_identity(path, basin)?;
+    let (_, saved) = read_grids_and_scalars(path)?;
+    Ok(saved)
+}
+
+fn unreadable(path: &Path, reason: impl std::fmt::Display) -> BasinError {
+    BasinError::invalid(
+        path,
+        "state",
+        format!("cannot be read as a saved state ({reason})"),
+        "the file may be truncated or not a rivertwin state; save it again with --save-state",
+    )
+}
+
+fn check_header(path: &Path, basin: &Basin) -> Result<()> {
+    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
+    let bad =
+        |key: &str, problem: String, fix: String| BasinError::invalid(path, key, problem, fix);
+    if nc.attribute("rivertwin_format").as_deref() != Some(STATE_FORMAT) {
+        return Err(bad(
+            "rivertwin_format",
+            "is missing: this NetCDF file is not a rivertwin state".into(),
+            "give a state file written by `rivertwin run … --save-state`".into(),
+        ));
+    }
+    let version = nc.attribute("rivertwin_format_version").unwrap_or_default();
+    match version.trim().parse::<u32>() {
+        Ok(v) if v <= STATE_VERSION => {}
+        Ok(v) => {
+            return Err(bad(
+                "rivertwin_format_version",
+                format!(
+                    "is {v}, newer than the {STATE_VERSION} this rivertwin ({}) reads",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                "continue it with the rivertwin that wrote it, or update rivertwin".into(),
+            ));
+        }
+        Err(_) => {
+            return Err(bad(
+                "rivertwin_format_version",
+                format!("is `{version}`, not a version number"),
+                "save the state again with --save-state".into(),
+            ));
+        }
+    }
+    let saved_basin = nc.attribute("rivertwin_basin").unwrap_or_default();
+    if saved_basin != basin.file.name {
+        return Err(bad(
+            "rivertwin_basin",
+            format!(
+                "is `{saved_basin}`, but this scenario's basin is `{}`",
+                basin.file.name
+            ),
+            "continue a state only in the basin that saved it".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn scalars(path: &Path, nc: &NcReader) -> Result<Scalars> {
+    let json = nc
+        .attribute("rivertwin_state")
+        .ok_or_else(|| unreadable(path, "the attribute `rivertwin_state` is missing"))?;
+    serde_json::from_str(&json)
+        .map_err(|e| unreadable(path, format!("attribute `rivertwin_state`: {e}")))
+}
+
+/// The solver state and the run's state from a state file (no identity check against
+/// a basin: see [`read_state`]). The grids are checked against the identity inside.
+fn read_grids_and_scalars(path: &Path) -> Result<(SolverState, SavedRun)> {
+    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
+    let scalars = scalars(path, &nc)?;
+    let id = &scalars.identity;
+    let read = |name: &str| -> Result<Option<Array2<f64>>> {
+        let Some((rows, cols, values)) = nc.variable(name).map_err(|e| unreadable(path, e))? else {
+            return Ok(None);
+        };
+        if (rows, cols) != (id.rows, id.cols) {
+            return Err(unreadable(
+                path,
+                format!(
+                    "variable {name} is {cols} × {rows} cells, the state says {} × {}",
+                    id.cols, id.rows
+                ),
+            ));
+        }
+        Array2::from_shape_vec((rows, cols), values)
+            .map(Some)
+            .map_err(|e| unreadable(path, e))
+    };
+    let need = |name: &str| -> Result<Array2<f64>> {
+        read(name)?.ok_or_else(|| unreadable(path, format!("variable {name} is missing")))
+    };
+    let f32s = |a: Array2<f64>| a.mapv(|v| v as f32);
+    let envelopes = match read(ENVELOPES[0])? {
+        Some(max_depth) => Some(EnvelopeValues {
+            max_depth_m: f32s(max_depth),
+            max_speed_m_s: f32s(need(ENVELOPES[1])?),
+            max_depth_speed_m2_s: f32s(need(ENVELOPES[2])?),
+            max_hazard: f32s(need(ENVELOPES[3])?),
+            first_inundation_s: f32s(need(ENVELOPES[4])?),
+            duration_inundated_s: need(ENVELOPES[5])?,
+        }),
+        None => None,
+    };
+    let solver = SolverState {
+        sim_time_s: scalars.sim_time_s,
+        steps: scalars.steps,
+        max_rate_per_s: scalars.max_rate_per_s,
+        inflow_scale: scalars.inflow_scale,
+        balance: scalars.balance,
+        depth_m: need(DEPTH)?,
+        qx_m2_s: need(QX)?,
+        qy_m2_s: need(QY)?,
+        bed_m: need(BED)?,
+        infiltrated_m: read(INFILTRATED)?,
+        breaches: scalars
+            .breaches
+            .into_iter()
+            .map(|b| BreachProgress {
+                started_s: b.started_s,
+                fraction: b.fraction,
+                crest_m: b.crest_m,
+            })
+            .collect(),
+        envelopes,
+    };
+    let saved = SavedRun {
+        solver: solver.clone(),
+        gauges: scalars.gauges,
+        watch: scalars.watch,
+        next_output: scalars.next_output,
+    };
+    Ok((solver, saved))
+}
+
+/// Check a state's identity against `basin` (grid, position, CRS, DEM file contents).
+pub fn check_identity(path: &Path, basin: &Basin) -> Result<()> {
+    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
+    let scalars = scalars(path, &nc)?;
+    let here = identity(basin)?;
+    let id = scalars.identity;
+    let bad = |key: &str, problem: String| {
+        BasinError::invalid(
+            path,
+            key,
+            problem,
+            "a state continues only on the basin and DEM that saved it; run from the start instead",
+        )
+    };
+    if (id.rows, id.cols) != (here.rows, here.cols) {
+        return Err(bad(
+            "grid",
+            format!(
+                "is {} × {} cells but {}'s DEM is {} × {}",
+                id.cols, id.rows, basin.file.name, here.cols, here.rows
+            ),
+        ));
+    }
+    if id.geo_transform != here.geo_transform {
+        return Err(bad(
+            "geotransform",
+            format!(
+                "is {:?} but the DEM's is {:?}",
+                id.geo_transform, here.geo_transform
+            ),
+        ));
+    }
+    let srs = nc.crs_wkt(DEPTH).unwrap_or_default();
+    if !srs.is_empty() && !basin.dem.crs_wkt.is_empty() && !same_crs(&srs, &basin.dem.crs_wkt) {
+        return Err(BasinError::CrsMismatch {
+            path_a: basin.dem.path.clone(),
+            path_b: path.to_path_buf(),
+            crs_a: crs_label(&basin.dem.crs_wkt),
+            crs_b: crs_label(&srs),
+        });
+    }
+    if id.dem_sha256 != here.dem_sha256 {
+        return Err(bad(
+            "dem_sha256",
+            format!(
+                "says the DEM was {}…, but {} is now {}… (the DEM changed since the state was saved)",
+                &id.dem_sha256[..12.min(id.dem_sha256.len())],
+                basin.dem.path.display(),
+                &here.dem_sha256[..12]
+            ),
+        ));
+    }
+    Ok(())
+}

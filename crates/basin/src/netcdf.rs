@@ -1,0 +1,380 @@
+//! Writing and reading CF NetCDF-4 files of named grids through GDAL's multidimensional
+//! API (GDAL's raster API numbers the variables of a multi-band copy, and cannot append
+//! one in GDAL 3.6). The `gdal` crate reads multidimensional datasets but does not create
+//! them, so creation goes through `gdal-sys` here, behind a small safe type.
+
+use std::ffi::{CStr, CString, c_void};
+use std::path::Path;
+use std::ptr;
+
+use gdal::cpl::CslStringList;
+use gdal::spatial_ref::SpatialRef;
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use gdal_sys::{
+    GDALAttributeH, GDALDataType, GDALDatasetH, GDALDimensionH, GDALExtendedDataTypeH, GDALGroupH,
+    GDALMDArrayH,
+};
+
+use crate::raster::GeoGrid;
+
+type R<T> = std::result::Result<T, String>;
+
+/// GDAL's last error message.
+fn last_error(what: &str) -> String {
+    // SAFETY: CPLGetLastErrorMsg returns a valid NUL-terminated string owned by GDAL
+    // (thread-local), valid until the next GDAL call on this thread; it is copied at once.
+    let msg = unsafe { CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) }
+        .to_string_lossy()
+        .into_owned();
+    if msg.is_empty() {
+        format!("{what} failed")
+    } else {
+        format!("{what} failed: {msg}")
+    }
+}
+
+fn c(s: &str) -> R<CString> {
+    CString::new(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// A NetCDF-4 file being written: a root group with `y` and `x` dimensions (cell
+/// centres, north first), variables on them and attributes.
+pub struct NcWriter {
+    ds: GDALDatasetH,
+    root: GDALGroupH,
+    dims: [GDALDimensionH; 2],
+    f64_type: GDALExtendedDataTypeH,
+    string_type: GDALExtendedDataTypeH,
+    srs: Option<SpatialRef>,
+    rows: usize,
+    cols: usize,
+}
+
+impl std::fmt::Debug for NcWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NcWriter({} × {})", self.cols, self.rows)
+    }
+}
+
+impl NcWriter {
+    /// A new file at `path` for grids on `grid` in `crs_wkt` (may be empty).
+    pub fn create(path: &Path, grid: &GeoGrid, crs_wkt: &str) -> R<Self> {
+        let srs = if crs_wkt.is_empty() {
+            None
+        } else {
+            Some(SpatialRef::from_wkt(crs_wkt).map_err(|e| e.to_string())?)
+        };
+        let name = c(&path.to_string_lossy())?;
+        let options = CslStringList::from_iter(["FORMAT=NC4"]);
+        // SAFETY: every handle is checked for null before use; the strings outlive the
+        // calls; handles are released in Drop (or on the error paths below).
+        unsafe {
+            let driver = gdal_sys::GDALGetDriverByName(c("netCDF")?.as_ptr());
+            if driver.is_null() {
+                return Err("this GDAL has no netCDF driver".into());
+            }
+            let ds = gdal_sys::GDALCreateMultiDimensional(
+                driver,
+                name.as_ptr(),
+                ptr::null_mut(),
+                options.as_ptr(),
+            );
+            if ds.is_null() {
+                return Err(last_error("creating the NetCDF file"));
+            }
+            let root = gdal_sys::GDALDatasetGetRootGroup(ds);
+            if root.is_null() {
+                gdal_sys::GDALClose(ds);
+                return Err(last_error("opening its root group"));
+            }
+            let mut w = Self {
+                ds,
+                root,
+                dims: [ptr::null_mut(); 2],
+                f64_type: gdal_sys::GDALExtendedDataTypeCreate(GDALDataType::GDT_Float64),
+                string_type: gdal_sys::GDALExtendedDataTypeCreateString(0),
+                srs,
+                rows: grid.rows,
+                cols: grid.cols,
+            };
+            for (i, (dim, kind, size)) in [
+                ("y", "HORIZONTAL_Y", grid.rows),
+                ("x", "HORIZONTAL_X", grid.cols),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let d = gdal_sys::GDALGroupCreateDimension(
+                    w.root,
+                    c(dim)?.as_ptr(),
+                    c(kind)?.as_ptr(),
+                    ptr::null(),
+                    size as u64,
+                    ptr::null_mut(),
+                );
+                if d.is_null() {
+                    return Err(last_error(&format!("creating dimension {dim}")));
+                }
+                w.dims[i] = d;
+            }
+            // Coordinate variables: cell centres in the CRS's units.
+            let ys: Vec<f64> = (0..grid.rows).map(|r| grid.centre(r, 0).1).collect();
+            let xs: Vec<f64> = (0..grid.cols).map(|col| grid.centre(0, col).0).collect();
+            for (i, (name, values, standard)) in [
+                ("y", &ys, "projection_y_coordinate"),
+                ("x", &xs, "projection_x_coordinate"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut dim = [w.dims[i]];
+                let arr = w.array(name, &mut dim, &[])?;
+                let written = w.write_array(arr, &[values.len()], values).and_then(|()| {
+                    w.array_attribute(arr, "standard_name", standard)?;
+                    // Named like its dimension, it is the dimension's coordinate variable
+                    // (NetCDF's own rule).
+                    w.array_attribute(arr, "units", "m")
+                });
+                gdal_sys::GDALMDArrayRelease(arr);
+                written?;
+            }
+            Ok(w)
+        }
+    }
+
+    /// # Safety
+    /// `dims` must hold valid dimension handles of this file.
+    unsafe fn array(
+        &self,
+        name: &str,
+        dims: &mut [GDALDimensionH],
+        options: &[&str],
+    ) -> R<GDALMDArrayH> {
+        let options = CslStringList::from_iter(options.iter().copied());
+        // SAFETY: the group, dimensions and type are valid handles; the name and options
+        // outlive the call.
+        let arr = unsafe {
+            gdal_sys::GDALGroupCreateMDArray(
+                self.root,
+                c(name)?.as_ptr(),
+                dims.len(),
+                dims.as_mut_ptr(),
+                self.f64_type,
+                options.as_ptr(),
+            )
+        };
+        if arr.is_null() {
+            return Err(last_error(&format!("creating variable {name}")));
+        }
+        Ok(arr)
+    }
+
+    /// # Safety
+    /// `arr` must be a valid array handle of this file with dimensions `count`.
+    unsafe fn write_array(&self, arr: GDALMDArrayH, count: &[usize], values: &[f64]) -> R<()> {
+        let start = vec![0u64; count.len()];
+        assert_eq!(count.iter().product::<usize>(), values.len());
+        // SAFETY: `values` holds exactly the product of `count` f64s, row-major like the
+        // array; GDAL reads that many.
+        let ok = unsafe {
+            gdal_sys::GDALMDArrayWrite(
+                arr,
+                start.as_ptr(),
+                count.as_ptr(),
+                ptr::null(),
+                ptr::null(),
+                self.f64_type,
+                values.as_ptr().cast::<c_void>(),
+                values.as_ptr().cast::<c_void>(),
+                std::mem::size_of_val(values),
+            )
+        };
+        if ok == 0 {
+            return Err(last_error("writing values"));
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// `arr` must be a valid array handle of this file.
+    unsafe fn array_attribute(&self, arr: GDALMDArrayH, name: &str, value: &str) -> R<()> {
+        // SAFETY: valid handles; the strings outlive the calls.
+        unsafe {
+            let attr = gdal_sys::GDALMDArrayCreateAttribute(
+                arr,
+                c(name)?.as_ptr(),
+                0,
+                ptr::null(),
+                self.string_type,
+                ptr::null_mut(),
+            );
+            write_string(attr, name, value)
+        }
+    }
+
+    /// A variable `name` on (y, x): `values` row-major, north row first; with its unit
+    /// and long name, DEFLATE-compressed, georeferenced by the file's CRS.
+    pub fn variable(&mut self, name: &str, values: &[f64], unit: &str, long_name: &str) -> R<()> {
+        if values.len() != self.rows * self.cols {
+            return Err(format!(
+                "{name}: {} values for a {} × {} grid",
+                values.len(),
+                self.cols,
+                self.rows
+            ));
+        }
+        let mut dims = self.dims;
+        // SAFETY: the dimensions are this file's; the array handle is released below.
+        unsafe {
+            let arr = self.array(name, &mut dims, &["COMPRESS=DEFLATE", "ZLEVEL=1"])?;
+            let done = (|| {
+                if let Some(srs) = &self.srs
+                    && gdal_sys::GDALMDArraySetSpatialRef(arr, srs.to_c_hsrs()) == 0
+                {
+                    return Err(last_error(&format!("setting the CRS of {name}")));
+                }
+                self.array_attribute(arr, "units", unit)?;
+                self.array_attribute(arr, "long_name", long_name)?;
+                self.write_array(arr, &[self.rows, self.cols], values)
+            })();
+            gdal_sys::GDALMDArrayRelease(arr);
+            done
+        }
+    }
+
+    /// A global text attribute.
+    pub fn attribute(&mut self, name: &str, value: &str) -> R<()> {
+        // SAFETY: valid group and type handles; the strings outlive the calls.
+        unsafe {
+            let attr = gdal_sys::GDALGroupCreateAttribute(
+                self.root,
+                c(name)?.as_ptr(),
+                0,
+                ptr::null(),
+                self.string_type,
+                ptr::null_mut(),
+            );
+            write_string(attr, name, value)
+        }
+    }
+
+    /// Finish the file (flushes and closes it).
+    pub fn close(mut self) -> R<()> {
+        self.release();
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        // SAFETY: each handle is released once and nulled; the dataset last.
+        unsafe {
+            for d in &mut self.dims {
+                if !d.is_null() {
+                    gdal_sys::GDALDimensionRelease(*d);
+                    *d = ptr::null_mut();
+                }
+            }
+            for t in [&mut self.f64_type, &mut self.string_type] {
+                if !t.is_null() {
+                    gdal_sys::GDALExtendedDataTypeRelease(*t);
+                    *t = ptr::null_mut();
+                }
+            }
+            if !self.root.is_null() {
+                gdal_sys::GDALGroupRelease(self.root);
+                self.root = ptr::null_mut();
+            }
+            if !self.ds.is_null() {
+                gdal_sys::GDALClose(self.ds);
+                self.ds = ptr::null_mut();
+            }
+        }
+    }
+}
+
+impl Drop for NcWriter {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// # Safety
+/// `attr` must be null or a valid attribute handle; it is released here.
+unsafe fn write_string(attr: GDALAttributeH, name: &str, value: &str) -> R<()> {
+    if attr.is_null() {
+        return Err(last_error(&format!("creating attribute {name}")));
+    }
+    let value = c(value);
+    // SAFETY: `attr` is valid; the value outlives the call; the handle is released once.
+    unsafe {
+        let ok = value
+            .as_ref()
+            .map(|v| gdal_sys::GDALAttributeWriteString(attr, v.as_ptr()) != 0);
+        gdal_sys::GDALAttributeRelease(attr);
+        match ok {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(last_error(&format!("writing attribute {name}"))),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// A NetCDF file opened for reading its variables and global attributes.
+#[derive(Debug)]
+pub struct NcReader {
+    ds: Dataset,
+}
+
+impl NcReader {
+    pub fn open(path: &Path) -> R<Self> {
+        let ds = Dataset::open_ex(
+            path,
+            DatasetOptions {
+                open_flags: GdalOpenFlags::GDAL_OF_MULTIDIM_RASTER,
+                allowed_drivers: Some(&["netCDF"]),
+                ..DatasetOptions::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Self { ds })
+    }
+
+    /// A global text attribute, if present.
+    pub fn attribute(&self, name: &str) -> Option<String> {
+        let root = self.ds.root_group().ok()?;
+        root.attribute(name).ok().map(|a| a.read_as_string())
+    }
+
+    /// Variable `name` as (rows, cols, values row-major), if present.
+    pub fn variable(&self, name: &str) -> R<Option<(usize, usize, Vec<f64>)>> {
+        let root = self.ds.root_group().map_err(|e| e.to_string())?;
+        if !root
+            .array_names(CslStringList::new())
+            .iter()
+            .any(|n| n == name)
+        {
+            return Ok(None);
+        }
+        let arr = root
+            .open_md_array(name, CslStringList::new())
+            .map_err(|e| format!("variable {name}: {e}"))?;
+        let dims = arr.dimensions().map_err(|e| e.to_string())?;
+        if dims.len() != 2 {
+            return Err(format!(
+                "variable {name} has {} dimensions, not 2",
+                dims.len()
+            ));
+        }
+        let (rows, cols) = (dims[0].size(), dims[1].size());
+        let values = arr
+            .read_as::<f64>(vec![0, 0], vec![rows, cols])
+            .map_err(|e| format!("variable {name}: {e}"))?;
+        Ok(Some((rows, cols, values)))
+    }
+
+    /// The CRS of variable `name` (WKT), if it has one.
+    pub fn crs_wkt(&self, name: &str) -> Option<String> {
+        let root = self.ds.root_group().ok()?;
+        let arr = root.open_md_array(name, CslStringList::new()).ok()?;
+        arr.spatial_reference().ok()?.to_wkt().ok()
+    }
+}

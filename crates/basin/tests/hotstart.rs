@@ -1,0 +1,156 @@
+//! Hot start through the run engine and the state file: a bundled preset with rain, an
+//! inflow and a breach that starts in the second half, run 0–T in one go and as 0–T/2
+//! saved to NetCDF and continued to T, gives the same bytes in every result file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use basin::{Basin, Resume, Run, Scenario};
+
+fn preset() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../basins/jacksboro_valley/scenarios/storm_overtopping.toml")
+}
+
+fn new_run() -> Run {
+    let path = preset();
+    let basin = Basin::load(&Scenario::basin_dir(&path).expect("in a basin")).expect("basin");
+    let scenario = Scenario::load(&path, &basin).expect("scenario");
+    Run::new(Arc::new(basin), Arc::new(scenario)).expect("run")
+}
+
+fn run_until(run: &mut Run, t: f64) {
+    while run.sim_time_s() < t {
+        run.step(Some(t)).expect("step");
+    }
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .filter(|(name, _)| name != "summary.json")
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn two_halves_through_a_state_file_equal_one_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut whole = new_run();
+    let end = whole.duration_s();
+    let half = end / 2.0;
+    run_until(&mut whole, end);
+
+    let mut first = new_run();
+    run_until(&mut first, half);
+    assert!(
+        matches!(
+            first.solver().breach_status(0),
+            Some(hydro::BreachStatus::Waiting)
+        ),
+        "the breach starts in the second half"
+    );
+    let state = dir.path().join("half.nc");
+    first.save_state(&state).expect("saved");
+    let mut second = new_run();
+    second
+        .restore_state(&state, Resume::Continue)
+        .expect("restored");
+    assert_eq!(second.sim_time_s(), half);
+    run_until(&mut second, end);
+    assert!(
+        !matches!(
+            second.solver().breach_status(0),
+            Some(hydro::BreachStatus::Waiting)
+        ),
+        "the breach started after the restart"
+    );
+
+    assert!(whole.solver().state().same_bits(&second.solver().state()));
+    assert_eq!(whole.gauges(), second.gauges());
+    assert_eq!(whole.watch(), second.watch());
+    assert!(
+        whole.watch().events.len() >= 4,
+        "the thresholds of both gauges were crossed: {:?}",
+        whole.watch().events
+    );
+    let (a, b) = (dir.path().join("whole"), dir.path().join("halves"));
+    for (run, out) in [(&whole, &a), (&second, &b)] {
+        std::fs::create_dir(out).expect("mkdir");
+        run.write_results(out, 1.0, "complete", 1).expect("written");
+    }
+    let (fa, fb) = (files(&a), files(&b));
+    assert_eq!(fa.len(), 9, "7 layers, gauges.csv, warnings.csv");
+    for ((name_a, bytes_a), (name_b, bytes_b)) in fa.iter().zip(&fb) {
+        assert_eq!(name_a, name_b);
+        assert!(bytes_a == bytes_b, "{name_a} differs");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["resumed_from"]["sim_time_s"], half);
+}
+
+#[test]
+fn a_state_from_elsewhere_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut run = new_run();
+    run_until(&mut run, 600.0);
+    let state = dir.path().join("s.nc");
+    run.save_state(&state).expect("saved");
+
+    // Another basin.
+    let merewether = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../basins/merewether/scenarios/recorded_inflow.toml");
+    let basin = Basin::load(&Scenario::basin_dir(&merewether).expect("dir")).expect("basin");
+    let scenario = Scenario::load(&merewether, &basin).expect("scenario");
+    let mut other = Run::new(Arc::new(basin), Arc::new(scenario)).expect("run");
+    let err = other
+        .restore_state(&state, Resume::Continue)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("rivertwin_basin") && err.contains("Jacksboro valley"),
+        "{err}"
+    );
+
+    // A truncated file.
+    let bytes = std::fs::read(&state).expect("read");
+    let cut = dir.path().join("cut.nc");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let err = new_run()
+        .restore_state(&cut, Resume::Continue)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("cut.nc") && err.contains("save it again"),
+        "{err}"
+    );
+
+    // Not a state at all (a GeoTIFF).
+    let dem =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../basins/jacksboro_valley/dem.tif");
+    let err = new_run()
+        .restore_state(&dem, Resume::Continue)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("not a rivertwin state"), "{err}");
+
+    // A missing file, and one past the scenario's end.
+    let err = new_run()
+        .restore_state(&dir.path().join("none.nc"), Resume::Continue)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("none.nc") && err.contains("no such file"),
+        "{err}"
+    );
+}

@@ -1,0 +1,193 @@
+//! Hot start: a run saved halfway and restored into a solver built from the same inputs
+//! continues with exactly the bits of the run that never stopped.
+
+use hydro::{
+    Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Losses,
+    PointSource, Solver, SolverError, SolverParams, TimeSeries, UkRating,
+};
+use ndarray::Array2;
+
+const ROWS: usize = 40;
+const COLS: usize = 90;
+
+fn series(points: &[(f64, f64)]) -> TimeSeries {
+    TimeSeries::new(points.to_vec()).expect("series")
+}
+
+/// A valley with a dam across column 45: rain, losses, an inflow hydrograph at the west
+/// edge, a point source, a stage boundary at the east edge, a breach triggered by the
+/// reservoir level (3.08 m, reached at about 250 s: in the second half), envelopes
+/// tracked.
+fn solver() -> Solver {
+    let grid = Grid::new(ROWS, COLS, 5.0, 5.0).expect("grid");
+    let bed = Array2::from_shape_fn((ROWS, COLS), |(r, c)| {
+        let valley = 0.02 * (COLS - c) as f64 + 0.01 * (r as f64 - 20.0).powi(2);
+        if c == 45 { valley + 3.0 } else { valley }
+    });
+    let n = Array2::from_elem((ROWS, COLS), 0.035);
+    let boundaries = Boundaries::walls()
+        .with_edge(
+            Edge::West,
+            EdgeBoundary::Inflow {
+                discharge_m3_s: series(&[(0.0, 2.0), (100.0, 30.0), (400.0, 5.0)]),
+            },
+        )
+        .with_edge(
+            Edge::East,
+            EdgeBoundary::Stage {
+                level_m: series(&[(0.0, 0.2), (400.0, 0.6)]),
+            },
+        );
+    let mut s = Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        None,
+        boundaries,
+        SolverParams::default(),
+    )
+    .expect("solver");
+    let crest = bed[(20, 45)];
+    let depth = Array2::from_shape_fn((ROWS, COLS), |(r, c)| {
+        if c < 45 {
+            (crest - 1.0 - bed[(r, c)]).max(0.0)
+        } else {
+            0.0
+        }
+    });
+    s.set_depth(depth.view()).expect("depth");
+    s.set_losses(Some(Losses::uniform(ROWS, COLS, 2.0, 10.0, 30.0)))
+        .expect("losses");
+    s.set_uniform_rain(Some(series(&[(0.0, 40.0), (200.0, 80.0), (400.0, 0.0)])))
+        .expect("rain");
+    s.add_point_source(PointSource {
+        row: 10,
+        col: 60,
+        discharge_m3_s: series(&[(0.0, 0.5), (400.0, 1.5)]),
+    })
+    .expect("point source");
+    s.add_breach(Breach {
+        cells: (15..26).map(|r| (r, 45)).collect(),
+        final_bed_m: bed[(20, 44)],
+        formation_time_s: 60.0,
+        trigger: BreachTrigger::WaterLevel {
+            row: 20,
+            col: 44,
+            level_m: crest - 0.82,
+        },
+    })
+    .expect("breach");
+    s.track_envelopes(EnvelopeSpec {
+        wet_depth_m: 0.01,
+        hazard: HazardRule::Uk(UkRating {
+            debris_factor: vec![(0.25, 0.0), (0.75, 0.5), (f64::INFINITY, 1.0)],
+            class_limits: vec![0.75, 1.25, 2.0],
+        }),
+    })
+    .expect("envelopes");
+    s
+}
+
+/// Step to `t`, landing on every multiple of 20 s on the way (an output schedule).
+fn run_to(s: &mut Solver, t: f64) {
+    while s.sim_time_s() < t {
+        let next = ((s.sim_time_s() / 20.0).floor() + 1.0) * 20.0;
+        s.step(next.min(t)).expect("step");
+    }
+}
+
+#[test]
+fn two_halves_equal_one_run_bit_for_bit() {
+    let (half, end) = (200.0, 400.0);
+    let mut whole = solver();
+    run_to(&mut whole, end);
+
+    let mut first = solver();
+    run_to(&mut first, half);
+    let saved = first.state();
+    assert!(
+        matches!(first.breach_status(0), Some(hydro::BreachStatus::Waiting)),
+        "the breach must start in the second half for this test to mean something"
+    );
+    let mut second = solver();
+    second.restore(&saved).expect("restores");
+    assert!(
+        second.state().same_bits(&saved),
+        "restoring keeps every bit"
+    );
+    run_to(&mut second, end);
+
+    assert!(
+        !matches!(whole.breach_status(0), Some(hydro::BreachStatus::Waiting)),
+        "the breach started"
+    );
+    assert_eq!(whole.steps(), second.steps());
+    assert_eq!(whole.balance(), second.balance());
+    // Bit for bit, NaN included (first inundation of cells never flooded).
+    let (a, b) = (whole.state(), second.state());
+    let f64_bits = |x: &Array2<f64>| x.mapv(f64::to_bits);
+    let f32_bits = |x: &Array2<f32>| x.mapv(f32::to_bits);
+    assert_eq!(f64_bits(&a.depth_m), f64_bits(&b.depth_m));
+    assert_eq!(f64_bits(&a.qx_m2_s), f64_bits(&b.qx_m2_s));
+    assert_eq!(f64_bits(&a.qy_m2_s), f64_bits(&b.qy_m2_s));
+    assert_eq!(f64_bits(&a.bed_m), f64_bits(&b.bed_m));
+    let inf = |s: &hydro::SolverState| f64_bits(s.infiltrated_m.as_ref().expect("losses"));
+    assert_eq!(inf(&a), inf(&b));
+    let (ea, eb) = (
+        a.envelopes.as_ref().expect("tracked"),
+        b.envelopes.as_ref().expect("tracked"),
+    );
+    assert_eq!(f32_bits(&ea.max_depth_m), f32_bits(&eb.max_depth_m));
+    assert_eq!(f32_bits(&ea.max_speed_m_s), f32_bits(&eb.max_speed_m_s));
+    assert_eq!(
+        f32_bits(&ea.max_depth_speed_m2_s),
+        f32_bits(&eb.max_depth_speed_m2_s)
+    );
+    assert_eq!(f32_bits(&ea.max_hazard), f32_bits(&eb.max_hazard));
+    assert_eq!(
+        f32_bits(&ea.first_inundation_s),
+        f32_bits(&eb.first_inundation_s)
+    );
+    assert_eq!(
+        f64_bits(&ea.duration_inundated_s),
+        f64_bits(&eb.duration_inundated_s)
+    );
+    assert!(a.same_bits(&b));
+}
+
+#[test]
+fn a_state_that_does_not_fit_is_refused() {
+    let mut s = solver();
+    run_to(&mut s, 40.0);
+    let saved = s.state();
+
+    let mut wrong_grid = saved.clone();
+    wrong_grid.depth_m = Array2::zeros((ROWS, COLS + 1));
+    assert!(matches!(
+        solver().restore(&wrong_grid),
+        Err(SolverError::ShapeMismatch { .. })
+    ));
+
+    let mut no_breach = saved.clone();
+    no_breach.breaches.clear();
+    let err = solver().restore(&no_breach).expect_err("refused");
+    assert!(
+        err.to_string().contains("breaches = 0 but this run has 1"),
+        "{err}"
+    );
+
+    let mut negative = saved.clone();
+    negative.depth_m[(3, 3)] = -1.0;
+    assert!(matches!(
+        solver().restore(&negative),
+        Err(SolverError::InvalidCell { .. })
+    ));
+
+    let mut no_losses = saved;
+    no_losses.infiltrated_m = None;
+    let err = solver().restore(&no_losses).expect_err("refused");
+    assert!(
+        err.to_string().contains("losses = off but this run has on"),
+        "{err}"
+    );
+}
