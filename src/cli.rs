@@ -53,6 +53,29 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", value_delimiter = ',')]
         save_state_at: Vec<f64>,
     },
+    /// Forecast: from a saved state, follow the scenario's observed series to their last
+    /// observation, then run ahead by --until seconds on the forecast tails; results as
+    /// for `run`, with lead times counted from the last observation.
+    Forecast {
+        /// The scenario file, with series given as { observed = …, forecast = … }.
+        scenario: PathBuf,
+        /// Output folder; it must not exist unless --force is given.
+        #[arg(long)]
+        out: PathBuf,
+        /// The state to start from (e.g. the previous forecast's
+        /// state_last_observation.nc); without it, the basin's initial state at t = 0.
+        #[arg(long, value_name = "FILE.nc")]
+        from_state: Option<PathBuf>,
+        /// Lead time: how far beyond the last observation to run (s).
+        #[arg(long, value_name = "SECONDS")]
+        until: f64,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Replace an existing output folder.
+        #[arg(long)]
+        force: bool,
+    },
     /// Describe a raster or a basin: grid, cell size, CRS, nodata, value range, memory.
     Info {
         /// A raster file, or a basin folder / basin.toml.
@@ -219,7 +242,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             from_state,
             save_state,
             save_state_at,
-        } => run(
+        } => run_with(
             scenario,
             out,
             basin::RunOptions {
@@ -230,6 +253,25 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 save_state_at,
                 ..basin::RunOptions::default()
             },
+            None,
+        ),
+        Command::Forecast {
+            scenario,
+            out,
+            from_state,
+            until,
+            threads,
+            force,
+        } => run_with(
+            scenario,
+            out,
+            basin::RunOptions {
+                threads,
+                force,
+                from_state,
+                ..basin::RunOptions::default()
+            },
+            Some(until),
         ),
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);
@@ -254,7 +296,13 @@ pub const EXIT_CANCELLED: u8 = 3;
 /// Exit code of a run aborted by a second interrupt: nothing written, nothing replaced.
 pub const EXIT_ABORTED: u8 = 130;
 
-fn run(scenario: PathBuf, out: PathBuf, options: basin::RunOptions) -> anyhow::Result<ExitCode> {
+/// `run`, or `forecast` with a lead time.
+fn run_with(
+    scenario: PathBuf,
+    out: PathBuf,
+    options: basin::RunOptions,
+    forecast_lead_s: Option<f64>,
+) -> anyhow::Result<ExitCode> {
     let cancel = options.cancel.clone();
     let abort = options.abort.clone();
     {
@@ -286,7 +334,7 @@ fn run(scenario: PathBuf, out: PathBuf, options: basin::RunOptions) -> anyhow::R
         basin::runner::Log::new(move |note| bar.suspend(|| eprintln!("note: {note}")))
     };
     let options = basin::RunOptions { log, ..options };
-    let summary = basin::run(&scenario, &out, &options, |p| {
+    let on_progress = |p: &basin::Progress| {
         let fraction = (p.sim_time_s / p.duration_s).clamp(0.0, 1.0);
         bar.set_position((fraction * 1000.0) as u64);
         let eta = if fraction > 0.0 {
@@ -302,7 +350,11 @@ fn run(scenario: PathBuf, out: PathBuf, options: basin::RunOptions) -> anyhow::R
             eta,
             p.cell_updates_per_s / 1e6
         ));
-    });
+    };
+    let summary = match forecast_lead_s {
+        Some(lead) => basin::runner::forecast(&scenario, &out, &options, lead, on_progress),
+        None => basin::run(&scenario, &out, &options, on_progress),
+    };
     bar.finish_and_clear();
     let summary = match summary {
         Err(e @ basin::BasinError::Aborted { .. }) => {

@@ -273,8 +273,16 @@ fn export_writes_the_whole_bundle_and_refuses_an_existing_folder() {
         .iter()
         .map(|l| l.file_name())
         .collect();
-    expected.extend(["gauges.csv", "summary.json", "snapshot.json"].map(String::from));
-    assert_eq!(expected.len(), 10);
+    expected.extend(
+        [
+            "gauges.csv",
+            "warnings.csv",
+            "summary.json",
+            "snapshot.json",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(expected.len(), 11);
     for f in &expected {
         assert!(folder.join(f).is_file(), "{f} missing from the bundle");
         assert!(report.files.iter().any(|x| x == f), "{f} not reported");
@@ -580,4 +588,53 @@ fn an_instant_breach_shows_in_the_bed_at_once() {
             snap.bed_m[c]
         );
     }
+}
+
+/// The warnings panel lists the run engine's crossings, newest first, in their severity's
+/// colour: Merewether's streets reach ARR H2 near the inlet within the first 12 s.
+#[test]
+fn the_warnings_panel_lists_a_crossing() {
+    use rivertwin::app::warnings::{severity_colour, warning_rows};
+    let mut app = app(basin("merewether"), Some("recorded_inflow"));
+    loaded(&mut app);
+    assert!(
+        app.world()
+            .resource::<Live>()
+            .a
+            .as_ref()
+            .expect("snapshot")
+            .watch
+            .events
+            .is_empty(),
+        "nothing crossed at the start"
+    );
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Play);
+    update_until(&mut app, Duration::from_secs(120), "two warnings", |w| {
+        w.resource::<Live>()
+            .a
+            .as_ref()
+            .is_some_and(|s| s.watch.events.len() >= 2)
+    });
+    pause(&mut app);
+    let s = app.world().resource::<Live>().a.clone().expect("snapshot");
+    let rows = warning_rows(&s.watch);
+    assert_eq!(rows.len(), s.watch.events.len());
+    assert!(
+        rows.windows(2).all(|w| w[0].time_s >= w[1].time_s),
+        "newest first"
+    );
+    let first = rows.last().expect("a crossing");
+    let event = &s.watch.events[0];
+    assert!(
+        first.text.contains("Streets unsafe for cars"),
+        "{}",
+        first.text
+    );
+    assert!(first.text.contains("reached hazard ≥ H2"), "{}", first.text);
+    assert_eq!(first.colour, severity_colour(event.severity));
+    assert!(event.time_s > 0.0 && event.time_s < 12.0, "{event:?}");
 }

@@ -13,6 +13,7 @@ pub mod markers;
 mod script;
 pub mod terrain;
 mod ui;
+pub mod warnings;
 pub mod water;
 
 use std::path::PathBuf;

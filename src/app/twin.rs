@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use basin::results::GaugeRecords;
+use basin::warnings::Watch;
 use basin::{Basin, Event, Run, Scenario};
 use hydro::{Breach, BreachStatus, BreachTrigger, Solver, TimeSeries, WaterBalance};
 use ndarray::{Array2, Zip};
@@ -143,6 +144,8 @@ pub struct Snapshot {
     /// First time the depth exceeded the wet depth (s); NaN where never.
     pub first_inundation_s: Arc<Array2<f32>>,
     pub gauges: Arc<GaugeRecords>,
+    /// Thresholds' and watch areas' state and the warnings raised so far.
+    pub watch: Arc<Watch>,
     pub probe: Option<((usize, usize), Arc<ProbeSeries>)>,
     pub history: Arc<Vec<Arc<Frame>>>,
     pub breaches: Vec<BreachStatus>,
@@ -220,6 +223,7 @@ impl Snapshot {
             hazard_class: zeros.clone(),
             first_inundation_s: zeros,
             gauges: Arc::new(GaugeRecords::default()),
+            watch: Arc::new(Watch::default()),
             probe: None,
             history: Arc::new(Vec::new()),
             breaches: Vec::new(),
@@ -751,6 +755,7 @@ impl Worker {
             hazard_class: Arc::new(env.max_hazard.to_owned()),
             first_inundation_s: Arc::new(env.first_inundation_s.to_owned()),
             gauges: Arc::new(self.run.gauges().clone()),
+            watch: Arc::new(self.run.watch().clone()),
             probe: self.probe.as_ref().map(|(c, s)| (*c, Arc::new(s.clone()))),
             history: Arc::new(self.history.clone()),
             breaches: (0..)

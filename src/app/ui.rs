@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use basin::warnings::{Direction, ThresholdOn};
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 use egui::{Align2, Color32, FontId, RichText, pos2, vec2};
-use egui_plot::{Legend, Line, Plot, VLine};
+use egui_plot::{HLine, Legend, Line, Plot, VLine};
 use hydro::{BreachStatus, Edge, EdgeBoundary};
 
 use super::RunState;
@@ -169,6 +170,12 @@ fn ui(
                 probe_ui(ui, &session, snap, &mut view, &mut pending);
                 ui.separator();
                 gauges_ui(ui, &session, snap, &mut view);
+                ui.separator();
+                super::warnings::warnings_ui(
+                    ui,
+                    session.basin.as_deref(),
+                    snap.map(|s| s.watch.as_ref()),
+                );
                 ui.separator();
                 if let Some(folder) = export_ui(ui, &session, &live, &mut view) {
                     export.0 = Some(folder);
@@ -647,6 +654,22 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
                 if r.changed() {
                     view.scrub = Some(s.history[index].sim_time_s);
                 }
+                // Each upward crossing as a tick under the slider, at its stored frame.
+                let span = (frames - 1) as f32;
+                for w in s
+                    .watch
+                    .events
+                    .iter()
+                    .filter(|w| w.direction == Direction::Up)
+                {
+                    let k = s.frame_index_at(w.time_s).unwrap_or(0) as f32 / span;
+                    let x = r.rect.left() + k * ui.spacing().slider_width;
+                    let y = r.rect.bottom();
+                    ui.painter().line_segment(
+                        [pos2(x, y - 4.0), pos2(x, y + 2.0)],
+                        egui::Stroke::new(2.0, super::warnings::severity_colour(w.severity)),
+                    );
+                }
             });
         }
     }
@@ -829,6 +852,26 @@ fn gauges_ui(
             p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
             p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
             p.vline(VLine::new("now", t_now).color(Color32::WHITE));
+            // Thresholds as depths at this gauge, and each crossing where it happened.
+            let gauge = &basin.gauges[g];
+            let ground = basin.bed_m.at((gauge.row, gauge.col));
+            for th in &gauge.thresholds {
+                let depth = match th.on {
+                    ThresholdOn::LevelM(level) => level - ground,
+                    ThresholdOn::DepthM(d) => d,
+                };
+                let colour = super::warnings::severity_colour(th.severity);
+                p.hline(HLine::new(th.name.as_str(), depth).color(colour.gamma_multiply(0.7)));
+            }
+            for w in super::warnings::gauge_crossings(&s.watch, &gauge.name) {
+                let colour = super::warnings::severity_colour(w.severity);
+                p.vline(
+                    // Unnamed: the legend lists the thresholds, not every crossing.
+                    VLine::new("", w.time_s)
+                        .color(colour)
+                        .style(egui_plot::LineStyle::dashed_dense()),
+                );
+            }
         });
 }
 
@@ -944,21 +987,38 @@ fn overlay_ui(
         .with_clip_rect(free);
     let font = FontId::proportional(15.0);
     let pole = super::markers::pole_height_m(grid.width_m(), grid.height_m());
-    for g in &basin.gauges {
+    for (i, g) in basin.gauges.iter().enumerate() {
         if let Some(p) = to_screen(g.row, g.col, pole * 1.15) {
             let text = match snap {
                 Some(s) => format!("{} {:.2} m", g.name, s.depth_m[(g.row, g.col)]),
                 None => g.name.clone(),
             };
-            let r = painter.text(
-                p,
-                Align2::CENTER_BOTTOM,
-                &text,
-                font.clone(),
-                Color32::WHITE,
-            );
-            painter.rect_filled(r.expand(2.0), 3.0, Color32::from_black_alpha(120));
-            painter.text(p, Align2::CENTER_BOTTOM, text, font.clone(), Color32::WHITE);
+            // A gauge over one of its thresholds wears that severity's colour.
+            let alarm = snap.and_then(|s| super::warnings::gauge_alarm(basin, &s.watch, i));
+            let (fill, colour) = match alarm {
+                Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
+                None => (Color32::from_black_alpha(120), Color32::WHITE),
+            };
+            let r = painter.text(p, Align2::CENTER_BOTTOM, &text, font.clone(), colour);
+            painter.rect_filled(r.expand(2.0), 3.0, fill);
+            painter.text(p, Align2::CENTER_BOTTOM, text, font.clone(), colour);
+        }
+    }
+    // Watch areas: a label at the middle cell, coloured while the rule holds.
+    for (a, area) in basin.watch_areas.iter().enumerate() {
+        let Some(&(r, c)) = area.cells.get(area.cells.len() / 2) else {
+            continue;
+        };
+        if let Some(p) = to_screen(r, c, pole * 0.6) {
+            let alarm = snap.and_then(|s| super::warnings::area_alarm(basin, &s.watch, a));
+            let (fill, colour) = match alarm {
+                Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
+                None => (Color32::from_black_alpha(90), Color32::from_gray(220)),
+            };
+            let small = FontId::proportional(13.0);
+            let rect = painter.text(p, Align2::CENTER_BOTTOM, &area.name, small.clone(), colour);
+            painter.rect_filled(rect.expand(2.0), 3.0, fill);
+            painter.text(p, Align2::CENTER_BOTTOM, &area.name, small, colour);
         }
     }
     let (rows, cols) = (grid.rows, grid.cols);

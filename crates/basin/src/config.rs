@@ -271,11 +271,40 @@ pub enum HazardMethod {
 #[serde(untagged)]
 pub enum SeriesSpec {
     Inline(Vec<(f64, f64)>),
-    Csv { csv: PathBuf },
+    Csv {
+        csv: PathBuf,
+    },
+    /// Observations that grow while the twin runs (a data feed appends to the CSV), and
+    /// what follows the last one: a forecast CSV (its points after the last observation)
+    /// or persistence (the last observed value held).
+    Observed {
+        observed: PathBuf,
+        forecast: ForecastTail,
+        /// The longest allowed step between two observations (s); a longer one is a gap
+        /// in the feed and refused. Default: 5 × the median step.
+        max_gap_s: Option<f64>,
+    },
 }
 
-const SERIES_FORMS: &str =
-    "a series is given inline as [[time_s, value], …] or as { csv = \"file.csv\" }";
+/// What a series does after its last observation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ForecastTail {
+    /// The last observed value, held.
+    Persistence,
+    /// The points of this CSV after the last observation.
+    File(PathBuf),
+}
+
+impl ForecastTail {
+    pub fn describe(&self) -> String {
+        match self {
+            ForecastTail::Persistence => "persistence (the last observed value held)".into(),
+            ForecastTail::File(p) => format!("forecast file {}", p.display()),
+        }
+    }
+}
+
+const SERIES_FORMS: &str = "a series is given inline as [[time_s, value], …], as { csv = \"file.csv\" }, or as observations with a forecast tail, { observed = \"obs.csv\", forecast = \"forecast.csv\" | \"persistence\" }";
 
 impl<'de> Deserialize<'de> for SeriesSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -302,18 +331,44 @@ impl<'de> Deserialize<'de> for SeriesSpec {
                 self,
                 mut map: A,
             ) -> Result<SeriesSpec, A::Error> {
-                let mut csv = None;
+                let (mut csv, mut observed, mut forecast, mut max_gap_s) = (None, None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
-                    if key == "csv" && csv.is_none() {
-                        csv = Some(map.next_value::<PathBuf>()?);
-                    } else {
-                        return Err(serde::de::Error::custom(format!(
-                            "unknown key `{key}`: {SERIES_FORMS}"
-                        )));
+                    match key.as_str() {
+                        "csv" if csv.is_none() => csv = Some(map.next_value::<PathBuf>()?),
+                        "observed" if observed.is_none() => {
+                            observed = Some(map.next_value::<PathBuf>()?);
+                        }
+                        "forecast" if forecast.is_none() => {
+                            let v = map.next_value::<String>()?;
+                            forecast = Some(if v == "persistence" {
+                                ForecastTail::Persistence
+                            } else {
+                                ForecastTail::File(PathBuf::from(v))
+                            });
+                        }
+                        "max_gap_s" if max_gap_s.is_none() => {
+                            max_gap_s = Some(map.next_value::<f64>()?);
+                        }
+                        _ => {
+                            return Err(serde::de::Error::custom(format!(
+                                "unknown or repeated key `{key}`: {SERIES_FORMS}"
+                            )));
+                        }
                     }
                 }
-                csv.map(|csv| SeriesSpec::Csv { csv })
-                    .ok_or_else(|| serde::de::Error::custom(format!("empty table: {SERIES_FORMS}")))
+                match (csv, observed) {
+                    (Some(csv), None) if forecast.is_none() && max_gap_s.is_none() => {
+                        Ok(SeriesSpec::Csv { csv })
+                    }
+                    (None, Some(observed)) => Ok(SeriesSpec::Observed {
+                        observed,
+                        forecast: forecast.unwrap_or(ForecastTail::Persistence),
+                        max_gap_s,
+                    }),
+                    _ => Err(serde::de::Error::custom(format!(
+                        "these keys do not make one form: {SERIES_FORMS}"
+                    ))),
+                }
             }
         }
         d.deserialize_any(Visitor)
@@ -417,19 +472,124 @@ impl SeriesSpec {
     /// The series, reading a CSV relative to `base` (the folder of the file naming it).
     /// `file` and `key` go into error messages.
     pub fn load(&self, base: &Path, file: &Path, key: &str) -> Result<TimeSeries> {
-        let points = match self {
-            SeriesSpec::Inline(points) => points.clone(),
-            SeriesSpec::Csv { csv } => read_series_csv(&base.join(csv))?,
+        self.load_observed(base, file, key).map(|(s, _)| s)
+    }
+
+    /// The series, and for observations where they end and what follows.
+    pub fn load_observed(
+        &self,
+        base: &Path,
+        file: &Path,
+        key: &str,
+    ) -> Result<(TimeSeries, Option<Observation>)> {
+        let (points, observation) = match self {
+            SeriesSpec::Inline(points) => (points.clone(), None),
+            SeriesSpec::Csv { csv } => (read_series_csv(&base.join(csv))?, None),
+            SeriesSpec::Observed {
+                observed,
+                forecast,
+                max_gap_s,
+            } => {
+                let path = base.join(observed);
+                let mut points = read_observations(&path, *max_gap_s)?;
+                let last_s = points.last().map_or(0.0, |p| p.0);
+                if let ForecastTail::File(f) = forecast {
+                    let tail = read_series_csv(&base.join(f))?;
+                    points.extend(tail.into_iter().filter(|p| p.0 > last_s));
+                }
+                let o = Observation {
+                    key: key.to_string(),
+                    file: path,
+                    last_s,
+                    tail: forecast.clone(),
+                };
+                (points, Some(o))
+            }
         };
-        TimeSeries::new(points).map_err(|e| {
+        let series = TimeSeries::new(points).map_err(|e| {
             BasinError::invalid(
                 file,
                 key,
                 e.to_string(),
                 "give [time_s, value] pairs with increasing times",
             )
-        })
+        })?;
+        Ok((series, observation))
     }
+}
+
+/// Where an observed series ends and what follows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// The scenario key it feeds, e.g. `boundaries[0].discharge_m3_s`.
+    pub key: String,
+    pub file: PathBuf,
+    /// Time of its last observation (s).
+    pub last_s: f64,
+    pub tail: ForecastTail,
+}
+
+/// An observation CSV (time_s, value, as [`read_series_csv`]): at least one row, times
+/// increasing, and no step longer than `max_gap_s` (default 5 × the median step), with
+/// the line named where it fails.
+pub fn read_observations(path: &Path, max_gap_s: Option<f64>) -> Result<Vec<(f64, f64)>> {
+    let points = read_series_csv(path)?;
+    let bad =
+        |key: String, problem: String, fix: &str| BasinError::invalid(path, key, problem, fix);
+    if points.is_empty() {
+        return Err(bad(
+            "observed".into(),
+            "holds no observation yet".into(),
+            "wait for the first row of the feed, or give its first time_s,value row",
+        ));
+    }
+    // Rows are counted from the first data row; a header line shifts the line number by one.
+    let header = usize::from(has_header(path));
+    for (i, w) in points.windows(2).enumerate() {
+        if w[1].0 <= w[0].0 {
+            return Err(bad(
+                format!("line {}", i + 2 + header),
+                format!("goes back in time: {} s after {} s", w[1].0, w[0].0),
+                "observations must be appended in time order; fix the feed or the row",
+            ));
+        }
+    }
+    if points.len() >= 3 {
+        let mut steps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        let limit = max_gap_s.unwrap_or_else(|| {
+            steps.sort_by(f64::total_cmp);
+            5.0 * steps[steps.len() / 2]
+        });
+        if let Some((i, w)) = points
+            .windows(2)
+            .enumerate()
+            .find(|(_, w)| w[1].0 - w[0].0 > limit)
+        {
+            return Err(bad(
+                format!("line {}", i + 2 + header),
+                format!(
+                    "leaves a gap: {} s to {} s without an observation (more than {limit} s)",
+                    w[0].0, w[1].0
+                ),
+                "fill the gap in the feed, or allow it with max_gap_s in the series",
+            ));
+        }
+    }
+    Ok(points)
+}
+
+/// Whether the first line of a CSV that is not a comment is a header (not a number).
+fn has_header(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .is_some_and(|l| {
+                l.split([',', ';', '\t'])
+                    .next()
+                    .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err())
+            })
+    })
 }
 
 /// The largest series CSV read (bytes): a forcing series of a million rows is far below

@@ -53,6 +53,10 @@ pub struct Run {
     /// Index of the next output time.
     next_output: u64,
     active_cells: usize,
+    /// When the run ends (s): the scenario's duration unless set otherwise.
+    end_s: f64,
+    /// When a forecast was issued, for a forecast run.
+    issued_at_s: Option<f64>,
     /// The state file this run continued from, and its time.
     resumed_from: Option<(std::path::PathBuf, f64)>,
     /// Solver steps already taken when this run started (non-zero after a hot start).
@@ -79,9 +83,12 @@ impl Run {
             watch: Watch::default(),
             next_output: 1,
             steps_at_start: 0,
+            end_s: 0.0,
+            issued_at_s: None,
             resumed_from: None,
             breaches_before: Vec::new(),
         };
+        run.end_s = run.scenario.file.duration_s;
         run.record_start();
         Ok(run)
     }
@@ -169,8 +176,30 @@ impl Run {
         self.solver.sim_time_s()
     }
 
+    /// When this run ends: the scenario's duration, or the time set by
+    /// [`Run::set_end_s`] (a forecast's lead time).
     pub fn duration_s(&self) -> f64 {
-        self.scenario.file.duration_s
+        self.end_s
+    }
+
+    /// End the run at `t_s` instead of the scenario's duration (a forecast runs to its
+    /// lead time). Output times past the scenario's interval grid end there too.
+    pub fn set_end_s(&mut self, t_s: f64) {
+        self.end_s = t_s;
+    }
+
+    /// Issue a forecast now: gauge records start afresh at the current time, thresholds
+    /// are compared with the current state, and lead times count from now. Envelopes and
+    /// the water balance go on from the start of the run.
+    pub fn issue_now(&mut self) {
+        self.gauges = GaugeRecords::default();
+        self.record_start();
+        self.issued_at_s = Some(self.sim_time_s());
+    }
+
+    /// When a forecast was issued ([`Run::issue_now`]), if this run is one.
+    pub fn issued_at_s(&self) -> Option<f64> {
+        self.issued_at_s
     }
 
     pub fn is_finished(&self) -> bool {

@@ -125,6 +125,10 @@ pub struct RunSummary {
     pub outputs: Vec<String>,
     /// Threshold and watch-area crossings, with lead times from the issue time.
     pub warnings: WarningsSummary,
+    /// For a forecast: when it was issued (the last observation), its lead time and what
+    /// each observed series does after its last observation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastSummary>,
     /// Assumptions made on the way (e.g. metres for a DEM without a CRS).
     pub notes: Vec<String>,
     pub versions: Versions,
@@ -134,6 +138,21 @@ impl RunSummary {
     pub fn is_cancelled(&self) -> bool {
         self.status == STATUS_CANCELLED
     }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ForecastSummary {
+    pub issued_at_s: f64,
+    pub lead_s: f64,
+    pub series: Vec<ObservedSeries>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ObservedSeries {
+    pub key: String,
+    pub observed: PathBuf,
+    pub last_observation_s: f64,
+    pub after_last_observation: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -198,11 +217,65 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     Ok(solver)
 }
 
+/// What a run does: a plain run to the scenario's end, or a forecast.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Plain,
+    /// Follow the observations to the last one, then run `lead_s` beyond it as a forecast
+    /// issued there.
+    Forecast {
+        lead_s: f64,
+    },
+}
+
 /// Run `scenario_path` and write its results to `out`.
 pub fn run(
     scenario_path: &Path,
     out: &Path,
     options: &RunOptions,
+    progress: impl FnMut(&Progress) + Send,
+) -> Result<RunSummary> {
+    run_mode(scenario_path, out, options, Mode::Plain, progress)
+}
+
+/// `rivertwin forecast`: from `options.from_state` (or the basin's initial state), follow
+/// the scenario's observed series to their last observation, saving the state there as
+/// `state_last_observation.nc` in the results; then run `lead_s` beyond it, the forecast
+/// tails taking over, as a forecast issued at the last observation (lead times count from
+/// it). Results as for [`run`], plus a `forecast` section in `summary.json`.
+pub fn forecast(
+    scenario_path: &Path,
+    out: &Path,
+    options: &RunOptions,
+    lead_s: f64,
+    progress: impl FnMut(&Progress) + Send,
+) -> Result<RunSummary> {
+    if !(lead_s.is_finite() && lead_s > 0.0) {
+        return Err(BasinError::invalid(
+            scenario_path,
+            "--until",
+            format!("is {lead_s} s"),
+            "give the forecast's lead time in seconds after the last observation, > 0",
+        ));
+    }
+    run_mode(
+        scenario_path,
+        out,
+        options,
+        Mode::Forecast { lead_s },
+        progress,
+    )
+}
+
+/// The state file a forecast leaves in its results: the state at the last observation,
+/// where the next forecast cycle starts.
+pub const STATE_AT_LAST_OBSERVATION: &str = "state_last_observation.nc";
+
+fn run_mode(
+    scenario_path: &Path,
+    out: &Path,
+    options: &RunOptions,
+    mode: Mode,
     mut progress: impl FnMut(&Progress) + Send,
 ) -> Result<RunSummary> {
     if out.file_name().is_none() {
@@ -243,7 +316,7 @@ pub fn run(
         })?;
     let threads = pool.current_num_threads();
     remove_stale_partials(out, &options.log);
-    pool.install(|| run_in_pool(basin, scenario, out, options, threads, &mut progress))
+    pool.install(|| run_in_pool(basin, scenario, out, options, mode, threads, &mut progress))
 }
 
 fn run_in_pool(
@@ -251,16 +324,47 @@ fn run_in_pool(
     scenario: Scenario,
     out: &Path,
     options: &RunOptions,
+    mode: Mode,
     threads: usize,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunSummary> {
+    let last_observation_s = scenario.last_observation_s();
+    let scenario_path = scenario.path.clone();
     let mut run = Run::new(Arc::new(basin), Arc::new(scenario))?;
+    let follow_until = match mode {
+        Mode::Plain => None,
+        Mode::Forecast { lead_s } => {
+            let t_obs = last_observation_s.ok_or_else(|| {
+                BasinError::invalid(
+                    &scenario_path,
+                    "observed",
+                    "no series of this scenario is fed by observations",
+                    "give a hydrograph, stage or rain as { observed = \"obs.csv\", forecast = \"forecast.csv\" } (see docs/forecast.md)",
+                )
+            })?;
+            run.set_end_s(t_obs + lead_s);
+            Some(t_obs)
+        }
+    };
     if let Some(state) = &options.from_state {
         run.restore_state(state, Resume::Continue)?;
         options.log.note(&format!(
             "continuing from {} at t = {} s",
             state.display(),
             run.sim_time_s()
+        ));
+    }
+    if let Some(t_obs) = follow_until
+        && run.sim_time_s() > t_obs
+    {
+        return Err(BasinError::invalid(
+            options.from_state.clone().unwrap_or_default(),
+            "sim_time_s",
+            format!(
+                "is {} s, after the last observation ({t_obs} s)",
+                run.sim_time_s()
+            ),
+            "start a forecast from a state at or before the last observation",
         ));
     }
     let mut save_at = options.save_state_at.clone();
@@ -297,8 +401,19 @@ fn run_in_pool(
             Ok(())
         }
     };
-    let result =
-        run_steps(&mut run, &tmp, options, &save_at, progress).and_then(|(wall, cancelled)| {
+    let followed = match follow_until {
+        Some(t_obs) => follow(&mut run, t_obs, &tmp, options, progress),
+        None => Ok(false),
+    };
+    let result = followed
+        .and_then(|cancelled| {
+            if cancelled {
+                Ok((0.0, true))
+            } else {
+                run_steps(&mut run, &tmp, options, &save_at, progress)
+            }
+        })
+        .and_then(|(wall, cancelled)| {
             aborted()?;
             let status = if cancelled {
                 STATUS_CANCELLED
@@ -516,6 +631,43 @@ fn rename_no_replace(tmp: &Path, out: &Path) -> std::io::Result<()> {
     std::fs::rename(tmp, out)
 }
 
+/// A forecast's first part: step `run` to the last observation `t_obs` (on the observed
+/// series), save the state there into `dir`, and issue the forecast from it. `true` when
+/// cancelled on the way.
+fn follow(
+    run: &mut Run,
+    t_obs: f64,
+    dir: &Path,
+    options: &RunOptions,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<bool> {
+    let started = Instant::now();
+    while run.sim_time_s() < t_obs {
+        if options.cancel.load(Ordering::SeqCst) || options.abort.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        for event in run.step(Some(t_obs))? {
+            if let Event::Output { .. } = event {
+                let wall = started.elapsed().as_secs_f64();
+                progress(&Progress {
+                    sim_time_s: run.sim_time_s(),
+                    duration_s: run.duration_s(),
+                    wall_time_s: wall,
+                    steps: run.steps_this_run(),
+                    cell_updates_per_s: 0.0,
+                });
+            }
+        }
+    }
+    run.save_state(&dir.join(STATE_AT_LAST_OBSERVATION))?;
+    options.log.note(&format!(
+        "followed the observations to t = {t_obs} s; forecast issued there, {} s ahead",
+        run.duration_s() - t_obs
+    ));
+    run.issue_now();
+    Ok(false)
+}
+
 /// Step `run` to its end (or until cancelled or aborted: `true` in the result), writing depth
 /// snapshots into `dir` at the output times and reporting progress.
 fn run_steps(
@@ -633,7 +785,7 @@ pub fn write_results(
             sim_time_s: t,
         }),
         sim_time_s: solver.sim_time_s(),
-        duration_s: scenario.file.duration_s,
+        duration_s: run.duration_s(),
         wall_time_s: wall,
         cell_updates_per_s: if wall > 0.0 {
             steps as f64 * active_cells as f64 / wall
@@ -655,6 +807,20 @@ pub fn write_results(
             .fold(0.0, f64::max),
         outputs,
         warnings: watch.summary(),
+        forecast: run.issued_at_s().map(|t| ForecastSummary {
+            issued_at_s: t,
+            lead_s: run.duration_s() - t,
+            series: scenario
+                .observed
+                .iter()
+                .map(|o| ObservedSeries {
+                    key: o.key.clone(),
+                    observed: o.file.clone(),
+                    last_observation_s: o.last_s,
+                    after_last_observation: o.tail.describe(),
+                })
+                .collect(),
+        }),
         notes: basin.notes.clone(),
         versions: Versions {
             rivertwin: env!("CARGO_PKG_VERSION"),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use hydro::{Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, PointSource, TimeSeries};
 
 use crate::basin::Basin;
+use crate::config::Observation;
 use crate::config::{BoundaryKind, BoundarySpec, ScenarioFile, TriggerSpec, read_toml};
 use crate::error::{BasinError, Result};
 use crate::raster::GeoGrid;
@@ -20,6 +21,8 @@ pub struct Scenario {
     pub breaches: Vec<Breach>,
     /// CSV files read, for the run summary.
     pub inputs: Vec<PathBuf>,
+    /// Series fed by observations: where each ends and what follows it.
+    pub observed: Vec<Observation>,
 }
 
 /// How far (in cells) a `from`/`to` point may lie from the edge it is snapped to.
@@ -66,14 +69,26 @@ impl Scenario {
             ));
         }
         let grid = basin.grid();
+        let observed = std::cell::RefCell::new(Vec::new());
         let series = |spec: &crate::config::SeriesSpec,
                       key: &str,
                       inputs: &mut Vec<PathBuf>|
          -> Result<TimeSeries> {
-            if let crate::config::SeriesSpec::Csv { csv } = spec {
-                inputs.push(base.join(csv));
+            match spec {
+                crate::config::SeriesSpec::Csv { csv } => inputs.push(base.join(csv)),
+                crate::config::SeriesSpec::Observed {
+                    observed, forecast, ..
+                } => {
+                    inputs.push(base.join(observed));
+                    if let crate::config::ForecastTail::File(f) = forecast {
+                        inputs.push(base.join(f));
+                    }
+                }
+                crate::config::SeriesSpec::Inline(_) => {}
             }
-            spec.load(&base, path, key)
+            let (s, o) = spec.load_observed(&base, path, key)?;
+            observed.borrow_mut().extend(o);
+            Ok(s)
         };
 
         let rain_mm_per_h = match &file.rain {
@@ -260,7 +275,14 @@ impl Scenario {
             point_sources,
             breaches,
             inputs,
+            observed: observed.into_inner(),
         })
+    }
+
+    /// The time up to which every observed series is known: the earliest of their last
+    /// observations. `None` without observed series.
+    pub fn last_observation_s(&self) -> Option<f64> {
+        self.observed.iter().map(|o| o.last_s).reduce(f64::min)
     }
 
     /// The basin folder of a scenario file: `<basin>/scenarios/<name>.toml`.
