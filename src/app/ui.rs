@@ -819,25 +819,6 @@ fn gauges_ui(
     egui::ComboBox::from_id_salt("gauge")
         .selected_text(&basin.gauges[view.gauge].name)
         .show_ui(ui, |ui| {
-            // Watch areas: a label at the middle cell, coloured while the rule holds; drawn
-            // before the gauges so that a gauge label stays on top.
-            for (a, area) in basin.watch_areas.iter().enumerate() {
-                let Some(&(r, c)) = area.cells.get(area.cells.len() / 2) else {
-                    continue;
-                };
-                if let Some(p) = to_screen(r, c, pole * 0.6) {
-                    let alarm = snap.and_then(|s| super::warnings::area_alarm(basin, &s.watch, a));
-                    let (fill, colour) = match alarm {
-                        Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
-                        None => (Color32::from_black_alpha(90), Color32::from_gray(220)),
-                    };
-                    let small = FontId::proportional(13.0);
-                    let rect =
-                        painter.text(p, Align2::CENTER_BOTTOM, &area.name, small.clone(), colour);
-                    painter.rect_filled(rect.expand(2.0), 3.0, fill);
-                    painter.text(p, Align2::CENTER_BOTTOM, &area.name, small, colour);
-                }
-            }
             for (i, g) in basin.gauges.iter().enumerate() {
                 ui.selectable_value(&mut view.gauge, i, &g.name);
             }
@@ -1006,6 +987,24 @@ fn overlay_ui(
         .with_clip_rect(free);
     let font = FontId::proportional(15.0);
     let pole = super::markers::pole_height_m(grid.width_m(), grid.height_m());
+    // Watch areas: a label at the middle cell, coloured while the rule holds; drawn
+    // before the gauges so that a gauge label stays on top.
+    for (a, area) in basin.watch_areas.iter().enumerate() {
+        let Some(&(r, c)) = area.cells.get(area.cells.len() / 2) else {
+            continue;
+        };
+        if let Some(p) = to_screen(r, c, pole * 0.6) {
+            let alarm = snap.and_then(|s| super::warnings::area_alarm(basin, &s.watch, a));
+            let (fill, colour) = match alarm {
+                Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
+                None => (Color32::from_black_alpha(90), Color32::from_gray(220)),
+            };
+            let small = FontId::proportional(13.0);
+            let rect = painter.text(p, Align2::CENTER_BOTTOM, &area.name, small.clone(), colour);
+            painter.rect_filled(rect.expand(2.0), 3.0, fill);
+            painter.text(p, Align2::CENTER_BOTTOM, &area.name, small, colour);
+        }
+    }
     for (i, g) in basin.gauges.iter().enumerate() {
         if let Some(p) = to_screen(g.row, g.col, pole * 1.15) {
             let text = match snap {
