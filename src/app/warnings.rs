@@ -107,7 +107,7 @@ pub fn warnings_ui(ui: &mut egui::Ui, basin: Option<&Basin>, watch: Option<&Watc
             now.push((s, area.name.clone()));
         }
     }
-    now.sort_by(|a, b| b.0.cmp(&a.0));
+    now.sort_by_key(|n| std::cmp::Reverse(n.0));
     if now.is_empty() {
         ui.label(format!("Nothing in force ({places} places watched)."));
     } else {
