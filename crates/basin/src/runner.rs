@@ -401,6 +401,8 @@ fn run_in_pool(
             Ok(())
         }
     };
+    // Wall time of the whole run, following included (its steps count in the speed).
+    let begun = Instant::now();
     let followed = match follow_until {
         Some(t_obs) => follow(&mut run, t_obs, &tmp, options, progress),
         None => Ok(false),
@@ -414,6 +416,7 @@ fn run_in_pool(
             }
         })
         .and_then(|(wall, cancelled)| {
+            let wall = begun.elapsed().as_secs_f64().max(wall);
             aborted()?;
             let status = if cancelled {
                 STATUS_CANCELLED
