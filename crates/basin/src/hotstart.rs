@@ -174,8 +174,9 @@ pub fn write_state(
         .and_then(|()| {
             // Read back what a restore would read: a file that does not give the same
             // state (a full disk) is an error, never a state file.
-            let (solver, run) = read_grids_and_scalars(&tmp)?;
-            let same = solver.same_bits(&saved.solver)
+            let nc = NcReader::open(&tmp).map_err(|e| unreadable(&tmp, e))?;
+            let run = read_saved(&nc, read_scalars(&tmp, &nc)?, &tmp)?;
+            let same = run.solver.same_bits(&saved.solver)
                 && run.gauges == saved.gauges
                 && run.watch == saved.watch
                 && run.next_output == saved.next_output;
@@ -249,9 +250,12 @@ pub fn read_state(path: &Path, basin: &Basin) -> Result<SavedRun> {
             fix: "give a state file written by `rivertwin run … --save-state`",
         });
     }
-    check_header(path, basin)?;
-    check_identity(path, basin)?;
-    let (_, saved) = read_grids_and_scalars(path)?;
+    // One opening of the file: header, identity, then the grids.
+    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
+    check_header(&nc, path, basin)?;
+    let scalars = read_scalars(path, &nc)?;
+    check_identity(&nc, &scalars, path, basin)?;
+    let saved = read_saved(&nc, scalars, path)?;
     Ok(saved)
 }
 
@@ -264,8 +268,7 @@ fn unreadable(path: &Path, reason: impl std::fmt::Display) -> BasinError {
     )
 }
 
-fn check_header(path: &Path, basin: &Basin) -> Result<()> {
-    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
+fn check_header(nc: &NcReader, path: &Path, basin: &Basin) -> Result<()> {
     let bad =
         |key: &str, problem: String, fix: String| BasinError::invalid(path, key, problem, fix);
     if nc.attribute("rivertwin_format").as_deref() != Some(STATE_FORMAT) {
@@ -310,7 +313,7 @@ fn check_header(path: &Path, basin: &Basin) -> Result<()> {
     Ok(())
 }
 
-fn scalars(path: &Path, nc: &NcReader) -> Result<Scalars> {
+fn read_scalars(path: &Path, nc: &NcReader) -> Result<Scalars> {
     let json = nc
         .attribute("rivertwin_state")
         .ok_or_else(|| unreadable(path, "the attribute `rivertwin_state` is missing"))?;
@@ -318,11 +321,9 @@ fn scalars(path: &Path, nc: &NcReader) -> Result<Scalars> {
         .map_err(|e| unreadable(path, format!("attribute `rivertwin_state`: {e}")))
 }
 
-/// The solver state and the run's state from a state file (no identity check against
-/// a basin: see [`read_state`]). The grids are checked against the identity inside.
-fn read_grids_and_scalars(path: &Path) -> Result<(SolverState, SavedRun)> {
-    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
-    let scalars = scalars(path, &nc)?;
+/// The run's state from an opened state file (no identity check against a basin: see
+/// [`read_state`]). The grids are checked against the identity inside.
+fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> {
     let id = &scalars.identity;
     let read = |name: &str| -> Result<Option<Array2<f64>>> {
         let Some((rows, cols, values)) = nc.variable(name).map_err(|e| unreadable(path, e))? else {
@@ -378,21 +379,18 @@ fn read_grids_and_scalars(path: &Path) -> Result<(SolverState, SavedRun)> {
             .collect(),
         envelopes,
     };
-    let saved = SavedRun {
-        solver: solver.clone(),
+    Ok(SavedRun {
+        solver,
         gauges: scalars.gauges,
         watch: scalars.watch,
         next_output: scalars.next_output,
-    };
-    Ok((solver, saved))
+    })
 }
 
 /// Check a state's identity against `basin` (grid, position, CRS, DEM file contents).
-pub fn check_identity(path: &Path, basin: &Basin) -> Result<()> {
-    let nc = NcReader::open(path).map_err(|e| unreadable(path, e))?;
-    let scalars = scalars(path, &nc)?;
+fn check_identity(nc: &NcReader, scalars: &Scalars, path: &Path, basin: &Basin) -> Result<()> {
     let here = identity(basin)?;
-    let id = scalars.identity;
+    let id = &scalars.identity;
     let bad = |key: &str, problem: String| {
         BasinError::invalid(
             path,

@@ -420,8 +420,8 @@ pub struct Warning {
 }
 
 impl Warning {
-    /// One line for a log, e.g. `t = 1260 s (lead 1260 s): gauge Below dam crossed
-    /// warning (level_m 255.1 ≥ 255.0) upwards [warning]`.
+    /// One line for a log, e.g. `danger at t = 8173 s (lead time 8173 s): gauge `Below
+    /// dam` reached `danger` (level_m 345.012 ≥ 345)`.
     pub fn describe(&self) -> String {
         let (verb, cmp) = match self.direction {
             Direction::Up => ("reached", "≥"),
