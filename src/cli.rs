@@ -76,6 +76,32 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Watch the scenario's observed inputs and run a forecast cycle each time they grow:
+    /// each cycle in a folder of its own under --out (cycle_0001, …), hot-started from
+    /// the previous cycle's state at its last observation, listed in cycles.csv. Stops
+    /// on Ctrl-C (or after --cycles); started again on the same folder it goes on.
+    Watch {
+        /// The scenario file, with series or rain frames given as observed.
+        scenario: PathBuf,
+        /// The watch folder (created if new; an existing one is gone on from).
+        #[arg(long)]
+        out: PathBuf,
+        /// Each cycle's lead time beyond its last observation (s).
+        #[arg(long, value_name = "SECONDS")]
+        until: f64,
+        /// How often to look at the observed files (s).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        poll: f64,
+        /// Stop after this many cycles.
+        #[arg(long)]
+        cycles: Option<usize>,
+        /// The state the first cycle starts from (default: the basin's initial state).
+        #[arg(long, value_name = "FILE.nc")]
+        from_state: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Describe a raster or a basin: grid, cell size, CRS, nodata, value range, memory.
     Info {
         /// A raster file, or a basin folder / basin.toml.
@@ -273,6 +299,26 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             Some(until),
         ),
+        Command::Watch {
+            scenario,
+            out,
+            until,
+            poll,
+            cycles,
+            from_state,
+            threads,
+        } => watch(
+            scenario,
+            out,
+            until,
+            poll,
+            cycles,
+            basin::RunOptions {
+                threads,
+                from_state,
+                ..basin::RunOptions::default()
+            },
+        ),
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);
             Ok(ExitCode::SUCCESS)
@@ -296,6 +342,82 @@ pub const EXIT_CANCELLED: u8 = 3;
 /// Exit code of a run aborted by a second interrupt: nothing written, nothing replaced.
 pub const EXIT_ABORTED: u8 = 130;
 
+/// Stop flags set by the first (cancel) and second (abort) interrupt.
+fn interrupt_flags(options: &basin::RunOptions, first: &'static str) -> anyhow::Result<()> {
+    let (cancel, abort) = (options.cancel.clone(), options.abort.clone());
+    // ctrlc calls this on a thread of its own for SIGINT, SIGTERM and SIGHUP. It only
+    // sets flags: the run stops, writes or removes its folder and returns on the main
+    // thread, so the process never exits while other threads are still writing.
+    ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            abort.store(true, Ordering::SeqCst);
+            eprintln!("\naborting: the temporary results folder will be removed");
+        } else {
+            eprintln!("\n{first}");
+        }
+    })
+    .context("installing the interrupt handler")
+}
+
+/// `watch`: a forecast cycle each time the observations grow, until interrupted.
+fn watch(
+    scenario: PathBuf,
+    out: PathBuf,
+    lead_s: f64,
+    poll_s: f64,
+    cycles: Option<usize>,
+    options: basin::RunOptions,
+) -> anyhow::Result<ExitCode> {
+    if !(poll_s.is_finite() && poll_s > 0.0 && poll_s <= 86_400.0) {
+        anyhow::bail!("--poll is {poll_s} s; give how often to look at the observations, e.g. --poll 10");
+    }
+    interrupt_flags(
+        &options,
+        "stopping the watch (a cycle under way is written, marked cancelled; interrupt again to abort it)",
+    )?;
+    let log = basin::runner::Log::new(|note| eprintln!("note: {note}"));
+    let options = basin::watch::WatchOptions {
+        lead_s,
+        poll: Duration::from_secs_f64(poll_s),
+        max_cycles: cycles,
+        run: basin::RunOptions { log, ..options },
+    };
+    eprintln!(
+        "watching {} (every {poll_s} s; Ctrl-C stops); cycles in {}",
+        scenario.display(),
+        out.display()
+    );
+    let done = basin::watch::watch(&scenario, &out, &options, |c| {
+        let w = &c.summary.warnings;
+        println!(
+            "cycle {}: observations to {} s, forecast to {} s, {} warning(s){} — {}",
+            c.number,
+            c.last_observation_s,
+            c.summary.sim_time_s,
+            w.count,
+            w.first_crossings
+                .iter()
+                .find(|f| f.lead_time_s > 0.0)
+                .map_or(String::new(), |f| format!(
+                    "; first: {} {} in {:.0} s",
+                    f.place, f.threshold, f.lead_time_s
+                )),
+            c.folder.display()
+        );
+    });
+    match done {
+        Err(e @ basin::BasinError::Aborted { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(EXIT_ABORTED))
+        }
+        Err(e) => Err(e.into()),
+        Ok(done) => {
+            eprintln!("{} cycle(s) run; the list is {}", done.len(), out.join(basin::watch::CYCLES_CSV).display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 /// `run`, or `forecast` with a lead time.
 fn run_with(
     scenario: PathBuf,
@@ -303,25 +425,10 @@ fn run_with(
     options: basin::RunOptions,
     forecast_lead_s: Option<f64>,
 ) -> anyhow::Result<ExitCode> {
-    let cancel = options.cancel.clone();
-    let abort = options.abort.clone();
-    {
-        let (cancel, abort) = (cancel.clone(), abort.clone());
-        // ctrlc calls this on a thread of its own for SIGINT, SIGTERM and SIGHUP. It only
-        // sets flags: the run stops, writes or removes its folder and returns on the main
-        // thread, so the process never exits while other threads are still writing.
-        ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                abort.store(true, Ordering::SeqCst);
-                eprintln!("\naborting: the temporary results folder will be removed");
-            } else {
-                eprintln!(
-                    "\nstopping after this step; the partial result will be written (interrupt again to abort)"
-                );
-            }
-        })
-        .context("installing the interrupt handler")?;
-    }
+    interrupt_flags(
+        &options,
+        "stopping after this step; the partial result will be written (interrupt again to abort)",
+    )?;
     let bar = ProgressBar::new(1000);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {msg}")

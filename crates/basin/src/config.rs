@@ -291,8 +291,11 @@ pub enum SeriesSpec {
 pub enum ForecastTail {
     /// The last observed value, held.
     Persistence,
-    /// The points of this CSV after the last observation.
+    /// The points of this CSV after the last observation (for rain frames: the frames
+    /// of this folder or NetCDF file from then on).
     File(PathBuf),
+    /// Nothing after the last observation (rain frames only: no rain).
+    Dry,
 }
 
 impl ForecastTail {
@@ -300,6 +303,7 @@ impl ForecastTail {
         match self {
             ForecastTail::Persistence => "persistence (the last observed value held)".into(),
             ForecastTail::File(p) => format!("forecast file {}", p.display()),
+            ForecastTail::Dry => "none (no rain after the last observed frame)".into(),
         }
     }
 }
@@ -378,7 +382,33 @@ impl<'de> Deserialize<'de> for SeriesSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RainSpec {
-    pub rain_mm_per_h: SeriesSpec,
+    /// Rain over the whole basin, as a hyetograph (mm/h).
+    pub rain_mm_per_h: Option<SeriesSpec>,
+    /// Gridded rain: radar or forecast frames (see [`RainFramesSpec`]). Adds to
+    /// `rain_mm_per_h` where both are given.
+    pub frames: Option<RainFramesSpec>,
+}
+
+/// Gridded rain frames: a folder of GeoTIFFs named with their times
+/// (`<name>_<time_s>s.tif`), or a NetCDF file with a time axis. Each frame holds from
+/// its time for `interval_s` (the series' regular step).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RainFramesSpec {
+    /// Frames known in advance (a design storm, a replayed event).
+    pub files: Option<PathBuf>,
+    /// Frames that arrive while the twin runs (a radar feed); they end at the last
+    /// frame's interval, where `forecast` takes over.
+    pub observed: Option<PathBuf>,
+    /// After the last observed frame: forecast frames (a folder or NetCDF, their
+    /// frames from that time on), `"persistence"` (the last frame held) or `"none"`
+    /// (no rain; the default).
+    pub forecast: Option<String>,
+    /// How long each frame holds (s). Needed for a single frame; otherwise the frames'
+    /// spacing, which must then be regular.
+    pub interval_s: Option<f64>,
+    /// The NetCDF variable holding the rain (default: the file's only 3D variable).
+    pub variable: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]

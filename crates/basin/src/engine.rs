@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hydro::{BreachStatus, Solver};
+use ndarray::Array2;
 
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
@@ -64,6 +65,10 @@ pub struct Run {
     /// The breaches' statuses before the current step (kept to spare an allocation per
     /// step).
     breaches_before: Vec<BreachStatus>,
+    /// The rain frame the solver holds (`Some(None)`: none; `None`: not yet set).
+    rain_frame: Option<Option<usize>>,
+    /// A rain frame resampled onto the DEM (mm/h), reused from frame to frame.
+    rain_grid: Array2<f64>,
 }
 
 impl Run {
@@ -87,6 +92,8 @@ impl Run {
             issued_at_s: None,
             resumed_from: None,
             breaches_before: Vec::new(),
+            rain_frame: None,
+            rain_grid: Array2::zeros((0, 0)),
         };
         run.end_s = run.scenario.file.duration_s;
         run.record_start();
@@ -101,6 +108,7 @@ impl Run {
         self.next_output = 1;
         self.steps_at_start = 0;
         self.resumed_from = None;
+        self.rain_frame = None;
         self.record_start();
         Ok(())
     }
@@ -259,6 +267,7 @@ impl Run {
                 cause,
             })?;
         self.steps_at_start = saved.solver.steps;
+        self.rain_frame = None;
         self.resumed_from = Some((path.to_path_buf(), t));
         // The first output time after the state's time (the schedule may differ from the
         // saving run's).
@@ -295,9 +304,12 @@ impl Run {
             return Ok(events);
         }
         let output_end = self.output_time_s(self.next_output);
-        let end = stop_at_s
+        let mut end = stop_at_s
             .filter(|&s| s > self.solver.sim_time_s())
             .map_or(output_end, |s| s.min(output_end));
+        if let Some(next_frame_s) = self.apply_rain_frame()? {
+            end = end.min(next_frame_s);
+        }
         let mut before = std::mem::take(&mut self.breaches_before);
         before.clear();
         before.extend((0..).map_while(|i| self.solver.breach_status(i)));
@@ -328,6 +340,35 @@ impl Run {
             events.push(Event::Finished);
         }
         Ok(events)
+    }
+
+    /// Give the solver the rain frame that holds now (resampled onto the DEM when it
+    /// changes); returns when the next frame starts, which a step must not pass.
+    fn apply_rain_frame(&mut self) -> Result<Option<f64>> {
+        let Some(frames) = &self.scenario.rain_frames else {
+            return Ok(None);
+        };
+        let (k, next_s) = frames.at(self.solver.sim_time_s());
+        if self.rain_frame != Some(k) {
+            let solver_err = |cause| BasinError::Solver {
+                path: self.scenario.path.clone(),
+                cause,
+            };
+            match k {
+                Some(k) => {
+                    if self.rain_grid.dim() != self.basin.active.dim() {
+                        self.rain_grid = Array2::zeros(self.basin.active.dim());
+                    }
+                    frames.resample_into(k, &mut self.rain_grid);
+                    self.solver
+                        .set_rain_grid(Some(self.rain_grid.view()))
+                        .map_err(solver_err)?;
+                }
+                None => self.solver.set_rain_grid(None).map_err(solver_err)?,
+            }
+            self.rain_frame = Some(k);
+        }
+        Ok(next_s.is_finite().then_some(next_s))
     }
 
     /// Write the depth now as `depth_<index>_<t>s.tif` into `dir` (numbered, so that

@@ -13,11 +13,13 @@ pub mod hazard;
 pub mod hotstart;
 pub mod info;
 pub mod netcdf;
+pub mod rainframes;
 pub mod raster;
 pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod warnings;
+pub mod watch;
 
 pub use basin::{Basin, CellValues, Gauge, ManningN};
 pub use engine::{Event, Resume, Run};

@@ -33,6 +33,27 @@ fn last_error(what: &str) -> String {
     }
 }
 
+/// Stop HDF5 printing its error stack on this thread. netCDF-C probes for optional
+/// attributes (e.g. `_QuantizeBitGroomNumberOfSignificantDigits`) and HDF5 reports each
+/// miss as an error; netCDF-C silences that only on the thread that first opened a file,
+/// and HDF5 keeps the setting per thread, so a read on a worker thread would print pages
+/// of `HDF5-DIAG` lines. HDF5 is looked up in the loaded process (GDAL links it); nothing
+/// happens where it is absent.
+pub fn quiet_hdf5() {
+    type SetAuto = unsafe extern "C" fn(i64, *mut c_void, *mut c_void) -> i32;
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks a symbol up.
+    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"H5Eset_auto2".as_ptr()) };
+    if !f.is_null() {
+        // SAFETY: H5Eset_auto2(hid_t estack_id, H5E_auto2_t func, void *client_data) in
+        // HDF5 ≥ 1.8 (hid_t is int64_t since 1.10); H5E_DEFAULT is 0, and a null function
+        // turns printing off for the calling thread.
+        unsafe {
+            let set: SetAuto = std::mem::transmute::<*mut c_void, SetAuto>(f);
+            set(0, ptr::null_mut(), ptr::null_mut());
+        }
+    }
+}
+
 fn c(s: &str) -> R<CString> {
     CString::new(s).map_err(|e| format!("`{s}`: {e}"))
 }
@@ -59,6 +80,7 @@ impl std::fmt::Debug for NcWriter {
 impl NcWriter {
     /// A new file at `path` for grids on `grid` in `crs_wkt` (may be empty).
     pub fn create(path: &Path, grid: &GeoGrid, crs_wkt: &str) -> R<Self> {
+        quiet_hdf5();
         let srs = if crs_wkt.is_empty() {
             None
         } else {
@@ -326,6 +348,7 @@ pub struct NcReader {
 
 impl NcReader {
     pub fn open(path: &Path) -> R<Self> {
+        quiet_hdf5();
         let ds = Dataset::open_ex(
             path,
             DatasetOptions {

@@ -105,7 +105,7 @@ pub fn run_memory_bytes(cells: usize) -> u64 {
     cells as u64 * 30 * 8
 }
 
-fn gdal_err(path: &Path, e: impl std::fmt::Display) -> BasinError {
+pub(crate) fn gdal_err(path: &Path, e: impl std::fmt::Display) -> BasinError {
     BasinError::UnreadableRaster {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -207,7 +207,27 @@ pub fn read_raster(path: &Path) -> Result<Raster> {
             available_bytes: available,
         });
     }
-    let band = ds.rasterband(1).map_err(|e| gdal_err(path, e))?;
+    let south_up_in_file = grid.is_south_up();
+    let (data, grid, nodata) = read_band(&ds, path, grid, 1)?;
+    Ok(Raster {
+        path: path.to_path_buf(),
+        grid,
+        crs_wkt,
+        nodata,
+        data,
+        south_up_in_file,
+    })
+}
+
+/// Read band `band` (1-based) of an open raster on `grid` as f64, nodata as NaN, and
+/// north-up (a south-up band is flipped; the north-up grid is returned with it).
+pub fn read_band(
+    ds: &Dataset,
+    path: &Path,
+    grid: GeoGrid,
+    band: usize,
+) -> Result<(Array2<f64>, GeoGrid, Option<f64>)> {
+    let band = ds.rasterband(band).map_err(|e| gdal_err(path, e))?;
     let nodata = band.no_data_value();
     let buffer = band
         .read_as::<f64>((0, 0), (grid.cols, grid.rows), (grid.cols, grid.rows), None)
@@ -215,8 +235,7 @@ pub fn read_raster(path: &Path) -> Result<Raster> {
     let (_, values) = buffer.into_shape_and_vec();
     let mut data =
         Array2::from_shape_vec((grid.rows, grid.cols), values).map_err(|e| gdal_err(path, e))?;
-    let south_up_in_file = grid.is_south_up();
-    let grid = if south_up_in_file {
+    let grid = if grid.is_south_up() {
         data.invert_axis(ndarray::Axis(0));
         data = data.as_standard_layout().into_owned();
         grid.north_up()
@@ -232,14 +251,7 @@ pub fn read_raster(path: &Path) -> Result<Raster> {
             }
         });
     }
-    Ok(Raster {
-        path: path.to_path_buf(),
-        grid,
-        crs_wkt,
-        nodata,
-        data,
-        south_up_in_file,
-    })
+    Ok((data, grid, nodata))
 }
 
 /// A short name for a CRS: its EPSG code where it has one, else its name.

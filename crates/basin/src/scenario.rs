@@ -2,6 +2,7 @@
 //! series loaded, everything checked before a run starts.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hydro::{Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, PointSource, TimeSeries};
 
@@ -9,6 +10,7 @@ use crate::basin::Basin;
 use crate::config::Observation;
 use crate::config::{BoundaryKind, BoundarySpec, ScenarioFile, TriggerSpec, read_toml};
 use crate::error::{BasinError, Result};
+use crate::rainframes::RainFrames;
 use crate::raster::GeoGrid;
 
 #[derive(Clone, Debug)]
@@ -17,6 +19,9 @@ pub struct Scenario {
     pub file: ScenarioFile,
     pub boundaries: Boundaries,
     pub rain_mm_per_h: Option<TimeSeries>,
+    /// Gridded rain (radar or forecast frames), resampled onto the DEM as a run reaches
+    /// each frame.
+    pub rain_frames: Option<Arc<RainFrames>>,
     pub point_sources: Vec<PointSource>,
     pub breaches: Vec<Breach>,
     /// CSV files read, for the run summary.
@@ -91,9 +96,9 @@ impl Scenario {
             Ok(s)
         };
 
-        let rain_mm_per_h = match &file.rain {
+        let rain_mm_per_h = match file.rain.as_ref().and_then(|r| r.rain_mm_per_h.as_ref()) {
             Some(r) => {
-                let s = series(&r.rain_mm_per_h, "rain.rain_mm_per_h", &mut inputs)?;
+                let s = series(r, "rain.rain_mm_per_h", &mut inputs)?;
                 s.require_non_negative("rain_mm_per_h").map_err(|e| {
                     bad(
                         "rain.rain_mm_per_h",
@@ -105,6 +110,26 @@ impl Scenario {
             }
             None => None,
         };
+
+        let rain_frames = match file.rain.as_ref().and_then(|r| r.frames.as_ref()) {
+            Some(spec) => {
+                let frames = RainFrames::load(spec, &base, path, basin)?;
+                inputs.extend(frames.inputs.iter().cloned());
+                observed.borrow_mut().extend(frames.observation.clone());
+                Some(Arc::new(frames))
+            }
+            None => None,
+        };
+        if let Some(r) = &file.rain
+            && r.rain_mm_per_h.is_none()
+            && r.frames.is_none()
+        {
+            return Err(bad(
+                "rain",
+                "gives neither rain_mm_per_h nor frames".into(),
+                "give rain_mm_per_h = [[time_s, mm/h], …] or a [rain.frames] table, or drop [rain]",
+            ));
+        }
 
         let mut boundaries = Boundaries::walls();
         for (i, spec) in file.boundaries.iter().enumerate() {
@@ -272,6 +297,7 @@ impl Scenario {
             file,
             boundaries,
             rain_mm_per_h,
+            rain_frames,
             point_sources,
             breaches,
             inputs,

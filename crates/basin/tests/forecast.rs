@@ -187,3 +187,102 @@ fn bad_observations_are_named_with_their_line() {
     .to_string();
     assert!(err.contains("observations"), "{err}");
 }
+
+/// `watch`: a cycle for each chunk appended, each hot-started from the previous cycle's
+/// state; a bad row is reported and waited on without losing the cycles done; the last
+/// cycle's state equals a forecast over the whole feed at once; a watch started again
+/// on the folder goes on from its last cycle.
+#[test]
+fn watch_runs_a_cycle_per_chunk_and_survives_a_bad_row() {
+    use basin::watch::{CYCLES_CSV, Cycle, WatchOptions, watch};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::time::Duration;
+
+    let b = TestBasin::new();
+    b.write(
+        "scenarios/live.toml",
+        &forecast_scenario(r#"{ observed = "obs.csv", forecast = "forecast.csv" }"#),
+    );
+    b.write("scenarios/forecast.csv", FORECAST);
+    let live = b.path().join("scenarios/live.toml");
+    let folder = b.path().join("watch");
+    let notes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let options = |cancel: Arc<AtomicBool>, max: Option<usize>| WatchOptions {
+        lead_s: 60.0,
+        poll: Duration::from_millis(20),
+        max_cycles: max,
+        run: RunOptions {
+            cancel,
+            log: basin::runner::Log::new({
+                let notes = notes.clone();
+                move |n| notes.lock().expect("lock").push(n.to_string())
+            }),
+            ..RunOptions::default()
+        },
+    };
+    append_observations(&b, 0, 6);
+    let (tx, rx) = mpsc::channel::<Cycle>();
+    let watcher = {
+        let (live, folder, options) = (live.clone(), folder.clone(), options(Arc::default(), Some(3)));
+        std::thread::spawn(move || watch(&live, &folder, &options, |c| tx.send(c.clone()).expect("send")))
+    };
+    let wait = || rx.recv_timeout(Duration::from_secs(300)).expect("a cycle");
+    let first = wait();
+    assert_eq!(first.last_observation_s, 180.0);
+
+    // A row going back in time: reported, no cycle.
+    let obs = b.path().join("scenarios/obs.csv");
+    let good = std::fs::read_to_string(&obs).expect("obs");
+    std::fs::write(&obs, format!("{good}150,7\n")).expect("write");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !notes.lock().expect("lock").iter().any(|n| n.contains("goes back in time")) {
+        assert!(std::time::Instant::now() < deadline, "the bad row was not reported");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rx.try_recv().is_err(), "no cycle on a bad feed");
+    // The feed mended and the next chunk: cycle 2, from cycle 1's state.
+    std::fs::write(&obs, good).expect("write");
+    append_observations(&b, 7, 12);
+    let second = wait();
+    assert_eq!(second.last_observation_s, 360.0);
+    let resumed = second.summary.resumed_from.as_ref().expect("hot start");
+    assert_eq!(resumed.state, first.folder.join(STATE_AT_LAST_OBSERVATION));
+    assert_eq!(resumed.sim_time_s, 180.0);
+    append_observations(&b, 13, 20);
+    let third = wait();
+    assert_eq!(third.last_observation_s, 600.0);
+    let done = watcher.join().expect("thread").expect("watch");
+    assert_eq!(done.len(), 3);
+    let list = std::fs::read_to_string(folder.join(CYCLES_CSV)).expect("cycles.csv");
+    assert_eq!(list.lines().count(), 4, "{list}");
+    assert!(list.lines().nth(3).expect("line").starts_with("3,cycle_0003,600,660,complete"), "{list}");
+
+    // A forecast over the whole feed at once reaches the same state at 600 s.
+    let direct = b.path().join("direct");
+    basin::runner::forecast(&live, &direct, &RunOptions::default(), 60.0, |_| {}).expect("forecast");
+    let basin = Basin::load(b.path()).expect("basin");
+    let watched = basin::hotstart::read_state(&third.folder.join(STATE_AT_LAST_OBSERVATION), &basin)
+        .expect("state");
+    let once = basin::hotstart::read_state(&direct.join(STATE_AT_LAST_OBSERVATION), &basin)
+        .expect("state");
+    assert!(watched.solver.same_bits(&once.solver), "watched state differs");
+
+    // Started again on the folder: it goes on from cycle 3 and runs nothing new.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stopper = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            cancel.store(true, Ordering::SeqCst);
+        })
+    };
+    let again = watch(&live, &folder, &options(cancel, None), |_| {}).expect("watch");
+    stopper.join().expect("thread");
+    assert!(again.is_empty());
+    assert!(
+        notes.lock().expect("lock").iter().any(|n| n.contains("going on from cycle 3")),
+        "{:?}",
+        notes.lock().expect("lock")
+    );
+}
