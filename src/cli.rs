@@ -130,6 +130,10 @@ pub struct OpenArgs {
     /// Start playing at once.
     #[arg(long)]
     pub play: bool,
+    /// Live mode: follow the scenario's observed series as they grow and run the
+    /// forecast ahead of the last observation.
+    #[arg(long)]
+    pub live: bool,
     /// Simulated seconds per wall-clock second (default 10).
     #[arg(long, conflicts_with = "fast")]
     pub speed: Option<f64>,
@@ -229,6 +233,7 @@ fn open(args: OpenArgs) -> anyhow::Result<()> {
         layer: args.layer,
         show_max: args.max,
         threads: args.threads,
+        live: args.live,
     })
 }
 
@@ -241,6 +246,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             basin: None,
             scenario: None,
             play: false,
+            live: false,
             speed: None,
             fast: false,
             exit_after: None,

@@ -638,3 +638,73 @@ fn the_warnings_panel_lists_a_crossing() {
     assert_eq!(first.colour, severity_colour(event.severity));
     assert!(event.time_s > 0.0 && event.time_s < 12.0, "{event:?}");
 }
+
+/// Live mode on Trinity's radar preset: with the first half hour of radar frames the run
+/// follows them and issues a forecast at 1800 s; when the next half hour arrives, it goes
+/// back to the state at 1800 s (the stored frames before it are kept) and follows on to
+/// 3600 s.
+#[test]
+fn live_mode_advances_when_a_chunk_is_appended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("trinity_storm");
+    copy_dir(&basin("trinity_storm"), &copy);
+    let radar = copy.join("scenarios/radar");
+    let held = dir.path().join("held");
+    std::fs::create_dir(&held).expect("mkdir");
+    let mut frames: Vec<_> = std::fs::read_dir(&radar)
+        .expect("radar")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    frames.sort();
+    // Keep the frames of 0–1800 s; hold back the rest.
+    for name in &frames[6..] {
+        std::fs::rename(radar.join(name), held.join(name)).expect("hold back");
+    }
+    let mut app = app(copy.clone(), Some("radar_nowcast"));
+    loaded(&mut app);
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Twin(Command::SetLive(true)));
+    let live = |w: &mut World| w.resource::<Live>().a.as_ref().and_then(|s| s.live.clone());
+    update_until(&mut app, Duration::from_secs(120), "the forecast at 1800 s", |w| {
+        live(w).is_some_and(|l| l.last_observation_s == Some(1800.0))
+    });
+    let first = app.world().resource::<Live>().a.clone().expect("snapshot");
+    assert!(first.sim_time_s >= 1800.0);
+    assert_eq!(first.live.as_ref().expect("live").updates, 1);
+    // The next half hour of radar frames arrives.
+    for name in &frames[6..12] {
+        std::fs::rename(held.join(name), radar.join(name)).expect("arrive");
+    }
+    update_until(&mut app, Duration::from_secs(120), "the forecast at 3600 s", |w| {
+        live(w).is_some_and(|l| l.last_observation_s == Some(3600.0))
+    });
+    pause(&mut app);
+    let s = app.world().resource::<Live>().a.clone().expect("snapshot");
+    let l = s.live.clone().expect("live");
+    assert_eq!(l.updates, 2);
+    assert!(l.problem.is_none(), "{:?}", l.problem);
+    assert!(s.sim_time_s >= 3600.0);
+    // Frames stored before the first observation's end are kept, and the record goes
+    // on without a gap: one frame per output (600 s) up to now.
+    let times: Vec<f64> = s.history.iter().map(|f| f.sim_time_s).collect();
+    assert!(times.contains(&1800.0) && times.contains(&3600.0), "{times:?}");
+    assert!(times.windows(2).all(|w| w[1] - w[0] <= 600.0 + 1e-9), "{times:?}");
+    // The forecast is issued at the last observation: the warnings' issue time.
+    assert_eq!(s.watch.issue_time_s, 3600.0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

@@ -47,6 +47,9 @@ pub struct OpenOptions {
     pub show_max: bool,
     /// Solver threads (0: all cores).
     pub threads: usize,
+    /// Start in live mode: follow the scenario's observations as they arrive and run
+    /// the forecast ahead.
+    pub live: bool,
 }
 
 /// The order of the frame: inputs (keys, clicks, UI requests) → take the newest solver

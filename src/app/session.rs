@@ -432,6 +432,9 @@ fn finish_loading(
             if first && let Some(at) = options.as_ref().and_then(|o| o.exit_after_s) {
                 t.send(Command::PauseAt(Some(at)));
             }
+            if first && options.as_ref().is_some_and(|o| o.live) {
+                t.send(Command::SetLive(true));
+            }
             let play = first && options.as_ref().is_some_and(|o| o.play);
             if play {
                 t.send(Command::Play);

@@ -52,6 +52,25 @@ pub enum Command {
     SetProbe(Option<(usize, usize)>),
     /// Write the result bundle of the current state into a new folder.
     Export(ExportRequest),
+    /// Live mode on or off: follow the scenario's observed series as they grow and run
+    /// the forecast ahead of the last observation (see [`LiveStatus`]).
+    SetLive(bool),
+}
+
+/// Live mode: the run follows the observations to the last one ("now") as fast as it
+/// can, issues a forecast there and plays it ahead; when the observed files grow, it goes
+/// back to the state at the previous last observation and follows the new ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveStatus {
+    /// The last observation followed to (s), once reached.
+    pub last_observation_s: Option<f64>,
+    /// Following the observations to this time now (before the forecast is issued).
+    pub following_to_s: Option<f64>,
+    /// How many times new observations were taken in.
+    pub updates: u32,
+    /// Why the newest observations could not be taken in (a bad row …); the run goes on
+    /// with the ones before.
+    pub problem: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -157,6 +176,8 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The last command the worker refused (the run goes on).
     pub notice: Option<String>,
+    /// Live mode's state, when it is on.
+    pub live: Option<LiveStatus>,
 }
 
 impl Snapshot {
@@ -232,6 +253,7 @@ impl Snapshot {
             drawn_breaches: Arc::new(Vec::new()),
             error: None,
             notice: None,
+            live: None,
         })
     }
 }
@@ -340,6 +362,20 @@ struct Worker {
     wall_running_s: f64,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
     cached_bed: Arc<Array2<f32>>,
+    live: Option<Live>,
+}
+
+/// How often live mode looks at the observed files.
+const LIVE_POLL: Duration = Duration::from_millis(500);
+
+/// Live mode's working state.
+struct Live {
+    inputs: basin::watch::InputWatch,
+    last_poll: Option<Instant>,
+    /// The last observation reached, the run's state there and how many drawn breaches
+    /// it holds.
+    observed: Option<(f64, basin::hotstart::SavedRun, usize)>,
+    status: LiveStatus,
 }
 
 fn to_f32(a: ndarray::ArrayView2<'_, f64>) -> Array2<f32> {
@@ -372,6 +408,7 @@ impl Worker {
             wall_running_s: 0.0,
             latest,
             cached_bed,
+            live: None,
         };
         w.record_frame();
         w
@@ -403,6 +440,9 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.poll_live() {
+                changed = true;
             }
             let mut ran = false;
             if self.running {
@@ -501,6 +541,7 @@ impl Worker {
                 let _ = reply.send(r);
                 Ok(())
             }
+            Command::SetLive(on) => self.set_live(on),
         };
         // A refused command is reported but does not stop the run (solver errors do).
         if let Err(e) = result {
@@ -534,33 +575,16 @@ impl Worker {
         s.set_inflow_scale(steering.inflow_scale)
             .map_err(|e| e.to_string())?;
         s.set_uniform_rain(rain).map_err(|e| e.to_string())?;
-        s.set_manning_n(n.view()).map_err(|e| e.to_string())
+        s.set_manning_n(n.view()).map_err(|e| e.to_string())?;
+        // A constant intensity replaces the rain frames too.
+        self.run
+            .set_rain_frames_on(steering.rain_override_mm_per_h.is_none())
+            .map_err(|e| e.to_string())
     }
 
     fn add_drawn_breach(&mut self, b: DrawnBreach) -> Result<(), String> {
         let basin = self.run.basin().clone();
-        let grid = basin.grid();
-        let cells = basin::scenario::line_cells(grid, &b.line);
-        let cells: Vec<_> = cells.into_iter().filter(|&c| basin.active[c]).collect();
-        if cells.is_empty() {
-            return Err("the breach line does not cross any active cell".into());
-        }
-        let bed = self.run.solver().bed_m();
-        let lowest = cells.iter().map(|&c| bed[c]).fold(f64::INFINITY, f64::min);
-        let index = self
-            .run
-            .solver_mut()
-            .add_breach(Breach {
-                cells,
-                final_bed_m: lowest - b.depth_m,
-                formation_time_s: b.formation_time_s,
-                trigger: BreachTrigger::Manual,
-            })
-            .map_err(|e| e.to_string())?;
-        self.run
-            .solver_mut()
-            .trigger_breach(index)
-            .map_err(|e| e.to_string())?;
+        add_breach_to(self.run.solver_mut(), &basin, &b)?;
         self.note(format!(
             "breach drawn from ({:.1}, {:.1}) to ({:.1}, {:.1}), {:.1} m deep",
             b.line[0][0], b.line[0][1], b.line[1][0], b.line[1][1], b.depth_m
@@ -571,6 +595,9 @@ impl Worker {
 
     /// Back to t = 0: a fresh solver from the scenario, with the steering re-applied.
     fn reset(&mut self) -> Result<(), String> {
+        if self.live.take().is_some() {
+            self.note("live mode off".into());
+        }
         self.run.reset().map_err(|e| e.to_string())?;
         self.history.clear();
         self.running = false;
@@ -598,7 +625,12 @@ impl Worker {
             self.running = false;
             return false;
         }
-        match self.run.step(self.pause_at_s) {
+        let follow_to = self.live.as_ref().and_then(|l| l.status.following_to_s);
+        let stop = match (self.pause_at_s, follow_to) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match self.run.step(stop) {
             Ok(events) => {
                 for event in events {
                     match event {
@@ -614,6 +646,9 @@ impl Worker {
                 if self.pause_at_s.is_some_and(|p| self.run.sim_time_s() >= p) {
                     self.pause_at_s = None;
                     self.running = false;
+                }
+                if follow_to.is_some_and(|t| self.run.sim_time_s() >= t) {
+                    self.reached_observation();
                 }
                 true
             }
@@ -637,7 +672,13 @@ impl Worker {
             .get_or_insert((self.run.sim_time_s(), started));
         let steps0 = self.run.solver().steps();
         loop {
-            if let Speed::RealTime(factor) = self.steering.speed {
+            let following = self
+                .live
+                .as_ref()
+                .is_some_and(|l| l.status.following_to_s.is_some());
+            if let Speed::RealTime(factor) = self.steering.speed
+                && !following
+            {
                 let target = sim0 + factor * wall0.elapsed().as_secs_f64();
                 if self.run.sim_time_s() >= target {
                     // Ahead of the clock: rest until the slice ends.
@@ -766,10 +807,162 @@ impl Worker {
             drawn_breaches: Arc::new(self.drawn_breaches.clone()),
             error: self.error.clone(),
             notice: self.notice.clone(),
+            live: self.live.as_ref().map(|l| l.status.clone()),
         };
         if let Ok(mut slot) = self.latest.lock() {
             *slot = Some(Arc::new(snapshot));
         }
+    }
+
+    fn set_live(&mut self, on: bool) -> Result<(), String> {
+        if !on {
+            if let Some(live) = self.live.take() {
+                if live.status.following_to_s.is_some() {
+                    // Stopped short of the last observation: no forecast was issued.
+                    self.running = false;
+                }
+                self.note("live mode off".into());
+            }
+            return Ok(());
+        }
+        if self.live.is_some() {
+            return Ok(());
+        }
+        if self.run.scenario().observed.is_empty() {
+            return Err(
+                "this scenario has no observed series: live mode follows series given as { observed = \"obs.csv\", … } or observed rain frames (docs/forecast.md)"
+                    .into(),
+            );
+        }
+        self.live = Some(Live {
+            inputs: basin::watch::InputWatch::default(),
+            last_poll: None,
+            observed: None,
+            status: LiveStatus {
+                last_observation_s: None,
+                following_to_s: None,
+                updates: 0,
+                problem: None,
+            },
+        });
+        self.note("live mode on: following the observations".into());
+        self.poll_live();
+        Ok(())
+    }
+
+    /// In live mode, look at the observed files (every [`LIVE_POLL`]); when they grew,
+    /// go back to the state at the last observation and follow the new ones. True when
+    /// something changed.
+    fn poll_live(&mut self) -> bool {
+        let Some(live) = &mut self.live else {
+            return false;
+        };
+        if live.last_poll.is_some_and(|t| t.elapsed() < LIVE_POLL) {
+            return false;
+        }
+        live.last_poll = Some(Instant::now());
+        if !live.inputs.changed_and_settled() {
+            return false;
+        }
+        let basin = self.run.basin().clone();
+        let path = self.run.scenario().path.clone();
+        let (scenario, t_obs) = match basin::watch::look(&basin, &path) {
+            Ok(found) => found,
+            Err(e) => {
+                live.inputs.failed();
+                let problem = Some(format!("new observations not taken in: {e}"));
+                let changed = live.status.problem != problem;
+                live.status.problem = problem;
+                return changed;
+            }
+        };
+        live.inputs.loaded(&scenario);
+        live.status.problem = None;
+        let previous = live.observed.as_ref().map(|o| o.0);
+        if previous.is_some_and(|p| t_obs <= p) {
+            return true;
+        }
+        match self.follow_new_observations(Arc::new(scenario), t_obs) {
+            Ok(()) => true,
+            Err(e) => {
+                if let Some(live) = &mut self.live {
+                    live.status.problem = Some(format!("new observations not taken in: {e}"));
+                }
+                true
+            }
+        }
+    }
+
+    /// A run on the newly loaded scenario, from the state at the previous last
+    /// observation (or from the start), following the observations to `t_obs`.
+    fn follow_new_observations(&mut self, scenario: Arc<Scenario>, t_obs: f64) -> Result<(), String> {
+        let live = self.live.as_ref().expect("live mode");
+        let basin = self.run.basin().clone();
+        let path = scenario.path.clone();
+        let mut run = Run::new(basin.clone(), scenario).map_err(|e| e.to_string())?;
+        let drawn = match &live.observed {
+            Some((t, saved, drawn)) => {
+                // The breaches drawn before that observation are part of its state.
+                for b in &self.drawn_breaches[..*drawn] {
+                    add_breach_to(run.solver_mut(), &basin, b)?;
+                }
+                run.restore(saved.clone(), &path, basin::Resume::Continue)
+                    .map_err(|e| e.to_string())?;
+                let t = *t;
+                self.history.retain(|f| f.sim_time_s <= t + 1e-9);
+                if let Some((_, series)) = &mut self.probe {
+                    series.retain(|p| p[0] <= t + 1e-9);
+                }
+                *drawn
+            }
+            None => {
+                self.history.clear();
+                if let Some((_, series)) = &mut self.probe {
+                    series.clear();
+                }
+                0
+            }
+        };
+        if drawn < self.drawn_breaches.len() {
+            self.note(format!(
+                "{} breach(es) drawn in the forecast dropped: new observations replace it",
+                self.drawn_breaches.len() - drawn
+            ));
+            self.drawn_breaches.truncate(drawn);
+        }
+        self.run = run;
+        self.error = None;
+        let steering = self.steering.clone();
+        self.apply_steering(&steering)?;
+        self.bed_version += 1;
+        self.cached_bed = Arc::new(to_f32(self.run.solver().bed_m()));
+        if self.history.is_empty() {
+            self.record_frame();
+        }
+        let live = self.live.as_mut().expect("live mode");
+        live.status.following_to_s = Some(t_obs);
+        live.status.updates += 1;
+        self.running = true;
+        self.pace_origin = None;
+        let from = self.run.sim_time_s();
+        self.note(format!("following the observations from {} to {}", format_s(from), format_s(t_obs)));
+        if from >= t_obs {
+            self.reached_observation();
+        }
+        Ok(())
+    }
+
+    /// At the last observation: keep the state there and issue the forecast.
+    fn reached_observation(&mut self) {
+        let Some(live) = &mut self.live else { return };
+        let Some(t) = live.status.following_to_s.take() else {
+            return;
+        };
+        live.observed = Some((t, self.run.saved(), self.drawn_breaches.len()));
+        live.status.last_observation_s = Some(t);
+        self.run.issue_now_keeping_records();
+        self.pace_origin = None;
+        self.note(format!("forecast issued at the last observation, {}", format_s(t)));
     }
 
     /// The bundle: result GeoTIFFs, gauges.csv and summary.json (the headless runner's
@@ -862,6 +1055,31 @@ impl Worker {
         files.push("snapshot.json".into());
         Ok(files)
     }
+}
+
+fn format_s(t: f64) -> String {
+    format!("t = {t:.0} s")
+}
+
+/// Add a drawn breach to a solver, started now; its index.
+fn add_breach_to(solver: &mut Solver, basin: &Basin, b: &DrawnBreach) -> Result<usize, String> {
+    let cells = basin::scenario::line_cells(basin.grid(), &b.line);
+    let cells: Vec<_> = cells.into_iter().filter(|&c| basin.active[c]).collect();
+    if cells.is_empty() {
+        return Err("the breach line does not cross any active cell".into());
+    }
+    let bed = solver.bed_m();
+    let lowest = cells.iter().map(|&c| bed[c]).fold(f64::INFINITY, f64::min);
+    let index = solver
+        .add_breach(Breach {
+            cells,
+            final_bed_m: lowest - b.depth_m,
+            formation_time_s: b.formation_time_s,
+            trigger: BreachTrigger::Manual,
+        })
+        .map_err(|e| e.to_string())?;
+    solver.trigger_breach(index).map_err(|e| e.to_string())?;
+    Ok(index)
 }
 
 fn probe_sample(solver: &Solver, cell: (usize, usize)) -> [f64; 4] {

@@ -69,6 +69,10 @@ const SPEEDS: [(Speed, &str); 6] = [
     (Speed::AsFastAsPossible, "as fast as possible"),
 ];
 
+/// Live mode's colour: its label, and the last observation on the time bar, the frame
+/// slider and the hydrographs.
+pub const LIVE_COLOUR: Color32 = Color32::from_rgb(80, 220, 230);
+
 fn speed_label(s: Speed) -> String {
     SPEEDS
         .iter()
@@ -314,6 +318,22 @@ fn top_bar_ui(
         {
             out.push(Action::Twin(Command::Reset));
         }
+        let observed = session
+            .twin
+            .as_ref()
+            .is_some_and(|t| !t.scenario.observed.is_empty());
+        if observed {
+            let on = snap.is_some_and(|s| s.live.is_some());
+            if ui
+                .add(egui::Button::new(RichText::new("📡 Live").size(16.0)).selected(on))
+                .on_hover_text(
+                    "Follow the observed series as they arrive, then run the forecast ahead of the last observation",
+                )
+                .clicked()
+            {
+                out.push(Action::Twin(Command::SetLive(!on)));
+            }
+        }
         egui::ComboBox::from_id_salt("speed")
             .selected_text(speed_label(view.speed))
             .width(150.0)
@@ -343,7 +363,32 @@ fn top_bar_ui(
                 .size(18.0),
             );
             let f = (s.sim_time_s / s.duration_s.max(1e-9)) as f32;
-            ui.add(egui::ProgressBar::new(f).desired_width(120.0));
+            let bar = ui.add(egui::ProgressBar::new(f).desired_width(120.0));
+            if let Some(l) = &s.live {
+                // The last observation as a mark on the bar, and what live mode does now.
+                if let Some(t) = l.last_observation_s {
+                    let k = (t / s.duration_s.max(1e-9)).clamp(0.0, 1.0) as f32;
+                    let x = bar.rect.left() + k * bar.rect.width();
+                    ui.painter().line_segment(
+                        [pos2(x, bar.rect.top() - 3.0), pos2(x, bar.rect.bottom() + 3.0)],
+                        egui::Stroke::new(3.0, LIVE_COLOUR),
+                    );
+                }
+                let text = match (l.following_to_s, l.last_observation_s) {
+                    (Some(t), _) => format!("LIVE · following observations to {}", format_time(t)),
+                    (None, Some(t)) => format!(
+                        "LIVE · observed to {} · forecast +{}",
+                        format_time(t),
+                        format_time((s.sim_time_s - t).max(0.0))
+                    ),
+                    (None, None) => "LIVE · waiting for observations".into(),
+                };
+                ui.label(RichText::new(text).strong().size(16.0).color(LIVE_COLOUR));
+                if let Some(p) = &l.problem {
+                    ui.label(RichText::new("⚠").color(Color32::from_rgb(255, 200, 120)))
+                        .on_hover_text(p);
+                }
+            }
         }
     });
 }
@@ -411,14 +456,13 @@ fn what_if_ui(
     out: &mut Vec<Action>,
 ) {
     ui.heading("What if");
-    let has_rain = session
-        .twin
-        .as_ref()
-        .is_some_and(|t| t.scenario.rain_mm_per_h.is_some());
-    ui.label(if has_rain {
-        "Rain: the scenario's hyetograph, or a constant intensity:"
-    } else {
-        "Rain (the scenario has none):"
+    let scenario = session.twin.as_ref().map(|t| &t.scenario);
+    let hyetograph = scenario.is_some_and(|s| s.rain_mm_per_h.is_some());
+    let frames = scenario.and_then(|s| s.rain_frames.as_ref()).map_or(0, |f| f.len());
+    ui.label(match (hyetograph, frames) {
+        (_, n) if n > 0 => format!("Rain: the scenario's {n} rain frames, or a constant intensity in their place:"),
+        (true, _) => "Rain: the scenario's hyetograph, or a constant intensity:".to_string(),
+        _ => "Rain (the scenario has none):".to_string(),
     });
     let mut changed = ui
         .checkbox(&mut view.rain_override, "constant rain")
@@ -656,6 +700,14 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
                 }
                 // Each upward crossing as a tick under the slider, at its stored frame.
                 let span = (frames - 1) as f32;
+                if let Some(t) = s.live.as_ref().and_then(|l| l.last_observation_s) {
+                    let k = s.frame_index_at(t).unwrap_or(0) as f32 / span;
+                    let x = r.rect.left() + k * ui.spacing().slider_width;
+                    ui.painter().line_segment(
+                        [pos2(x, r.rect.top()), pos2(x, r.rect.bottom() + 2.0)],
+                        egui::Stroke::new(2.0, LIVE_COLOUR),
+                    );
+                }
                 for w in s
                     .watch
                     .events
@@ -794,6 +846,9 @@ fn probe_ui(
             p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
             p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
             p.vline(VLine::new("now", t_now).color(Color32::WHITE));
+            if let Some(t) = s.live.as_ref().and_then(|l| l.last_observation_s) {
+                p.vline(VLine::new("last observation", t).color(LIVE_COLOUR).width(2.0));
+            }
         });
     if ui.button("Clear probe").clicked() {
         view.probe = None;
@@ -852,6 +907,9 @@ fn gauges_ui(
             p.line(Line::new("depth (m)", depth).color(Color32::from_rgb(90, 170, 255)));
             p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
             p.vline(VLine::new("now", t_now).color(Color32::WHITE));
+            if let Some(t) = s.live.as_ref().and_then(|l| l.last_observation_s) {
+                p.vline(VLine::new("last observation", t).color(LIVE_COLOUR).width(2.0));
+            }
             // Thresholds as depths at this gauge, and each crossing where it happened.
             let gauge = &basin.gauges[g];
             let ground = basin.bed_m.at((gauge.row, gauge.col));

@@ -69,6 +69,8 @@ pub struct Run {
     rain_frame: Option<Option<usize>>,
     /// A rain frame resampled onto the DEM (mm/h), reused from frame to frame.
     rain_grid: Array2<f64>,
+    /// Whether the scenario's rain frames fall (a live twin may replace them).
+    rain_frames_on: bool,
 }
 
 impl Run {
@@ -94,6 +96,7 @@ impl Run {
             breaches_before: Vec::new(),
             rain_frame: None,
             rain_grid: Array2::zeros((0, 0)),
+            rain_frames_on: true,
         };
         run.end_s = run.scenario.file.duration_s;
         run.record_start();
@@ -205,6 +208,16 @@ impl Run {
         self.issued_at_s = Some(self.sim_time_s());
     }
 
+    /// Issue a forecast now but keep the gauge records so far (a live twin shows the
+    /// observed past and the forecast on one hydrograph): thresholds are compared with
+    /// the current state and lead times count from now.
+    pub fn issue_now_keeping_records(&mut self) {
+        let t = self.sim_time_s();
+        self.watch = Watch::new(&self.basin, t);
+        self.check_watch(t, &mut Vec::new());
+        self.issued_at_s = Some(t);
+    }
+
     /// When a forecast was issued ([`Run::issue_now`]), if this run is one.
     pub fn issued_at_s(&self) -> Option<f64> {
         self.issued_at_s
@@ -224,20 +237,22 @@ impl Run {
         self.solver.steps() - self.steps_at_start
     }
 
+    /// The run's state in memory (solver, envelopes, gauge records, warnings, output
+    /// schedule): what [`Run::save_state`] writes, for a live twin that goes back to its
+    /// last observation when new ones arrive.
+    pub fn saved(&self) -> SavedRun {
+        SavedRun {
+            solver: self.solver.state(),
+            gauges: self.gauges.clone(),
+            watch: self.watch.clone(),
+            next_output: self.next_output,
+        }
+    }
+
     /// Save the run's state (solver, envelopes, gauge records, warnings, clock) to a CF
     /// NetCDF file for a hot start; see [`crate::hotstart`].
     pub fn save_state(&self, path: &Path) -> Result<()> {
-        write_state(
-            path,
-            &self.basin,
-            &self.scenario.file.name,
-            &SavedRun {
-                solver: self.solver.state(),
-                gauges: self.gauges.clone(),
-                watch: self.watch.clone(),
-                next_output: self.next_output,
-            },
-        )
+        write_state(path, &self.basin, &self.scenario.file.name, &self.saved())
     }
 
     /// Continue from a state saved by [`Run::save_state`] on the same basin. With
@@ -247,10 +262,18 @@ impl Run {
     /// records start there and lead times count from there.
     pub fn restore_state(&mut self, path: &Path, how: Resume) -> Result<()> {
         let saved = read_state(path, &self.basin)?;
+        self.restore(saved, path, how)?;
+        self.resumed_from = Some((path.to_path_buf(), self.sim_time_s()));
+        Ok(())
+    }
+
+    /// Continue from a state in memory ([`Run::saved`], or read from a file by
+    /// [`crate::hotstart::read_state`]); `source` names it in errors.
+    pub fn restore(&mut self, saved: SavedRun, source: &Path, how: Resume) -> Result<()> {
         let t = saved.solver.sim_time_s;
         if t >= self.duration_s() {
             return Err(BasinError::invalid(
-                path,
+                source,
                 "sim_time_s",
                 format!(
                     "is {t} s, not before the end of {} ({} s): there is nothing left to run",
@@ -263,12 +286,11 @@ impl Run {
         self.solver
             .restore(&saved.solver)
             .map_err(|cause| BasinError::Solver {
-                path: path.to_path_buf(),
+                path: source.to_path_buf(),
                 cause,
             })?;
         self.steps_at_start = saved.solver.steps;
         self.rain_frame = None;
-        self.resumed_from = Some((path.to_path_buf(), t));
         // The first output time after the state's time (the schedule may differ from the
         // saving run's).
         self.next_output = (t / self.scenario.file.output_interval_s).floor() as u64;
@@ -348,7 +370,11 @@ impl Run {
         let Some(frames) = &self.scenario.rain_frames else {
             return Ok(None);
         };
-        let (k, next_s) = frames.at(self.solver.sim_time_s());
+        let (k, next_s) = if self.rain_frames_on {
+            frames.at(self.solver.sim_time_s())
+        } else {
+            (None, f64::INFINITY)
+        };
         if self.rain_frame != Some(k) {
             let solver_err = |cause| BasinError::Solver {
                 path: self.scenario.path.clone(),
@@ -369,6 +395,17 @@ impl Run {
             self.rain_frame = Some(k);
         }
         Ok(next_s.is_finite().then_some(next_s))
+    }
+
+    /// Let the scenario's rain frames fall (the default) or stop them (a live twin's
+    /// constant rain replaces them); the solver takes the change at once.
+    pub fn set_rain_frames_on(&mut self, on: bool) -> Result<()> {
+        if on != self.rain_frames_on {
+            self.rain_frames_on = on;
+            self.rain_frame = None;
+            self.apply_rain_frame()?;
+        }
+        Ok(())
     }
 
     /// Write the depth now as `depth_<index>_<t>s.tif` into `dir` (numbered, so that

@@ -76,80 +76,74 @@ pub fn watch(
         )),
         _ => state = options.run.from_state.clone(),
     }
+    let basin = Basin::load(&Scenario::basin_dir(scenario_path)?)?;
     let mut done = Vec::new();
-    let mut seen: Option<Vec<Stamp>> = None;
+    let mut inputs = InputWatch::default();
     let mut last_error = String::new();
     loop {
         if options.run.cancel.load(Ordering::SeqCst) {
             break;
         }
-        match look(scenario_path) {
-            Err(e) => {
-                let message = e.to_string();
-                if message != last_error {
-                    log.note(&format!("waiting for the inputs to be readable: {message}"));
-                    last_error = message;
+        if inputs.changed_and_settled() {
+            match look(&basin, scenario_path) {
+                Err(e) => {
+                    let message = e.to_string();
+                    if message != last_error {
+                        log.note(&format!("waiting for the inputs to be readable: {message}"));
+                        last_error = message;
+                    }
+                    inputs.failed();
                 }
-                seen = None;
-            }
-            Ok((stamps, t_obs)) => {
-                last_error.clear();
-                let settled = seen.as_ref() == Some(&stamps);
-                seen = Some(stamps);
-                let new = last_done_s.is_none_or(|t| t_obs > t);
-                if settled && new {
-                    number += 1;
-                    let name = format!("cycle_{number:04}");
-                    let folder = out.join(&name);
-                    let run = RunOptions {
-                        from_state: state.clone(),
-                        force: false,
-                        save_state: None,
-                        save_state_at: Vec::new(),
-                        ..options.run.clone()
-                    };
-                    log.note(&format!(
-                        "cycle {number}: observations to {t_obs} s, forecast to {} s",
-                        t_obs + options.lead_s
-                    ));
-                    match forecast(scenario_path, &folder, &run, options.lead_s, |_| {}) {
-                        Ok(summary) => {
-                            let t = summary
-                                .forecast
-                                .as_ref()
-                                .map_or(t_obs, |f| f.issued_at_s);
-                            append_cycle(out, number, &name, t, &summary)?;
-                            if summary.is_cancelled() {
-                                break;
+                Ok((scenario, t_obs)) => {
+                    last_error.clear();
+                    inputs.loaded(&scenario);
+                    if last_done_s.is_none_or(|t| t_obs > t) {
+                        number += 1;
+                        let name = format!("cycle_{number:04}");
+                        let folder = out.join(&name);
+                        let run = RunOptions {
+                            from_state: state.clone(),
+                            force: false,
+                            save_state: None,
+                            save_state_at: Vec::new(),
+                            ..options.run.clone()
+                        };
+                        log.note(&format!(
+                            "cycle {number}: observations to {t_obs} s, forecast to {} s",
+                            t_obs + options.lead_s
+                        ));
+                        match forecast(scenario_path, &folder, &run, options.lead_s, |_| {}) {
+                            Ok(summary) => {
+                                let t = summary.forecast.as_ref().map_or(t_obs, |f| f.issued_at_s);
+                                append_cycle(out, number, &name, t, &summary)?;
+                                if summary.is_cancelled() {
+                                    break;
+                                }
+                                state = Some(folder.join(STATE_AT_LAST_OBSERVATION));
+                                last_done_s = Some(t);
+                                let cycle = Cycle {
+                                    number,
+                                    folder,
+                                    last_observation_s: t,
+                                    summary,
+                                };
+                                on_cycle(&cycle);
+                                done.push(cycle);
                             }
-                            state = Some(folder.join(STATE_AT_LAST_OBSERVATION));
-                            last_done_s = Some(t);
-                            let cycle = Cycle {
-                                number,
-                                folder,
-                                last_observation_s: t,
-                                summary,
-                            };
-                            on_cycle(&cycle);
-                            done.push(cycle);
+                            Err(e @ BasinError::Aborted { .. }) => return Err(e),
+                            Err(e) => {
+                                // The cycle wrote nothing (its folder is put in place
+                                // only when complete); the next change retries.
+                                number -= 1;
+                                log.note(&format!(
+                                    "cycle failed, waiting for the inputs to change: {e}"
+                                ));
+                            }
                         }
-                        Err(e @ BasinError::Aborted { .. }) => return Err(e),
-                        Err(e) => {
-                            // The cycle wrote nothing (its folder is put in place only
-                            // when complete); the next change of the inputs retries.
-                            number -= 1;
-                            log.note(&format!(
-                                "cycle failed, waiting for the inputs to change: {e}"
-                            ));
-                            last_error = e.to_string();
-                            seen = None;
-                            wait_for_change(scenario_path, options)?;
+                        if options.max_cycles.is_some_and(|m| done.len() >= m) {
+                            break;
                         }
                     }
-                    if options.max_cycles.is_some_and(|m| done.len() >= m) {
-                        break;
-                    }
-                    continue;
                 }
             }
         }
@@ -166,24 +160,9 @@ fn sleep(options: &WatchOptions) {
     }
 }
 
-/// After a failed cycle: wait until an input changes (or the watch is cancelled).
-fn wait_for_change(scenario_path: &Path, options: &WatchOptions) -> Result<()> {
-    let before = look(scenario_path).ok().map(|l| l.0);
-    loop {
-        if options.run.cancel.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        sleep(options);
-        let now = look(scenario_path).ok().map(|l| l.0);
-        if now != before {
-            return Ok(());
-        }
-    }
-}
-
 /// What a file or a folder's entry looked like at a poll.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Stamp {
+pub struct Stamp {
     path: PathBuf,
     len: u64,
     modified: Option<SystemTime>,
@@ -198,11 +177,71 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// Load the basin and scenario as they are now: the stamps of every input (and of each
-/// observed folder's files) and the time of the last observation.
-fn look(scenario_path: &Path) -> Result<(Vec<Stamp>, f64)> {
-    let basin = Basin::load(&Scenario::basin_dir(scenario_path)?)?;
-    let scenario = Scenario::load(scenario_path, &basin)?;
+/// The stamps (size, modification time) of a scenario's inputs: the scenario file,
+/// every file it read, and every file in its observed folders (where new frames appear).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inputs(Vec<Stamp>);
+
+impl Inputs {
+    pub fn of(scenario: &Scenario) -> Self {
+        let mut paths: Vec<PathBuf> = vec![scenario.path.clone()];
+        paths.extend(scenario.inputs.iter().cloned());
+        for o in &scenario.observed {
+            if let Ok(entries) = std::fs::read_dir(&o.file) {
+                paths.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+            } else {
+                paths.push(o.file.clone());
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        Self(paths.iter().filter_map(|p| stamp(p)).collect())
+    }
+}
+
+/// Notices when a scenario's inputs have changed since it was last loaded and then held
+/// still for one poll (so a row or a frame being written is not read half-done).
+#[derive(Debug, Default)]
+pub struct InputWatch {
+    /// The scenario last loaded (its inputs are the files stamped).
+    scenario: Option<Scenario>,
+    at_load: Option<Inputs>,
+    previous: Option<Inputs>,
+}
+
+impl InputWatch {
+    /// Whether to load the scenario again: its inputs changed since the last load and
+    /// did not change since the previous poll. True while nothing has loaded yet.
+    pub fn changed_and_settled(&mut self) -> bool {
+        let Some(scenario) = &self.scenario else {
+            return true;
+        };
+        let now = Inputs::of(scenario);
+        let settled = self.previous.as_ref() == Some(&now);
+        let changed = self.at_load.as_ref() != Some(&now);
+        self.previous = Some(now);
+        settled && changed
+    }
+
+    /// The scenario was loaded: its inputs as they are now are the reference.
+    pub fn loaded(&mut self, scenario: &Scenario) {
+        let now = Inputs::of(scenario);
+        self.previous = Some(now.clone());
+        self.at_load = Some(now);
+        self.scenario = Some(scenario.clone());
+    }
+
+    /// Loading failed (a bad row): try again once the inputs change again and settle.
+    pub fn failed(&mut self) {
+        if let Some(s) = &self.scenario {
+            self.at_load = self.previous.clone().or_else(|| Some(Inputs::of(s)));
+        }
+    }
+}
+
+/// The scenario as it is now on `basin`, and the time of its last observation.
+pub fn look(basin: &Basin, scenario_path: &Path) -> Result<(Scenario, f64)> {
+    let scenario = Scenario::load(scenario_path, basin)?;
     let t_obs = scenario.last_observation_s().ok_or_else(|| {
         BasinError::invalid(
             scenario_path,
@@ -211,23 +250,7 @@ fn look(scenario_path: &Path) -> Result<(Vec<Stamp>, f64)> {
             "give a hydrograph, stage or rain as { observed = \"obs.csv\", forecast = … } or rain frames as [rain.frames] observed = \"radar/\" (see docs/forecast.md)",
         )
     })?;
-    let mut paths: Vec<PathBuf> = vec![scenario_path.to_path_buf()];
-    paths.extend(scenario.inputs.iter().cloned());
-    for o in &scenario.observed {
-        if o.file.is_dir() {
-            let entries = std::fs::read_dir(&o.file).map_err(|cause| BasinError::Io {
-                path: o.file.clone(),
-                cause,
-                fix: "check the folder is readable",
-            })?;
-            paths.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
-        } else {
-            paths.push(o.file.clone());
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    Ok((paths.iter().filter_map(|p| stamp(p)).collect(), t_obs))
+    Ok((scenario, t_obs))
 }
 
 /// Where a watch folder stands: the highest cycle number in `out/cycles.csv`, and the
