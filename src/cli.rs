@@ -375,7 +375,9 @@ fn watch(
     options: basin::RunOptions,
 ) -> anyhow::Result<ExitCode> {
     if !(poll_s.is_finite() && poll_s > 0.0 && poll_s <= 86_400.0) {
-        anyhow::bail!("--poll is {poll_s} s; give how often to look at the observations, e.g. --poll 10");
+        anyhow::bail!(
+            "--poll is {poll_s} s; give how often to look at the observations, e.g. --poll 10"
+        );
     }
     interrupt_flags(
         &options,
@@ -418,7 +420,11 @@ fn watch(
         }
         Err(e) => Err(e.into()),
         Ok(done) => {
-            eprintln!("{} cycle(s) run; the list is {}", done.len(), out.join(basin::watch::CYCLES_CSV).display());
+            eprintln!(
+                "{} cycle(s) run; the list is {}",
+                done.len(),
+                out.join(basin::watch::CYCLES_CSV).display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -668,9 +668,12 @@ fn live_mode_advances_when_a_chunk_is_appended() {
     );
     push(&mut app, Action::Twin(Command::SetLive(true)));
     let live = |w: &mut World| w.resource::<Live>().a.as_ref().and_then(|s| s.live.clone());
-    update_until(&mut app, Duration::from_secs(120), "the forecast at 1800 s", |w| {
-        live(w).is_some_and(|l| l.last_observation_s == Some(1800.0))
-    });
+    update_until(
+        &mut app,
+        Duration::from_secs(120),
+        "the forecast at 1800 s",
+        |w| live(w).is_some_and(|l| l.last_observation_s == Some(1800.0)),
+    );
     let first = app.world().resource::<Live>().a.clone().expect("snapshot");
     assert!(first.sim_time_s >= 1800.0);
     assert_eq!(first.live.as_ref().expect("live").updates, 1);
@@ -678,9 +681,12 @@ fn live_mode_advances_when_a_chunk_is_appended() {
     for name in &frames[6..12] {
         std::fs::rename(held.join(name), radar.join(name)).expect("arrive");
     }
-    update_until(&mut app, Duration::from_secs(120), "the forecast at 3600 s", |w| {
-        live(w).is_some_and(|l| l.last_observation_s == Some(3600.0))
-    });
+    update_until(
+        &mut app,
+        Duration::from_secs(120),
+        "the forecast at 3600 s",
+        |w| live(w).is_some_and(|l| l.last_observation_s == Some(3600.0)),
+    );
     pause(&mut app);
     let s = app.world().resource::<Live>().a.clone().expect("snapshot");
     let l = s.live.clone().expect("live");
@@ -690,8 +696,14 @@ fn live_mode_advances_when_a_chunk_is_appended() {
     // Frames stored before the first observation's end are kept, and the record goes
     // on without a gap: one frame per output (600 s) up to now.
     let times: Vec<f64> = s.history.iter().map(|f| f.sim_time_s).collect();
-    assert!(times.contains(&1800.0) && times.contains(&3600.0), "{times:?}");
-    assert!(times.windows(2).all(|w| w[1] - w[0] <= 600.0 + 1e-9), "{times:?}");
+    assert!(
+        times.contains(&1800.0) && times.contains(&3600.0),
+        "{times:?}"
+    );
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] <= 600.0 + 1e-9),
+        "{times:?}"
+    );
     // The forecast is issued at the last observation: the warnings' issue time.
     assert_eq!(s.watch.issue_time_s, 3600.0);
 }

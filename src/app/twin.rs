@@ -895,7 +895,11 @@ impl Worker {
 
     /// A run on the newly loaded scenario, from the state at the previous last
     /// observation (or from the start), following the observations to `t_obs`.
-    fn follow_new_observations(&mut self, scenario: Arc<Scenario>, t_obs: f64) -> Result<(), String> {
+    fn follow_new_observations(
+        &mut self,
+        scenario: Arc<Scenario>,
+        t_obs: f64,
+    ) -> Result<(), String> {
         let live = self.live.as_ref().expect("live mode");
         let basin = self.run.basin().clone();
         let path = scenario.path.clone();
@@ -945,7 +949,11 @@ impl Worker {
         self.running = true;
         self.pace_origin = None;
         let from = self.run.sim_time_s();
-        self.note(format!("following the observations from {} to {}", format_s(from), format_s(t_obs)));
+        self.note(format!(
+            "following the observations from {} to {}",
+            format_s(from),
+            format_s(t_obs)
+        ));
         if from >= t_obs {
             self.reached_observation();
         }
@@ -962,7 +970,10 @@ impl Worker {
         live.status.last_observation_s = Some(t);
         self.run.issue_now_keeping_records();
         self.pace_origin = None;
-        self.note(format!("forecast issued at the last observation, {}", format_s(t)));
+        self.note(format!(
+            "forecast issued at the last observation, {}",
+            format_s(t)
+        ));
     }
 
     /// The bundle: result GeoTIFFs, gauges.csv and summary.json (the headless runner's

@@ -458,9 +458,13 @@ fn what_if_ui(
     ui.heading("What if");
     let scenario = session.twin.as_ref().map(|t| &t.scenario);
     let hyetograph = scenario.is_some_and(|s| s.rain_mm_per_h.is_some());
-    let frames = scenario.and_then(|s| s.rain_frames.as_ref()).map_or(0, |f| f.len());
+    let frames = scenario
+        .and_then(|s| s.rain_frames.as_ref())
+        .map_or(0, |f| f.len());
     ui.label(match (hyetograph, frames) {
-        (_, n) if n > 0 => format!("Rain: the scenario's {n} rain frames, or a constant intensity in their place:"),
+        (_, n) if n > 0 => {
+            format!("Rain: the scenario's {n} rain frames, or a constant intensity in their place:")
+        }
         (true, _) => "Rain: the scenario's hyetograph, or a constant intensity:".to_string(),
         _ => "Rain (the scenario has none):".to_string(),
     });
@@ -847,7 +851,11 @@ fn probe_ui(
             p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
             p.vline(VLine::new("now", t_now).color(Color32::WHITE));
             if let Some(t) = s.live.as_ref().and_then(|l| l.last_observation_s) {
-                p.vline(VLine::new("last observation", t).color(LIVE_COLOUR).width(2.0));
+                p.vline(
+                    VLine::new("last observation", t)
+                        .color(LIVE_COLOUR)
+                        .width(2.0),
+                );
             }
         });
     if ui.button("Clear probe").clicked() {
@@ -908,7 +916,11 @@ fn gauges_ui(
             p.line(Line::new("speed (m/s)", speed).color(Color32::from_rgb(250, 200, 60)));
             p.vline(VLine::new("now", t_now).color(Color32::WHITE));
             if let Some(t) = s.live.as_ref().and_then(|l| l.last_observation_s) {
-                p.vline(VLine::new("last observation", t).color(LIVE_COLOUR).width(2.0));
+                p.vline(
+                    VLine::new("last observation", t)
+                        .color(LIVE_COLOUR)
+                        .width(2.0),
+                );
             }
             // Thresholds as depths at this gauge, and each crossing where it happened.
             let gauge = &basin.gauges[g];

@@ -264,7 +264,7 @@ impl RainFrames {
                         "has a gap: {} at {} s follows {} at {} s, but the frames are {interval} s apart",
                         w[1].origin, w[1].time_s, w[0].origin, w[0].time_s
                     ),
-                    &format!(
+                    format!(
                         "supply the missing frame at {} s (a frame of zeros where it did not rain)",
                         w[0].time_s + interval
                     ),
@@ -308,7 +308,13 @@ impl RainFrames {
     }
 
     /// The conservative map for frames on `window` (made once per distinct grid).
-    fn map_for(&mut self, window: &GeoGrid, path: &Path, origin: &str, basin: &Basin) -> Result<usize> {
+    fn map_for(
+        &mut self,
+        window: &GeoGrid,
+        path: &Path,
+        origin: &str,
+        basin: &Basin,
+    ) -> Result<usize> {
         if let Some(i) = self.maps.iter().position(|m| m.window == *window) {
             return Ok(i);
         }
@@ -465,8 +471,16 @@ fn crop(grid: &GeoGrid, data: &Array2<f64>, dem: &GeoGrid) -> (GeoGrid, Array2<f
         let last = (hi.ceil() + 1.0).clamp(0.0, n as f64) as usize;
         (first, last.max(first))
     };
-    let (c0, c1) = span((x0 - grid.origin_x) / grid.dx, (x1 - grid.origin_x) / grid.dx, grid.cols);
-    let (r0, r1) = span((y1 - grid.origin_y) / grid.dy, (y0 - grid.origin_y) / grid.dy, grid.rows);
+    let (c0, c1) = span(
+        (x0 - grid.origin_x) / grid.dx,
+        (x1 - grid.origin_x) / grid.dx,
+        grid.cols,
+    );
+    let (r0, r1) = span(
+        (y1 - grid.origin_y) / grid.dy,
+        (y0 - grid.origin_y) / grid.dy,
+        grid.rows,
+    );
     let window = GeoGrid {
         rows: r1 - r0,
         cols: c1 - c0,
@@ -653,7 +667,10 @@ fn read_netcdf(path: &Path, variable: Option<&str>) -> Result<Vec<RawFrame>> {
                 return Err(BasinError::invalid(
                     path,
                     "variable",
-                    format!("is needed: the file holds several variables ({})", subs.join(", ")),
+                    format!(
+                        "is needed: the file holds several variables ({})",
+                        subs.join(", ")
+                    ),
                     "give rain.frames.variable = \"<name>\"",
                 ));
             }
@@ -661,10 +678,12 @@ fn read_netcdf(path: &Path, variable: Option<&str>) -> Result<Vec<RawFrame>> {
     };
     let ds = Dataset::open(Path::new(&name)).map_err(|e| gdal_err(path, e))?;
     let (cols, rows) = ds.raster_size();
-    let gt = ds.geo_transform().map_err(|_| BasinError::UnreadableRaster {
-        path: path.to_path_buf(),
-        reason: "it has no geotransform (no x/y coordinates)".into(),
-    })?;
+    let gt = ds
+        .geo_transform()
+        .map_err(|_| BasinError::UnreadableRaster {
+            path: path.to_path_buf(),
+            reason: "it has no geotransform (no x/y coordinates)".into(),
+        })?;
     if gt[2] != 0.0 || gt[4] != 0.0 {
         return Err(BasinError::invalid(
             path,

@@ -269,7 +269,12 @@ fn resume_point(out: &Path) -> Result<(usize, Option<f64>, Option<PathBuf>)> {
             let n: usize = fields.first()?.parse().ok()?;
             let folder = fields.get(1)?;
             let t: f64 = fields.get(2)?.parse().ok()?;
-            Some((n, t, out.join(folder).join(STATE_AT_LAST_OBSERVATION), fields.get(4)?))
+            Some((
+                n,
+                t,
+                out.join(folder).join(STATE_AT_LAST_OBSERVATION),
+                fields.get(4)?,
+            ))
         })();
         let Some((n, t, state, status)) = parsed else {
             return Err(BasinError::invalid(
@@ -296,7 +301,11 @@ fn append_cycle(out: &Path, number: usize, name: &str, t: f64, s: &RunSummary) -
     let path = out.join(CYCLES_CSV);
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| CYCLES_HEADER.to_string());
     // The first threshold or area crossed upwards after the issue time.
-    let first = s.warnings.first_crossings.iter().find(|c| c.lead_time_s > 0.0);
+    let first = s
+        .warnings
+        .first_crossings
+        .iter()
+        .find(|c| c.lead_time_s > 0.0);
     text.push_str(&format!(
         "{number},{name},{t},{},{},{},{},{},{},{:.3}\n",
         s.sim_time_s,
@@ -304,7 +313,13 @@ fn append_cycle(out: &Path, number: usize, name: &str, t: f64, s: &RunSummary) -
         s.warnings.count,
         first.map_or(String::new(), |c| c.time_s.to_string()),
         first.map_or(String::new(), |c| c.lead_time_s.to_string()),
-        first.map_or(String::new(), |c| format!("{} {} ({})", c.place, c.threshold, c.severity.as_str()).replace(',', ";")),
+        first.map_or(String::new(), |c| format!(
+            "{} {} ({})",
+            c.place,
+            c.threshold,
+            c.severity.as_str()
+        )
+        .replace(',', ";")),
         s.wall_time_s
     ));
     let tmp = out.join(format!(".{CYCLES_CSV}.partial"));

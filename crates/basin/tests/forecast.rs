@@ -224,8 +224,16 @@ fn watch_runs_a_cycle_per_chunk_and_survives_a_bad_row() {
     append_observations(&b, 0, 6);
     let (tx, rx) = mpsc::channel::<Cycle>();
     let watcher = {
-        let (live, folder, options) = (live.clone(), folder.clone(), options(Arc::default(), Some(3)));
-        std::thread::spawn(move || watch(&live, &folder, &options, |c| tx.send(c.clone()).expect("send")))
+        let (live, folder, options) = (
+            live.clone(),
+            folder.clone(),
+            options(Arc::default(), Some(3)),
+        );
+        std::thread::spawn(move || {
+            watch(&live, &folder, &options, |c| {
+                tx.send(c.clone()).expect("send")
+            })
+        })
     };
     let wait = || rx.recv_timeout(Duration::from_secs(300)).expect("a cycle");
     let first = wait();
@@ -236,8 +244,16 @@ fn watch_runs_a_cycle_per_chunk_and_survives_a_bad_row() {
     let good = std::fs::read_to_string(&obs).expect("obs");
     std::fs::write(&obs, format!("{good}150,7\n")).expect("write");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !notes.lock().expect("lock").iter().any(|n| n.contains("goes back in time")) {
-        assert!(std::time::Instant::now() < deadline, "the bad row was not reported");
+    while !notes
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|n| n.contains("goes back in time"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bad row was not reported"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(rx.try_recv().is_err(), "no cycle on a bad feed");
@@ -256,17 +272,28 @@ fn watch_runs_a_cycle_per_chunk_and_survives_a_bad_row() {
     assert_eq!(done.len(), 3);
     let list = std::fs::read_to_string(folder.join(CYCLES_CSV)).expect("cycles.csv");
     assert_eq!(list.lines().count(), 4, "{list}");
-    assert!(list.lines().nth(3).expect("line").starts_with("3,cycle_0003,600,660,complete"), "{list}");
+    assert!(
+        list.lines()
+            .nth(3)
+            .expect("line")
+            .starts_with("3,cycle_0003,600,660,complete"),
+        "{list}"
+    );
 
     // A forecast over the whole feed at once reaches the same state at 600 s.
     let direct = b.path().join("direct");
-    basin::runner::forecast(&live, &direct, &RunOptions::default(), 60.0, |_| {}).expect("forecast");
+    basin::runner::forecast(&live, &direct, &RunOptions::default(), 60.0, |_| {})
+        .expect("forecast");
     let basin = Basin::load(b.path()).expect("basin");
-    let watched = basin::hotstart::read_state(&third.folder.join(STATE_AT_LAST_OBSERVATION), &basin)
-        .expect("state");
+    let watched =
+        basin::hotstart::read_state(&third.folder.join(STATE_AT_LAST_OBSERVATION), &basin)
+            .expect("state");
     let once = basin::hotstart::read_state(&direct.join(STATE_AT_LAST_OBSERVATION), &basin)
         .expect("state");
-    assert!(watched.solver.same_bits(&once.solver), "watched state differs");
+    assert!(
+        watched.solver.same_bits(&once.solver),
+        "watched state differs"
+    );
 
     // Started again on the folder: it goes on from cycle 3 and runs nothing new.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -281,7 +308,11 @@ fn watch_runs_a_cycle_per_chunk_and_survives_a_bad_row() {
     stopper.join().expect("thread");
     assert!(again.is_empty());
     assert!(
-        notes.lock().expect("lock").iter().any(|n| n.contains("going on from cycle 3")),
+        notes
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|n| n.contains("going on from cycle 3")),
         "{:?}",
         notes.lock().expect("lock")
     );

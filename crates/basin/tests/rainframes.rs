@@ -67,12 +67,23 @@ fn aligned_geotiff_frames_put_their_volume_on_the_basin() {
     let b = flat_basin();
     // 20 m frame cells over the 10 m DEM, one more ring of cells around it: each frame
     // cell covers exactly 2 × 2 DEM cells of 100 m².
-    let g = frame_grid(common::X0 - 20.0, common::Y0 + 20.0, 20.0, ROWS / 2 + 2, COLS / 2 + 2);
+    let g = frame_grid(
+        common::X0 - 20.0,
+        common::Y0 + 20.0,
+        20.0,
+        ROWS / 2 + 2,
+        COLS / 2 + 2,
+    );
     let rate = |k: usize, i: usize, j: usize| 10.0 * k as f64 + (i * 3 + j * 7) as f64 % 13.0;
     let mut expected_m3 = 0.0;
     for k in 0..3 {
         let data = Array2::from_shape_fn((g.rows, g.cols), |(i, j)| rate(k, i, j));
-        write_frame(&b, &format!("scenarios/storm/rain_{:04}s.tif", 60 * k), &g, &data);
+        write_frame(
+            &b,
+            &format!("scenarios/storm/rain_{:04}s.tif", 60 * k),
+            &g,
+            &data,
+        );
         // Cells 1..=ROWS/2 (rows) and 1..=COLS/2 (cols) lie over the DEM.
         for i in 1..=ROWS / 2 {
             for j in 1..=COLS / 2 {
@@ -122,7 +133,10 @@ fn netcdf_frames_on_an_offset_coarse_grid_conserve_the_volume() {
     // Without `variable` the file's two variables are named in the error.
     let path = scenario(&b, "nc2", 600.0, "files = \"storm.nc\"");
     let err = load(&b, &path).expect_err("two variables").to_string();
-    assert!(err.contains("rainfall_rate") && err.contains("quality"), "{err}");
+    assert!(
+        err.contains("rainfall_rate") && err.contains("quality"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -133,7 +147,12 @@ fn a_storm_moving_east_wets_the_cells_in_the_order_it_passes() {
     let g = frame_grid(common::X0, common::Y0, 100.0, 3, 4);
     for k in 0..4 {
         let data = Array2::from_shape_fn((3, 4), |(_, j)| if j == k { 600.0 } else { 0.0 });
-        write_frame(&b, &format!("scenarios/moving/r_{}s.tif", 120 * k), &g, &data);
+        write_frame(
+            &b,
+            &format!("scenarios/moving/r_{}s.tif", 120 * k),
+            &g,
+            &data,
+        );
     }
     let path = scenario(&b, "moving", 600.0, "files = \"moving\"");
     let mut run = load(&b, &path).expect("run");
@@ -165,12 +184,22 @@ fn observed_frames_end_at_the_last_frame_and_a_forecast_takes_over() {
     let g = frame_grid(common::X0, common::Y0, 100.0, 3, 4);
     let uniform = |v: f64| Array2::from_elem((3, 4), v);
     for k in 0..3 {
-        write_frame(&b, &format!("scenarios/radar/radar_{}s.tif", 300 * k), &g, &uniform(12.0));
+        write_frame(
+            &b,
+            &format!("scenarios/radar/radar_{}s.tif", 300 * k),
+            &g,
+            &uniform(12.0),
+        );
     }
     // Forecast frames from 600 s: the one at 600 s overlaps the observation's end
     // (900 s) and is used from there.
     for k in 2..5 {
-        write_frame(&b, &format!("scenarios/nwp/nwp_{}s.tif", 300 * k), &g, &uniform(36.0));
+        write_frame(
+            &b,
+            &format!("scenarios/nwp/nwp_{}s.tif", 300 * k),
+            &g,
+            &uniform(36.0),
+        );
     }
     let path = scenario(
         &b,
@@ -188,15 +217,26 @@ fn observed_frames_end_at_the_last_frame_and_a_forecast_takes_over() {
     let area = (ROWS * COLS) as f64 * 100.0;
     let expected = (12.0 * 900.0 + 36.0 * 600.0) / 3.6e6 * area;
     let got = run.solver().balance().rain_m3;
-    assert!((got - expected).abs() < 1e-9 * expected, "{got} vs {expected}");
+    assert!(
+        (got - expected).abs() < 1e-9 * expected,
+        "{got} vs {expected}"
+    );
 
     // "persistence" holds the last observed frame to the end.
-    let path = scenario(&b, "held", 1800.0, "observed = \"radar\"\nforecast = \"persistence\"");
+    let path = scenario(
+        &b,
+        "held",
+        1800.0,
+        "observed = \"radar\"\nforecast = \"persistence\"",
+    );
     let mut run = load(&b, &path).expect("run");
     run_to_end(&mut run);
     let expected = 12.0 * 1800.0 / 3.6e6 * area;
     let got = run.solver().balance().rain_m3;
-    assert!((got - expected).abs() < 1e-9 * expected, "{got} vs {expected}");
+    assert!(
+        (got - expected).abs() < 1e-9 * expected,
+        "{got} vs {expected}"
+    );
 }
 
 #[test]
@@ -221,25 +261,50 @@ fn bad_frames_are_refused_with_the_file_and_the_fix() {
     holed[(1, 2)] = f64::NAN;
     write_frame(&b, "scenarios/holed/f_0s.tif", &g, &ok);
     write_frame(&b, "scenarios/holed/f_300s.tif", &g, &holed);
-    check("holed", "files = \"holed\"", &["f_300s.tif", "no data", "row"]);
+    check(
+        "holed",
+        "files = \"holed\"",
+        &["f_300s.tif", "no data", "row"],
+    );
     // A frame in another CRS.
     let path = b.path().join("scenarios/crs/f_0s.tif");
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     write_geotiff(&path, &g, &common::wkt(32615), -9999.0, &ok).expect("frame");
-    check("crs", "files = \"crs\"\ninterval_s = 300", &["f_0s.tif", "EPSG:32615"]);
+    check(
+        "crs",
+        "files = \"crs\"\ninterval_s = 300",
+        &["f_0s.tif", "EPSG:32615"],
+    );
     // A frame that does not cover the basin.
     let small = frame_grid(common::X0, common::Y0, 100.0, 2, 4);
-    write_frame(&b, "scenarios/small/f_0s.tif", &small, &Array2::from_elem((2, 4), 5.0));
-    check("small", "files = \"small\"\ninterval_s = 300", &["f_0s.tif", "does not cover"]);
+    write_frame(
+        &b,
+        "scenarios/small/f_0s.tif",
+        &small,
+        &Array2::from_elem((2, 4), 5.0),
+    );
+    check(
+        "small",
+        "files = \"small\"\ninterval_s = 300",
+        &["f_0s.tif", "does not cover"],
+    );
     // A name without its time.
     write_frame(&b, "scenarios/named/radar.tif", &g, &ok);
-    check("named", "files = \"named\"\ninterval_s = 300", &["radar.tif", "_<time_s>s"]);
+    check(
+        "named",
+        "files = \"named\"\ninterval_s = 300",
+        &["radar.tif", "_<time_s>s"],
+    );
     // One frame and no interval.
     check("single", "files = \"small\"", &["interval_s"]);
     // A missing folder.
     check("missing", "files = \"nowhere\"", &["nowhere"]);
     // Both forms at once.
-    check("both", "files = \"gap\"\nobserved = \"gap\"", &["exactly one"]);
+    check(
+        "both",
+        "files = \"gap\"\nobserved = \"gap\"",
+        &["exactly one"],
+    );
 }
 
 #[test]
@@ -248,7 +313,12 @@ fn a_run_with_frames_saved_and_resumed_mid_frame_equals_one_run_bit_for_bit() {
     let g = frame_grid(common::X0 - 7.0, common::Y0 + 3.0, 35.0, 10, 13);
     for k in 0..4 {
         let data = Array2::from_shape_fn((10, 13), |(i, j)| ((i + 2 * j + k) % 5) as f64 * 40.0);
-        write_frame(&b, &format!("scenarios/storm/s_{}s.tif", 100 * k), &g, &data);
+        write_frame(
+            &b,
+            &format!("scenarios/storm/s_{}s.tif", 100 * k),
+            &g,
+            &data,
+        );
     }
     let path = scenario(&b, "storm", 500.0, "files = \"storm\"");
     let mut whole = load(&b, &path).expect("run");
