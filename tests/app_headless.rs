@@ -59,7 +59,7 @@ fn push(app: &mut App, a: Action) {
 /// Pause, and wait for the worker to say it is paused.
 fn pause(app: &mut App) {
     push(app, Action::Pause);
-    update_until(app, Duration::from_secs(10), "the worker to pause", |w| {
+    update_until(app, Duration::from_secs(60), "the worker to pause", |w| {
         w.resource::<Live>().a.as_ref().is_some_and(|s| !s.running)
     });
 }

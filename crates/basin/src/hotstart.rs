@@ -57,6 +57,9 @@ struct Scalars {
     inflow_scale: f64,
     balance: WaterBalance,
     breaches: Vec<Breach>,
+    /// Each structure's setting (gate openings, pumps on, releases).
+    #[serde(default)]
+    structures: Vec<hydro::StructureSetting>,
     next_output: u64,
     gauges: GaugeRecords,
     watch: Watch,
@@ -144,6 +147,7 @@ pub fn write_state(
                 crest_m: b.crest_m.clone(),
             })
             .collect(),
+        structures: s.structures.clone(),
         next_output: saved.next_output,
         gauges: saved.gauges.clone(),
         watch: saved.watch.clone(),
@@ -368,6 +372,7 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
         qy_m2_s: need(QY)?,
         bed_m: need(BED)?,
         infiltrated_m: read(INFILTRATED)?,
+        structures: scalars.structures,
         breaches: scalars
             .breaches
             .into_iter()

@@ -223,11 +223,11 @@ impl InputWatch {
         settled && changed
     }
 
-    /// The scenario was loaded: its inputs as they are now are the reference.
+    /// The scenario was loaded: the inputs seen at the poll before loading are what it
+    /// reflects (a change made while it loaded shows at the next poll; after the first
+    /// load, the next settled poll loads once more to be sure).
     pub fn loaded(&mut self, scenario: &Scenario) {
-        let now = Inputs::of(scenario);
-        self.previous = Some(now.clone());
-        self.at_load = Some(now);
+        self.at_load = self.previous.clone();
         self.scenario = Some(scenario.clone());
     }
 

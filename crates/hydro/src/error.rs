@@ -55,6 +55,15 @@ pub enum SolverError {
         here: String,
     },
 
+    /// A structure's parameter outside its valid range.
+    #[error("structure `{name}`: `{what}` = {value} is invalid: {expected}")]
+    InvalidStructure {
+        name: String,
+        what: String,
+        value: f64,
+        expected: &'static str,
+    },
+
     /// A solver or boundary parameter outside its valid range.
     #[error("parameter `{name}` = {value} is invalid: {expected}")]
     InvalidParameter {

@@ -35,6 +35,7 @@ mod kernel;
 mod series;
 mod solver;
 mod state;
+mod structures;
 mod tiles;
 
 pub use boundary::{Boundaries, BoundarySegment, EdgeBoundary};
@@ -45,4 +46,8 @@ pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
 pub use state::{BreachProgress, EnvelopeValues, SolverState};
+pub use structures::{
+    Barrel, Link, Regime, Structure, StructureFlow, StructureKind, StructureSetting, culvert_flow,
+    gate_flow, villemonte, weir_flow,
+};
 pub use tiles::{SPAN_TILES, Sweep, TILE_COLS, TILE_ROWS};

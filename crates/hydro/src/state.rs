@@ -30,6 +30,8 @@ pub struct SolverState {
     pub infiltrated_m: Option<Array2<f64>>,
     /// Each breach's progress, in the order they were added.
     pub breaches: Vec<BreachProgress>,
+    /// Each structure's setting (gate opening and target, pump on, release).
+    pub structures: Vec<crate::StructureSetting>,
     /// The envelopes so far; `None` when they are not tracked.
     pub envelopes: Option<EnvelopeValues>,
 }
@@ -90,6 +92,7 @@ impl SolverState {
             && self.inflow_scale.to_bits() == other.inflow_scale.to_bits()
             && self.balance == other.balance
             && self.breaches == other.breaches
+            && self.structures == other.structures
             && f64s(&self.depth_m, &other.depth_m)
             && f64s(&self.qx_m2_s, &other.qx_m2_s)
             && f64s(&self.qy_m2_s, &other.qy_m2_s)
