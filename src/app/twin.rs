@@ -640,7 +640,7 @@ impl Worker {
                         }
                         Event::Output { .. } => self.record_frame(),
                         Event::Finished => self.running = false,
-                        Event::Warning { .. } => {}
+                        Event::Warning { .. } | Event::Operation { .. } => {}
                     }
                 }
                 if self.pause_at_s.is_some_and(|p| self.run.sim_time_s() >= p) {

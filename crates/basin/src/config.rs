@@ -253,6 +253,9 @@ pub struct ScenarioFile {
     pub point_sources: Vec<PointSourceSpec>,
     #[serde(default)]
     pub breaches: Vec<BreachSpec>,
+    /// Weirs, gates, culverts, pumps and reservoir releases, and how they are operated.
+    #[serde(default)]
+    pub structures: Vec<crate::structures::StructureSpec>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

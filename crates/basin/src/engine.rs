@@ -16,6 +16,7 @@ use crate::hotstart::{SavedRun, read_state, write_state};
 use crate::results::{GaugeRecords, envelopes, write_masked};
 use crate::runner::{RunSummary, build_solver, write_results};
 use crate::scenario::Scenario;
+use crate::structures::{Operations, StructureRecords};
 use crate::warnings::Watch;
 
 /// What a step did that its driver may act on.
@@ -28,6 +29,8 @@ pub enum Event {
     BedChanged,
     /// A threshold or watch area was crossed: `Run::watch().events[index]`.
     Warning { index: usize },
+    /// A structure's rule fired: `Run::operations().log[index]`.
+    Operation { index: usize },
     /// The scenario's duration was reached.
     Finished,
 }
@@ -71,6 +74,10 @@ pub struct Run {
     rain_grid: Array2<f64>,
     /// Whether the scenario's rain frames fall (a live twin may replace them).
     rain_frames_on: bool,
+    /// Structures' rules and the log of those that fired.
+    operations: Operations,
+    /// Structures' flows at the output times and their peaks.
+    structure_records: StructureRecords,
 }
 
 impl Run {
@@ -97,6 +104,8 @@ impl Run {
             rain_frame: None,
             rain_grid: Array2::zeros((0, 0)),
             rain_frames_on: true,
+            operations: Operations::default(),
+            structure_records: StructureRecords::default(),
         };
         run.end_s = run.scenario.file.duration_s;
         run.record_start();
@@ -108,6 +117,7 @@ impl Run {
     pub fn reset(&mut self) -> Result<()> {
         self.solver = Self::new_solver(&self.basin, &self.scenario, &self.hazard)?;
         self.gauges = GaugeRecords::default();
+        self.operations = Operations::default();
         self.next_output = 1;
         self.steps_at_start = 0;
         self.resumed_from = None;
@@ -133,6 +143,8 @@ impl Run {
     fn record_start(&mut self) {
         let t = self.solver.sim_time_s();
         self.gauges.sample(&self.solver, &self.basin, t);
+        self.structure_records = StructureRecords::default();
+        self.structure_records.sample(&self.solver, t);
         self.watch = Watch::new(&self.basin, t);
         self.check_watch(t, &mut Vec::new());
     }
@@ -149,6 +161,16 @@ impl Run {
             t,
         );
         events.extend((first..first + added).map(|index| Event::Warning { index }));
+    }
+
+    /// The structures' rules and every operation logged so far.
+    pub fn operations(&self) -> &Operations {
+        &self.operations
+    }
+
+    /// The structures' flows at the output times and their peaks.
+    pub fn structure_records(&self) -> &StructureRecords {
+        &self.structure_records
     }
 
     /// Thresholds' and watch areas' state, and every warning raised so far.
@@ -246,6 +268,8 @@ impl Run {
             gauges: self.gauges.clone(),
             watch: self.watch.clone(),
             next_output: self.next_output,
+            operations: self.operations.clone(),
+            structures: self.structure_records.clone(),
         }
     }
 
@@ -302,6 +326,8 @@ impl Run {
             Resume::Continue if fits => {
                 self.gauges = saved.gauges;
                 self.watch = saved.watch;
+                self.operations = saved.operations;
+                self.structure_records = saved.structures;
             }
             _ => {
                 self.gauges = GaugeRecords::default();
@@ -332,6 +358,14 @@ impl Run {
         if let Some(next_frame_s) = self.apply_rain_frame()? {
             end = end.min(next_frame_s);
         }
+        if !self.scenario.structures.is_empty() {
+            let first = self.operations.log.len();
+            let t = self.solver.sim_time_s();
+            let fired = self
+                .operations
+                .apply(&self.scenario.structures, &mut self.solver, t);
+            events.extend((first..first + fired).map(|index| Event::Operation { index }));
+        }
         let mut before = std::mem::take(&mut self.breaches_before);
         before.clear();
         before.extend((0..).map_while(|i| self.solver.breach_status(i)));
@@ -349,9 +383,14 @@ impl Run {
         }
         self.breaches_before = before;
         self.check_watch(report.sim_time_s, &mut events);
+        if !self.scenario.structures.is_empty() {
+            self.structure_records.after_step(&self.solver);
+        }
         if report.sim_time_s >= output_end {
             self.gauges
                 .sample(&self.solver, &self.basin, report.sim_time_s);
+            self.structure_records
+                .sample(&self.solver, report.sim_time_s);
             events.push(Event::Output {
                 index: self.next_output,
                 sim_time_s: report.sim_time_s,

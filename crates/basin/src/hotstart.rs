@@ -34,6 +34,10 @@ pub struct SavedRun {
     pub watch: Watch,
     /// Index of the next output time.
     pub next_output: u64,
+    /// Structures' rule state and operation log.
+    pub operations: crate::structures::Operations,
+    /// Structures' flows at the output times so far and their peaks.
+    pub structures: crate::structures::StructureRecords,
 }
 
 /// Who the state belongs to: refused unless it matches the basin it is loaded into.
@@ -63,6 +67,10 @@ struct Scalars {
     next_output: u64,
     gauges: GaugeRecords,
     watch: Watch,
+    #[serde(default)]
+    operations: crate::structures::Operations,
+    #[serde(default)]
+    structure_records: crate::structures::StructureRecords,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -151,6 +159,8 @@ pub fn write_state(
         next_output: saved.next_output,
         gauges: saved.gauges.clone(),
         watch: saved.watch.clone(),
+        operations: saved.operations.clone(),
+        structure_records: saved.structures.clone(),
     };
     let json = serde_json::to_string(&scalars).map_err(|e| fail(&e))?;
 
@@ -389,6 +399,8 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
         gauges: scalars.gauges,
         watch: scalars.watch,
         next_output: scalars.next_output,
+        operations: scalars.operations,
+        structures: scalars.structure_records,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod raster;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod structures;
 pub mod warnings;
 pub mod watch;
 

@@ -125,6 +125,12 @@ pub struct RunSummary {
     pub outputs: Vec<String>,
     /// Threshold and watch-area crossings, with lead times from the issue time.
     pub warnings: WarningsSummary,
+    /// Each structure's volume moved and peak flow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub structures: Vec<crate::structures::StructureTotals>,
+    /// Every structure rule that fired, with its time and reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<crate::structures::Operation>,
     /// For a forecast: when it was issued (the last observation), its lead time and what
     /// each observed series does after its last observation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,11 +188,18 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
         path: scenario.path.clone(),
         cause,
     };
+    // Weirs and gates stand on walls: their cells are closed to the sweep.
+    let mut active = std::borrow::Cow::Borrowed(&basin.active);
+    for s in &scenario.structures {
+        for &cell in &s.walls {
+            active.to_mut()[cell] = false;
+        }
+    }
     let mut solver = Solver::new(
         basin.hydro_grid(),
         basin.bed_m.values().view(),
         basin.manning_n.values().view(),
-        Some(basin.active.view()),
+        Some(active.view()),
         scenario.boundaries.clone(),
         scenario.file.solver,
     )
@@ -213,6 +226,15 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     }
     for b in &scenario.breaches {
         solver.add_breach(b.clone()).map_err(at_scenario)?;
+    }
+    for (i, s) in scenario.structures.iter().enumerate() {
+        let index = solver
+            .add_structure(s.structure.clone())
+            .map_err(at_scenario)?;
+        debug_assert_eq!(index, i);
+        solver
+            .set_structure_at_once(index, s.setting)
+            .map_err(at_scenario)?;
     }
     Ok(solver)
 }
@@ -717,6 +739,13 @@ fn run_steps(
                 Event::Warning { index } => {
                     options.log.note(&run.watch().events[index].describe());
                 }
+                Event::Operation { index } => {
+                    let o = &run.operations().log[index];
+                    options.log.note(&format!(
+                        "t = {:.0} s: {} {} ({})",
+                        o.time_s, o.structure, o.action, o.reason
+                    ));
+                }
                 Event::BedChanged | Event::Finished => {}
             }
         }
@@ -753,6 +782,13 @@ pub fn write_results(
     outputs.push("gauges.csv".into());
     watch.write_csv(&dir.join("warnings.csv"))?;
     outputs.push("warnings.csv".into());
+    if !scenario.structures.is_empty() {
+        run.structure_records()
+            .write(&dir.join("structures.csv"), &scenario.structures)?;
+        outputs.push("structures.csv".into());
+        crate::structures::write_operations(&dir.join("operations.csv"), &run.operations().log)?;
+        outputs.push("operations.csv".into());
+    }
     outputs.push("summary.json".into());
     let mut inputs = Vec::new();
     for path in basin
@@ -810,6 +846,12 @@ pub fn write_results(
             .fold(0.0, f64::max),
         outputs,
         warnings: watch.summary(),
+        structures: crate::structures::totals(
+            &scenario.structures,
+            solver,
+            run.structure_records(),
+        ),
+        operations: run.operations().log.clone(),
         forecast: run.issued_at_s().map(|t| ForecastSummary {
             issued_at_s: t,
             lead_s: run.duration_s() - t,

@@ -24,6 +24,8 @@ pub struct Scenario {
     pub rain_frames: Option<Arc<RainFrames>>,
     pub point_sources: Vec<PointSource>,
     pub breaches: Vec<Breach>,
+    /// Weirs, gates, culverts, pumps and releases placed on the DEM, with their operation.
+    pub structures: Vec<crate::structures::PlacedStructure>,
     /// CSV files read, for the run summary.
     pub inputs: Vec<PathBuf>,
     /// Series fed by observations: where each ends and what follows it.
@@ -292,8 +294,11 @@ impl Scenario {
             });
         }
 
+        let structures = crate::structures::place(&file.structures, basin, path)?;
+
         Ok(Self {
             path: path.to_path_buf(),
+            structures,
             file,
             boundaries,
             rain_mm_per_h,

@@ -825,6 +825,47 @@ impl Solver {
         Ok(())
     }
 
+    /// The mean water levels on a structure's two sides now (by share; side B of a pump
+    /// out of the basin: its outlet level).
+    pub fn structure_levels(&self, index: usize) -> Option<(f64, f64)> {
+        let st = self.structures.get(index)?;
+        Some(self.side_levels(st))
+    }
+
+    fn side_levels(&self, st: &Structure) -> (f64, f64) {
+        let level = |cell: (usize, usize)| {
+            let c = (cell.0 + 1, cell.1 + 1);
+            self.bed_m[c] + self.cur.h[c]
+        };
+        let a: f64 = st.links.iter().map(|l| l.share * level(l.a)).sum();
+        let b: f64 = match &st.kind {
+            StructureKind::Pump { outlet_level_m, .. }
+                if st.links.iter().any(|l| l.b.is_none()) =>
+            {
+                outlet_level_m.unwrap_or(a)
+            }
+            _ => st
+                .links
+                .iter()
+                .filter_map(|l| l.b.map(|b| l.share * level(b)))
+                .sum(),
+        };
+        (a, b)
+    }
+
+    /// Set a structure's setting as given, a gate's opening included (no travel): for the
+    /// state a scenario starts in.
+    pub fn set_structure_at_once(
+        &mut self,
+        index: usize,
+        setting: StructureSetting,
+    ) -> Result<(), SolverError> {
+        self.set_structure(index, setting)?;
+        let s = &mut self.structure_settings[index];
+        s.opening_m = s.target_opening_m;
+        Ok(())
+    }
+
     /// Move each structure's water for a step of `dt`: gates towards their targets, then
     /// each link's volume from the donor to the receiver, never more than the donor holds
     /// above what it can give (a weir's crest, a level the receiver would pass). Returns

@@ -194,8 +194,8 @@ impl Default for StructureFlow {
         Self {
             flow_m3_s: 0.0,
             volume_m3: 0.0,
-            level_a_m: f64::NAN,
-            level_b_m: f64::NAN,
+            level_a_m: 0.0,
+            level_b_m: 0.0,
             regime: Regime::None,
         }
     }

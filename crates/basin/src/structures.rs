@@ -1,0 +1,1046 @@
+//! The basin's works in a scenario: `[[structures]]` entries (weir, gate, culvert, pump,
+//! release) parsed straight into one tagged enum, placed on the DEM (lines snapped to a
+//! water-tight line of wall cells with links across it, points to cells), and their
+//! operation: gate schedules and level rules with hysteresis, reservoir release rules
+//! capped by a downstream gauge. The hydraulics are `hydro`'s; this module decides
+//! settings between steps and logs every rule that fires.
+
+use std::path::Path;
+
+use hydro::{Barrel, Link, Solver, Structure, StructureKind, StructureSetting, TimeSeries};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::basin::Basin;
+use crate::error::{BasinError, Result};
+use crate::raster::GeoGrid;
+use crate::scenario::line_cells;
+
+/// Default broad-crested weir coefficient, C = √g·(2/3)^1.5 = 1.705 m^½/s (critical flow
+/// over a broad crest; Henderson 1966, Chow 1959).
+pub const WEIR_C: f64 = 1.705;
+/// Default sluice-gate discharge and contraction coefficients (Henderson 1966, free
+/// flow under a vertical gate: C_c ≈ 0.61).
+pub const GATE_CD: f64 = 0.61;
+pub const GATE_CC: f64 = 0.61;
+
+/// A `[[structures]]` entry of a scenario.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StructureSpec {
+    Weir {
+        name: String,
+        /// The crest line, [[x, y], …] in the DEM's CRS.
+        line: Vec<[f64; 2]>,
+        /// Any point on the upstream side (side A).
+        upstream: [f64; 2],
+        crest_m: f64,
+        #[serde(default)]
+        coefficient: Option<f64>,
+        /// Flow only from upstream to downstream (a flap).
+        #[serde(default)]
+        one_way: bool,
+    },
+    Gate {
+        name: String,
+        line: Vec<[f64; 2]>,
+        upstream: [f64; 2],
+        sill_m: f64,
+        width_m: f64,
+        max_opening_m: f64,
+        /// Opening at the start (m).
+        #[serde(default)]
+        opening_m: f64,
+        /// How fast the gate moves (m/min).
+        #[serde(default = "default_gate_speed")]
+        speed_m_per_min: f64,
+        #[serde(default)]
+        discharge_coefficient: Option<f64>,
+        #[serde(default)]
+        operation: Option<GateOperation>,
+    },
+    Culvert {
+        name: String,
+        inlet: [f64; 2],
+        outlet: [f64; 2],
+        /// `box` (with width_m and height_m) or `circular` (with diameter_m).
+        shape: BarrelShape,
+        #[serde(default)]
+        width_m: Option<f64>,
+        #[serde(default)]
+        height_m: Option<f64>,
+        #[serde(default)]
+        diameter_m: Option<f64>,
+        /// Barrel length (m); default the distance between inlet and outlet.
+        #[serde(default)]
+        length_m: Option<f64>,
+        #[serde(default = "default_culvert_n")]
+        manning_n: f64,
+        /// Inverts (m); default the bed at the inlet and outlet cells.
+        #[serde(default)]
+        inlet_invert_m: Option<f64>,
+        #[serde(default)]
+        outlet_invert_m: Option<f64>,
+        #[serde(default = "default_entrance_loss")]
+        entrance_loss: f64,
+        #[serde(default = "default_exit_loss")]
+        exit_loss: f64,
+        #[serde(default)]
+        flap: bool,
+    },
+    Pump {
+        name: String,
+        from: [f64; 2],
+        /// Where it delivers; absent: out of the basin (then `outlet_level_m`).
+        #[serde(default)]
+        to: Option<[f64; 2]>,
+        #[serde(default)]
+        outlet_level_m: Option<f64>,
+        /// [[lift m, Q m³/s], …], lifts increasing.
+        head_flow: Vec<[f64; 2]>,
+        /// The gauge whose level starts and stops it (default: the `from` cell).
+        #[serde(default)]
+        control_gauge: Option<String>,
+        start_level_m: f64,
+        stop_level_m: f64,
+    },
+    /// A reservoir outlet whose release follows a rule on the pool level.
+    Release {
+        name: String,
+        from: [f64; 2],
+        to: [f64; 2],
+        rule: ReleaseRule,
+    },
+}
+
+fn default_gate_speed() -> f64 {
+    0.5
+}
+fn default_culvert_n() -> f64 {
+    0.013
+}
+fn default_entrance_loss() -> f64 {
+    0.5
+}
+fn default_exit_loss() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BarrelShape {
+    Box,
+    Circular,
+}
+
+/// How a gate is operated: a schedule of openings, or rules on a gauge's level.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateOperation {
+    /// [[time_s, opening_m], …]: the opening asked for, stepwise (each holds until the
+    /// next).
+    #[serde(default)]
+    pub schedule: Option<Vec<[f64; 2]>>,
+    /// Rules, in order; the first that fires sets the target. An `above_m` rule fires
+    /// when the level is at or above it and it would open the gate further; a `below_m`
+    /// rule when the level is at or below it and it would close it further. Between them
+    /// the gate holds: that is the hysteresis.
+    #[serde(default)]
+    pub rules: Vec<GateRule>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateRule {
+    pub gauge: String,
+    #[serde(default)]
+    pub above_m: Option<f64>,
+    #[serde(default)]
+    pub below_m: Option<f64>,
+    pub open_to_m: f64,
+}
+
+/// A reservoir's release rule: release Q(pool level) from a table, within a minimum and
+/// maximum, changing at most `ramp_m3_s_per_min`; when the downstream gauge reaches its
+/// safe level the release falls to the minimum until it is back below it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRule {
+    pub pool_gauge: String,
+    /// [[pool level m, release m³/s], …], levels increasing.
+    pub table: Vec<[f64; 2]>,
+    #[serde(default)]
+    pub min_m3_s: f64,
+    pub max_m3_s: f64,
+    pub ramp_m3_s_per_min: f64,
+    #[serde(default)]
+    pub downstream_gauge: Option<String>,
+    #[serde(default)]
+    pub safe_level_m: Option<f64>,
+}
+
+/// One operation: a rule that fired, with its time and reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub time_s: f64,
+    pub structure: String,
+    pub action: String,
+    pub reason: String,
+}
+
+/// How a placed structure is controlled between steps.
+#[derive(Clone, Debug)]
+enum Control {
+    None,
+    Schedule(Vec<[f64; 2]>),
+    Rules(Vec<PlacedRule>),
+    Release(PlacedRelease),
+}
+
+#[derive(Clone, Debug)]
+struct PlacedRule {
+    cell: (usize, usize),
+    gauge: String,
+    above_m: Option<f64>,
+    below_m: Option<f64>,
+    open_to_m: f64,
+}
+
+#[derive(Clone, Debug)]
+struct PlacedRelease {
+    pool: (usize, usize),
+    table: TimeSeries,
+    min_m3_s: f64,
+    max_m3_s: f64,
+    ramp_m3_s_per_s: f64,
+    downstream: Option<((usize, usize), String, f64)>,
+}
+
+/// A structure placed on the basin: what the solver gets, the wall cells it stands on
+/// and how it is operated.
+#[derive(Clone, Debug)]
+pub struct PlacedStructure {
+    pub structure: Structure,
+    /// Cells the structure stands on (walls for the sweep).
+    pub walls: Vec<(usize, usize)>,
+    /// Its initial setting.
+    pub setting: StructureSetting,
+    control: Control,
+}
+
+impl PlacedStructure {
+    pub fn name(&self) -> &str {
+        &self.structure.name
+    }
+
+    /// Map points to draw it by: its line, or its two ends.
+    pub fn geometry(&self, grid: &GeoGrid) -> Vec<(f64, f64)> {
+        if !self.walls.is_empty() {
+            return self.walls.iter().map(|&(r, c)| grid.centre(r, c)).collect();
+        }
+        let l = &self.structure.links[0];
+        let mut points = vec![grid.centre(l.a.0, l.a.1)];
+        if let Some(b) = l.b {
+            points.push(grid.centre(b.0, b.1));
+        }
+        points
+    }
+}
+
+/// Place a scenario's structures on the basin, refusing what cannot be built with the
+/// file, key and fix.
+pub fn place(specs: &[StructureSpec], basin: &Basin, file: &Path) -> Result<Vec<PlacedStructure>> {
+    let grid = basin.grid();
+    let mut placed: Vec<PlacedStructure> = Vec::new();
+    let mut walls_taken = Array2::<bool>::from_elem(basin.active.dim(), false);
+    for (i, spec) in specs.iter().enumerate() {
+        let key = format!("structures[{i}]");
+        let bad = |k: &str, problem: String, fix: &str| {
+            BasinError::invalid(file, format!("{key}.{k}"), problem, fix)
+        };
+        let cell = |k: &str, p: [f64; 2]| -> Result<(usize, usize)> {
+            let c = grid.cell_of(p[0], p[1]).ok_or_else(|| {
+                let (x0, y0, x1, y1) = grid.extent();
+                bad(
+                    k,
+                    format!("({}, {}) is outside the DEM", p[0], p[1]),
+                    &format!("the DEM covers x {x0:.1}–{x1:.1}, y {y0:.1}–{y1:.1}"),
+                )
+            })?;
+            if !basin.active[c] {
+                return Err(bad(
+                    k,
+                    format!("({}, {}) is on a nodata cell", p[0], p[1]),
+                    "put the structure's end on the DEM's data",
+                ));
+            }
+            if walls_taken[c] {
+                return Err(bad(
+                    k,
+                    format!("({}, {}) is on another structure's line", p[0], p[1]),
+                    "move the point off the weir or gate line",
+                ));
+            }
+            Ok(c)
+        };
+        let gauge = |k: &str, name: &str| -> Result<(usize, usize)> {
+            basin
+                .gauges
+                .iter()
+                .find(|g| g.name == name)
+                .map(|g| (g.row, g.col))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = basin.gauges.iter().map(|g| g.name.as_str()).collect();
+                    bad(
+                        k,
+                        format!("names gauge `{name}`, which the basin does not have"),
+                        &format!("use one of the gauges in basin.toml: {}", names.join(", ")),
+                    )
+                })
+        };
+        let positive = |k: &str, v: f64| -> Result<()> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(k, format!("is {v}"), "give a value > 0"))
+            }
+        };
+        let name = match spec {
+            StructureSpec::Weir { name, .. }
+            | StructureSpec::Gate { name, .. }
+            | StructureSpec::Culvert { name, .. }
+            | StructureSpec::Pump { name, .. }
+            | StructureSpec::Release { name, .. } => name.clone(),
+        };
+        if placed.iter().any(|p| p.name() == name) {
+            return Err(bad(
+                "name",
+                format!("`{name}` is used twice"),
+                "give each structure its own name",
+            ));
+        }
+        let p = match spec {
+            StructureSpec::Weir {
+                line,
+                upstream,
+                crest_m,
+                coefficient,
+                one_way,
+                ..
+            } => {
+                let c = coefficient.unwrap_or(WEIR_C);
+                positive("coefficient", c)?;
+                let (walls, links) = across_line(basin, line, *upstream, &walls_taken)
+                    .map_err(|(k, m, f)| bad(k, m, f))?;
+                check_crest(basin, &links, *crest_m, "crest_m")
+                    .map_err(|(k, m, f)| bad(k, m, f))?;
+                let length_m = walls.len() as f64 * grid.cell_size_x().min(grid.cell_size_y());
+                PlacedStructure {
+                    structure: Structure {
+                        name,
+                        kind: StructureKind::Weir {
+                            crest_m: *crest_m,
+                            length_m,
+                            coefficient: c,
+                            one_way: *one_way,
+                        },
+                        links,
+                    },
+                    walls,
+                    setting: StructureSetting::default(),
+                    control: Control::None,
+                }
+            }
+            StructureSpec::Gate {
+                line,
+                upstream,
+                sill_m,
+                width_m,
+                max_opening_m,
+                opening_m,
+                speed_m_per_min,
+                discharge_coefficient,
+                operation,
+                ..
+            } => {
+                positive("width_m", *width_m)?;
+                positive("max_opening_m", *max_opening_m)?;
+                positive("speed_m_per_min", *speed_m_per_min)?;
+                if !(0.0..=*max_opening_m).contains(opening_m) {
+                    return Err(bad(
+                        "opening_m",
+                        format!("is {opening_m} m"),
+                        &format!("give an opening from 0 to max_opening_m ({max_opening_m} m)"),
+                    ));
+                }
+                let (walls, links) = across_line(basin, line, *upstream, &walls_taken)
+                    .map_err(|(k, m, f)| bad(k, m, f))?;
+                check_crest(basin, &links, *sill_m, "sill_m").map_err(|(k, m, f)| bad(k, m, f))?;
+                let control = match operation {
+                    None => Control::None,
+                    Some(op) => match (&op.schedule, op.rules.is_empty()) {
+                        (Some(s), true) => {
+                            if s.is_empty() || s.windows(2).any(|w| w[1][0] <= w[0][0]) {
+                                return Err(bad(
+                                    "operation.schedule",
+                                    "is empty or its times do not increase".into(),
+                                    "give [[time_s, opening_m], …] with increasing times",
+                                ));
+                            }
+                            Control::Schedule(s.clone())
+                        }
+                        (None, false) => {
+                            let mut rules = Vec::new();
+                            for (j, r) in op.rules.iter().enumerate() {
+                                let k = format!("operation.rules[{j}]");
+                                let c = gauge(&format!("{k}.gauge"), &r.gauge)?;
+                                if r.above_m.is_some() == r.below_m.is_some() {
+                                    return Err(bad(
+                                        &k,
+                                        "needs exactly one of above_m and below_m".into(),
+                                        "e.g. { gauge = \"Reservoir\", above_m = 369.5, open_to_m = 2.0 }",
+                                    ));
+                                }
+                                if !(0.0..=*max_opening_m).contains(&r.open_to_m) {
+                                    return Err(bad(
+                                        &format!("{k}.open_to_m"),
+                                        format!("is {} m", r.open_to_m),
+                                        &format!("give an opening from 0 to {max_opening_m} m"),
+                                    ));
+                                }
+                                rules.push(PlacedRule {
+                                    cell: c,
+                                    gauge: r.gauge.clone(),
+                                    above_m: r.above_m,
+                                    below_m: r.below_m,
+                                    open_to_m: r.open_to_m,
+                                });
+                            }
+                            Control::Rules(rules)
+                        }
+                        _ => {
+                            return Err(bad(
+                                "operation",
+                                "needs either a schedule or rules".into(),
+                                "give operation = { schedule = [[0, 0.5], …] } or operation = { rules = [ … ] }",
+                            ));
+                        }
+                    },
+                };
+                PlacedStructure {
+                    structure: Structure {
+                        name,
+                        kind: StructureKind::Gate {
+                            sill_m: *sill_m,
+                            width_m: *width_m,
+                            max_opening_m: *max_opening_m,
+                            weir_coefficient: WEIR_C,
+                            discharge_coefficient: discharge_coefficient.unwrap_or(GATE_CD),
+                            contraction_coefficient: GATE_CC,
+                            max_speed_m_s: speed_m_per_min / 60.0,
+                        },
+                        links,
+                    },
+                    walls,
+                    setting: StructureSetting {
+                        opening_m: *opening_m,
+                        target_opening_m: *opening_m,
+                        ..StructureSetting::default()
+                    },
+                    control,
+                }
+            }
+            StructureSpec::Culvert {
+                inlet,
+                outlet,
+                shape,
+                width_m,
+                height_m,
+                diameter_m,
+                length_m,
+                manning_n,
+                inlet_invert_m,
+                outlet_invert_m,
+                entrance_loss,
+                exit_loss,
+                flap,
+                ..
+            } => {
+                let a = cell("inlet", *inlet)?;
+                let b = cell("outlet", *outlet)?;
+                if a == b {
+                    return Err(bad(
+                        "outlet",
+                        "is in the inlet's cell".into(),
+                        "put the outlet on the other side of the embankment",
+                    ));
+                }
+                let need = |k: &str, v: Option<f64>| -> Result<f64> {
+                    let v = v.ok_or_else(|| {
+                        bad(
+                            k,
+                            format!("is needed for a {shape:?} barrel").to_lowercase(),
+                            "give the barrel's size in metres",
+                        )
+                    })?;
+                    positive(k, v)?;
+                    Ok(v)
+                };
+                let barrel = match shape {
+                    BarrelShape::Box => Barrel::Box {
+                        width_m: need("width_m", *width_m)?,
+                        height_m: need("height_m", *height_m)?,
+                    },
+                    BarrelShape::Circular => Barrel::Circular {
+                        diameter_m: need("diameter_m", *diameter_m)?,
+                    },
+                };
+                let length =
+                    length_m.unwrap_or_else(|| (outlet[0] - inlet[0]).hypot(outlet[1] - inlet[1]));
+                positive("length_m", length)?;
+                positive("manning_n", *manning_n)?;
+                let zi = inlet_invert_m.unwrap_or_else(|| basin.bed_m.at(a));
+                let zo = outlet_invert_m.unwrap_or_else(|| basin.bed_m.at(b));
+                for (k, z, c) in [("inlet_invert_m", zi, a), ("outlet_invert_m", zo, b)] {
+                    if z < basin.bed_m.at(c) - 1e-9 {
+                        return Err(bad(
+                            k,
+                            format!("is {z} m, below the bed there ({:.2} m)", basin.bed_m.at(c)),
+                            "an invert at or above the bed of its cell (the DEM's ground)",
+                        ));
+                    }
+                }
+                PlacedStructure {
+                    structure: Structure {
+                        name,
+                        kind: StructureKind::Culvert {
+                            barrel,
+                            length_m: length,
+                            manning_n: *manning_n,
+                            inlet_invert_m: zi,
+                            outlet_invert_m: zo,
+                            entrance_loss: *entrance_loss,
+                            exit_loss: *exit_loss,
+                            flap: *flap,
+                        },
+                        links: vec![Link {
+                            a,
+                            b: Some(b),
+                            share: 1.0,
+                        }],
+                    },
+                    walls: Vec::new(),
+                    setting: StructureSetting::default(),
+                    control: Control::None,
+                }
+            }
+            StructureSpec::Pump {
+                from,
+                to,
+                outlet_level_m,
+                head_flow,
+                control_gauge,
+                start_level_m,
+                stop_level_m,
+                ..
+            } => {
+                let a = cell("from", *from)?;
+                let b = match to {
+                    Some(t) => Some(cell("to", *t)?),
+                    None => {
+                        if outlet_level_m.is_none() {
+                            return Err(bad(
+                                "outlet_level_m",
+                                "is needed for a pump out of the basin (no `to`)".into(),
+                                "give the level it lifts to outside the basin, e.g. outlet_level_m = 12.0",
+                            ));
+                        }
+                        None
+                    }
+                };
+                let control = match control_gauge {
+                    Some(g) => gauge("control_gauge", g)?,
+                    None => a,
+                };
+                if !(stop_level_m < start_level_m) {
+                    return Err(bad(
+                        "stop_level_m",
+                        format!("is {stop_level_m} m, not below start_level_m ({start_level_m} m)"),
+                        "stop below the start level (the gap is the pump's hysteresis)",
+                    ));
+                }
+                PlacedStructure {
+                    structure: Structure {
+                        name,
+                        kind: StructureKind::Pump {
+                            head_flow: head_flow.iter().map(|p| (p[0], p[1])).collect(),
+                            outlet_level_m: *outlet_level_m,
+                            control,
+                            start_level_m: *start_level_m,
+                            stop_level_m: *stop_level_m,
+                        },
+                        links: vec![Link { a, b, share: 1.0 }],
+                    },
+                    walls: Vec::new(),
+                    setting: StructureSetting::default(),
+                    control: Control::None,
+                }
+            }
+            StructureSpec::Release { from, to, rule, .. } => {
+                let a = cell("from", *from)?;
+                let b = cell("to", *to)?;
+                let pool = gauge("rule.pool_gauge", &rule.pool_gauge)?;
+                let table = TimeSeries::new(rule.table.iter().map(|p| (p[0], p[1])).collect())
+                    .map_err(|e| {
+                        bad(
+                            "rule.table",
+                            e.to_string(),
+                            "give [[pool level m, release m³/s], …] with levels increasing",
+                        )
+                    })?;
+                if !(rule.min_m3_s >= 0.0 && rule.max_m3_s >= rule.min_m3_s) {
+                    return Err(bad(
+                        "rule.max_m3_s",
+                        format!("is {} m³/s with min_m3_s {}", rule.max_m3_s, rule.min_m3_s),
+                        "give 0 ≤ min_m3_s ≤ max_m3_s",
+                    ));
+                }
+                positive("rule.ramp_m3_s_per_min", rule.ramp_m3_s_per_min)?;
+                let downstream = match (&rule.downstream_gauge, rule.safe_level_m) {
+                    (Some(g), Some(level)) => {
+                        Some((gauge("rule.downstream_gauge", g)?, g.clone(), level))
+                    }
+                    (None, None) => None,
+                    _ => {
+                        return Err(bad(
+                            "rule",
+                            "gives only one of downstream_gauge and safe_level_m".into(),
+                            "give both (the gauge whose safe level caps the release) or neither",
+                        ));
+                    }
+                };
+                PlacedStructure {
+                    structure: Structure {
+                        name,
+                        kind: StructureKind::Release,
+                        links: vec![Link {
+                            a,
+                            b: Some(b),
+                            share: 1.0,
+                        }],
+                    },
+                    walls: Vec::new(),
+                    setting: StructureSetting::default(),
+                    control: Control::Release(PlacedRelease {
+                        pool,
+                        table,
+                        min_m3_s: rule.min_m3_s,
+                        max_m3_s: rule.max_m3_s,
+                        ramp_m3_s_per_s: rule.ramp_m3_s_per_min / 60.0,
+                        downstream,
+                    }),
+                }
+            }
+        };
+        for &w in &p.walls {
+            walls_taken[w] = true;
+        }
+        placed.push(p);
+    }
+    Ok(placed)
+}
+
+type Problem = (&'static str, String, &'static str);
+
+/// The wall cells of a line (4-connected, so no water passes between them) and one link
+/// per wall cell joining its neighbours on the two sides (A on the `upstream` side).
+fn across_line(
+    basin: &Basin,
+    line: &[[f64; 2]],
+    upstream: [f64; 2],
+    taken: &Array2<bool>,
+) -> std::result::Result<(Vec<(usize, usize)>, Vec<Link>), Problem> {
+    let grid = basin.grid();
+    if line.len() < 2 {
+        return Err((
+            "line",
+            "needs at least two points".into(),
+            "give the line as [[x, y], [x, y], …]",
+        ));
+    }
+    for p in line {
+        if grid.cell_of(p[0], p[1]).is_none() {
+            return Err((
+                "line",
+                format!("has ({}, {}) outside the DEM", p[0], p[1]),
+                "keep the line on the DEM",
+            ));
+        }
+    }
+    // 4-connected: where the line steps diagonally, the corner cell joins the wall.
+    let mut walls: Vec<(usize, usize)> = Vec::new();
+    for c in line_cells(grid, line) {
+        if let Some(&last) = walls.last() {
+            let (lr, lc): (usize, usize) = last;
+            if lr != c.0 && lc != c.1 {
+                let corner = (lr, c.1);
+                if !walls.contains(&corner) {
+                    walls.push(corner);
+                }
+            }
+        }
+        if !walls.contains(&c) {
+            walls.push(c);
+        }
+    }
+    walls.retain(|&c| basin.active[c]);
+    if walls.iter().any(|&c| taken[c]) {
+        return Err((
+            "line",
+            "crosses another structure's line".into(),
+            "keep structure lines apart",
+        ));
+    }
+    // The side of the line `upstream` is on: the sign of the cross product with the
+    // first segment.
+    let (d0, d1) = (line[0], line[line.len() - 1]);
+    let (dx, dy) = (d1[0] - d0[0], d1[1] - d0[1]);
+    let side = dx * (upstream[1] - d0[1]) - dy * (upstream[0] - d0[0]);
+    if side == 0.0 {
+        return Err((
+            "upstream",
+            "lies on the line".into(),
+            "give a point on the upstream side, off the line",
+        ));
+    }
+    // Normal towards upstream, in map coordinates, then as a step in (row, col).
+    let (nx, ny) = if side > 0.0 { (-dy, dx) } else { (dy, -dx) };
+    let step: (isize, isize) = if nx.abs() >= ny.abs() {
+        (0, if nx > 0.0 { 1 } else { -1 })
+    } else {
+        (if ny > 0.0 { -1 } else { 1 }, 0)
+    };
+    let at = |c: (usize, usize), k: isize| -> Option<(usize, usize)> {
+        let r = c.0 as isize + k * step.0;
+        let col = c.1 as isize + k * step.1;
+        (r >= 0 && col >= 0 && (r as usize) < grid.rows && (col as usize) < grid.cols)
+            .then_some((r as usize, col as usize))
+    };
+    let is_water = |c: (usize, usize)| basin.active[c] && !walls.contains(&c) && !taken[c];
+    let pairs: Vec<((usize, usize), (usize, usize))> = walls
+        .iter()
+        .filter_map(|&w| match (at(w, 1), at(w, -1)) {
+            (Some(a), Some(b)) if is_water(a) && is_water(b) => Some((a, b)),
+            _ => None,
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Err((
+            "line",
+            "has no active cell on both sides".into(),
+            "draw the line across the channel, with data cells on both sides",
+        ));
+    }
+    let share = 1.0 / pairs.len() as f64;
+    let links = pairs
+        .into_iter()
+        .map(|(a, b)| Link {
+            a,
+            b: Some(b),
+            share,
+        })
+        .collect();
+    Ok((walls, links))
+}
+
+/// A crest or sill must not stand below the ground on both sides (water would pour over
+/// an edge that is not there) nor above every bank (the structure would be a wall):
+/// refuse a crest above the highest bed of its line's neighbours + 50 m, or NaN.
+fn check_crest(
+    basin: &Basin,
+    links: &[Link],
+    crest: f64,
+    key: &'static str,
+) -> std::result::Result<(), Problem> {
+    if !crest.is_finite() {
+        return Err((
+            key,
+            format!("is {crest}"),
+            "give the crest or sill level in metres",
+        ));
+    }
+    let lowest_side = links
+        .iter()
+        .flat_map(|l| [Some(l.a), l.b])
+        .flatten()
+        .map(|c| basin.bed_m.at(c))
+        .fold(f64::INFINITY, f64::min);
+    if crest < lowest_side - 50.0 || crest > lowest_side + 200.0 {
+        return Err((
+            key,
+            format!(
+                "is {crest} m, far from the ground beside the line (lowest {lowest_side:.2} m)"
+            ),
+            "give the level in the DEM's vertical datum (metres)",
+        ));
+    }
+    Ok(())
+}
+
+/// The structures' operation during a run: rules evaluated before each step, and the log
+/// of every rule that fired.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Operations {
+    pub log: Vec<Operation>,
+    /// Per structure: whether its release is capped by the downstream gauge now.
+    #[serde(default)]
+    capped: Vec<bool>,
+    /// When the rules were last applied (the release ramps over the time since).
+    #[serde(default)]
+    last_s: Option<f64>,
+}
+
+impl Operations {
+    /// Before a step from `t`: set each controlled structure. Returns the number of
+    /// operations logged.
+    pub fn apply(&mut self, structures: &[PlacedStructure], solver: &mut Solver, t: f64) -> usize {
+        let before = self.log.len();
+        let dt_s = self.last_s.map_or(0.0, |l| (t - l).max(0.0));
+        self.last_s = Some(t);
+        self.capped.resize(structures.len(), false);
+        let level = |s: &Solver, c: (usize, usize)| solver_level(s, c);
+        for (i, p) in structures.iter().enumerate() {
+            let Some(mut setting) = solver.structure_setting(i) else {
+                continue;
+            };
+            match &p.control {
+                Control::None => continue,
+                Control::Schedule(s) => {
+                    let k = s.partition_point(|e| e[0] <= t);
+                    let target = if k == 0 {
+                        setting.target_opening_m
+                    } else {
+                        s[k - 1][1]
+                    };
+                    if target != setting.target_opening_m {
+                        self.log.push(Operation {
+                            time_s: t,
+                            structure: p.name().into(),
+                            action: format!("set to open to {target} m"),
+                            reason: format!("schedule at {} s", s[k - 1][0]),
+                        });
+                        setting.target_opening_m = target;
+                    }
+                }
+                Control::Rules(rules) => {
+                    // An `above_m` rule only opens further, a `below_m` rule only closes
+                    // further: between the two levels the gate holds (the hysteresis).
+                    for r in rules {
+                        let l = level(solver, r.cell);
+                        let (fires, cond) = match (r.above_m, r.below_m) {
+                            (Some(a), _) => (
+                                l >= a && r.open_to_m > setting.target_opening_m,
+                                format!("≥ {a} m"),
+                            ),
+                            (_, Some(b)) => (
+                                l <= b && r.open_to_m < setting.target_opening_m,
+                                format!("≤ {b} m"),
+                            ),
+                            _ => (false, String::new()),
+                        };
+                        if fires {
+                            self.log.push(Operation {
+                                time_s: t,
+                                structure: p.name().into(),
+                                action: format!("open to {} m", r.open_to_m),
+                                reason: format!("level at {} {l:.3} m {cond}", r.gauge),
+                            });
+                            setting.target_opening_m = r.open_to_m;
+                            break;
+                        }
+                    }
+                }
+                Control::Release(r) => {
+                    let pool = level(solver, r.pool);
+                    let mut wanted = r.table.value_at(pool).clamp(r.min_m3_s, r.max_m3_s);
+                    if let Some((cell, name, safe)) = &r.downstream {
+                        let l = level(solver, *cell);
+                        let capped = l >= *safe;
+                        if capped != self.capped[i] {
+                            self.log.push(Operation {
+                                time_s: t,
+                                structure: p.name().into(),
+                                action: if capped {
+                                    format!("release cut to the minimum, {} m³/s", r.min_m3_s)
+                                } else {
+                                    "release back to the rule".into()
+                                },
+                                reason: format!(
+                                    "level at {name} {l:.3} m {} its safe level {safe} m",
+                                    if capped { "≥" } else { "<" }
+                                ),
+                            });
+                            self.capped[i] = capped;
+                        }
+                        if capped {
+                            wanted = r.min_m3_s;
+                        }
+                    }
+                    let now = setting.release_m3_s;
+                    let step = r.ramp_m3_s_per_s * dt_s;
+                    setting.release_m3_s = now + (wanted - now).clamp(-step, step);
+                }
+            }
+            // A setting in range cannot be refused.
+            let _ = solver.set_structure(i, setting);
+        }
+        self.log.len() - before
+    }
+}
+
+fn solver_level(s: &Solver, c: (usize, usize)) -> f64 {
+    s.bed_m()[c] + s.depth_m()[c]
+}
+
+/// One structure at an output time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StructureSample {
+    pub flow_m3_s: f64,
+    pub opening_m: f64,
+    pub level_a_m: f64,
+    pub level_b_m: f64,
+    pub regime: hydro::Regime,
+}
+
+/// Structure samples over time (one row per output time) and running totals.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StructureRecords {
+    pub rows: Vec<(f64, Vec<StructureSample>)>,
+    /// Per structure: the largest |flow| of any step and when.
+    #[serde(default)]
+    pub peaks: Vec<(f64, f64)>,
+}
+
+impl StructureRecords {
+    /// Note each structure's flow after a step (for the peaks).
+    pub fn after_step(&mut self, solver: &Solver) {
+        let n = solver.structures().len();
+        self.peaks.resize(n, (0.0, 0.0));
+        for (i, peak) in self.peaks.iter_mut().enumerate() {
+            if let Some(f) = solver.structure_flow(i)
+                && f.flow_m3_s.abs() > peak.0.abs()
+            {
+                *peak = (f.flow_m3_s, solver.sim_time_s());
+            }
+        }
+    }
+
+    pub fn sample(&mut self, solver: &Solver, t_s: f64) {
+        let values = (0..solver.structures().len())
+            .map(|i| {
+                let f = solver.structure_flow(i).unwrap_or_default();
+                let s = solver.structure_setting(i).unwrap_or_default();
+                let (level_a_m, level_b_m) = solver.structure_levels(i).unwrap_or((0.0, 0.0));
+                StructureSample {
+                    flow_m3_s: f.flow_m3_s,
+                    opening_m: s.opening_m,
+                    level_a_m,
+                    level_b_m,
+                    regime: f.regime,
+                }
+            })
+            .collect();
+        self.rows.push((t_s, values));
+    }
+
+    /// `structures.csv`: time_s, then flow, opening, upstream and downstream level and
+    /// regime for each structure.
+    pub fn write(&self, path: &Path, structures: &[PlacedStructure]) -> Result<()> {
+        let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+        let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        let mut header = vec!["time_s".to_string()];
+        for s in structures {
+            for q in [
+                "flow_m3_s",
+                "opening_m",
+                "level_up_m",
+                "level_down_m",
+                "regime",
+            ] {
+                header.push(format!("{}_{q}", s.name()));
+            }
+        }
+        out.write_record(&header).map_err(|e| fail(&e))?;
+        for (t, values) in &self.rows {
+            let mut record = vec![format!("{t}")];
+            for v in values {
+                record.push(format!("{:.4}", v.flow_m3_s));
+                record.push(format!("{:.3}", v.opening_m));
+                record.push(format!("{:.4}", v.level_a_m));
+                record.push(format!("{:.4}", v.level_b_m));
+                record.push(v.regime.as_str().to_string());
+            }
+            out.write_record(&record).map_err(|e| fail(&e))?;
+        }
+        out.flush().map_err(|e| fail(&e))
+    }
+}
+
+/// A structure's totals for `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StructureTotals {
+    pub name: String,
+    pub kind: &'static str,
+    /// Volume moved from side A (upstream, `from`, the inlet) to B (m³).
+    pub volume_m3: f64,
+    pub peak_flow_m3_s: f64,
+    pub peak_time_s: f64,
+}
+
+/// Totals of each structure of a run.
+pub fn totals(
+    structures: &[PlacedStructure],
+    solver: &Solver,
+    records: &StructureRecords,
+) -> Vec<StructureTotals> {
+    structures
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (peak, when) = records.peaks.get(i).copied().unwrap_or((0.0, 0.0));
+            StructureTotals {
+                name: p.name().to_string(),
+                kind: p.structure.kind.label(),
+                volume_m3: solver.structure_flow(i).map_or(0.0, |f| f.volume_m3),
+                peak_flow_m3_s: peak,
+                peak_time_s: when,
+            }
+        })
+        .collect()
+}
+
+/// `operations.csv`: every rule that fired.
+pub fn write_operations(path: &Path, log: &[Operation]) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    out.write_record(["time_s", "structure", "action", "reason"])
+        .map_err(|e| fail(&e))?;
+    for o in log {
+        out.write_record([
+            format!("{}", o.time_s),
+            o.structure.clone(),
+            o.action.clone(),
+            o.reason.clone(),
+        ])
+        .map_err(|e| fail(&e))?;
+    }
+    out.flush().map_err(|e| fail(&e))
+}

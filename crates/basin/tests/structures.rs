@@ -1,0 +1,241 @@
+//! Structures in scenarios: the bundled gated spillway lowers the reservoir's peak
+//! against the gates held shut, its rules fire a handful of times (no chattering), its
+//! results carry structures.csv and operations.csv with a closed balance, a run saved and
+//! resumed with its gates half-way equals one run bit for bit, and bad structure input is
+//! refused with the file, the key and the fix.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use basin::{Basin, Resume, Run, RunOptions, Scenario};
+use common::TestBasin;
+
+fn preset(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../basins/jacksboro_valley/scenarios")
+        .join(format!("{name}.toml"))
+}
+
+fn new_run(path: &Path) -> Run {
+    let basin = Basin::load(&Scenario::basin_dir(path).expect("in a basin")).expect("basin");
+    let scenario = Scenario::load(path, &basin).expect("scenario");
+    Run::new(Arc::new(basin), Arc::new(scenario)).expect("run")
+}
+
+fn run_until(run: &mut Run, t: f64) {
+    while run.sim_time_s() < t {
+        run.step(Some(t)).expect("step");
+    }
+}
+
+/// The highest level of a gauge in a run's gauge records.
+fn peak_level(run: &Run, gauge: usize) -> f64 {
+    run.gauges()
+        .rows
+        .iter()
+        .map(|(_, v)| v[gauge].level_m)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[test]
+fn the_gated_spillway_lowers_the_reservoir_peak_without_chattering() {
+    let mut gated = new_run(&preset("gated_spillway"));
+    let mut shut = new_run(&preset("gates_shut"));
+    let end = gated.duration_s();
+    run_until(&mut gated, end);
+    run_until(&mut shut, end);
+    // Gauge 1 is the reservoir; its crest is 370 m.
+    let (g, s) = (peak_level(&gated, 1), peak_level(&shut, 1));
+    assert!(
+        g < 370.0,
+        "gated: the reservoir peaks at {g:.2} m, over the crest"
+    );
+    assert!(
+        s > 370.0,
+        "shut: the reservoir peaks at {s:.2} m, under the crest"
+    );
+    // Four gate rules and a release cap on one flood: each fires a few times at most.
+    let log = &gated.operations().log;
+    assert!(
+        (3..=10).contains(&log.len()),
+        "{} operations: {log:#?}",
+        log.len()
+    );
+    for b in [gated.solver().balance(), shut.solver().balance()] {
+        assert!(b.relative_error() < 1e-10, "{b:?}");
+    }
+    // The gates moved water, and the bottom outlet released some.
+    let volumes: Vec<f64> = (0..2)
+        .map(|i| {
+            gated
+                .solver()
+                .structure_flow(i)
+                .expect("structure")
+                .volume_m3
+        })
+        .collect();
+    assert!(volumes.iter().all(|&v| v > 1e4), "{volumes:?}");
+}
+
+#[test]
+fn results_carry_the_structures_and_their_operations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let s = basin::run(
+        &preset("gated_spillway"),
+        &out,
+        &RunOptions::default(),
+        |_| {},
+    )
+    .expect("run");
+    assert_eq!(s.structures.len(), 2);
+    assert!(
+        s.structures[0].peak_flow_m3_s > 100.0,
+        "{:?}",
+        s.structures[0]
+    );
+    let csv = std::fs::read_to_string(out.join("structures.csv")).expect("structures.csv");
+    let header = csv.lines().next().expect("header");
+    assert!(
+        header.contains("Spillway gates_flow_m3_s") && header.contains("Bottom outlet_regime"),
+        "{header}"
+    );
+    // One row per output time and the start.
+    assert_eq!(csv.lines().count(), 2 + (14400 / 300), "{csv}");
+    let ops = std::fs::read_to_string(out.join("operations.csv")).expect("operations.csv");
+    assert!(ops.contains("Spillway gates,open to 5 m"), "{ops}");
+    assert!(
+        ops.contains("Bottom outlet,\"release cut to the minimum"),
+        "{ops}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("json"))
+            .expect("json");
+    assert_eq!(
+        summary["operations"].as_array().map(Vec::len),
+        Some(ops.lines().count() - 1)
+    );
+}
+
+#[test]
+fn a_run_with_structures_saved_and_resumed_equals_one_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = preset("gated_spillway");
+    let mut whole = new_run(&path);
+    let end = whole.duration_s();
+    run_until(&mut whole, end);
+    let mut first = new_run(&path);
+    // 8400 s: the gates are on their way to 5 m (opened at 8346 s at 0.5 m/min).
+    run_until(&mut first, 8400.0);
+    let opening = first.solver().structure_setting(0).expect("gate");
+    assert!(opening.opening_m < opening.target_opening_m, "{opening:?}");
+    let state = dir.path().join("state.nc");
+    first.save_state(&state).expect("save");
+    let mut second = new_run(&path);
+    second
+        .restore_state(&state, Resume::Continue)
+        .expect("restore");
+    run_until(&mut second, end);
+    assert!(whole.solver().state().same_bits(&second.solver().state()));
+    assert_eq!(whole.operations(), second.operations());
+    assert_eq!(whole.structure_records(), second.structure_records());
+}
+
+#[test]
+fn bad_structures_are_refused_with_the_file_and_the_fix() {
+    let b = TestBasin::new();
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            // A culvert end off the grid.
+            r#"kind = "culvert"
+name = "c"
+inlet = [500105.0, 4000145.0]
+outlet = [600000.0, 4000145.0]
+shape = "box"
+width_m = 1.0
+height_m = 1.0"#,
+            &["structures[0].outlet", "outside the DEM"],
+        ),
+        (
+            r#"kind = "culvert"
+name = "c"
+inlet = [500105.0, 4000145.0]
+outlet = [500305.0, 4000145.0]
+shape = "circular"
+diameter_m = -1.0"#,
+            &["structures[0].diameter_m", "> 0"],
+        ),
+        (
+            r#"kind = "gate"
+name = "g"
+line = [[500205.0, 4000200.0], [500205.0, 4000100.0]]
+upstream = [500105.0, 4000145.0]
+sill_m = 101.0
+width_m = 20.0
+max_opening_m = 3.0
+operation = { rules = [{ gauge = "nowhere", above_m = 104.0, open_to_m = 1.0 }] }"#,
+            &[
+                "structures[0].operation.rules[0].gauge",
+                "nowhere",
+                "reservoir, downstream",
+            ],
+        ),
+        (
+            r#"kind = "weir"
+name = "w"
+line = [[500205.0, 4000200.0], [500205.0, 4000100.0]]
+upstream = [500105.0, 4000145.0]
+crest_m = 5000.0"#,
+            &["structures[0].crest_m", "far from the ground"],
+        ),
+        (
+            r#"kind = "pump"
+name = "p"
+from = [500105.0, 4000145.0]
+head_flow = [[0.0, 1.0]]
+outlet_level_m = 110.0
+start_level_m = 104.0
+stop_level_m = 105.0"#,
+            &["structures[0].stop_level_m", "not below start_level_m"],
+        ),
+        (
+            r#"kind = "weir"
+name = "w"
+line = [[500205.0, 4000200.0], [500205.0, 4000100.0]]
+upstream = [500105.0, 4000145.0]
+crest_m = 104.0
+colour = "red""#,
+            &["unknown field `colour`"],
+        ),
+        (
+            r#"kind = "sluice"
+name = "s""#,
+            &["unknown variant `sluice`"],
+        ),
+    ];
+    for (i, (toml, wants)) in cases.iter().enumerate() {
+        let text = format!(
+            "name = \"s\"\nduration_s = 60.0\noutput_interval_s = 30.0\n\n[[structures]]\n{toml}\n"
+        );
+        b.write(&format!("scenarios/bad{i}.toml"), &text);
+        let path = b.path().join(format!("scenarios/bad{i}.toml"));
+        let err = basin::run(
+            &path,
+            &b.path().join(format!("out{i}")),
+            &RunOptions::default(),
+            |_| {},
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(err.contains(&format!("bad{i}.toml")), "{err}");
+        for w in *wants {
+            assert!(err.contains(w), "case {i}: `{w}` not in: {err}");
+        }
+        assert!(
+            !b.path().join(format!("out{i}")).exists(),
+            "nothing written"
+        );
+    }
+}
