@@ -720,3 +720,74 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The structures panel on Jacksboro's gated spillway: both structures listed, the gate
+/// set by hand (logged, its rules left alone) and handed back.
+#[test]
+fn a_gate_can_be_operated_by_hand_and_handed_back() {
+    use rivertwin::app::structures::structure_row;
+    let mut app = app(basin("jacksboro_valley"), Some("gated_spillway"));
+    loaded(&mut app);
+    let snap = |app: &App| app.world().resource::<Live>().a.clone().expect("snapshot");
+    let s = snap(&app);
+    assert_eq!(s.structures.len(), 2);
+    assert!(structure_row(&s.structures[0]).starts_with("Spillway gates (gate)"));
+    assert!(structure_row(&s.structures[1]).starts_with("Bottom outlet (release)"));
+    let setting = s.structures[0].setting;
+    push(
+        &mut app,
+        Action::Twin(Command::OperateStructure {
+            index: 0,
+            setting: hydro::StructureSetting {
+                target_opening_m: 4.0,
+                ..setting
+            },
+        }),
+    );
+    push(&mut app, Action::Twin(Command::Step));
+    update_until(&mut app, Duration::from_secs(30), "the gate by hand", |w| {
+        w.resource::<Live>().a.as_ref().is_some_and(|s| {
+            s.structures[0].setting.manual && s.structures[0].setting.target_opening_m == 4.0
+        })
+    });
+    let s = snap(&app);
+    let last = s.operations.last().expect("logged");
+    assert!(
+        last.action.starts_with("by hand: opening 4.00 m"),
+        "{last:?}"
+    );
+    assert!(
+        s.log
+            .iter()
+            .any(|e| e.change.contains("Spillway gates: by hand")),
+        "{:?}",
+        s.log
+    );
+    // At 368 m the rules would hold the gate at 2 m; by hand it keeps going to 4 m.
+    push(
+        &mut app,
+        Action::Twin(Command::SetSpeed(Speed::AsFastAsPossible)),
+    );
+    push(&mut app, Action::Twin(Command::PauseAt(Some(600.0))));
+    push(&mut app, Action::Play);
+    update_until(&mut app, Duration::from_secs(60), "600 s", |w| {
+        w.resource::<Live>()
+            .a
+            .as_ref()
+            .is_some_and(|s| s.sim_time_s >= 600.0 && !s.running)
+    });
+    let s = snap(&app);
+    assert_eq!(s.structures[0].setting.opening_m, 4.0);
+    push(&mut app, Action::Twin(Command::HandBackStructure(0)));
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the gate back to its rules",
+        |w| {
+            w.resource::<Live>()
+                .a
+                .as_ref()
+                .is_some_and(|s| !s.structures[0].setting.manual)
+        },
+    );
+}

@@ -11,6 +11,7 @@ mod camera;
 mod input;
 pub mod markers;
 mod script;
+pub mod structures;
 pub mod terrain;
 mod ui;
 pub mod warnings;

@@ -29,9 +29,28 @@ enum Stage {
 #[derive(Resource, Default, Debug)]
 struct Script {
     stage: Stage,
-    /// Set by the capture observer.
-    captured: Option<Result<Vec<u8>, String>>,
+    /// Set by the capture observer: the PNG, and whether every pixel was the same (a
+    /// frame captured before the window was drawn).
+    captured: Option<Result<(Vec<u8>, bool), String>>,
     failed: Option<String>,
+    /// Captures retried because they came back blank.
+    blank_retries: u32,
+}
+
+/// How many blank captures are retried (a few frames later each) before one is kept.
+const BLANK_RETRIES: u32 = 5;
+
+/// Whether every pixel of a captured window is the same colour.
+fn is_blank(image: &Image) -> bool {
+    let Some(data) = image.data.as_ref() else {
+        return true;
+    };
+    let px = image
+        .texture_descriptor
+        .format
+        .block_copy_size(None)
+        .unwrap_or(4) as usize;
+    data.len() < px || data.chunks_exact(px).all(|p| p == &data[..px])
 }
 
 pub(super) fn plugin(app: &mut App) {
@@ -124,7 +143,9 @@ fn drive_script(
                 if options.screenshot.is_some() || options.export.is_some() {
                     commands.spawn(Screenshot::primary_window()).observe(
                         |captured: On<ScreenshotCaptured>, mut script: ResMut<Script>| {
-                            script.captured = Some(encode_png(&captured.image));
+                            let blank = is_blank(&captured.image);
+                            script.captured =
+                                Some(encode_png(&captured.image).map(|png| (png, blank)));
                         },
                     );
                     script.stage = Stage::Capturing;
@@ -144,7 +165,26 @@ fn drive_script(
                 return;
             };
             let png = match result {
-                Ok(png) => png,
+                Ok((_, true)) if script.blank_retries < BLANK_RETRIES => {
+                    // Software rendering sometimes hands back a frame drawn before the
+                    // window's first present: settle again and capture anew.
+                    script.blank_retries += 1;
+                    warn!(
+                        "the captured window was blank; capturing again ({} of {BLANK_RETRIES})",
+                        script.blank_retries
+                    );
+                    script.stage = Stage::Settling {
+                        frames: 0,
+                        since_s: now,
+                    };
+                    return;
+                }
+                Ok((png, blank)) => {
+                    if blank {
+                        warn!("the captured window is still blank after {BLANK_RETRIES} tries");
+                    }
+                    png
+                }
                 Err(e) => {
                     script.failed = Some(e);
                     return;

@@ -209,6 +209,8 @@ pub struct ViewSettings {
     pub manning_scale: f64,
     pub speed: Speed,
     pub gauge: usize,
+    /// The structure shown in the structures panel.
+    pub structure: usize,
     pub export_folder: String,
     pub compare_scenario: String,
     pub compare_folder: String,
@@ -234,6 +236,7 @@ impl Default for ViewSettings {
             manning_scale: 1.0,
             speed: Speed::RealTime(10.0),
             gauge: 0,
+            structure: 0,
             export_folder: String::new(),
             compare_scenario: String::new(),
             compare_folder: String::new(),

@@ -55,6 +55,26 @@ pub enum Command {
     /// Live mode on or off: follow the scenario's observed series as they grow and run
     /// the forecast ahead of the last observation (see [`LiveStatus`]).
     SetLive(bool),
+    /// Operate a structure by hand: a gate's opening, a pump on or off, a release.
+    OperateStructure {
+        index: usize,
+        setting: hydro::StructureSetting,
+    },
+    /// Give a structure back to its rules.
+    HandBackStructure(usize),
+}
+
+/// A structure as the app shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructureState {
+    pub name: String,
+    pub kind: &'static str,
+    pub setting: hydro::StructureSetting,
+    pub flow: hydro::StructureFlow,
+    /// A gate's largest opening (m).
+    pub max_opening_m: Option<f64>,
+    /// Whether it has rules (a schedule, level rules, a release rule).
+    pub has_rules: bool,
 }
 
 /// Live mode: the run follows the observations to the last one ("now") as fast as it
@@ -178,6 +198,11 @@ pub struct Snapshot {
     pub notice: Option<String>,
     /// Live mode's state, when it is on.
     pub live: Option<LiveStatus>,
+    /// The scenario's structures now, their flows at the output times, and every
+    /// operation (rules that fired, changes by hand).
+    pub structures: Arc<Vec<StructureState>>,
+    pub structure_records: Arc<basin::structures::StructureRecords>,
+    pub operations: Arc<Vec<basin::structures::Operation>>,
 }
 
 impl Snapshot {
@@ -254,6 +279,9 @@ impl Snapshot {
             error: None,
             notice: None,
             live: None,
+            structures: Arc::new(Vec::new()),
+            structure_records: Arc::default(),
+            operations: Arc::new(Vec::new()),
         })
     }
 }
@@ -542,6 +570,27 @@ impl Worker {
                 Ok(())
             }
             Command::SetLive(on) => self.set_live(on),
+            Command::OperateStructure { index, setting } => {
+                let r = self
+                    .run
+                    .operate_by_hand(index, setting)
+                    .map_err(|e| e.to_string());
+                if r.is_ok()
+                    && let Some(o) = self.run.operations().log.last()
+                {
+                    self.note(format!("{}: {}", o.structure, o.action));
+                }
+                r
+            }
+            Command::HandBackStructure(index) => {
+                let r = self.run.hand_back(index).map_err(|e| e.to_string());
+                if r.is_ok()
+                    && let Some(o) = self.run.operations().log.last()
+                {
+                    self.note(format!("{}: {}", o.structure, o.action));
+                }
+                r
+            }
         };
         // A refused command is reported but does not stop the run (solver errors do).
         if let Err(e) = result {
@@ -808,10 +857,34 @@ impl Worker {
             error: self.error.clone(),
             notice: self.notice.clone(),
             live: self.live.as_ref().map(|l| l.status.clone()),
+            structures: Arc::new(self.structure_states()),
+            structure_records: Arc::new(self.run.structure_records().clone()),
+            operations: Arc::new(self.run.operations().log.clone()),
         };
         if let Ok(mut slot) = self.latest.lock() {
             *slot = Some(Arc::new(snapshot));
         }
+    }
+
+    fn structure_states(&self) -> Vec<StructureState> {
+        let solver = self.run.solver();
+        self.run
+            .scenario()
+            .structures
+            .iter()
+            .enumerate()
+            .map(|(i, p)| StructureState {
+                name: p.name().to_string(),
+                kind: p.structure.kind.label(),
+                setting: solver.structure_setting(i).unwrap_or_default(),
+                flow: solver.structure_flow(i).unwrap_or_default(),
+                max_opening_m: match p.structure.kind {
+                    hydro::StructureKind::Gate { max_opening_m, .. } => Some(max_opening_m),
+                    _ => None,
+                },
+                has_rules: p.has_rules(),
+            })
+            .collect()
     }
 
     fn set_live(&mut self, on: bool) -> Result<(), String> {

@@ -180,6 +180,10 @@ fn ui(
                     session.basin.as_deref(),
                     snap.map(|s| s.watch.as_ref()),
                 );
+                if snap.is_some_and(|s| !s.structures.is_empty()) {
+                    ui.separator();
+                    super::structures::structures_ui(ui, snap, &mut view, &mut pending);
+                }
                 ui.separator();
                 if let Some(folder) = export_ui(ui, &session, &live, &mut view) {
                     export.0 = Some(folder);
@@ -1090,6 +1094,41 @@ fn overlay_ui(
             let r = painter.text(p, Align2::CENTER_BOTTOM, &text, font.clone(), colour);
             painter.rect_filled(r.expand(2.0), 3.0, fill);
             painter.text(p, Align2::CENTER_BOTTOM, text, font.clone(), colour);
+        }
+    }
+    // Structures: a line along a weir's or gate's cells, a line between a culvert's,
+    // pump's or release's ends, and a label with the flow now.
+    for (i, st) in twin.scenario.structures.iter().enumerate() {
+        let cells: Vec<(usize, usize)> = if st.walls.is_empty() {
+            let l = &st.structure.links[0];
+            std::iter::once(l.a).chain(l.b).collect()
+        } else {
+            st.walls.clone()
+        };
+        let points: Vec<egui::Pos2> = cells
+            .iter()
+            .filter_map(|&(r, c)| to_screen(r, c, pole * 0.15))
+            .collect();
+        let stroke = egui::Stroke::new(4.0, super::structures::STRUCTURE_COLOUR);
+        if points.len() >= 2 {
+            painter.add(egui::Shape::line(points.clone(), stroke));
+        }
+        let (r, c) = cells[cells.len() / 2];
+        if let Some(p) = to_screen(r, c, pole * 0.8) {
+            let flow = snap
+                .and_then(|s| s.structures.get(i))
+                .map_or(String::new(), |s| format!(" {:.1} m³/s", s.flow.flow_m3_s));
+            let text = format!("{}{flow}", st.name());
+            let small = FontId::proportional(14.0);
+            let rect = painter.text(
+                p,
+                Align2::CENTER_BOTTOM,
+                &text,
+                small.clone(),
+                Color32::BLACK,
+            );
+            painter.rect_filled(rect.expand(2.0), 3.0, super::structures::STRUCTURE_COLOUR);
+            painter.text(p, Align2::CENTER_BOTTOM, text, small, Color32::BLACK);
         }
     }
     let (rows, cols) = (grid.rows, grid.cols);

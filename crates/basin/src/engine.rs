@@ -163,6 +163,66 @@ impl Run {
         events.extend((first..first + added).map(|index| Event::Warning { index }));
     }
 
+    /// Operate structure `index` by hand from now on (a gate's target opening, a pump on
+    /// or off, a release): its rules and a pump's levels leave it alone until
+    /// [`Run::hand_back`]. Logged as an operation.
+    pub fn operate_by_hand(
+        &mut self,
+        index: usize,
+        setting: hydro::StructureSetting,
+    ) -> Result<()> {
+        let name = self
+            .scenario
+            .structures
+            .get(index)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let setting = hydro::StructureSetting {
+            manual: true,
+            ..setting
+        };
+        self.solver
+            .set_structure(index, setting)
+            .map_err(|cause| BasinError::Solver {
+                path: self.scenario.path.clone(),
+                cause,
+            })?;
+        let s = self.solver.structure_setting(index).unwrap_or_default();
+        self.operations.log.push(crate::structures::Operation {
+            time_s: self.sim_time_s(),
+            structure: name,
+            action: format!(
+                "by hand: opening {:.2} m, pump {}, release {:.1} m³/s",
+                s.target_opening_m,
+                if s.running { "on" } else { "off" },
+                s.release_m3_s
+            ),
+            reason: "operator".into(),
+        });
+        Ok(())
+    }
+
+    /// Give structure `index` back to its rules (and a pump to its levels).
+    pub fn hand_back(&mut self, index: usize) -> Result<()> {
+        let Some(mut s) = self.solver.structure_setting(index) else {
+            return Ok(());
+        };
+        s.manual = false;
+        self.solver
+            .set_structure(index, s)
+            .map_err(|cause| BasinError::Solver {
+                path: self.scenario.path.clone(),
+                cause,
+            })?;
+        self.operations.log.push(crate::structures::Operation {
+            time_s: self.sim_time_s(),
+            structure: self.scenario.structures[index].name().to_string(),
+            action: "back to its rules".into(),
+            reason: "operator".into(),
+        });
+        Ok(())
+    }
+
     /// The structures' rules and every operation logged so far.
     pub fn operations(&self) -> &Operations {
         &self.operations

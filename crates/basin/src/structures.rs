@@ -233,6 +233,11 @@ impl PlacedStructure {
         &self.structure.name
     }
 
+    /// Whether it is operated by rules (a schedule, level rules or a release rule).
+    pub fn has_rules(&self) -> bool {
+        !matches!(self.control, Control::None)
+    }
+
     /// Map points to draw it by: its line, or its two ends.
     pub fn geometry(&self, grid: &GeoGrid) -> Vec<(f64, f64)> {
         if !self.walls.is_empty() {
@@ -562,7 +567,7 @@ pub fn place(specs: &[StructureSpec], basin: &Basin, file: &Path) -> Result<Vec<
                     Some(g) => gauge("control_gauge", g)?,
                     None => a,
                 };
-                if !(stop_level_m < start_level_m) {
+                if stop_level_m.partial_cmp(start_level_m) != Some(std::cmp::Ordering::Less) {
                     return Err(bad(
                         "stop_level_m",
                         format!("is {stop_level_m} m, not below start_level_m ({start_level_m} m)"),
@@ -651,6 +656,8 @@ pub fn place(specs: &[StructureSpec], basin: &Basin, file: &Path) -> Result<Vec<
 }
 
 type Problem = (&'static str, String, &'static str);
+/// Wall cells and the links across them.
+type LineLinks = (Vec<(usize, usize)>, Vec<Link>);
 
 /// The wall cells of a line (4-connected, so no water passes between them) and one link
 /// per wall cell joining its neighbours on the two sides (A on the `upstream` side).
@@ -659,7 +666,7 @@ fn across_line(
     line: &[[f64; 2]],
     upstream: [f64; 2],
     taken: &Array2<bool>,
-) -> std::result::Result<(Vec<(usize, usize)>, Vec<Link>), Problem> {
+) -> std::result::Result<LineLinks, Problem> {
     let grid = basin.grid();
     if line.len() < 2 {
         return Err((
@@ -813,6 +820,9 @@ impl Operations {
             let Some(mut setting) = solver.structure_setting(i) else {
                 continue;
             };
+            if setting.manual {
+                continue;
+            }
             match &p.control {
                 Control::None => continue,
                 Control::Schedule(s) => {

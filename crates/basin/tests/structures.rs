@@ -105,7 +105,7 @@ fn results_carry_the_structures_and_their_operations() {
     // One row per output time and the start.
     assert_eq!(csv.lines().count(), 2 + (14400 / 300), "{csv}");
     let ops = std::fs::read_to_string(out.join("operations.csv")).expect("operations.csv");
-    assert!(ops.contains("Spillway gates,open to 5 m"), "{ops}");
+    assert!(ops.contains("Spillway gates,open to 2 m"), "{ops}");
     assert!(
         ops.contains("Bottom outlet,\"release cut to the minimum"),
         "{ops}"
@@ -127,8 +127,8 @@ fn a_run_with_structures_saved_and_resumed_equals_one_run() {
     let end = whole.duration_s();
     run_until(&mut whole, end);
     let mut first = new_run(&path);
-    // 8400 s: the gates are on their way to 5 m (opened at 8346 s at 0.5 m/min).
-    run_until(&mut first, 8400.0);
+    // 7800 s: the gates are on their way to 2 m (ordered at 7691 s, 0.5 m/min).
+    run_until(&mut first, 7800.0);
     let opening = first.solver().structure_setting(0).expect("gate");
     assert!(opening.opening_m < opening.target_opening_m, "{opening:?}");
     let state = dir.path().join("state.nc");

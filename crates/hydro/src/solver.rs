@@ -885,6 +885,7 @@ impl Solver {
                 stop_level_m,
                 ..
             } = st.kind
+                && !setting.manual
             {
                 let l = level(control);
                 if l >= start_level_m {

@@ -175,6 +175,10 @@ pub struct StructureSetting {
     pub running: bool,
     /// Release asked for (m³/s).
     pub release_m3_s: f64,
+    /// Operated by hand: a pump's start and stop levels (and the caller's rules) leave
+    /// it alone.
+    #[serde(default)]
+    pub manual: bool,
 }
 
 /// One structure in the last step: its flow (m³/s, positive from A to B), the mean
