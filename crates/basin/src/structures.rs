@@ -161,8 +161,9 @@ pub struct GateRule {
 }
 
 /// A reservoir's release rule: release Q(pool level) from a table, within a minimum and
-/// maximum, changing at most `ramp_m3_s_per_min`; when the downstream gauge reaches its
-/// safe level the release falls to the minimum until it is back below it.
+/// maximum, changing at most `ramp_m3_s_per_min`; when the downstream gauge comes within
+/// `margin_m` of its safe level the release falls to the minimum at once, until the level
+/// is `margin_m` further below.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRule {
@@ -177,6 +178,14 @@ pub struct ReleaseRule {
     pub downstream_gauge: Option<String>,
     #[serde(default)]
     pub safe_level_m: Option<f64>,
+    /// The release is cut when the downstream level comes within this of its safe level,
+    /// and goes back to the rule once the level is as far again below that (m).
+    #[serde(default = "default_margin")]
+    pub margin_m: f64,
+}
+
+fn default_margin() -> f64 {
+    0.1
 }
 
 /// One operation: a rule that fired, with its time and reason.
@@ -214,6 +223,7 @@ struct PlacedRelease {
     max_m3_s: f64,
     ramp_m3_s_per_s: f64,
     downstream: Option<((usize, usize), String, f64)>,
+    margin_m: f64,
 }
 
 /// A structure placed on the basin: what the solver gets, the wall cells it stands on
@@ -611,6 +621,13 @@ pub fn place(specs: &[StructureSpec], basin: &Basin, file: &Path) -> Result<Vec<
                     ));
                 }
                 positive("rule.ramp_m3_s_per_min", rule.ramp_m3_s_per_min)?;
+                if !(rule.margin_m.is_finite() && rule.margin_m >= 0.0) {
+                    return Err(bad(
+                        "rule.margin_m",
+                        format!("is {}", rule.margin_m),
+                        "give a margin ≥ 0 m",
+                    ));
+                }
                 let downstream = match (&rule.downstream_gauge, rule.safe_level_m) {
                     (Some(g), Some(level)) => {
                         Some((gauge("rule.downstream_gauge", g)?, g.clone(), level))
@@ -643,6 +660,7 @@ pub fn place(specs: &[StructureSpec], basin: &Basin, file: &Path) -> Result<Vec<
                         max_m3_s: rule.max_m3_s,
                         ramp_m3_s_per_s: rule.ramp_m3_s_per_min / 60.0,
                         downstream,
+                        margin_m: rule.margin_m,
                     }),
                 }
             }
@@ -873,9 +891,16 @@ impl Operations {
                 Control::Release(r) => {
                     let pool = level(solver, r.pool);
                     let mut wanted = r.table.value_at(pool).clamp(r.min_m3_s, r.max_m3_s);
+                    let mut cut_now = false;
                     if let Some((cell, name, safe)) = &r.downstream {
                         let l = level(solver, *cell);
-                        let capped = l >= *safe;
+                        // Cut within the margin of the safe level; back to the rule once
+                        // the level is a margin further down (hysteresis).
+                        let capped = if self.capped[i] {
+                            l > safe - 2.0 * r.margin_m
+                        } else {
+                            l >= safe - r.margin_m
+                        };
                         if capped != self.capped[i] {
                             self.log.push(Operation {
                                 time_s: t,
@@ -885,12 +910,14 @@ impl Operations {
                                 } else {
                                     "release back to the rule".into()
                                 },
-                                reason: format!(
-                                    "level at {name} {l:.3} m {} its safe level {safe} m",
-                                    if capped { "≥" } else { "<" }
-                                ),
+                                reason: if capped {
+                                    format!("level at {name} {l:.3} m, within {} m of its safe level {safe} m", r.margin_m)
+                                } else {
+                                    format!("level at {name} {l:.3} m, {} m below its safe level {safe} m", 2.0 * r.margin_m)
+                                },
                             });
                             self.capped[i] = capped;
+                            cut_now = capped;
                         }
                         if capped {
                             wanted = r.min_m3_s;
@@ -898,7 +925,13 @@ impl Operations {
                     }
                     let now = setting.release_m3_s;
                     let step = r.ramp_m3_s_per_s * dt_s;
-                    setting.release_m3_s = now + (wanted - now).clamp(-step, step);
+                    // A cut to protect the downstream is made at once; the rule's own
+                    // changes follow the ramp.
+                    setting.release_m3_s = if cut_now || self.capped[i] && wanted < now {
+                        wanted
+                    } else {
+                        now + (wanted - now).clamp(-step, step)
+                    };
                 }
             }
             // A setting in range cannot be refused.

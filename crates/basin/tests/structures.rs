@@ -127,7 +127,7 @@ fn a_run_with_structures_saved_and_resumed_equals_one_run() {
     let end = whole.duration_s();
     run_until(&mut whole, end);
     let mut first = new_run(&path);
-    // 7800 s: the gates are on their way to 2 m (ordered at 7691 s, 0.5 m/min).
+    // 7800 s: the gates are on their way to 2 m (ordered at 7689 s, 0.5 m/min).
     run_until(&mut first, 7800.0);
     let opening = first.solver().structure_setting(0).expect("gate");
     assert!(opening.opening_m < opening.target_opening_m, "{opening:?}");
