@@ -256,6 +256,9 @@ pub struct ScenarioFile {
     /// Weirs, gates, culverts, pumps and reservoir releases, and how they are operated.
     #[serde(default)]
     pub structures: Vec<crate::structures::StructureSpec>,
+    /// Flood detention areas: a levee along an outline, an inlet gate opened by a gauge.
+    #[serde(default)]
+    pub detention_areas: Vec<crate::structures::DetentionSpec>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

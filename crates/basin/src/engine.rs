@@ -144,7 +144,12 @@ impl Run {
         let t = self.solver.sim_time_s();
         self.gauges.sample(&self.solver, &self.basin, t);
         self.structure_records = StructureRecords::default();
-        self.structure_records.sample(&self.solver, t);
+        self.structure_records.sample_all(
+            &self.solver,
+            t,
+            &self.scenario.detention_areas,
+            self.basin.grid().cell_size_x() * self.basin.grid().cell_size_y(),
+        );
         self.watch = Watch::new(&self.basin, t);
         self.check_watch(t, &mut Vec::new());
     }
@@ -449,8 +454,12 @@ impl Run {
         if report.sim_time_s >= output_end {
             self.gauges
                 .sample(&self.solver, &self.basin, report.sim_time_s);
-            self.structure_records
-                .sample(&self.solver, report.sim_time_s);
+            self.structure_records.sample_all(
+                &self.solver,
+                report.sim_time_s,
+                &self.scenario.detention_areas,
+                self.basin.grid().cell_size_x() * self.basin.grid().cell_size_y(),
+            );
             events.push(Event::Output {
                 index: self.next_output,
                 sim_time_s: report.sim_time_s,

@@ -131,6 +131,10 @@ pub struct RunSummary {
     /// Every structure rule that fired, with its time and reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<crate::structures::Operation>,
+    /// Each flood detention area: when it was opened, what it holds, its peak (at the
+    /// output times).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detention_areas: Vec<crate::structures::DetentionSummary>,
     /// For a forecast: when it was issued (the last observation), its lead time and what
     /// each observed series does after its last observation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -783,8 +787,11 @@ pub fn write_results(
     watch.write_csv(&dir.join("warnings.csv"))?;
     outputs.push("warnings.csv".into());
     if !scenario.structures.is_empty() {
-        run.structure_records()
-            .write(&dir.join("structures.csv"), &scenario.structures)?;
+        run.structure_records().write(
+            &dir.join("structures.csv"),
+            &scenario.structures,
+            &scenario.detention_areas,
+        )?;
         outputs.push("structures.csv".into());
         crate::structures::write_operations(&dir.join("operations.csv"), &run.operations().log)?;
         outputs.push("operations.csv".into());
@@ -852,6 +859,14 @@ pub fn write_results(
             run.structure_records(),
         ),
         operations: run.operations().log.clone(),
+        detention_areas: crate::structures::detention_summaries(
+            &scenario.detention_areas,
+            &scenario.structures,
+            solver,
+            run.structure_records(),
+            &run.operations().log,
+            basin.grid().cell_size_x() * basin.grid().cell_size_y(),
+        ),
         forecast: run.issued_at_s().map(|t| ForecastSummary {
             issued_at_s: t,
             lead_s: run.duration_s() - t,

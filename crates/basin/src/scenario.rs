@@ -26,6 +26,8 @@ pub struct Scenario {
     pub breaches: Vec<Breach>,
     /// Weirs, gates, culverts, pumps and releases placed on the DEM, with their operation.
     pub structures: Vec<crate::structures::PlacedStructure>,
+    /// Flood detention areas (their inlets are among `structures`).
+    pub detention_areas: Vec<crate::structures::DetentionArea>,
     /// CSV files read, for the run summary.
     pub inputs: Vec<PathBuf>,
     /// Series fed by observations: where each ends and what follows it.
@@ -294,11 +296,18 @@ impl Scenario {
             });
         }
 
-        let structures = crate::structures::place(&file.structures, basin, path)?;
+        let mut structures = crate::structures::place(&file.structures, basin, path)?;
+        let detention_areas = crate::structures::place_detention(
+            &file.detention_areas,
+            basin,
+            path,
+            &mut structures,
+        )?;
 
         Ok(Self {
             path: path.to_path_buf(),
             structures,
+            detention_areas,
             file,
             boundaries,
             rain_mm_per_h,

@@ -962,6 +962,9 @@ pub struct StructureRecords {
     /// Per structure: the largest |flow| of any step and when.
     #[serde(default)]
     pub peaks: Vec<(f64, f64)>,
+    /// Water stored in each detention area at each output time (m³), as `rows`.
+    #[serde(default)]
+    pub stored: Vec<Vec<f64>>,
 }
 
 impl StructureRecords {
@@ -976,6 +979,23 @@ impl StructureRecords {
                 *peak = (f.flow_m3_s, solver.sim_time_s());
             }
         }
+    }
+
+    /// Sample the structures, and the water stored in the detention areas.
+    pub fn sample_all(
+        &mut self,
+        solver: &Solver,
+        t_s: f64,
+        areas: &[DetentionArea],
+        cell_area_m2: f64,
+    ) {
+        self.sample(solver, t_s);
+        self.stored.push(
+            areas
+                .iter()
+                .map(|a| a.stored_m3(solver, cell_area_m2))
+                .collect(),
+        );
     }
 
     pub fn sample(&mut self, solver: &Solver, t_s: f64) {
@@ -998,7 +1018,12 @@ impl StructureRecords {
 
     /// `structures.csv`: time_s, then flow, opening, upstream and downstream level and
     /// regime for each structure.
-    pub fn write(&self, path: &Path, structures: &[PlacedStructure]) -> Result<()> {
+    pub fn write(
+        &self,
+        path: &Path,
+        structures: &[PlacedStructure],
+        areas: &[DetentionArea],
+    ) -> Result<()> {
         let fail = |e: &dyn std::fmt::Display| BasinError::Write {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -1017,8 +1042,11 @@ impl StructureRecords {
                 header.push(format!("{}_{q}", s.name()));
             }
         }
+        for a in areas {
+            header.push(format!("{}_stored_m3", a.name));
+        }
         out.write_record(&header).map_err(|e| fail(&e))?;
-        for (t, values) in &self.rows {
+        for (k, (t, values)) in self.rows.iter().enumerate() {
             let mut record = vec![format!("{t}")];
             for v in values {
                 record.push(format!("{:.4}", v.flow_m3_s));
@@ -1026,6 +1054,15 @@ impl StructureRecords {
                 record.push(format!("{:.4}", v.level_a_m));
                 record.push(format!("{:.4}", v.level_b_m));
                 record.push(v.regime.as_str().to_string());
+            }
+            for a in 0..areas.len() {
+                let v = self
+                    .stored
+                    .get(k)
+                    .and_then(|s| s.get(a))
+                    .copied()
+                    .unwrap_or(0.0);
+                record.push(format!("{v:.1}"));
             }
             out.write_record(&record).map_err(|e| fail(&e))?;
         }
@@ -1066,6 +1103,38 @@ pub fn totals(
         .collect()
 }
 
+/// What each detention area did in a run.
+pub fn detention_summaries(
+    areas: &[DetentionArea],
+    structures: &[PlacedStructure],
+    solver: &Solver,
+    records: &StructureRecords,
+    log: &[Operation],
+    cell_area_m2: f64,
+) -> Vec<DetentionSummary> {
+    areas
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let inlet = structures[a.inlet].name();
+            let now = a.stored_m3(solver, cell_area_m2);
+            DetentionSummary {
+                name: a.name.clone(),
+                opened_at_s: log
+                    .iter()
+                    .find(|o| o.structure == inlet && o.action.starts_with("open to"))
+                    .map(|o| o.time_s),
+                stored_m3: now,
+                peak_stored_m3: records
+                    .stored
+                    .iter()
+                    .filter_map(|s| s.get(k).copied())
+                    .fold(now, f64::max),
+            }
+        })
+        .collect()
+}
+
 /// `operations.csv`: every rule that fired.
 pub fn write_operations(path: &Path, log: &[Operation]) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| BasinError::Write {
@@ -1086,4 +1155,223 @@ pub fn write_operations(path: &Path, log: &[Operation]) -> Result<()> {
         .map_err(|e| fail(&e))?;
     }
     out.flush().map_err(|e| fail(&e))
+}
+
+/// A `[[detention_areas]]` entry: a flood detention area enclosed by a levee along its
+/// outline, filled through an inlet gate from a cell outside (the river) to one inside,
+/// opened when a control gauge reaches its trigger level.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetentionSpec {
+    pub name: String,
+    /// The outline, [[x, y], …] in the DEM's CRS (closed by joining the last point to the
+    /// first). Its cells become the levee (walls).
+    pub polygon: Vec<[f64; 2]>,
+    /// The inlet gate: from a cell outside the area to one inside.
+    pub inlet_from: [f64; 2],
+    pub inlet_to: [f64; 2],
+    pub sill_m: f64,
+    pub width_m: f64,
+    /// How far the inlet opens when triggered (m).
+    pub open_to_m: f64,
+    #[serde(default = "default_gate_speed")]
+    pub speed_m_per_min: f64,
+    /// The gauge and level that open the inlet.
+    pub gauge: String,
+    pub trigger_level_m: f64,
+}
+
+/// A detention area placed on the DEM: its levee, its interior and its inlet (a gate
+/// among the scenario's structures).
+#[derive(Clone, Debug)]
+pub struct DetentionArea {
+    pub name: String,
+    /// Cells inside the levee.
+    pub cells: Vec<(usize, usize)>,
+    /// The inlet's index among the scenario's structures.
+    pub inlet: usize,
+}
+
+impl DetentionArea {
+    /// Water stored inside now (m³).
+    pub fn stored_m3(&self, solver: &Solver, cell_area_m2: f64) -> f64 {
+        let h = solver.depth_m();
+        self.cells.iter().map(|&c| h[c]).sum::<f64>() * cell_area_m2
+    }
+}
+
+/// Place the detention areas: each adds its levee cells to the walls and its inlet gate to
+/// `structures`.
+pub fn place_detention(
+    specs: &[DetentionSpec],
+    basin: &Basin,
+    file: &Path,
+    structures: &mut Vec<PlacedStructure>,
+) -> Result<Vec<DetentionArea>> {
+    let grid = basin.grid();
+    let mut areas = Vec::new();
+    for (i, d) in specs.iter().enumerate() {
+        let key = format!("detention_areas[{i}]");
+        let bad = |k: &str, problem: String, fix: &str| {
+            BasinError::invalid(file, format!("{key}.{k}"), problem, fix)
+        };
+        if d.polygon.len() < 3 {
+            return Err(bad(
+                "polygon",
+                "needs at least three points".into(),
+                "give the outline as [[x, y], …]",
+            ));
+        }
+        for p in &d.polygon {
+            if grid.cell_of(p[0], p[1]).is_none() {
+                return Err(bad(
+                    "polygon",
+                    format!("has ({}, {}) outside the DEM", p[0], p[1]),
+                    "keep the area on the DEM",
+                ));
+            }
+        }
+        let mut ring = d.polygon.clone();
+        ring.push(d.polygon[0]);
+        // The levee: the outline's cells, 4-connected.
+        let mut levee: Vec<(usize, usize)> = Vec::new();
+        for c in line_cells(grid, &ring) {
+            if let Some(&(lr, lc)) = levee.last()
+                && lr != c.0
+                && lc != c.1
+                && !levee.contains(&(lr, c.1))
+            {
+                levee.push((lr, c.1));
+            }
+            if !levee.contains(&c) {
+                levee.push(c);
+            }
+        }
+        levee.retain(|&c| basin.active[c]);
+        let cells: Vec<(usize, usize)> = (0..grid.rows)
+            .flat_map(|r| (0..grid.cols).map(move |c| (r, c)))
+            .filter(|&(r, c)| {
+                basin.active[(r, c)] && !levee.contains(&(r, c)) && {
+                    let (x, y) = grid.centre(r, c);
+                    inside(&d.polygon, x, y)
+                }
+            })
+            .collect();
+        if cells.is_empty() {
+            return Err(bad(
+                "polygon",
+                "holds no data cell inside its levee".into(),
+                "draw a larger area (at least 3 × 3 cells)",
+            ));
+        }
+        let at = |k: &str, p: [f64; 2]| -> Result<(usize, usize)> {
+            grid.cell_of(p[0], p[1])
+                .filter(|&c| basin.active[c] && !levee.contains(&c))
+                .ok_or_else(|| {
+                    bad(
+                        k,
+                        format!(
+                            "({}, {}) is off the DEM, on nodata or on the levee",
+                            p[0], p[1]
+                        ),
+                        "put the inlet's ends one on each side of the levee",
+                    )
+                })
+        };
+        let a = at("inlet_from", d.inlet_from)?;
+        let b = at("inlet_to", d.inlet_to)?;
+        if cells.contains(&a) || !cells.contains(&b) {
+            return Err(bad(
+                "inlet_to",
+                "must be inside the area, and inlet_from outside it".into(),
+                "put inlet_from in the river, inlet_to just inside the levee",
+            ));
+        }
+        let control = basin
+            .gauges
+            .iter()
+            .find(|g| g.name == d.gauge)
+            .map(|g| (g.row, g.col))
+            .ok_or_else(|| {
+                let names: Vec<&str> = basin.gauges.iter().map(|g| g.name.as_str()).collect();
+                bad(
+                    "gauge",
+                    format!("names gauge `{}`, which the basin does not have", d.gauge),
+                    &format!("use one of the gauges in basin.toml: {}", names.join(", ")),
+                )
+            })?;
+        for (k, v) in [
+            ("width_m", d.width_m),
+            ("open_to_m", d.open_to_m),
+            ("speed_m_per_min", d.speed_m_per_min),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(k, format!("is {v}"), "give a value > 0"));
+            }
+        }
+        if !d.sill_m.is_finite() || !d.trigger_level_m.is_finite() {
+            return Err(bad(
+                "sill_m",
+                "or trigger_level_m is not a number".into(),
+                "give levels in metres",
+            ));
+        }
+        structures.push(PlacedStructure {
+            structure: Structure {
+                name: format!("{} inlet", d.name),
+                kind: StructureKind::Gate {
+                    sill_m: d.sill_m,
+                    width_m: d.width_m,
+                    max_opening_m: d.open_to_m,
+                    weir_coefficient: WEIR_C,
+                    discharge_coefficient: GATE_CD,
+                    contraction_coefficient: GATE_CC,
+                    max_speed_m_s: d.speed_m_per_min / 60.0,
+                },
+                links: vec![Link {
+                    a,
+                    b: Some(b),
+                    share: 1.0,
+                }],
+            },
+            walls: levee,
+            setting: StructureSetting::default(),
+            control: Control::Rules(vec![PlacedRule {
+                cell: control,
+                gauge: d.gauge.clone(),
+                above_m: Some(d.trigger_level_m),
+                below_m: None,
+                open_to_m: d.open_to_m,
+            }]),
+        });
+        areas.push(DetentionArea {
+            name: d.name.clone(),
+            cells,
+            inlet: structures.len() - 1,
+        });
+    }
+    Ok(areas)
+}
+
+/// Whether (x, y) lies inside a polygon (even-odd rule).
+fn inside(polygon: &[[f64; 2]], x: f64, y: f64) -> bool {
+    let mut inside = false;
+    let n = polygon.len();
+    for i in 0..n {
+        let (a, b) = (polygon[i], polygon[(i + n - 1) % n]);
+        if (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0] {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+/// A detention area's use in a run, for `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DetentionSummary {
+    pub name: String,
+    /// When its inlet was ordered open (s), if it was.
+    pub opened_at_s: Option<f64>,
+    pub stored_m3: f64,
+    pub peak_stored_m3: f64,
 }
