@@ -12,9 +12,7 @@ use crate::kernel::{
     self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tile, Tracking,
 };
 use crate::state::{BreachProgress, EnvelopeValues, SolverState};
-use crate::structures::{
-    Barrel, Regime, Structure, StructureFlow, StructureKind, StructureSetting,
-};
+use crate::structures::{Structure, StructureFlow, StructureSetting};
 use crate::tiles::{Sweep, TILE_COLS, Tiles, rows_per_tile};
 use crate::{
     Boundaries, Breach, BreachStatus, BreachTrigger, Edge, EdgeBoundary, Grid, Losses, PointSource,
@@ -164,10 +162,10 @@ pub struct StateSummary {
 }
 
 #[derive(Clone, Debug)]
-struct Conserved {
-    h: Array2<f64>,
-    qx: Array2<f64>,
-    qy: Array2<f64>,
+pub(crate) struct Conserved {
+    pub(crate) h: Array2<f64>,
+    pub(crate) qx: Array2<f64>,
+    pub(crate) qy: Array2<f64>,
 }
 
 impl Conserved {
@@ -211,14 +209,14 @@ const MM_PER_H_TO_M_S: f64 = 1.0 / 3.6e6;
 /// in f64 so that the volume balance closes to round-off.
 #[derive(Debug)]
 pub struct Solver {
-    grid: Grid,
-    params: SolverParams,
+    pub(crate) grid: Grid,
+    pub(crate) params: SolverParams,
     boundaries: Boundaries,
     segments: Vec<BoundarySegment>,
     simd: Simd,
-    cur: Conserved,
+    pub(crate) cur: Conserved,
     next: Conserved,
-    bed_m: Array2<f64>,
+    pub(crate) bed_m: Array2<f64>,
     g_n2: Array2<f64>,
     active: Array2<u8>,
     /// Per padded row: 1 when every interior cell of the row (ghost rows included) is
@@ -242,10 +240,10 @@ pub struct Solver {
     /// Padded cells holding a point source, each once.
     point_cells: Vec<(usize, usize)>,
     /// Weirs, gates, culverts, pumps and releases, their settings and last flows.
-    structures: Vec<Structure>,
-    structure_settings: Vec<StructureSetting>,
-    structure_flows: Vec<StructureFlow>,
-    tiles: Tiles,
+    pub(crate) structures: Vec<Structure>,
+    pub(crate) structure_settings: Vec<StructureSetting>,
+    pub(crate) structure_flows: Vec<StructureFlow>,
+    pub(crate) tiles: Tiles,
     /// Tiles to copy into the next buffer this step (kept to spare an allocation).
     copy_tiles: Vec<usize>,
     /// Buffers per worker thread, as wide as a tile.
@@ -633,365 +631,6 @@ impl Solver {
         Ok(self.point_sources.len() - 1)
     }
 
-    /// Add a structure (weir, gate, culvert, pump, release); returns its index. The
-    /// cells a weir or gate stands on must be walls (inactive) for the sweep; its links
-    /// join the active cells on either side. A gate starts closed, a pump off.
-    pub fn add_structure(&mut self, structure: Structure) -> Result<usize, SolverError> {
-        let bad =
-            |what: String, value: f64, expected: &'static str| SolverError::InvalidStructure {
-                name: structure.name.clone(),
-                what,
-                value,
-                expected,
-            };
-        if structure.links.is_empty() {
-            return Err(bad("links".into(), 0.0, "at least one pair of cells"));
-        }
-        let mut shares = 0.0;
-        for l in &structure.links {
-            self.check_cell("structure cell", l.a.0, l.a.1)?;
-            match l.b {
-                Some(b) => self.check_cell("structure cell", b.0, b.1)?,
-                None if !matches!(structure.kind, StructureKind::Pump { .. }) => {
-                    return Err(bad(
-                        "outlet".into(),
-                        f64::NAN,
-                        "a cell (only a pump may send water out of the basin)",
-                    ));
-                }
-                None => {}
-            }
-            if !(l.share.is_finite() && l.share > 0.0) {
-                return Err(bad("share".into(), l.share, "a share of the flow > 0"));
-            }
-            shares += l.share;
-        }
-        if (shares - 1.0).abs() > 1e-9 {
-            return Err(bad("shares".into(), shares, "shares that sum to 1"));
-        }
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(name.into(), v, "a finite value > 0"))
-            }
-        };
-        let finite = |name: &str, v: f64| {
-            if v.is_finite() {
-                Ok(())
-            } else {
-                Err(bad(name.into(), v, "a finite value"))
-            }
-        };
-        match &structure.kind {
-            StructureKind::Weir {
-                crest_m,
-                length_m,
-                coefficient,
-                ..
-            } => {
-                finite("crest_m", *crest_m)?;
-                positive("length_m", *length_m)?;
-                positive("coefficient", *coefficient)?;
-            }
-            StructureKind::Gate {
-                sill_m,
-                width_m,
-                max_opening_m,
-                weir_coefficient,
-                discharge_coefficient,
-                contraction_coefficient,
-                max_speed_m_s,
-            } => {
-                finite("sill_m", *sill_m)?;
-                positive("width_m", *width_m)?;
-                positive("max_opening_m", *max_opening_m)?;
-                positive("weir_coefficient", *weir_coefficient)?;
-                positive("discharge_coefficient", *discharge_coefficient)?;
-                positive("contraction_coefficient", *contraction_coefficient)?;
-                positive("max_speed_m_s", *max_speed_m_s)?;
-            }
-            StructureKind::Culvert {
-                barrel,
-                length_m,
-                manning_n,
-                inlet_invert_m,
-                outlet_invert_m,
-                entrance_loss,
-                exit_loss,
-                ..
-            } => {
-                match barrel {
-                    Barrel::Box { width_m, height_m } => {
-                        positive("width_m", *width_m)?;
-                        positive("height_m", *height_m)?;
-                    }
-                    Barrel::Circular { diameter_m } => positive("diameter_m", *diameter_m)?,
-                }
-                positive("length_m", *length_m)?;
-                positive("manning_n", *manning_n)?;
-                finite("inlet_invert_m", *inlet_invert_m)?;
-                finite("outlet_invert_m", *outlet_invert_m)?;
-                if !(entrance_loss.is_finite() && *entrance_loss >= 0.0) {
-                    return Err(bad(
-                        "entrance_loss".into(),
-                        *entrance_loss,
-                        "a loss coefficient ≥ 0",
-                    ));
-                }
-                positive("exit_loss", *exit_loss)?;
-            }
-            StructureKind::Pump {
-                head_flow,
-                control,
-                start_level_m,
-                stop_level_m,
-                ..
-            } => {
-                self.check_cell("pump control cell", control.0, control.1)?;
-                if !(start_level_m.is_finite()
-                    && stop_level_m.is_finite()
-                    && stop_level_m < start_level_m)
-                {
-                    return Err(bad(
-                        "stop_level_m".into(),
-                        *stop_level_m,
-                        "a stop level below the start level",
-                    ));
-                }
-                if head_flow.is_empty()
-                    || head_flow.windows(2).any(|w| w[1].0 <= w[0].0)
-                    || head_flow
-                        .iter()
-                        .any(|p| !(p.0.is_finite() && p.1.is_finite() && p.1 >= 0.0))
-                {
-                    return Err(bad(
-                        "head_flow".into(),
-                        f64::NAN,
-                        "(lift m, Q m³/s) points with lifts increasing and Q ≥ 0",
-                    ));
-                }
-            }
-            StructureKind::Release => {}
-        }
-        self.structures.push(structure);
-        self.structure_settings.push(StructureSetting::default());
-        self.structure_flows.push(StructureFlow::default());
-        Ok(self.structures.len() - 1)
-    }
-
-    /// The structures, in the order they were added.
-    pub fn structures(&self) -> &[Structure] {
-        &self.structures
-    }
-
-    /// What structure `index` is set to (opening, pump on, release).
-    pub fn structure_setting(&self, index: usize) -> Option<StructureSetting> {
-        self.structure_settings.get(index).copied()
-    }
-
-    /// Its flow, side levels and regime in the last step.
-    pub fn structure_flow(&self, index: usize) -> Option<StructureFlow> {
-        self.structure_flows.get(index).copied()
-    }
-
-    /// Set a gate's target opening (reached at its maximum speed), a pump on or off, or
-    /// a release. A target beyond the gate's range is clamped to it.
-    pub fn set_structure(
-        &mut self,
-        index: usize,
-        setting: StructureSetting,
-    ) -> Result<(), SolverError> {
-        let Some(s) = self.structures.get(index) else {
-            return Err(SolverError::InvalidParameter {
-                name: "structure index",
-                value: index as f64,
-                expected: "the index returned by add_structure",
-            });
-        };
-        let mut setting = setting;
-        if let StructureKind::Gate { max_opening_m, .. } = s.kind {
-            setting.target_opening_m = setting.target_opening_m.clamp(0.0, max_opening_m);
-            setting.opening_m = self.structure_settings[index].opening_m;
-        }
-        if !(setting.release_m3_s.is_finite() && setting.release_m3_s >= 0.0) {
-            return Err(SolverError::InvalidParameter {
-                name: "release_m3_s",
-                value: setting.release_m3_s,
-                expected: "a release ≥ 0 m³/s",
-            });
-        }
-        self.structure_settings[index] = setting;
-        Ok(())
-    }
-
-    /// The mean water levels on a structure's two sides now (by share; side B of a pump
-    /// out of the basin: its outlet level).
-    pub fn structure_levels(&self, index: usize) -> Option<(f64, f64)> {
-        let st = self.structures.get(index)?;
-        Some(self.side_levels(st))
-    }
-
-    fn side_levels(&self, st: &Structure) -> (f64, f64) {
-        let level = |cell: (usize, usize)| {
-            let c = (cell.0 + 1, cell.1 + 1);
-            self.bed_m[c] + self.cur.h[c]
-        };
-        let a: f64 = st.links.iter().map(|l| l.share * level(l.a)).sum();
-        let b: f64 = match &st.kind {
-            StructureKind::Pump { outlet_level_m, .. }
-                if st.links.iter().any(|l| l.b.is_none()) =>
-            {
-                outlet_level_m.unwrap_or(a)
-            }
-            _ => st
-                .links
-                .iter()
-                .filter_map(|l| l.b.map(|b| l.share * level(b)))
-                .sum(),
-        };
-        (a, b)
-    }
-
-    /// Set a structure's setting as given, a gate's opening included (no travel): for the
-    /// state a scenario starts in.
-    pub fn set_structure_at_once(
-        &mut self,
-        index: usize,
-        setting: StructureSetting,
-    ) -> Result<(), SolverError> {
-        self.set_structure(index, setting)?;
-        let s = &mut self.structure_settings[index];
-        s.opening_m = s.target_opening_m;
-        Ok(())
-    }
-
-    /// Move each structure's water for a step of `dt`: gates towards their targets, then
-    /// each link's volume from the donor to the receiver, never more than the donor holds
-    /// above what it can give (a weir's crest, a level the receiver would pass). Returns
-    /// (volume pumped out of the basin, largest CFL rate of the cells touched).
-    fn apply_structures(&mut self, dt: f64) -> (f64, f64) {
-        let area = self.grid.cell_area_m2();
-        let (mut out, mut rate) = (0.0, 0.0f64);
-        for (i, st) in self.structures.iter().enumerate() {
-            let setting = &mut self.structure_settings[i];
-            let level = |cell: (usize, usize)| {
-                let c = (cell.0 + 1, cell.1 + 1);
-                self.bed_m[c] + self.cur.h[c]
-            };
-            if let StructureKind::Pump {
-                control,
-                start_level_m,
-                stop_level_m,
-                ..
-            } = st.kind
-                && !setting.manual
-            {
-                let l = level(control);
-                if l >= start_level_m {
-                    setting.running = true;
-                } else if l <= stop_level_m {
-                    setting.running = false;
-                }
-            }
-            if let StructureKind::Gate { max_speed_m_s, .. } = st.kind {
-                let gap = setting.target_opening_m - setting.opening_m;
-                let step = max_speed_m_s * dt;
-                setting.opening_m = if gap.abs() <= step {
-                    setting.target_opening_m
-                } else {
-                    setting.opening_m + step.copysign(gap)
-                };
-            }
-            // Mean levels on the two sides, by share.
-            let level_a: f64 = st.links.iter().map(|l| l.share * level(l.a)).sum();
-            let level_b: f64 = match &st.kind {
-                StructureKind::Pump { outlet_level_m, .. }
-                    if st.links.iter().any(|l| l.b.is_none()) =>
-                {
-                    outlet_level_m.unwrap_or(level_a)
-                }
-                _ => st
-                    .links
-                    .iter()
-                    .filter_map(|l| l.b.map(|b| l.share * level(b)))
-                    .sum(),
-            };
-            let forward = st.kind.is_driven() || level_a >= level_b;
-            let (up, down) = if forward {
-                (level_a, level_b)
-            } else {
-                (level_b, level_a)
-            };
-            let (q, mut regime) = st.kind.discharge(up, down, forward, setting);
-            let wanted = q * dt;
-            let mut moved = 0.0;
-            for l in &st.links {
-                let (from, to) = if forward {
-                    (Some(l.a), l.b)
-                } else {
-                    (l.b, Some(l.a))
-                };
-                let from = from.expect("only a pump sends water out, forward");
-                let fc = (from.0 + 1, from.1 + 1);
-                let mut v = wanted * l.share;
-                // Never below the donor's bed, nor (for flow driven by levels) below the
-                // level both would share.
-                let h = self.cur.h[fc];
-                let mut limit = h * area;
-                if !st.kind.is_driven()
-                    && let Some(to) = to
-                {
-                    let tc = (to.0 + 1, to.1 + 1);
-                    let eta_from = self.bed_m[fc] + h;
-                    let eta_to = self.bed_m[tc] + self.cur.h[tc];
-                    limit = limit.min(((eta_from - eta_to) * area / 2.0).max(0.0));
-                }
-                if v > limit {
-                    v = limit;
-                    regime = Regime::LimitedByVolume;
-                }
-                if v <= 0.0 {
-                    continue;
-                }
-                let new_h = (h - v / area).max(0.0);
-                // The donor keeps its velocity.
-                if h > 0.0 {
-                    let keep = new_h / h;
-                    self.cur.qx[fc] *= keep;
-                    self.cur.qy[fc] *= keep;
-                }
-                self.cur.h[fc] = new_h;
-                if new_h <= self.params.dry_depth_m {
-                    self.cur.qx[fc] = 0.0;
-                    self.cur.qy[fc] = 0.0;
-                }
-                match to {
-                    Some(to) => {
-                        let tc = (to.0 + 1, to.1 + 1);
-                        self.cur.h[tc] += v / area;
-                        self.tiles.mark_wet(tc.0, tc.1);
-                        let c = (self.params.gravity_m_s2 * self.cur.h[tc]).sqrt();
-                        let dx = self.grid.dx_m.min(self.grid.dy_m);
-                        rate = rate.max(2.0 * c / dx);
-                    }
-                    None => out += v,
-                }
-                moved += v;
-            }
-            let sign = if forward { 1.0 } else { -1.0 };
-            let volume_m3 = self.structure_flows[i].volume_m3 + sign * moved;
-            self.structure_flows[i] = StructureFlow {
-                flow_m3_s: sign * moved / dt,
-                volume_m3,
-                level_a_m: level_a,
-                level_b_m: level_b,
-                regime: if moved > 0.0 { regime } else { Regime::None },
-            };
-        }
-        (out, rate)
-    }
-
     /// Add a breach; returns its index for `trigger_breach` and `breach_status`.
     pub fn add_breach(&mut self, breach: Breach) -> Result<usize, SolverError> {
         if breach.cells.is_empty() {
@@ -1086,7 +725,7 @@ impl Solver {
         })
     }
 
-    fn check_cell(&self, what: &str, row: usize, col: usize) -> Result<(), SolverError> {
+    pub(crate) fn check_cell(&self, what: &str, row: usize, col: usize) -> Result<(), SolverError> {
         let outside = |reason: String| SolverError::OutsideGrid {
             what: format!("{what} at row {row}, column {col}"),
             rows: self.grid.rows,
