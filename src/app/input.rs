@@ -239,7 +239,29 @@ fn click_terrain(
     } else {
         view.probe = Some(cell);
         actions.push(Action::Twin(Command::SetProbe(Some(cell))));
+        // A click on (or next to) a structure chooses it in the structures panel.
+        if let Some(twin) = &session.twin
+            && let Some(i) = structure_near(&twin.scenario.structures, cell)
+        {
+            view.structure = i;
+        }
     }
+}
+
+/// The structure standing on, or beside, `cell`: the first whose wall or link cells lie
+/// within one cell of it.
+pub fn structure_near(
+    structures: &[basin::structures::PlacedStructure],
+    cell: (usize, usize),
+) -> Option<usize> {
+    let near = |c: (usize, usize)| c.0.abs_diff(cell.0) <= 1 && c.1.abs_diff(cell.1) <= 1;
+    structures.iter().position(|s| {
+        s.walls.iter().any(|&c| near(c))
+            || s.structure
+                .links
+                .iter()
+                .any(|l| near(l.a) || l.b.is_some_and(near))
+    })
 }
 
 /// What the bundle records of the view.
