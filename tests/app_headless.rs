@@ -690,7 +690,8 @@ fn live_mode_advances_when_a_chunk_is_appended() {
     pause(&mut app);
     let s = app.world().resource::<Live>().a.clone().expect("snapshot");
     let l = s.live.clone().expect("live");
-    assert_eq!(l.updates, 2);
+    // Two updates, or more if a poll caught the frames half-moved (each goes back to 1800 s).
+    assert!(l.updates >= 2, "{l:?}");
     assert!(l.problem.is_none(), "{:?}", l.problem);
     assert!(s.sim_time_s >= 3600.0);
     // Frames stored before the first observation's end are kept, and the record goes

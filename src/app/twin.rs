@@ -951,8 +951,12 @@ impl Worker {
         };
         live.inputs.loaded(&scenario);
         live.status.problem = None;
-        let previous = live.observed.as_ref().map(|o| o.0);
-        if previous.is_some_and(|p| t_obs <= p) {
+        // Nothing new: the observations end where the run follows to, or has followed to.
+        let known = live
+            .status
+            .following_to_s
+            .or(live.observed.as_ref().map(|o| o.0));
+        if known.is_some_and(|p| t_obs <= p) {
             return true;
         }
         match self.follow_new_observations(Arc::new(scenario), t_obs) {
