@@ -316,3 +316,123 @@ trigger_level_m = 100.1
     );
     assert!(run.solver().balance().relative_error() < 1e-10);
 }
+
+/// A long valley (41 × 200 cells of 10 m): a dam across column 60 (crest 108.0 m), its
+/// reservoir nearly full (107.8 m), a gauge 900 m below the dam. The flood arrives after
+/// 3000 s.
+fn long_valley(release: Option<f64>) -> (tempfile::TempDir, PathBuf) {
+    use basin::raster::{GeoGrid, write_geotiff};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rows, cols) = (41, 200);
+    let grid = GeoGrid {
+        rows,
+        cols,
+        origin_x: 500_000.0,
+        origin_y: 4_000_410.0,
+        dx: 10.0,
+        dy: -10.0,
+    };
+    let valley =
+        |r: usize, c: usize| 100.0 - 0.002 * 10.0 * c as f64 + 0.004 * (r as f64 - 20.0).powi(2);
+    let bed = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| {
+        if c == 60 {
+            valley(r, c).max(108.0)
+        } else {
+            valley(r, c)
+        }
+    });
+    let depth = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| {
+        if c < 60 {
+            (107.8 - bed[(r, c)]).max(0.0)
+        } else {
+            0.0
+        }
+    });
+    let wkt = common::wkt(32614);
+    write_geotiff(&dir.path().join("dem.tif"), &grid, &wkt, -9999.0, &bed).expect("dem");
+    write_geotiff(&dir.path().join("depth.tif"), &grid, &wkt, -9999.0, &depth).expect("depth");
+    std::fs::write(
+        dir.path().join("basin.toml"),
+        r#"name = "Long valley"
+dem = "dem.tif"
+[roughness]
+constant = 0.035
+[initial_water]
+depth_raster = "depth.tif"
+[[gauges]]
+name = "pool"
+x = 500555.0
+y = 4000205.0
+[[gauges]]
+name = "town"
+x = 501505.0
+y = 4000205.0
+"#,
+    )
+    .expect("basin.toml");
+    std::fs::create_dir(dir.path().join("scenarios")).expect("mkdir");
+    let mut text = String::from(
+        r#"name = "flood"
+duration_s = 9000.0
+output_interval_s = 60.0
+
+[[boundaries]]
+kind = "inflow"
+edge = "west"
+discharge_m3_s = [[0, 1], [3000, 1], [4800, 80], [6600, 1], [9000, 1]]
+
+[[boundaries]]
+kind = "free_outflow"
+edge = "east"
+"#,
+    );
+    if let Some(safe) = release {
+        text += &format!(
+            r#"
+[[structures]]
+kind = "release"
+name = "Outlet"
+from = [500585.0, 4000205.0]
+to = [500625.0, 4000205.0]
+rule = {{ pool_gauge = "pool", table = [[107.0, 0.0], [107.5, 20.0], [108.0, 20.0]], max_m3_s = 20.0, ramp_m3_s_per_min = 6.0, downstream_gauge = "town", safe_level_m = {safe}, margin_m = 0.02 }}
+"#
+        );
+    }
+    let path = dir.path().join("scenarios/flood.toml");
+    std::fs::write(&path, text).expect("scenario");
+    (dir, path)
+}
+
+/// The town's safe level in the long valley (m): between the two runs' peaks, measured
+/// at 97.412 m with the outlet closed (the dam overtops) and 97.315 m with the rule.
+const TOWN_SAFE_M: f64 = 97.36;
+
+#[test]
+fn a_release_rule_keeps_the_town_below_its_safe_level_where_the_closed_dam_overtops() {
+    let mut peaks = Vec::new();
+    for release in [None, Some(TOWN_SAFE_M)] {
+        let (_dir, path) = long_valley(release);
+        let mut run = new_run(&path);
+        let end = run.duration_s();
+        run_until(&mut run, end);
+        assert!(run.solver().balance().relative_error() < 1e-10);
+        peaks.push((peak_level(&run, 0), peak_level(&run, 1)));
+    }
+    let ((pool_closed, town_closed), (pool_rule, town_rule)) = (peaks[0], peaks[1]);
+    assert!(
+        pool_closed > 108.0,
+        "closed: the pool peaks at {pool_closed:.3} m, under the crest"
+    );
+    assert!(
+        town_closed > TOWN_SAFE_M,
+        "closed: the town peaks at {town_closed:.3} m"
+    );
+    assert!(
+        pool_rule < 108.0,
+        "rule: the pool overtops ({pool_rule:.3} m)"
+    );
+    assert!(
+        town_rule < TOWN_SAFE_M,
+        "rule: the town peaks at {town_rule:.3} m"
+    );
+}
