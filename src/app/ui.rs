@@ -1113,8 +1113,10 @@ fn overlay_ui(
         if points.len() >= 2 {
             painter.add(egui::Shape::line(points.clone(), stroke));
         }
+        // Below the structure (anchored at the top), so that it does not cover the gauge
+        // labels standing above their poles.
         let (r, c) = cells[cells.len() / 2];
-        if let Some(p) = to_screen(r, c, pole * 0.8) {
+        if let Some(p) = to_screen(r, c, 0.0) {
             let flow = snap
                 .and_then(|s| s.structures.get(i))
                 .map_or(String::new(), |s| format!(" {:.1} m³/s", s.flow.flow_m3_s));
