@@ -677,34 +677,7 @@ fn read_netcdf(path: &Path, variable: Option<&str>) -> Result<Vec<RawFrame>> {
         }
     };
     let ds = Dataset::open(Path::new(&name)).map_err(|e| gdal_err(path, e))?;
-    let (cols, rows) = ds.raster_size();
-    let gt = ds
-        .geo_transform()
-        .map_err(|_| BasinError::UnreadableRaster {
-            path: path.to_path_buf(),
-            reason: "it has no geotransform (no x/y coordinates)".into(),
-        })?;
-    if gt[2] != 0.0 || gt[4] != 0.0 {
-        return Err(BasinError::invalid(
-            path,
-            "geotransform",
-            "is rotated",
-            "only north-up grids are supported",
-        ));
-    }
-    let grid = GeoGrid {
-        rows,
-        cols,
-        origin_x: gt[0],
-        origin_y: gt[3],
-        dx: gt[1],
-        dy: gt[5],
-    };
-    let crs_wkt = ds
-        .spatial_ref()
-        .ok()
-        .and_then(|s| s.to_wkt().ok())
-        .unwrap_or_default();
+    let (grid, crs_wkt) = crate::raster::header_of(&ds, path)?;
     let mut frames = Vec::with_capacity(ds.raster_count());
     for b in 1..=ds.raster_count() {
         let band = ds.rasterband(b).map_err(|e| gdal_err(path, e))?;

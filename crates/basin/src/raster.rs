@@ -122,6 +122,12 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
         });
     }
     let ds = Dataset::open(path).map_err(|e| gdal_err(path, e))?;
+    let (grid, crs_wkt) = header_of(&ds, path)?;
+    Ok((ds, grid, crs_wkt))
+}
+
+/// The grid (north-up, no rotation) and CRS of an open raster; `path` names it in errors.
+pub fn header_of(ds: &Dataset, path: &Path) -> Result<(GeoGrid, String)> {
     let (cols, rows) = ds.raster_size();
     if ds.raster_count() < 1 || rows == 0 || cols == 0 {
         return Err(gdal_err(path, "it has no raster band"));
@@ -165,7 +171,7 @@ pub fn read_header(path: &Path) -> Result<(Dataset, GeoGrid, String)> {
         dx: gt[1],
         dy: gt[5],
     };
-    Ok((ds, grid, crs_wkt))
+    Ok((grid, crs_wkt))
 }
 
 impl GeoGrid {

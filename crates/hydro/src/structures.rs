@@ -694,6 +694,8 @@ impl crate::Solver {
         let area = self.grid.cell_area_m2();
         let (mut out, mut rate) = (0.0, 0.0f64);
         for (i, st) in self.structures.iter().enumerate() {
+            // Mean levels on the two sides, by share.
+            let (level_a, level_b) = self.side_levels(st);
             let setting = &mut self.structure_settings[i];
             let level = |cell: (usize, usize)| {
                 let c = (cell.0 + 1, cell.1 + 1);
@@ -723,20 +725,6 @@ impl crate::Solver {
                     setting.opening_m + step.copysign(gap)
                 };
             }
-            // Mean levels on the two sides, by share.
-            let level_a: f64 = st.links.iter().map(|l| l.share * level(l.a)).sum();
-            let level_b: f64 = match &st.kind {
-                StructureKind::Pump { outlet_level_m, .. }
-                    if st.links.iter().any(|l| l.b.is_none()) =>
-                {
-                    outlet_level_m.unwrap_or(level_a)
-                }
-                _ => st
-                    .links
-                    .iter()
-                    .filter_map(|l| l.b.map(|b| l.share * level(b)))
-                    .sum(),
-            };
             let forward = st.kind.is_driven() || level_a >= level_b;
             let (up, down) = if forward {
                 (level_a, level_b)
