@@ -521,6 +521,11 @@ impl Run {
     pub fn write_depth_snapshot(&self, dir: &Path, index: u64) -> Result<String> {
         let name = format!("depth_{index:05}_{}s.tif", self.solver.sim_time_s());
         write_masked(&dir.join(&name), &self.basin, self.solver.depth_m())?;
+        crate::raster::label_band(
+            &dir.join(&name),
+            &format!("water depth at {} s", self.solver.sim_time_s()),
+            "m",
+        )?;
         Ok(name)
     }
 

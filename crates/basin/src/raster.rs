@@ -430,6 +430,33 @@ pub fn write_geotiff_rows(
     })
 }
 
+/// Give band 1 of a written raster its description (what it holds) and unit, as GIS tools
+/// show them (GDAL keeps both in the GeoTIFF's GDAL_METADATA tag).
+pub fn label_band(path: &Path, description: &str, unit: &str) -> Result<()> {
+    use gdal::Metadata;
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let ds = Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_RASTER,
+            ..gdal::DatasetOptions::default()
+        },
+    )
+    .map_err(|e| fail(&e))?;
+    let mut band = ds.rasterband(1).map_err(|e| fail(&e))?;
+    band.set_description(description).map_err(|e| fail(&e))?;
+    let unit = std::ffi::CString::new(unit).map_err(|e| fail(&e))?;
+    // SAFETY: the band handle is valid while `ds` is open; GDAL copies the string.
+    let err = unsafe { gdal_sys::GDALSetRasterUnitType(band.c_rasterband(), unit.as_ptr()) };
+    if err != gdal_sys::CPLErr::CE_None {
+        return Err(fail(&"GDALSetRasterUnitType failed"));
+    }
+    ds.close().map_err(|e| fail(&e))
+}
+
 /// Read a freshly written raster back, strip by strip, and compare it with the values
 /// meant for it (`expected(r0, buf)` fills `buf` with the strip from row `r0` and returns
 /// its row count).

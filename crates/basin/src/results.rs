@@ -226,6 +226,7 @@ pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result
             LayerView::F32(v) => write_masked(&path, basin, v)?,
             LayerView::F64(v) => write_masked(&path, basin, v)?,
         }
+        crate::raster::label_band(&path, layer.title, layer.unit)?;
         names.push(name);
     }
     Ok(names)

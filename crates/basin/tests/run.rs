@@ -40,11 +40,20 @@ fn run_writes_gis_ready_results() {
     let mut listed = layers.clone();
     listed.extend(["gauges.csv", "warnings.csv", "summary.json"].map(String::from));
     assert_eq!(s.outputs, listed);
-    for name in &layers {
+    for (name, layer) in layers.iter().zip(&basin::results::RESULT_LAYERS) {
         let r = read_raster(&out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.grid, dem.grid, "{name}: same grid as the DEM");
         assert_eq!(crs_label(&r.crs_wkt), "EPSG:32614", "{name}");
         assert_eq!(r.nodata, Some(-9999.0), "{name}");
+        // The band says what it holds and in which unit, as QGIS shows it.
+        let ds = gdal::Dataset::open(out.join(name)).expect("open");
+        let band = ds.rasterband(1).expect("band");
+        assert_eq!(
+            gdal::Metadata::description(&band).expect("description"),
+            layer.title,
+            "{name}"
+        );
+        assert_eq!(band.unit(), layer.unit, "{name}");
     }
     // The breach at 60 s sent the reservoir downstream: the cell below the dam flooded
     // after the breach started, the reservoir cell was wet from the start.
