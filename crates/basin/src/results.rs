@@ -228,8 +228,94 @@ pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result
         }
         crate::raster::label_band(&path, layer.title, layer.unit)?;
         names.push(name);
+        // A QGIS style beside it, so that the layer opens with the app's colours.
+        let max = match layer.view(solver) {
+            LayerView::F32(v) => active_max(basin, v.mapv(f64::from).view()),
+            LayerView::F64(v) => active_max(basin, v),
+        };
+        let qml = format!("{}.qml", layer.key);
+        std::fs::write(dir.join(&qml), qgis_style(layer, max)).map_err(|e| BasinError::Write {
+            path: dir.join(&qml),
+            reason: e.to_string(),
+        })?;
+        names.push(qml);
     }
     Ok(names)
+}
+
+/// The largest finite value over the basin's active cells (0 when there is none).
+fn active_max(basin: &Basin, values: ArrayView2<'_, f64>) -> f64 {
+    values
+        .iter()
+        .zip(basin.active.iter())
+        .filter(|(v, a)| **a && v.is_finite())
+        .map(|(v, _)| *v)
+        .fold(0.0, f64::max)
+}
+
+/// A QGIS layer style (`.qml`) with the layer's legend: a colour ramp from 0 to `max`
+/// (the layer's largest value in this run) spread evenly over the legend's stops, or for
+/// the hazard classes one colour per class H1–H6 (0, never wet, left transparent).
+pub fn qgis_style(layer: &ResultLayer, max: f64) -> String {
+    let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+    let stops = layer.legend.stops;
+    let (ramp, items): (&str, Vec<(f64, String, String)>) = if layer.legend.classes {
+        (
+            "EXACT",
+            stops
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| ((i + 1) as f64, hex(c), format!("H{}", i + 1)))
+                .collect(),
+        )
+    } else {
+        let top = if max > 0.0 { max } else { 1.0 };
+        let n = stops.len().max(2) - 1;
+        (
+            "INTERPOLATED",
+            stops
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    let v = top * i as f64 / n as f64;
+                    (v, hex(c), format!("{} {}", legend_number(v), layer.unit))
+                })
+                .collect(),
+        )
+    };
+    let (lo, hi) = (items[0].0, items[items.len() - 1].0);
+    let mut xml = String::new();
+    xml += "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n";
+    xml += "<qgis version=\"3.28.0\" styleCategories=\"Symbology\">\n  <pipe>\n";
+    xml += &format!(
+        "    <rasterrenderer type=\"singlebandpseudocolor\" band=\"1\" opacity=\"1\" alphaBand=\"-1\" classificationMin=\"{lo}\" classificationMax=\"{hi}\">\n"
+    );
+    xml += "      <rastershader>\n";
+    xml += &format!(
+        "        <colorrampshader colorRampType=\"{ramp}\" classificationMode=\"1\" clip=\"0\" minimumValue=\"{lo}\" maximumValue=\"{hi}\">\n"
+    );
+    for (v, colour, label) in &items {
+        xml += &format!(
+            "          <item value=\"{v}\" color=\"{colour}\" alpha=\"255\" label=\"{}\"/>\n",
+            label
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('"', "&quot;")
+        );
+    }
+    xml += "        </colorrampshader>\n      </rastershader>\n    </rasterrenderer>\n  </pipe>\n</qgis>\n";
+    xml
+}
+
+/// A legend number: no more digits than it needs.
+fn legend_number(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// Write a result raster (Float32) on the basin's grid and CRS, nodata outside its active

@@ -37,9 +37,38 @@ fn run_writes_gis_ready_results() {
         .iter()
         .map(|l| l.file_name())
         .collect();
-    let mut listed = layers.clone();
+    // Each GeoTIFF with its QGIS style beside it.
+    let mut listed: Vec<String> = basin::results::RESULT_LAYERS
+        .iter()
+        .flat_map(|l| [l.file_name(), format!("{}.qml", l.key)])
+        .collect();
     listed.extend(["gauges.csv", "warnings.csv", "summary.json"].map(String::from));
     assert_eq!(s.outputs, listed);
+    // The styles carry the app's legend: one ramp item per colour stop, in order, and
+    // for the hazard classes H1–H6 at 1–6.
+    for layer in &basin::results::RESULT_LAYERS {
+        let qml = std::fs::read_to_string(out.join(format!("{}.qml", layer.key))).expect("qml");
+        assert!(qml.contains("type=\"singlebandpseudocolor\""), "{qml}");
+        let colours: Vec<&str> = qml
+            .split("color=\"")
+            .skip(1)
+            .map(|rest| &rest[..7])
+            .collect();
+        let expected: Vec<String> = layer
+            .legend
+            .stops
+            .iter()
+            .map(|c| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]))
+            .collect();
+        assert_eq!(colours, expected, "{}", layer.key);
+        if layer.legend.classes {
+            assert!(qml.contains("colorRampType=\"EXACT\""), "{qml}");
+            for k in 1..=6 {
+                assert!(qml.contains(&format!("value=\"{k}\" color=")), "{qml}");
+                assert!(qml.contains(&format!("label=\"H{k}\"")), "{qml}");
+            }
+        }
+    }
     for (name, layer) in layers.iter().zip(&basin::results::RESULT_LAYERS) {
         let r = read_raster(&out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.grid, dem.grid, "{name}: same grid as the DEM");
