@@ -88,7 +88,11 @@ fn two_halves_through_a_state_file_equal_one_run() {
         run.write_results(out, 1.0, "complete", 1).expect("written");
     }
     let (fa, fb) = (files(&a), files(&b));
-    assert_eq!(fa.len(), 9, "7 layers, gauges.csv, warnings.csv");
+    assert_eq!(
+        fa.len(),
+        16,
+        "7 layers, their 7 styles, gauges.csv, warnings.csv"
+    );
     for ((name_a, bytes_a), (name_b, bytes_b)) in fa.iter().zip(&fb) {
         assert_eq!(name_a, name_b);
         assert!(bytes_a == bytes_b, "{name_a} differs");
