@@ -1099,12 +1099,7 @@ fn overlay_ui(
     // Structures: a line along a weir's or gate's cells, a line between a culvert's,
     // pump's or release's ends, and a label with the flow now.
     for (i, st) in twin.scenario.structures.iter().enumerate() {
-        let cells: Vec<(usize, usize)> = if st.walls.is_empty() {
-            let l = &st.structure.links[0];
-            std::iter::once(l.a).chain(l.b).collect()
-        } else {
-            st.walls.clone()
-        };
+        let cells = st.cells();
         let points: Vec<egui::Pos2> = cells
             .iter()
             .filter_map(|&(r, c)| to_screen(r, c, pole * 0.15))

@@ -377,44 +377,12 @@ impl RainFrames {
         }
     }
 
-    /// Frame `k`'s volume rate over the basin (m³/s): Σ rate × the area of the frame cell
-    /// that lies over active cells, summed over frame cells.
-    pub fn frame_volume_rate_m3_s(&self, k: usize, basin: &Basin) -> f64 {
-        let frame = &self.frames[k];
-        let map = &self.maps[frame.map];
-        let cell_area = basin.grid().cell_size_x() * basin.grid().cell_size_y();
-        let mut sum = 0.0;
-        for (r, row) in self.active.outer_iter().enumerate() {
-            for (c, &a) in row.iter().enumerate() {
-                if a {
-                    for &(i, wy) in &map.rows[r] {
-                        for &(j, wx) in &map.cols[c] {
-                            sum += frame.data[(i, j)] * wy * wx * cell_area;
-                        }
-                    }
-                }
-            }
-        }
-        sum / 3.6e6
-    }
-
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
-    }
-
-    pub fn frame(&self, k: usize) -> &Frame {
-        &self.frames[k]
-    }
-}
-
-impl Frame {
-    /// Intensity (mm/h) on the frame's window over the DEM.
-    pub fn data(&self) -> &Array2<f64> {
-        &self.data
     }
 }
 

@@ -431,7 +431,7 @@ pub fn write_geotiff_rows(
 }
 
 /// Give band 1 of a written raster its description (what it holds) and unit, as GIS tools
-/// show them (GDAL keeps both in the GeoTIFF's GDAL_METADATA tag).
+/// read them (GDAL keeps both in the GeoTIFF's GDAL_METADATA tag; gdalinfo shows them).
 pub fn label_band(path: &Path, description: &str, unit: &str) -> Result<()> {
     use gdal::Metadata;
     let fail = |e: &dyn std::fmt::Display| BasinError::Write {

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::basin::Basin;
 use crate::error::{BasinError, Result};
-use crate::raster::GeoGrid;
 use crate::scenario::line_cells;
 
 /// Default broad-crested weir coefficient, C = √g·(2/3)^1.5 = 1.705 m^½/s (critical flow
@@ -248,17 +247,15 @@ impl PlacedStructure {
         !matches!(self.control, Control::None)
     }
 
-    /// Map points to draw it by: its line, or its two ends.
-    pub fn geometry(&self, grid: &GeoGrid) -> Vec<(f64, f64)> {
-        if !self.walls.is_empty() {
-            return self.walls.iter().map(|&(r, c)| grid.centre(r, c)).collect();
+    /// The cells to draw it by: the line a weir or gate stands on, or a culvert's,
+    /// pump's or release's two ends.
+    pub fn cells(&self) -> Vec<(usize, usize)> {
+        if self.walls.is_empty() {
+            let l = &self.structure.links[0];
+            std::iter::once(l.a).chain(l.b).collect()
+        } else {
+            self.walls.clone()
         }
-        let l = &self.structure.links[0];
-        let mut points = vec![grid.centre(l.a.0, l.a.1)];
-        if let Some(b) = l.b {
-            points.push(grid.centre(b.0, b.1));
-        }
-        points
     }
 }
 

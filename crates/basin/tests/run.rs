@@ -74,7 +74,7 @@ fn run_writes_gis_ready_results() {
         assert_eq!(r.grid, dem.grid, "{name}: same grid as the DEM");
         assert_eq!(crs_label(&r.crs_wkt), "EPSG:32614", "{name}");
         assert_eq!(r.nodata, Some(-9999.0), "{name}");
-        // The band says what it holds and in which unit, as QGIS shows it.
+        // The band says what it holds and in which unit (gdalinfo shows both).
         let ds = gdal::Dataset::open(out.join(name)).expect("open");
         let band = ds.rasterband(1).expect("band");
         assert_eq!(
