@@ -942,7 +942,6 @@ impl Worker {
         let (scenario, t_obs) = match basin::watch::look(&basin, &path) {
             Ok(found) => found,
             Err(e) => {
-                live.inputs.failed();
                 let problem = Some(format!("new observations not taken in: {e}"));
                 let changed = live.status.problem != problem;
                 live.status.problem = problem;

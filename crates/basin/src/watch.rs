@@ -92,7 +92,6 @@ pub fn watch(
                         log.note(&format!("waiting for the inputs to be readable: {message}"));
                         last_error = message;
                     }
-                    inputs.failed();
                 }
                 Ok((scenario, t_obs)) => {
                     last_error.clear();
@@ -210,8 +209,11 @@ pub struct InputWatch {
 }
 
 impl InputWatch {
-    /// Whether to load the scenario again: its inputs changed since the last load and
-    /// did not change since the previous poll. True while nothing has loaded yet.
+    /// Whether to load the scenario again: its inputs changed since the last successful
+    /// load and did not change since the previous poll. True while nothing has loaded
+    /// yet. A failed load (a bad row, or a folder listed while files were moving into it)
+    /// leaves the inputs "changed", so the next settled poll tries again; a feed that
+    /// stays broken is re-read at every poll.
     pub fn changed_and_settled(&mut self) -> bool {
         let Some(scenario) = &self.scenario else {
             return true;
@@ -229,13 +231,6 @@ impl InputWatch {
     pub fn loaded(&mut self, scenario: &Scenario) {
         self.at_load = self.previous.clone();
         self.scenario = Some(scenario.clone());
-    }
-
-    /// Loading failed (a bad row): try again once the inputs change again and settle.
-    pub fn failed(&mut self) {
-        if let Some(s) = &self.scenario {
-            self.at_load = self.previous.clone().or_else(|| Some(Inputs::of(s)));
-        }
     }
 }
 
