@@ -102,6 +102,18 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Compare two results folders of the same basin (e.g. gates operated and held shut,
+    /// a detention area opened and closed): each gauge's peak level and time, the flooded
+    /// area, and each detention area's storage and the peak reduction at its gauge.
+    Compare {
+        /// The first run's results folder (A).
+        a: PathBuf,
+        /// The second run's results folder (B).
+        b: PathBuf,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+    },
     /// Describe a raster or a basin: grid, cell size, CRS, nodata, value range, memory.
     Info {
         /// A raster file, or a basin folder / basin.toml.
@@ -325,6 +337,16 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..basin::RunOptions::default()
             },
         ),
+        Command::Compare { a, b, json } => {
+            let comparison = basin::compare::compare(&a, &b)?;
+            print!("{}", comparison.table());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&comparison)?;
+                std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("{}: cannot write the comparison", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);
             Ok(ExitCode::SUCCESS)

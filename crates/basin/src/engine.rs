@@ -448,6 +448,8 @@ impl Run {
         }
         self.breaches_before = before;
         self.check_watch(report.sim_time_s, &mut events);
+        self.gauges
+            .follow_peaks(&self.solver, &self.basin, report.sim_time_s);
         if !self.scenario.structures.is_empty() {
             self.structure_records.after_step(&self.solver);
         }

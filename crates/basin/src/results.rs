@@ -357,10 +357,24 @@ impl GaugeSample {
     }
 }
 
-/// Gauge samples over time: one row per output time.
+/// A gauge's highest level so far, looked at after every solver step.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GaugePeak {
+    pub level_m: f64,
+    pub depth_m: f64,
+    /// When it was reached (s): the end of the step.
+    pub time_s: f64,
+}
+
+/// Gauge samples over time: one row per output time; and each gauge's peak, followed at
+/// every step (the rows alone would miss a peak between output times).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaugeRecords {
     pub rows: Vec<(f64, Vec<GaugeSample>)>,
+    /// One per gauge, in the basin's order (empty in states saved before peaks were kept:
+    /// they start again from the next step).
+    #[serde(default)]
+    pub peaks: Vec<GaugePeak>,
 }
 
 impl GaugeRecords {
@@ -371,6 +385,31 @@ impl GaugeRecords {
             .map(|g| GaugeSample::at(solver, (g.row, g.col)))
             .collect();
         self.rows.push((t_s, values));
+        self.follow_peaks(solver, basin, t_s);
+    }
+
+    /// Keep each gauge's highest level (called after every step).
+    pub fn follow_peaks(&mut self, solver: &hydro::Solver, basin: &Basin, t_s: f64) {
+        let (h, z) = (solver.depth_m(), solver.bed_m());
+        if self.peaks.len() != basin.gauges.len() {
+            let none = GaugePeak {
+                level_m: f64::NEG_INFINITY,
+                depth_m: 0.0,
+                time_s: t_s,
+            };
+            self.peaks = vec![none; basin.gauges.len()];
+        }
+        for (p, g) in self.peaks.iter_mut().zip(&basin.gauges) {
+            let d = h[(g.row, g.col)];
+            let level = z[(g.row, g.col)] + d;
+            if level > p.level_m {
+                *p = GaugePeak {
+                    level_m: level,
+                    depth_m: d,
+                    time_s: t_s,
+                };
+            }
+        }
     }
 
     /// `gauges.csv`: time_s, then depth_m, level_m, speed_m_s for each gauge. Written

@@ -93,6 +93,15 @@ pub struct InputFile {
     pub sha256: String,
 }
 
+/// A gauge's peak in `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct GaugePeakSummary {
+    pub name: String,
+    pub peak_level_m: f64,
+    pub peak_depth_m: f64,
+    pub peak_time_s: f64,
+}
+
 /// `summary.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
@@ -123,6 +132,8 @@ pub struct RunSummary {
     pub max_depth_m: f64,
     pub max_speed_m_s: f64,
     pub outputs: Vec<String>,
+    /// Each gauge's peak level (followed at every step) and when it came.
+    pub gauges: Vec<GaugePeakSummary>,
     /// Threshold and watch-area crossings, with lead times from the issue time.
     pub warnings: WarningsSummary,
     /// Each structure's volume moved and peak flow.
@@ -852,6 +863,17 @@ pub fn write_results(
             .map(|&v| f64::from(v))
             .fold(0.0, f64::max),
         outputs,
+        gauges: basin
+            .gauges
+            .iter()
+            .zip(&gauges.peaks)
+            .map(|(g, p)| GaugePeakSummary {
+                name: g.name.clone(),
+                peak_level_m: p.level_m,
+                peak_depth_m: p.depth_m,
+                peak_time_s: p.time_s,
+            })
+            .collect(),
         warnings: watch.summary(),
         structures: crate::structures::totals(
             &scenario.structures,
@@ -859,14 +881,7 @@ pub fn write_results(
             run.structure_records(),
         ),
         operations: run.operations().log.clone(),
-        detention_areas: crate::structures::detention_summaries(
-            &scenario.detention_areas,
-            &scenario.structures,
-            solver,
-            run.structure_records(),
-            &run.operations().log,
-            basin.grid().cell_size_x() * basin.grid().cell_size_y(),
-        ),
+        detention_areas: crate::structures::detention_summaries(run),
         forecast: run.issued_at_s().map(|t| ForecastSummary {
             issued_at_s: t,
             lead_s: run.duration_s() - t,

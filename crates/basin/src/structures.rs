@@ -1101,15 +1101,13 @@ pub fn totals(
 }
 
 /// What each detention area did in a run.
-pub fn detention_summaries(
-    areas: &[DetentionArea],
-    structures: &[PlacedStructure],
-    solver: &Solver,
-    records: &StructureRecords,
-    log: &[Operation],
-    cell_area_m2: f64,
-) -> Vec<DetentionSummary> {
-    areas
+pub fn detention_summaries(run: &crate::engine::Run) -> Vec<DetentionSummary> {
+    let (basin, scenario, solver) = (&**run.basin(), &**run.scenario(), run.solver());
+    let (structures, records) = (&scenario.structures, run.structure_records());
+    let (log, gauges) = (&run.operations().log, run.gauges());
+    let cell_area_m2 = basin.grid().cell_size_x() * basin.grid().cell_size_y();
+    scenario
+        .detention_areas
         .iter()
         .enumerate()
         .map(|(k, a)| {
@@ -1127,6 +1125,15 @@ pub fn detention_summaries(
                     .iter()
                     .filter_map(|s| s.get(k).copied())
                     .fold(now, f64::max),
+                downstream_gauge: a.downstream_gauge.map(|g| basin.gauges[g].name.clone()),
+                downstream_peak_level_m: a
+                    .downstream_gauge
+                    .and_then(|g| gauges.peaks.get(g))
+                    .map(|p| p.level_m),
+                downstream_peak_time_s: a
+                    .downstream_gauge
+                    .and_then(|g| gauges.peaks.get(g))
+                    .map(|p| p.time_s),
             }
         })
         .collect()
@@ -1173,9 +1180,17 @@ pub struct DetentionSpec {
     pub open_to_m: f64,
     #[serde(default = "default_gate_speed")]
     pub speed_m_per_min: f64,
-    /// The gauge and level that open the inlet.
-    pub gauge: String,
-    pub trigger_level_m: f64,
+    /// The gauge and level that open the inlet; without them the inlet opens only by
+    /// hand.
+    #[serde(default)]
+    pub gauge: Option<String>,
+    #[serde(default)]
+    pub trigger_level_m: Option<f64>,
+    /// A gauge downstream whose peak the area is meant to lower: its peak is reported
+    /// with the area's use (and `rivertwin compare` gives the reduction against a run
+    /// without the area).
+    #[serde(default)]
+    pub downstream_gauge: Option<String>,
 }
 
 /// A detention area placed on the DEM: its levee, its interior and its inlet (a gate
@@ -1187,6 +1202,8 @@ pub struct DetentionArea {
     pub cells: Vec<(usize, usize)>,
     /// The inlet's index among the scenario's structures.
     pub inlet: usize,
+    /// The downstream gauge's index among the basin's gauges.
+    pub downstream_gauge: Option<usize>,
 }
 
 impl DetentionArea {
@@ -1284,19 +1301,57 @@ pub fn place_detention(
                 "put inlet_from in the river, inlet_to just inside the levee",
             ));
         }
-        let control = basin
-            .gauges
-            .iter()
-            .find(|g| g.name == d.gauge)
-            .map(|g| (g.row, g.col))
-            .ok_or_else(|| {
-                let names: Vec<&str> = basin.gauges.iter().map(|g| g.name.as_str()).collect();
-                bad(
-                    "gauge",
-                    format!("names gauge `{}`, which the basin does not have", d.gauge),
-                    &format!("use one of the gauges in basin.toml: {}", names.join(", ")),
-                )
-            })?;
+        let gauge_index = |k: &str, name: &str| {
+            basin
+                .gauges
+                .iter()
+                .position(|g| g.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = basin.gauges.iter().map(|g| g.name.as_str()).collect();
+                    bad(
+                        k,
+                        format!("names gauge `{name}`, which the basin does not have"),
+                        &format!("use one of the gauges in basin.toml: {}", names.join(", ")),
+                    )
+                })
+        };
+        let trigger = match (&d.gauge, d.trigger_level_m) {
+            (Some(name), Some(level)) => {
+                let g = &basin.gauges[gauge_index("gauge", name)?];
+                if !level.is_finite() {
+                    return Err(bad(
+                        "trigger_level_m",
+                        "is not a number".into(),
+                        "give a level in metres",
+                    ));
+                }
+                Some(PlacedRule {
+                    cell: (g.row, g.col),
+                    gauge: name.clone(),
+                    above_m: Some(level),
+                    below_m: None,
+                    open_to_m: d.open_to_m,
+                })
+            }
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(bad(
+                    if d.gauge.is_some() {
+                        "trigger_level_m"
+                    } else {
+                        "gauge"
+                    },
+                    "is missing: a trigger needs both a gauge and a level".into(),
+                    "give both `gauge` and `trigger_level_m`, or neither (the inlet then opens \
+                     only by hand)",
+                ));
+            }
+        };
+        let downstream_gauge = d
+            .downstream_gauge
+            .as_deref()
+            .map(|name| gauge_index("downstream_gauge", name))
+            .transpose()?;
         for (k, v) in [
             ("width_m", d.width_m),
             ("open_to_m", d.open_to_m),
@@ -1306,11 +1361,11 @@ pub fn place_detention(
                 return Err(bad(k, format!("is {v}"), "give a value > 0"));
             }
         }
-        if !d.sill_m.is_finite() || !d.trigger_level_m.is_finite() {
+        if !d.sill_m.is_finite() {
             return Err(bad(
                 "sill_m",
-                "or trigger_level_m is not a number".into(),
-                "give levels in metres",
+                "is not a number".into(),
+                "give a level in metres",
             ));
         }
         structures.push(PlacedStructure {
@@ -1333,18 +1388,13 @@ pub fn place_detention(
             },
             walls: levee,
             setting: StructureSetting::default(),
-            control: Control::Rules(vec![PlacedRule {
-                cell: control,
-                gauge: d.gauge.clone(),
-                above_m: Some(d.trigger_level_m),
-                below_m: None,
-                open_to_m: d.open_to_m,
-            }]),
+            control: trigger.map_or(Control::None, |r| Control::Rules(vec![r])),
         });
         areas.push(DetentionArea {
             name: d.name.clone(),
             cells,
             inlet: structures.len() - 1,
+            downstream_gauge,
         });
     }
     Ok(areas)
@@ -1371,4 +1421,11 @@ pub struct DetentionSummary {
     pub opened_at_s: Option<f64>,
     pub stored_m3: f64,
     pub peak_stored_m3: f64,
+    /// The downstream gauge the area protects, its peak level in this run and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downstream_gauge: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downstream_peak_level_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downstream_peak_time_s: Option<f64>,
 }

@@ -436,3 +436,154 @@ fn a_release_rule_keeps_the_town_below_its_safe_level_where_the_closed_dam_overt
         "rule: the town peaks at {town_rule:.3} m"
     );
 }
+
+/// The bundled Trinity pair: the design storm with the east-bank detention area opened
+/// when Middle reaches 188.7 m, and the same storm with its inlet kept closed. The area
+/// takes in far more than the rain falling on it, lowers the peak at Lower (the gauge
+/// it protects) and `compare` reports it; every gauge's peak, followed at every step, is
+/// at least the highest level in its output rows.
+#[test]
+fn the_trinity_detention_area_lowers_the_peak_downstream() {
+    let scenarios =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../basins/trinity_storm/scenarios");
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut summaries = Vec::new();
+    for name in ["detention_area", "detention_closed"] {
+        let dir = out.path().join(name);
+        let summary = basin::run(
+            &scenarios.join(format!("{name}.toml")),
+            &dir,
+            &RunOptions::default(),
+            |_| {},
+        )
+        .expect("run");
+        assert!(summary.relative_volume_error < 1e-10, "{name}");
+        summaries.push(summary);
+    }
+    let (open, closed) = (&summaries[0], &summaries[1]);
+    let (a, b) = (&open.detention_areas[0], &closed.detention_areas[0]);
+    let opened_at = a.opened_at_s.expect("opened by its rule");
+    assert!(b.opened_at_s.is_none());
+    let firing = &open.operations[0];
+    assert!(
+        firing.reason.contains("Middle") && firing.time_s == opened_at,
+        "{firing:?}"
+    );
+    // Closed, the polder holds only the rain on its 36 cells (135 mm less losses on
+    // 0.29 km², < 40 000 m³); opened, it takes in river water many times that.
+    assert!(
+        b.peak_stored_m3 < 40_000.0,
+        "closed: {} m³",
+        b.peak_stored_m3
+    );
+    assert!(
+        a.peak_stored_m3 > 5.0 * b.peak_stored_m3,
+        "opened: {} m³",
+        a.peak_stored_m3
+    );
+
+    let comparison = basin::compare::compare(
+        &out.path().join("detention_area"),
+        &out.path().join("detention_closed"),
+    )
+    .expect("compare");
+    let lower = comparison
+        .gauges
+        .iter()
+        .find(|g| g.name == "Lower")
+        .expect("Lower");
+    // Measured when the preset was made: 0.075 m lower. Upstream gauges see the same
+    // flood, up to the time steps (the CFL step is global, so the two runs step
+    // differently): measured 5e-7 m at Middle.
+    assert!(lower.peak_level_change_m < -0.03, "{lower:?}");
+    for g in comparison.gauges.iter().filter(|g| g.name != "Lower") {
+        assert!(g.peak_level_change_m.abs() < 1e-3, "{g:?}");
+    }
+    let reduction = comparison.detention_areas[0]
+        .peak_reduction_m
+        .expect("reported");
+    assert!((reduction + lower.peak_level_change_m).abs() < 1e-12);
+    assert!(comparison.detention_areas[1].peak_reduction_m.is_none());
+    assert!(comparison.table().contains("lowered by"));
+
+    // Peaks followed at every step: at least every output sample, at a time in the run.
+    let csv = std::fs::read_to_string(out.path().join("detention_area/gauges.csv")).expect("csv");
+    for (k, g) in open.gauges.iter().enumerate() {
+        let highest = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .nth(2 + 3 * k)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .expect("a level")
+            })
+            .fold(f64::NEG_INFINITY, f64::max);
+        // The CSV holds 4 decimals.
+        assert!(
+            g.peak_level_m >= highest - 5e-5,
+            "{}: {g:?} < {highest}",
+            g.name
+        );
+        assert!(g.peak_time_s > 0.0 && g.peak_time_s <= open.duration_s);
+    }
+    assert_eq!(
+        a.downstream_peak_level_m,
+        Some(open.gauges[0].peak_level_m),
+        "the area reports the peak at Lower"
+    );
+}
+
+/// A detention area's trigger needs both its gauge and its level; gauges must exist.
+#[test]
+fn bad_detention_areas_are_refused_with_the_key_and_the_fix() {
+    let b = TestBasin::new();
+    let area = r#"name = "Polder"
+polygon = [[500100.0, 4000100.0], [500310.0, 4000100.0], [500310.0, 4000010.0], [500100.0, 4000010.0]]
+inlet_from = [500205.0, 4000115.0]
+inlet_to = [500205.0, 4000075.0]
+sill_m = 100.0
+width_m = 10.0
+open_to_m = 1.0"#;
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "gauge = \"reservoir\"",
+            &["detention_areas[0].trigger_level_m", "both"],
+        ),
+        (
+            "trigger_level_m = 101.0",
+            &["detention_areas[0].gauge", "opens only by hand"],
+        ),
+        (
+            "downstream_gauge = \"town\"",
+            &["detention_areas[0].downstream_gauge", "`town`", "reservoir"],
+        ),
+    ];
+    for (i, (extra, wants)) in cases.iter().enumerate() {
+        let text = format!(
+            "name = \"s\"\nduration_s = 60.0\noutput_interval_s = 30.0\n\n[[detention_areas]]\n{area}\n{extra}\n"
+        );
+        b.write(&format!("scenarios/bad{i}.toml"), &text);
+        let out = b.path().join(format!("out{i}"));
+        let err = basin::run(
+            &b.path().join(format!("scenarios/bad{i}.toml")),
+            &out,
+            &RunOptions::default(),
+            |_| {},
+        )
+        .expect_err("refused")
+        .to_string();
+        for w in *wants {
+            assert!(err.contains(w), "case {i}: `{w}` not in: {err}");
+        }
+        assert!(!out.exists(), "nothing written");
+    }
+    // `compare` on a folder that holds no results names the file it needs.
+    let err = basin::compare::compare(b.path(), b.path())
+        .expect_err("no results")
+        .to_string();
+    assert!(
+        err.contains("summary.json") && err.contains("rivertwin run"),
+        "{err}"
+    );
+}
