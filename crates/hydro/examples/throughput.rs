@@ -1,12 +1,13 @@
 //! Quick throughput check, less sensitive to a busy machine than the criterion means:
 //! best of several timed batches of steps. `cargo run --release -p hydro --example
-//! throughput -- [cells_per_side] [threads] [forced]`.
+//! throughput -- [cells_per_side] [threads] [forced]`. `STRUCTURES=k` adds k culverts
+//! (one link each) and k/10 weirs of 50 links each, to measure what structures cost.
 
 use std::time::Instant;
 
 use hydro::{
-    ArrClass, Boundaries, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Losses, Solver,
-    SolverParams, TimeSeries,
+    ArrClass, Barrel, Boundaries, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Link, Losses,
+    Solver, SolverParams, Structure, StructureKind, TimeSeries,
 };
 use ndarray::Array2;
 
@@ -89,6 +90,58 @@ fn main() {
             .set_losses(Some(Losses::uniform(n, n, 10.0, 2.0, f64::INFINITY)))
             .expect("losses");
     }
+    // `STRUCTURES=k`: k culverts between cells 5 rows apart, and k/10 weirs 50 cells
+    // long, spread over the grid (their flows are real; the cost is what is measured).
+    let k: usize = std::env::var("STRUCTURES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for i in 0..k {
+        let (r, c) = (10 + (i * 37) % (n - 20), 10 + (i * 91) % (n - 20));
+        let culvert = Structure {
+            name: format!("culvert {i}"),
+            kind: StructureKind::Culvert {
+                barrel: Barrel::Box {
+                    width_m: 2.0,
+                    height_m: 1.5,
+                },
+                length_m: 25.0,
+                manning_n: 0.013,
+                inlet_invert_m: bed[(r, c)],
+                outlet_invert_m: bed[(r + 5, c)],
+                entrance_loss: 0.5,
+                exit_loss: 1.0,
+                flap: false,
+            },
+            links: vec![Link {
+                a: (r, c),
+                b: Some((r + 5, c)),
+                share: 1.0,
+            }],
+        };
+        solver.add_structure(culvert).expect("culvert");
+    }
+    for i in 0..k / 10 {
+        let r = 20 + (i * 53) % (n - 40);
+        let c0 = (i * 29) % (n - 60);
+        let weir = Structure {
+            name: format!("weir {i}"),
+            kind: StructureKind::Weir {
+                crest_m: bed[(r, c0)] + 0.8,
+                length_m: 50.0 * 5.0,
+                coefficient: 1.705,
+                one_way: false,
+            },
+            links: (0..50)
+                .map(|j| Link {
+                    a: (r, c0 + j),
+                    b: Some((r + 2, c0 + j)),
+                    share: 1.0 / 50.0,
+                })
+                .collect(),
+        };
+        solver.add_structure(weir).expect("weir");
+    }
     let steps = (200_000_000 / (n * n)).max(3);
     let best = pool.install(|| {
         (0..7)
@@ -102,11 +155,16 @@ fn main() {
             .fold(f64::INFINITY, f64::min)
     });
     println!(
-        "{n}x{n} wet{}, {} threads: {:.2} ms/step, {:.1} M cell-updates/s",
+        "{n}x{n} wet{}{}, {} threads: {:.3} ms/step, {:.1} M cell-updates/s",
         if forced {
             " + rain, losses, hydrographs"
         } else {
             ""
+        },
+        if k > 0 {
+            format!(" + {k} culverts, {} weirs of 50 links", k / 10)
+        } else {
+            String::new()
         },
         pool.current_num_threads(),
         best * 1e3,
