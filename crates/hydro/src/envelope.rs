@@ -156,26 +156,87 @@ pub(crate) struct EnvelopeRow<'a> {
     pub duration_inundated_s: &'a mut [f64],
 }
 
-/// Per-row work space of [`track_row`], at least as long as the row.
-#[derive(Debug, Default)]
-pub(crate) struct TrackScratch {
-    speed: Vec<f64>,
-}
-
-impl TrackScratch {
-    pub fn new(len: usize) -> Self {
-        Self {
-            speed: vec![0.0; len],
-        }
-    }
-}
-
 #[inline(always)]
 fn pick<T>(cond: bool, a: T, b: T) -> T {
     if cond { a } else { b }
 }
 
 impl HazardRule {
+    /// Whether the ARR classes are numbered 1, 2, … and nested (each limit at least the
+    /// one before): a cell then meets every class from its own up, and its class is one
+    /// more than the number of classes minus the number it meets, counted branch-free
+    /// without picking ([`HazardRule::class_lanes_nested`]).
+    fn nested(&self) -> bool {
+        match self {
+            HazardRule::Arr(classes) => {
+                classes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| usize::from(c.class) == i + 1)
+                    && classes.windows(2).all(|w| {
+                        w[0].max_depth_m <= w[1].max_depth_m
+                            && w[0].max_speed_m_s <= w[1].max_speed_m_s
+                            && w[0].max_depth_speed_m2_s <= w[1].max_depth_speed_m2_s
+                    })
+            }
+            HazardRule::Uk(_) => false,
+        }
+    }
+
+    /// [`HazardRule::class_lanes`] for nested ARR classes, from the depth and the squared
+    /// unit discharge q² = |q|² (no square root, no division): a cell meets a class when
+    /// d ≤ D, q² ≤ (V·d)² and q² ≤ (DV)², i.e. v ≤ V and d·v ≤ DV up to rounding (a cell
+    /// within a few ulps of a limit may fall on its other side than by the speed). The
+    /// class is N + 1 − (classes met), counted in f64 lanes.
+    #[inline(always)]
+    fn class_lanes_nested(&self, d: &[f64; LANES], q2: &[f64; LANES]) -> [f32; LANES] {
+        let HazardRule::Arr(classes) = self else {
+            unreachable!("only nested ARR classes come here");
+        };
+        #[inline(always)]
+        fn lower(a: f64, b: f64) -> f64 {
+            if a < b { a } else { b }
+        }
+        let mut count = [classes.len() as f64 + 1.0; LANES];
+        for c in classes {
+            let dv2 = c.max_depth_speed_m2_s * c.max_depth_speed_m2_s;
+            for l in 0..LANES {
+                let vd = c.max_speed_m_s * d[l];
+                let margin = lower(lower(c.max_depth_m - d[l], vd * vd - q2[l]), dv2 - q2[l]);
+                count[l] -= pick(margin >= 0.0, 1.0, 0.0);
+            }
+        }
+        count.map(|c| c as f32)
+    }
+
+    /// For nested ARR classes: whether every lane in `lanes` meets the limits of class
+    /// `class` (1 …; beyond the last class, every cell does; 0, never classified: none).
+    #[inline(always)]
+    fn all_meet(
+        &self,
+        class: f32,
+        d: &[f64; LANES],
+        q2: &[f64; LANES],
+        lanes: &[bool; LANES],
+    ) -> bool {
+        let HazardRule::Arr(classes) = self else {
+            return false;
+        };
+        if class < 1.0 {
+            return false;
+        }
+        let Some(c) = classes.get(class as usize - 1) else {
+            return true;
+        };
+        let dv2 = c.max_depth_speed_m2_s * c.max_depth_speed_m2_s;
+        // Lane-wise, then all at once (an array compare, not a chain of `&`).
+        let ok: [bool; LANES] = std::array::from_fn(|l| {
+            let vd = c.max_speed_m_s * d[l];
+            ((d[l] <= c.max_depth_m) & (q2[l] <= vd * vd) & (q2[l] <= dv2)) | !lanes[l]
+        });
+        ok == [true; LANES]
+    }
+
     /// Classes of [`LANES`] cells, held in registers while every limit is applied in a
     /// branch-free pass over the lanes; the last pass is for the first class.
     #[inline(always)]
@@ -231,7 +292,6 @@ pub(crate) fn track_row(
     qx: &[f64],
     qy: &[f64],
     env: EnvelopeRow<'_>,
-    scratch: &mut TrackScratch,
 ) {
     let n = h.len();
     // Every row a separate slice argument of a function that is not inlined: the
@@ -252,19 +312,18 @@ pub(crate) fn track_row(
         &mut env.first_inundation_s[..n],
         &mut env.duration_inundated_s[..n],
     );
-    let speed = &mut scratch.speed[..n];
     match simd {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 | Simd::Avx512 => {
             // SAFETY: `Simd::detect` chose these only where the CPU has AVX2 and FMA.
             unsafe {
                 track_row_avx2(
-                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed,
+                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration,
                 )
             }
         }
         _ => track_row_generic(
-            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, speed,
+            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration,
         ),
     }
 }
@@ -286,10 +345,9 @@ unsafe fn track_row_avx2(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
-    speed: &mut [f64],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration,
     );
 }
 
@@ -308,21 +366,22 @@ fn track_row_generic(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
-    speed: &mut [f64],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, speed,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration,
     );
 }
 
 /// Cells classified together in [`HazardRule::class_lanes`].
 const LANES: usize = 8;
 
-/// Branch-free passes over the row, so that they vectorise: every lane of the maxima and
-/// the duration is stored (a lane that must not change takes the max with 0 or adds 0).
-/// The first time under is looked at only in a row where a cell went under for the first
-/// time (its duration was still 0: every step under adds dt > 0), and the hazard class
-/// only in a row where a cell is under.
+/// The row a chunk of [`LANES`] cells at a time, each chunk held in registers: the
+/// maxima are computed branch-free, and stored only when one of them grew (after a flood's
+/// peak most chunks only read their envelopes, which halves the memory traffic on a large
+/// grid). The duration, the first time under and the hazard class are looked at only in
+/// a chunk where a cell is under; the first time under only where a cell went under for
+/// the first time (its duration was still 0: every step under adds dt > 0). The cells
+/// past the last whole chunk take the same path one at a time.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn track_row_body(
@@ -338,65 +397,184 @@ fn track_row_body(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
-    speed: &mut [f64],
 ) {
     let n = h.len();
     let (active, qx, qy) = (&active[..n], &qx[..n], &qy[..n]);
-    let (md, ms, mdv, mh, first, duration, speed) = (
+    let (md, ms, mdv, mh, first, duration) = (
         &mut md[..n],
         &mut ms[..n],
         &mut mdv[..n],
         &mut mh[..n],
         &mut first[..n],
         &mut duration[..n],
-        &mut speed[..n],
     );
     let wet = spec.wet_depth_m;
-    // "Any cell under" and "any cell under for the first time", as lane-wise ORs.
-    let (mut any_flooded, mut any_new) = (0u32, 0u32);
-    for i in 0..n {
-        let tracked = active[i] == 1;
-        let d = h[i];
-        let q = (qx[i] * qx[i] + qy[i] * qy[i]).sqrt();
-        let moving = tracked & (d > dry_depth_m);
-        // Dry lanes divide by a zero depth; their result is never used.
-        let v = q / d;
-        speed[i] = v;
-        md[i] = md[i].max(pick(tracked, d as f32, 0.0));
-        ms[i] = ms[i].max(pick(moving, v as f32, 0.0));
-        mdv[i] = mdv[i].max(pick(moving, q as f32, 0.0));
-        let flooded = moving & (d > wet);
-        any_flooded |= u32::from(flooded);
-        any_new |= u32::from(flooded & (duration[i] == 0.0));
-        duration[i] += pick(flooded, dt_s, 0.0);
+    let nested = spec.hazard.nested();
+    let (a_c, a_tail) = active.as_chunks::<LANES>();
+    let (h_c, h_tail) = h.as_chunks::<LANES>();
+    let (x_c, x_tail) = qx.as_chunks::<LANES>();
+    let (y_c, y_tail) = qy.as_chunks::<LANES>();
+    let (md_c, md_tail) = md.as_chunks_mut::<LANES>();
+    let (ms_c, ms_tail) = ms.as_chunks_mut::<LANES>();
+    let (mdv_c, mdv_tail) = mdv.as_chunks_mut::<LANES>();
+    let (mh_c, mh_tail) = mh.as_chunks_mut::<LANES>();
+    let (fi_c, fi_tail) = first.as_chunks_mut::<LANES>();
+    let (du_c, du_tail) = duration.as_chunks_mut::<LANES>();
+    let numbers = [dry_depth_m, wet, t_s, dt_s];
+    for k in 0..a_c.len() {
+        track_chunk(
+            spec,
+            nested,
+            numbers,
+            &a_c[k],
+            &h_c[k],
+            &x_c[k],
+            &y_c[k],
+            &mut md_c[k],
+            &mut ms_c[k],
+            &mut mdv_c[k],
+            &mut mh_c[k],
+            &mut fi_c[k],
+            &mut du_c[k],
+        );
     }
-    if any_flooded == 0 {
+    // The cells past the last whole chunk, padded with untracked lanes (which change
+    // nothing), so that a cell gets the same numbers whichever way a row is cut.
+    let m = h_tail.len();
+    if m > 0 {
+        let mut a = [0u8; LANES];
+        let (mut d, mut x, mut y) = ([0f64; LANES], [0f64; LANES], [0f64; LANES]);
+        let (mut md, mut ms, mut mdv, mut mh) =
+            ([0f32; LANES], [0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        let (mut fi, mut du) = ([f32::NAN; LANES], [0f64; LANES]);
+        a[..m].copy_from_slice(a_tail);
+        d[..m].copy_from_slice(h_tail);
+        x[..m].copy_from_slice(x_tail);
+        y[..m].copy_from_slice(y_tail);
+        md[..m].copy_from_slice(md_tail);
+        ms[..m].copy_from_slice(ms_tail);
+        mdv[..m].copy_from_slice(mdv_tail);
+        mh[..m].copy_from_slice(mh_tail);
+        fi[..m].copy_from_slice(fi_tail);
+        du[..m].copy_from_slice(du_tail);
+        track_chunk(
+            spec, nested, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh, &mut fi,
+            &mut du,
+        );
+        md_tail.copy_from_slice(&md[..m]);
+        ms_tail.copy_from_slice(&ms[..m]);
+        mdv_tail.copy_from_slice(&mdv[..m]);
+        mh_tail.copy_from_slice(&mh[..m]);
+        fi_tail.copy_from_slice(&fi[..m]);
+        du_tail.copy_from_slice(&du[..m]);
+    }
+}
+
+/// The smallest of [`LANES`] values (none NaN), as a tree of pairwise minima rather than
+/// a chain, so that its latency is three minima, not eight.
+#[inline(always)]
+fn lowest_lane(x: [f32; LANES]) -> f32 {
+    #[inline(always)]
+    fn lower(a: f32, b: f32) -> f32 {
+        if a < b { a } else { b }
+    }
+    let a: [f32; 4] = std::array::from_fn(|l| lower(x[l], x[l + 4]));
+    lower(lower(a[0], a[2]), lower(a[1], a[3]))
+}
+
+/// One chunk of [`LANES`] cells of [`track_row_body`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn track_chunk(
+    spec: &EnvelopeSpec,
+    nested: bool,
+    [dry_depth_m, wet, t, dt_s]: [f64; 4],
+    a: &[u8; LANES],
+    d: &[f64; LANES],
+    x: &[f64; LANES],
+    y: &[f64; LANES],
+    md: &mut [f32; LANES],
+    ms: &mut [f32; LANES],
+    mdv: &mut [f32; LANES],
+    mh: &mut [f32; LANES],
+    fi: &mut [f32; LANES],
+    du: &mut [f64; LANES],
+) {
+    let t = t as f32;
+    let q2: [f64; LANES] = std::array::from_fn(|l| x[l] * x[l] + y[l] * y[l]);
+    let mut nd = [0f32; LANES];
+    let mut moving = [false; LANES];
+    let mut flooded = [false; LANES];
+    // Whether a lane's speed or discharge may pass its maximum: only then are the
+    // square root and the division needed. A maximum m is kept when q² < (m·d)²
+    // (resp. m²) with a relative margin of 1e-12, far above the few roundings of
+    // q = √q² and v = q / d, so a skipped lane could not have raised it.
+    let mut grows = [false; LANES];
+    for l in 0..LANES {
+        let tracked = a[l] == 1;
+        moving[l] = tracked & (d[l] > dry_depth_m);
+        flooded[l] = moving[l] & (d[l] > wet);
+        nd[l] = md[l].max(pick(tracked, d[l] as f32, 0.0));
+        let ms_d = f64::from(ms[l]) * d[l];
+        let mq = f64::from(mdv[l]);
+        let keeps = (q2[l] < ms_d * ms_d * (1.0 - 1e-12)) & (q2[l] < mq * mq * (1.0 - 1e-12));
+        grows[l] = moving[l] & !keeps;
+    }
+    // Array compares, not chains of `|`.
+    let (any_flooded, may_grow) = (flooded != [false; LANES], grows != [false; LANES]);
+    if nd != *md {
+        *md = nd;
+    }
+    // Speeds are needed for a maximum that may grow, or for hazard classes that are
+    // not nested.
+    let mut v = [0f64; LANES];
+    if may_grow || (any_flooded && !nested) {
+        let mut nv = [0f32; LANES];
+        let mut nq = [0f32; LANES];
+        for l in 0..LANES {
+            let q = q2[l].sqrt();
+            // Dry lanes divide by a zero depth; their result is never used.
+            v[l] = q / d[l];
+            nv[l] = ms[l].max(pick(moving[l], v[l] as f32, 0.0));
+            nq[l] = mdv[l].max(pick(moving[l], q as f32, 0.0));
+        }
+        if nv != *ms || nq != *mdv {
+            *ms = nv;
+            *mdv = nq;
+        }
+    }
+    if !any_flooded {
         return;
     }
-    let is_flooded = |i: usize| (active[i] == 1) & (h[i] > dry_depth_m) & (h[i] > wet);
-    if any_new != 0 {
-        let t = t_s as f32;
-        for (i, f) in first.iter_mut().enumerate() {
-            *f = pick(is_flooded(i) & f.is_nan(), t, *f);
-        }
+    let new: [bool; LANES] = std::array::from_fn(|l| flooded[l] & (du[l] == 0.0));
+    for l in 0..LANES {
+        du[l] += pick(flooded[l], dt_s, 0.0);
     }
-    // The hazard class, a chunk of lanes at a time, straight into its maximum.
-    let (h_lanes, _) = h.as_chunks::<LANES>();
-    let (v_lanes, _) = speed[..n].as_chunks::<LANES>();
-    let (a_lanes, _) = active.as_chunks::<LANES>();
-    let (mh_lanes, mh_tail) = mh.as_chunks_mut::<LANES>();
-    for (((d, v), a), m) in h_lanes.iter().zip(v_lanes).zip(a_lanes).zip(mh_lanes) {
-        let class = spec.hazard.class_lanes(d, v);
+    if new != [false; LANES] {
         for l in 0..LANES {
-            let flooded = (a[l] == 1) & (d[l] > dry_depth_m) & (d[l] > wet);
-            m[l] = m[l].max(pick(flooded, class[l], 0.0));
+            fi[l] = pick(flooded[l] & fi[l].is_nan(), t, fi[l]);
         }
     }
-    let body = n - mh_tail.len();
-    for (k, m) in mh_tail.iter_mut().enumerate() {
-        let i = body + k;
-        let class = f32::from(spec.hazard.class(h[i], speed[i]));
-        *m = m.max(pick(is_flooded(i), class, 0.0));
+    let class = if nested {
+        // Nested classes: a cell that meets class k is in class k or a lower one. So
+        // when every flooded lane meets the class of the lowest maximum among them, no
+        // maximum can rise, and the classes need not be worked out.
+        let lowest = lowest_lane(std::array::from_fn(|l| {
+            pick(flooded[l], mh[l], f32::INFINITY)
+        }));
+        if spec.hazard.all_meet(lowest, d, &q2, &flooded) {
+            return;
+        }
+        spec.hazard.class_lanes_nested(d, &q2)
+    } else {
+        spec.hazard.class_lanes(d, &v)
+    };
+    let mut nh = [0f32; LANES];
+    for l in 0..LANES {
+        nh[l] = mh[l].max(pick(flooded[l], class[l], 0.0));
+    }
+    if nh != *mh {
+        *mh = nh;
     }
 }
 
@@ -442,12 +620,25 @@ mod tests {
         }
         let (d_lanes, _) = d.as_chunks::<LANES>();
         let (v_lanes, _) = v.as_chunks::<LANES>();
+        assert!(arr.nested() && !uk.nested());
         for rule in [arr, uk] {
             let class: Vec<f32> = d_lanes
                 .iter()
                 .zip(v_lanes)
                 .flat_map(|(d, v)| rule.class_lanes(d, v))
                 .collect();
+            if rule.nested() {
+                // From q² = (d·v)²; the grid keeps clear of the limits by more than
+                // rounding, so the classes are the same.
+                let q2: Vec<f64> = d.iter().zip(&v).map(|(d, v)| (d * v) * (d * v)).collect();
+                let (q2_lanes, _) = q2.as_chunks::<LANES>();
+                let nested: Vec<f32> = d_lanes
+                    .iter()
+                    .zip(q2_lanes)
+                    .flat_map(|(d, q2)| rule.class_lanes_nested(d, q2))
+                    .collect();
+                assert_eq!(nested, class);
+            }
             assert_eq!(class.len(), d.len());
             for i in 0..d.len() {
                 assert_eq!(

@@ -9,7 +9,7 @@
 //! its own cells of the output arrays and reads only the input arrays, so tiles run in
 //! parallel and give the same bits whatever the thread count.
 
-use crate::envelope::{EnvelopeRow, EnvelopeSpec, TrackScratch, track_row};
+use crate::envelope::{EnvelopeRow, EnvelopeSpec, track_row};
 use crate::flux::{Side, face_flux, inverse_depth};
 
 /// Input state and static fields, padded and row-major.
@@ -202,7 +202,6 @@ pub(crate) struct BlockScratch {
     rate: Vec<f64>,
     rain: Vec<f64>,
     loss: Vec<f64>,
-    track: TrackScratch,
     /// The widest tile these buffers fit.
     pub width: usize,
 }
@@ -212,7 +211,6 @@ impl BlockScratch {
         let stride = cols + 2;
         Self {
             width: cols,
-            track: TrackScratch::new(cols),
             row: CellRow::new(stride),
             next: CellRow::new(stride),
             below: FaceRow::new(stride),
@@ -565,7 +563,6 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
                 qx,
                 qy,
                 env,
-                &mut scratch.track,
             );
         }
 

@@ -5,9 +5,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::boundary::{BoundarySegment, EdgeCell, critical_depth, ghost_state, inflow_ghost};
-use crate::envelope::{
-    EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, TrackScratch, track_row,
-};
+use crate::envelope::{EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, track_row};
 use crate::kernel::{
     self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tile, Tracking,
 };
@@ -250,7 +248,6 @@ pub struct Solver {
     scratch: Vec<std::sync::Mutex<BlockScratch>>,
     envelopes: Option<EnvelopeState>,
     /// Work space for folding the point-source cells into the envelopes, one at a time.
-    point_scratch: TrackScratch,
     sim_time_s: f64,
     steps: u64,
     /// max((|u|+c)/dx, (|v|+c)/dy) over the current state (1/s).
@@ -418,7 +415,6 @@ impl Solver {
             copy_tiles: Vec::new(),
             scratch: Vec::new(),
             envelopes: None,
-            point_scratch: TrackScratch::new(1),
             sim_time_s: 0.0,
             steps: 0,
             max_rate_per_s: 0.0,
@@ -1387,7 +1383,6 @@ impl Solver {
         let Some(env) = &mut self.envelopes else {
             return;
         };
-        let scratch = &mut self.point_scratch;
         for &cell in &self.point_cells {
             track_row(
                 self.simd,
@@ -1407,7 +1402,6 @@ impl Solver {
                     first_inundation_s: std::slice::from_mut(&mut env.first_inundation_s[cell]),
                     duration_inundated_s: std::slice::from_mut(&mut env.duration_inundated_s[cell]),
                 },
-                scratch,
             );
         }
     }
@@ -1425,7 +1419,6 @@ impl Solver {
         let mut env = EnvelopeState::new(spec, self.cur.h.dim());
         // Every active cell, point-source cells included, as they are now.
         let spec = env.spec.clone();
-        let mut scratch = TrackScratch::new(self.cur.h.ncols());
         for r in 0..self.cur.h.nrows() {
             let act: Vec<u8> = self
                 .active
@@ -1465,7 +1458,6 @@ impl Solver {
                         .into_slice()
                         .expect(CONTIGUOUS),
                 },
-                &mut scratch,
             );
         }
         self.envelopes = Some(env);
