@@ -528,6 +528,7 @@ impl Run {
             &format!("water depth at {} s", self.solver.sim_time_s()),
             "m",
         )?;
+        crate::raster::rewrite_as_cog(&dir.join(&name), "AVERAGE")?;
         Ok(name)
     }
 

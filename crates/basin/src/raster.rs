@@ -492,3 +492,186 @@ fn verify_geotiff(
     }
     Ok(())
 }
+
+/// Tile size of the Cloud-Optimized GeoTIFFs (the COG driver makes overviews, each half
+/// the last, until one fits in a tile).
+const COG_BLOCK: &str = "256";
+
+/// Rewrite a GeoTIFF written by [`write_geotiff_rows`] (and labelled) as a Cloud-Optimized
+/// GeoTIFF through GDAL's COG driver: 256 × 256 tiles, DEFLATE, overviews made with
+/// `resampling` (e.g. `AVERAGE`), the band's description, unit and nodata kept. The
+/// copy is read back at full resolution and compared bit for bit with the original before
+/// it replaces it.
+pub fn rewrite_as_cog(path: &Path, resampling: &str) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let tmp = partial_sibling(path);
+    let src = Dataset::open(path).map_err(|e| fail(&e))?;
+    let options = RasterCreationOptions::from_iter([
+        "COMPRESS=DEFLATE".to_string(),
+        "PREDICTOR=YES".to_string(),
+        format!("BLOCKSIZE={COG_BLOCK}"),
+        format!("OVERVIEW_RESAMPLING={resampling}"),
+    ]);
+    copy_as_cog(&src, &tmp, &options).map_err(|e| fail(&e))?;
+    let same = same_values(&src, &tmp);
+    drop(src);
+    if let Err(reason) = same {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(&format!(
+            "the Cloud-Optimized copy does not read back as written ({reason}); the disk may \
+             be full"
+        )));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+}
+
+/// A class raster (Byte; `nodata` for no data) as a Cloud-Optimized GeoTIFF with a colour
+/// table (`colours[k]` for value k) and category names (`names[k]`), for GIS tools to draw
+/// and label the classes; overviews by the nearest class. Category names go into a
+/// `<file>.aux.xml` beside it (GDAL's place for what TIFF has no tag for).
+#[allow(clippy::too_many_arguments)]
+pub fn write_class_cog(
+    path: &Path,
+    grid: &GeoGrid,
+    crs_wkt: &str,
+    nodata: u8,
+    values: &Array2<u8>,
+    colours: &[(u8, [u8; 4])],
+    names: &[&str],
+    description: &str,
+    unit: &str,
+) -> Result<()> {
+    use gdal::Metadata;
+    use gdal::raster::{ColorEntry, ColorTable, PaletteInterpretation};
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let driver = DriverManager::get_driver_by_name("MEM").map_err(|e| fail(&e))?;
+    let mut mem = driver
+        .create_with_band_type::<u8, _>("", grid.cols, grid.rows, 1)
+        .map_err(|e| fail(&e))?;
+    mem.set_geo_transform(&grid.geo_transform())
+        .map_err(|e| fail(&e))?;
+    if !crs_wkt.is_empty() {
+        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
+        mem.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
+    }
+    {
+        let mut band = mem.rasterband(1).map_err(|e| fail(&e))?;
+        let mut buffer = Buffer::new(
+            (grid.cols, grid.rows),
+            values.as_standard_layout().iter().copied().collect(),
+        );
+        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+            .map_err(|e| fail(&e))?;
+        band.set_no_data_value(Some(f64::from(nodata)))
+            .map_err(|e| fail(&e))?;
+        let mut table = ColorTable::new(PaletteInterpretation::Rgba);
+        for &(k, [r, g, b, a]) in colours {
+            let c = |v: u8| i16::from(v);
+            table.set_color_entry(u16::from(k), &ColorEntry::rgba(c(r), c(g), c(b), c(a)));
+        }
+        band.set_color_table(&table);
+        band.set_description(description).map_err(|e| fail(&e))?;
+        let c_strings: Vec<std::ffi::CString> = names
+            .iter()
+            .chain(std::iter::once(&unit))
+            .map(|s| std::ffi::CString::new(*s))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| fail(&e))?;
+        let (name_strings, unit_c) = c_strings.split_at(names.len());
+        let mut list: Vec<*mut std::ffi::c_char> =
+            name_strings.iter().map(|s| s.as_ptr().cast_mut()).collect();
+        list.push(std::ptr::null_mut());
+        // SAFETY: the band handle is valid while `mem` lives; GDAL copies the NULL-ended
+        // list of strings and the unit, which outlive the calls.
+        let errs = unsafe {
+            [
+                gdal_sys::GDALSetRasterCategoryNames(band.c_rasterband(), list.as_mut_ptr()),
+                gdal_sys::GDALSetRasterUnitType(band.c_rasterband(), unit_c[0].as_ptr()),
+            ]
+        };
+        if errs.iter().any(|&e| e != gdal_sys::CPLErr::CE_None) {
+            return Err(fail(&"GDAL refused the category names or the unit"));
+        }
+    }
+    let options = RasterCreationOptions::from_iter([
+        "COMPRESS=DEFLATE".to_string(),
+        format!("BLOCKSIZE={COG_BLOCK}"),
+        "OVERVIEW_RESAMPLING=NEAREST".to_string(),
+    ]);
+    let tmp = partial_sibling(path);
+    copy_as_cog(&mem, &tmp, &options).map_err(|e| fail(&e))?;
+    let same = same_values(&mem, &tmp);
+    if let Err(reason) = same {
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(aux_of(&tmp));
+        return Err(fail(&format!(
+            "the file written does not read back as written ({reason}); the disk may be full"
+        )));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| fail(&e))?;
+    if aux_of(&tmp).exists() {
+        std::fs::rename(aux_of(&tmp), aux_of(path)).map_err(|e| fail(&e))?;
+    }
+    Ok(())
+}
+
+/// `<file>.aux.xml`, where GDAL keeps what a format has no place for.
+pub fn aux_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".aux.xml");
+    PathBuf::from(name)
+}
+
+/// `.<name>.partial.tif` beside `path`: where a file is made before it replaces `path`.
+fn partial_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "result".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.partial.tif"))
+}
+
+fn copy_as_cog(
+    src: &Dataset,
+    dest: &Path,
+    options: &RasterCreationOptions,
+) -> std::result::Result<(), gdal::errors::GdalError> {
+    let driver = DriverManager::get_driver_by_name("COG")?;
+    let copy = src.create_copy(&driver, dest, options)?;
+    copy.close()
+}
+
+/// Band 1 of `a` and of the file `b` hold the same values, bit for bit (read as f64,
+/// which holds every Byte and Float32 value exactly), a strip at a time.
+fn same_values(a: &Dataset, b: &Path) -> std::result::Result<(), String> {
+    let b = Dataset::open(b).map_err(|e| e.to_string())?;
+    let (cols, rows) = a.raster_size();
+    if b.raster_size() != (cols, rows) {
+        return Err(format!("its size is {:?}", b.raster_size()));
+    }
+    let (band_a, band_b) = (
+        a.rasterband(1).map_err(|e| e.to_string())?,
+        b.rasterband(1).map_err(|e| e.to_string())?,
+    );
+    if band_a.band_type() != band_b.band_type() {
+        return Err("its data type differs".into());
+    }
+    for r0 in (0..rows).step_by(STRIP_ROWS) {
+        let n = STRIP_ROWS.min(rows - r0);
+        let read = |band: &gdal::raster::RasterBand<'_>| {
+            band.read_as::<f64>((0, r0 as isize), (cols, n), (cols, n), None)
+                .map(|buf| buf.into_shape_and_vec().1)
+                .map_err(|e| e.to_string())
+        };
+        let (x, y) = (read(&band_a)?, read(&band_b)?);
+        if x.iter().zip(&y).any(|(p, q)| p.to_bits() != q.to_bits()) {
+            return Err(format!("its values differ in rows {r0}–{}", r0 + n - 1));
+        }
+    }
+    Ok(())
+}

@@ -217,17 +217,29 @@ pub fn envelopes(solver: &hydro::Solver) -> hydro::Envelopes<'_> {
 /// Write every result layer into `dir`, with the DEM's grid, CRS and nodata, straight
 /// from where the solver keeps it (a strip of rows in memory at a time); returns the file
 /// names.
-pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result<Vec<String>> {
+pub fn write_layers(
+    dir: &Path,
+    basin: &Basin,
+    solver: &hydro::Solver,
+    hazard: crate::config::HazardMethod,
+) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for layer in &RESULT_LAYERS {
         let name = layer.file_name();
         let path = dir.join(&name);
-        match layer.view(solver) {
-            LayerView::F32(v) => write_masked(&path, basin, v)?,
-            LayerView::F64(v) => write_masked(&path, basin, v)?,
+        if layer.legend.classes {
+            write_classes(&path, basin, layer, solver, hazard)?;
+            names.push(name);
+            names.push(format!("{}.aux.xml", layer.file_name()));
+        } else {
+            match layer.view(solver) {
+                LayerView::F32(v) => write_masked(&path, basin, v)?,
+                LayerView::F64(v) => write_masked(&path, basin, v)?,
+            }
+            crate::raster::label_band(&path, layer.title, layer.unit)?;
+            crate::raster::rewrite_as_cog(&path, "AVERAGE")?;
+            names.push(name);
         }
-        crate::raster::label_band(&path, layer.title, layer.unit)?;
-        names.push(name);
         // A QGIS style beside it, so that the layer opens with the app's colours.
         let max = match layer.view(solver) {
             LayerView::F32(v) => active_max(basin, v.mapv(f64::from).view()),
@@ -241,6 +253,53 @@ pub fn write_layers(dir: &Path, basin: &Basin, solver: &hydro::Solver) -> Result
         names.push(qml);
     }
     Ok(names)
+}
+
+/// Nodata of the class rasters (Byte).
+pub const CLASS_NODATA: u8 = 255;
+
+/// The hazard classes as a Byte Cloud-Optimized GeoTIFF: 0 never flooded (transparent),
+/// 1… the classes in the legend's colours, named H1–H6 (ARR) or low … extreme (UK),
+/// [`CLASS_NODATA`] outside the basin.
+fn write_classes(
+    path: &Path,
+    basin: &Basin,
+    layer: &ResultLayer,
+    solver: &hydro::Solver,
+    hazard: crate::config::HazardMethod,
+) -> Result<()> {
+    let LayerView::F32(v) = layer.view(solver) else {
+        unreachable!("hazard classes are kept in f32");
+    };
+    let values = ndarray::Zip::from(&v)
+        .and(&basin.active)
+        .map_collect(|&c, &active| if active { c as u8 } else { CLASS_NODATA });
+    let mut colours = vec![(0u8, [0, 0, 0, 0])];
+    colours.extend(
+        layer
+            .legend
+            .stops
+            .iter()
+            .enumerate()
+            .map(|(i, &[r, g, b])| ((i + 1) as u8, [r, g, b, 255])),
+    );
+    let names: &[&str] = match hazard {
+        crate::config::HazardMethod::Arr => &["never flooded", "H1", "H2", "H3", "H4", "H5", "H6"],
+        crate::config::HazardMethod::Uk => {
+            &["never flooded", "low", "moderate", "significant", "extreme"]
+        }
+    };
+    crate::raster::write_class_cog(
+        path,
+        basin.grid(),
+        &basin.dem.crs_wkt,
+        CLASS_NODATA,
+        &values,
+        &colours,
+        names,
+        layer.title,
+        layer.unit,
+    )
 }
 
 /// The largest finite value over the basin's active cells (0 when there is none).

@@ -791,7 +791,7 @@ pub fn write_results(
     let (basin, scenario, solver) = (&**run.basin(), &**run.scenario(), run.solver());
     let (gauges, watch) = (run.gauges(), run.watch());
     let steps = run.steps_this_run();
-    let mut outputs = write_layers(dir, basin, solver)?;
+    let mut outputs = write_layers(dir, basin, solver, scenario.file.hazard)?;
     let env = envelopes(solver);
     gauges.write(&dir.join("gauges.csv"), basin)?;
     outputs.push("gauges.csv".into());

@@ -90,8 +90,8 @@ fn two_halves_through_a_state_file_equal_one_run() {
     let (fa, fb) = (files(&a), files(&b));
     assert_eq!(
         fa.len(),
-        16,
-        "7 layers, their 7 styles, gauges.csv, warnings.csv"
+        17,
+        "7 layers, their 7 styles, the classes' .aux.xml, gauges.csv, warnings.csv"
     );
     for ((name_a, bytes_a), (name_b, bytes_b)) in fa.iter().zip(&fb) {
         assert_eq!(name_a, name_b);

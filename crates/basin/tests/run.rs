@@ -38,9 +38,17 @@ fn run_writes_gis_ready_results() {
         .map(|l| l.file_name())
         .collect();
     // Each GeoTIFF with its QGIS style beside it.
+    // The class raster's category names lie in its .aux.xml.
     let mut listed: Vec<String> = basin::results::RESULT_LAYERS
         .iter()
-        .flat_map(|l| [l.file_name(), format!("{}.qml", l.key)])
+        .flat_map(|l| {
+            let mut files = vec![l.file_name()];
+            if l.legend.classes {
+                files.push(format!("{}.aux.xml", l.file_name()));
+            }
+            files.push(format!("{}.qml", l.key));
+            files
+        })
         .collect();
     listed.extend(["gauges.csv", "warnings.csv", "summary.json"].map(String::from));
     assert_eq!(s.outputs, listed);
@@ -73,10 +81,47 @@ fn run_writes_gis_ready_results() {
         let r = read_raster(&out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.grid, dem.grid, "{name}: same grid as the DEM");
         assert_eq!(crs_label(&r.crs_wkt), "EPSG:32614", "{name}");
-        assert_eq!(r.nodata, Some(-9999.0), "{name}");
-        // The band says what it holds and in which unit (gdalinfo shows both).
+        let nodata = if layer.legend.classes { 255.0 } else { -9999.0 };
+        assert_eq!(r.nodata, Some(nodata), "{name}");
+        // A Cloud-Optimized GeoTIFF (GDAL reports the COG layout only for a file whose
+        // header, tiles and overviews are laid out as the COG driver writes them),
+        // tiled 256 × 256.
         let ds = gdal::Dataset::open(out.join(name)).expect("open");
+        assert_eq!(
+            gdal::Metadata::metadata_item(&ds, "LAYOUT", "IMAGE_STRUCTURE").as_deref(),
+            Some("COG"),
+            "{name}"
+        );
+        // The band says what it holds and in which unit (gdalinfo shows both).
         let band = ds.rasterband(1).expect("band");
+        assert_eq!(band.block_size(), (256, 256), "{name}");
+        if layer.legend.classes {
+            // Byte classes with the legend's colours and names.
+            assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt8);
+            let table = band.color_table().expect("a colour table");
+            for (k, c) in layer.legend.stops.iter().enumerate() {
+                let e = table.entry_as_rgb(k + 1).expect("entry");
+                assert_eq!([e.r, e.g, e.b], c.map(i16::from), "class {}", k + 1);
+            }
+            // SAFETY: the band is valid while `ds` is open; the list is GDAL's own.
+            let names: Vec<String> = unsafe {
+                let list = gdal_sys::GDALGetRasterCategoryNames(band.c_rasterband());
+                (0..gdal_sys::CSLCount(list))
+                    .map(|i| {
+                        std::ffi::CStr::from_ptr(*list.add(i as usize))
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                names,
+                ["never flooded", "H1", "H2", "H3", "H4", "H5", "H6"],
+                "{name}"
+            );
+        } else {
+            assert_eq!(band.band_type(), gdal::raster::GdalDataType::Float32);
+        }
         assert_eq!(
             gdal::Metadata::description(&band).expect("description"),
             layer.title,
@@ -268,6 +313,15 @@ fn merewether_peak_levels_match_the_observations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
     basin::run(&path, &out, &RunOptions::default(), |_| {}).expect("runs");
+    // 321 × 416 cells: the Cloud-Optimized results carry one overview, 160 × 208 (GDAL
+    // halves and rounds down).
+    for name in ["max_depth_m.tif", "hazard_class.tif"] {
+        let ds = gdal::Dataset::open(out.join(name)).expect("open");
+        let band = ds.rasterband(1).expect("band");
+        assert_eq!(band.overview_count().expect("overviews"), 1, "{name}");
+        let o = band.overview(0).expect("overview");
+        assert_eq!((o.x_size(), o.y_size()), (160, 208), "{name}");
+    }
     let csv = std::fs::read_to_string(out.join("gauges.csv")).expect("csv");
     let rows: Vec<Vec<f64>> = csv
         .lines()
