@@ -241,6 +241,10 @@ pub struct ScenarioFile {
     pub output_interval_s: f64,
     #[serde(default)]
     pub depth_snapshots: bool,
+    /// Also write `time_stack.nc`: depth and velocity at the start and every output time
+    /// (CF NetCDF-4).
+    #[serde(default)]
+    pub time_stack: bool,
     #[serde(default)]
     pub hazard: HazardMethod,
     #[serde(default)]

@@ -20,6 +20,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod structures;
+pub mod timestack;
 pub mod warnings;
 pub mod watch;
 

@@ -401,3 +401,189 @@ impl NcReader {
         arr.spatial_reference().ok()?.to_wkt().ok()
     }
 }
+
+/// A CF NetCDF-4 time stack being written: fields on (time, y, x) in Float32, one time at a
+/// time, for xarray, QGIS and other CF readers. The times are fixed when it is created.
+pub struct NcStack {
+    w: NcWriter,
+    time_dim: GDALDimensionH,
+    f32_type: GDALExtendedDataTypeH,
+    arrays: Vec<GDALMDArrayH>,
+    times: usize,
+}
+
+impl std::fmt::Debug for NcStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NcStack({:?}, {} times)", self.w, self.times)
+    }
+}
+
+/// Nodata of the time stack's fields (their `_FillValue`).
+pub const STACK_FILL: f32 = -9999.0;
+
+impl NcStack {
+    /// A new stack at `path` on `grid` in `crs_wkt`, at `times_s` (s since the scenario's
+    /// start, written as CF time with `time_units`), with the fields `vars` (name, unit,
+    /// long name), each DEFLATE-compressed in chunks of one time.
+    pub fn create(
+        path: &Path,
+        grid: &GeoGrid,
+        crs_wkt: &str,
+        times_s: &[f64],
+        time_units: &str,
+        vars: &[(&str, &str, &str)],
+    ) -> R<Self> {
+        let w = NcWriter::create(path, grid, crs_wkt)?;
+        // SAFETY: every handle is checked for null before use and released in Drop; the
+        // strings outlive the calls.
+        unsafe {
+            let mut s = Self {
+                time_dim: ptr::null_mut(),
+                f32_type: gdal_sys::GDALExtendedDataTypeCreate(GDALDataType::GDT_Float32),
+                arrays: Vec::new(),
+                times: times_s.len(),
+                w,
+            };
+            s.time_dim = gdal_sys::GDALGroupCreateDimension(
+                s.w.root,
+                c("time")?.as_ptr(),
+                c("TEMPORAL")?.as_ptr(),
+                ptr::null(),
+                times_s.len() as u64,
+                ptr::null_mut(),
+            );
+            if s.time_dim.is_null() {
+                return Err(last_error("creating dimension time"));
+            }
+            let mut dim = [s.time_dim];
+            let arr = s.w.array("time", &mut dim, &[])?;
+            let done =
+                s.w.write_array(arr, &[times_s.len()], times_s)
+                    .and_then(|()| {
+                        for (k, v) in [
+                            ("standard_name", "time"),
+                            ("long_name", "time"),
+                            ("units", time_units),
+                            ("calendar", "standard"),
+                            ("axis", "T"),
+                        ] {
+                            s.w.array_attribute(arr, k, v)?;
+                        }
+                        Ok(())
+                    });
+            gdal_sys::GDALMDArrayRelease(arr);
+            done?;
+            let block = format!(
+                "BLOCKSIZE=1,{},{}",
+                grid.rows.clamp(1, 256),
+                grid.cols.clamp(1, 256)
+            );
+            for &(name, unit, long_name) in vars {
+                let mut dims = [s.time_dim, s.w.dims[0], s.w.dims[1]];
+                let options =
+                    CslStringList::from_iter(["COMPRESS=DEFLATE", "ZLEVEL=1", block.as_str()]);
+                let arr = gdal_sys::GDALGroupCreateMDArray(
+                    s.w.root,
+                    c(name)?.as_ptr(),
+                    3,
+                    dims.as_mut_ptr(),
+                    s.f32_type,
+                    options.as_ptr(),
+                );
+                if arr.is_null() {
+                    return Err(last_error(&format!("creating variable {name}")));
+                }
+                s.arrays.push(arr);
+                if let Some(srs) = &s.w.srs
+                    && gdal_sys::GDALMDArraySetSpatialRef(arr, srs.to_c_hsrs()) == 0
+                {
+                    return Err(last_error(&format!("setting the CRS of {name}")));
+                }
+                if gdal_sys::GDALMDArraySetNoDataValueAsDouble(arr, f64::from(STACK_FILL)) == 0 {
+                    return Err(last_error(&format!("setting the fill value of {name}")));
+                }
+                s.w.array_attribute(arr, "units", unit)?;
+                s.w.array_attribute(arr, "long_name", long_name)?;
+            }
+            Ok(s)
+        }
+    }
+
+    /// Write time `k`'s fields, in the order they were declared, each `rows × cols` values
+    /// row-major, north row first.
+    pub fn write_time(&mut self, k: usize, fields: &[&[f32]]) -> R<()> {
+        if k >= self.times || fields.len() != self.arrays.len() {
+            return Err(format!(
+                "time {k} of {} with {} fields for {}",
+                self.times,
+                fields.len(),
+                self.arrays.len()
+            ));
+        }
+        let (rows, cols) = (self.w.rows, self.w.cols);
+        for (&arr, values) in self.arrays.iter().zip(fields) {
+            if values.len() != rows * cols {
+                return Err(format!(
+                    "{} values for a {cols} × {rows} grid",
+                    values.len()
+                ));
+            }
+            let start = [k as u64, 0, 0];
+            let count = [1usize, rows, cols];
+            // SAFETY: the array is this file's, on (time, y, x); `values` holds exactly
+            // rows × cols f32s, row-major, which GDAL reads.
+            let ok = unsafe {
+                gdal_sys::GDALMDArrayWrite(
+                    arr,
+                    start.as_ptr(),
+                    count.as_ptr(),
+                    ptr::null(),
+                    ptr::null(),
+                    self.f32_type,
+                    values.as_ptr().cast::<c_void>(),
+                    values.as_ptr().cast::<c_void>(),
+                    std::mem::size_of_val(*values),
+                )
+            };
+            if ok == 0 {
+                return Err(last_error(&format!("writing time {k}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A global text attribute.
+    pub fn attribute(&mut self, name: &str, value: &str) -> R<()> {
+        self.w.attribute(name, value)
+    }
+
+    /// Finish the file (flushes and closes it).
+    pub fn close(mut self) -> R<()> {
+        self.release();
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        // SAFETY: each handle is released once and nulled, before the file is closed.
+        unsafe {
+            for a in self.arrays.drain(..) {
+                gdal_sys::GDALMDArrayRelease(a);
+            }
+            if !self.time_dim.is_null() {
+                gdal_sys::GDALDimensionRelease(self.time_dim);
+                self.time_dim = ptr::null_mut();
+            }
+            if !self.f32_type.is_null() {
+                gdal_sys::GDALExtendedDataTypeRelease(self.f32_type);
+                self.f32_type = ptr::null_mut();
+            }
+        }
+        self.w.release();
+    }
+}
+
+impl Drop for NcStack {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

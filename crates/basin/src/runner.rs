@@ -721,6 +721,13 @@ fn run_steps(
     let duration = run.duration_s();
     let cells = run.active_cells() as f64;
     let snapshots = run.scenario().file.depth_snapshots;
+    let mut stack = if run.scenario().file.time_stack {
+        let mut stack = crate::timestack::TimeStack::create(dir, run)?;
+        stack.record(run)?;
+        Some(stack)
+    } else {
+        None
+    };
     let started = Instant::now();
     let mut last_report = 0.0;
     let report = |run: &Run, started: &Instant| {
@@ -749,6 +756,9 @@ fn run_steps(
                     if snapshots {
                         run.write_depth_snapshot(dir, index)?;
                     }
+                    if let Some(stack) = &mut stack {
+                        stack.record(run)?;
+                    }
                     progress(&report(run, &started));
                 }
                 Event::Warning { index } => {
@@ -774,6 +784,11 @@ fn run_steps(
             last_report = wall;
             progress(&report(run, &started));
         }
+    }
+    // (A cancelled run's stack is closed when dropped, with the times not reached left
+    // at the fill value.)
+    if let Some(stack) = stack {
+        stack.finish()?;
     }
     Ok((started.elapsed().as_secs_f64(), false))
 }
@@ -806,6 +821,9 @@ pub fn write_results(
         outputs.push("structures.csv".into());
         crate::structures::write_operations(&dir.join("operations.csv"), &run.operations().log)?;
         outputs.push("operations.csv".into());
+    }
+    if dir.join(crate::timestack::TIME_STACK).is_file() {
+        outputs.push(crate::timestack::TIME_STACK.into());
     }
     outputs.push("summary.json".into());
     let mut inputs = Vec::new();

@@ -347,3 +347,99 @@ fn merewether_peak_levels_match_the_observations() {
         );
     }
 }
+
+/// `time_stack = true`: `time_stack.nc` holds depth, u and v at the start and at every
+/// output time, in the DEM's grid and CRS with a CF time axis (as GDAL reads it); its
+/// depths are the depth snapshots' values, and its speeds at the gauges are the speeds in
+/// gauges.csv.
+#[test]
+fn a_time_stack_holds_depth_and_velocity_at_every_output_time() {
+    let b = TestBasin::new();
+    b.edit(
+        "scenarios/breach.toml",
+        "output_interval_s = 60.0",
+        "output_interval_s = 60.0\ntime_stack = true\ndepth_snapshots = true",
+    );
+    let out = b.path().join("results");
+    let s = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
+    assert!(
+        s.outputs.iter().any(|o| o == "time_stack.nc"),
+        "{:?}",
+        s.outputs
+    );
+    let nc = out.join("time_stack.nc");
+    let open = |var: &str| {
+        gdal::Dataset::open(format!("NETCDF:\"{}\":{var}", nc.display())).expect("variable")
+    };
+    let dem = read_raster(&b.path().join("dem.tif")).expect("dem");
+    let basin = basin::Basin::load(b.path()).expect("basin");
+    let csv = std::fs::read_to_string(out.join("gauges.csv")).expect("csv");
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect();
+    let (depth, u, v) = (open("depth"), open("u"), open("v"));
+    assert_eq!(depth.raster_count(), 11, "t = 0, 60, …, 600");
+    assert_eq!(
+        depth.geo_transform().expect("transform"),
+        dem.grid.geo_transform()
+    );
+    assert_eq!(
+        crs_label(&depth.spatial_ref().expect("crs").to_wkt().expect("wkt")),
+        "EPSG:32614"
+    );
+    let mut snapshots: Vec<String> = std::fs::read_dir(&out)
+        .expect("results")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("depth_") && n.ends_with(".tif"))
+        .collect();
+    snapshots.sort();
+    assert_eq!(snapshots.len(), 10);
+    let mut moved_east = false;
+    for k in 0..11 {
+        let band = |ds: &gdal::Dataset| {
+            let band = ds.rasterband(k + 1).expect("band");
+            let time = gdal::Metadata::metadata_item(&band, "NETCDF_DIM_time", "")
+                .expect("time of the band");
+            let (_, values) = band
+                .read_as::<f32>(
+                    (0, 0),
+                    (dem.grid.cols, dem.grid.rows),
+                    (dem.grid.cols, dem.grid.rows),
+                    None,
+                )
+                .expect("read")
+                .into_shape_and_vec();
+            (time, values)
+        };
+        let ((time, d), (_, uu), (_, vv)) = (band(&depth), band(&u), band(&v));
+        assert_eq!(time.parse::<f64>().expect("time"), 60.0 * k as f64);
+        if k > 0 {
+            let snap = read_raster(&out.join(&snapshots[k - 1])).expect("snapshot");
+            for (i, &s) in snap.data.iter().enumerate() {
+                let want = if s.is_nan() { -9999.0 } else { s as f32 };
+                assert_eq!(d[i].to_bits(), want.to_bits(), "time {k}, cell {i}");
+            }
+        }
+        for (g, gauge) in basin.gauges.iter().enumerate() {
+            let i = gauge.row * dem.grid.cols + gauge.col;
+            let (depth_csv, speed_csv) = (rows[k][1 + 3 * g], rows[k][3 + 3 * g]);
+            // gauges.csv holds 4 decimals.
+            assert!(
+                (f64::from(d[i]) - depth_csv).abs() <= 5e-5 + 1e-6,
+                "depth at {}",
+                gauge.name
+            );
+            let speed = f64::from(uu[i]).hypot(f64::from(vv[i]));
+            assert!(
+                (speed - speed_csv).abs() <= 5e-5 + 1e-5,
+                "speed at {}: {speed} vs {speed_csv}",
+                gauge.name
+            );
+        }
+        // The breach sends the reservoir east, down the valley.
+        moved_east |= uu.iter().any(|&x| x > 0.5);
+    }
+    assert!(moved_east, "water flowing east somewhere");
+}
