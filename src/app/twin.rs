@@ -619,9 +619,16 @@ impl Worker {
             Some(mm_per_h) => Some(TimeSeries::constant(mm_per_h).map_err(|e| e.to_string())?),
             None => self.run.scenario().rain_mm_per_h.clone(),
         };
-        let n = self.run.basin().manning_n.values().mapv(|n| n * f);
+        // On top of the scenario's own `[adjust]` multipliers.
+        let adjust = self.run.scenario().file.adjust;
+        let n = self
+            .run
+            .basin()
+            .manning_n
+            .values()
+            .mapv(|n| n * adjust.manning_scale * f);
         let s = self.run.solver_mut();
-        s.set_inflow_scale(steering.inflow_scale)
+        s.set_inflow_scale(adjust.inflow_scale * steering.inflow_scale)
             .map_err(|e| e.to_string())?;
         s.set_uniform_rain(rain).map_err(|e| e.to_string())?;
         s.set_manning_n(n.view()).map_err(|e| e.to_string())?;

@@ -263,6 +263,38 @@ pub struct ScenarioFile {
     /// Flood detention areas: a levee along an outline, an inlet gate opened by a gauge.
     #[serde(default)]
     pub detention_areas: Vec<crate::structures::DetentionSpec>,
+    /// Multipliers on the scenario's forcing and the basin's roughness (what-if runs and
+    /// ensemble members).
+    #[serde(default)]
+    pub adjust: Adjust,
+}
+
+/// `[adjust]`: multipliers applied when the scenario is loaded. Rain (the series and the
+/// rain frames) × `rain_scale`, Manning's n of every cell × `manning_scale`, every inflow
+/// (boundary hydrographs and point sources) × `inflow_scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjust {
+    #[serde(default = "one")]
+    pub rain_scale: f64,
+    #[serde(default = "one")]
+    pub manning_scale: f64,
+    #[serde(default = "one")]
+    pub inflow_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for Adjust {
+    fn default() -> Self {
+        Self {
+            rain_scale: 1.0,
+            manning_scale: 1.0,
+            inflow_scale: 1.0,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -496,6 +496,10 @@ impl Run {
                         self.rain_grid = Array2::zeros(self.basin.active.dim());
                     }
                     frames.resample_into(k, &mut self.rain_grid);
+                    let scale = self.scenario.file.adjust.rain_scale;
+                    if scale != 1.0 {
+                        self.rain_grid.mapv_inplace(|r| r * scale);
+                    }
                     self.solver
                         .set_rain_grid(Some(self.rain_grid.view()))
                         .map_err(solver_err)?;

@@ -210,10 +210,15 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
             active.to_mut()[cell] = false;
         }
     }
+    let adjust = scenario.file.adjust;
+    let mut manning = basin.manning_n.values();
+    if adjust.manning_scale != 1.0 {
+        manning = ndarray::CowArray::from(manning.mapv(|n| n * adjust.manning_scale));
+    }
     let mut solver = Solver::new(
         basin.hydro_grid(),
         basin.bed_m.values().view(),
-        basin.manning_n.values().view(),
+        manning.view(),
         Some(active.view()),
         scenario.boundaries.clone(),
         scenario.file.solver,
@@ -235,6 +240,9 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     }
     solver
         .set_uniform_rain(scenario.rain_mm_per_h.clone())
+        .map_err(at_scenario)?;
+    solver
+        .set_inflow_scale(adjust.inflow_scale)
         .map_err(at_scenario)?;
     for p in &scenario.point_sources {
         solver.add_point_source(p.clone()).map_err(at_scenario)?;

@@ -77,6 +77,24 @@ impl Scenario {
                 ),
             ));
         }
+        let a = file.adjust;
+        for (key, v, least) in [
+            ("adjust.rain_scale", a.rain_scale, 0.0),
+            ("adjust.manning_scale", a.manning_scale, f64::MIN_POSITIVE),
+            ("adjust.inflow_scale", a.inflow_scale, 0.0),
+        ] {
+            if !(v.is_finite() && v >= least) {
+                return Err(bad(
+                    key,
+                    format!("is {v}"),
+                    if least > 0.0 {
+                        "give a multiplier > 0 (1 leaves the value as it is)"
+                    } else {
+                        "give a multiplier ≥ 0 (1 leaves the value as it is)"
+                    },
+                ));
+            }
+        }
         let grid = basin.grid();
         let observed = std::cell::RefCell::new(Vec::new());
         let series = |spec: &crate::config::SeriesSpec,
@@ -110,7 +128,18 @@ impl Scenario {
                         "rain intensities are ≥ 0 mm/h",
                     )
                 })?;
-                Some(s)
+                if a.rain_scale != 1.0 {
+                    let scaled = s.points().map(|(t, v)| (t, v * a.rain_scale)).collect();
+                    Some(TimeSeries::new(scaled).map_err(|e| {
+                        bad(
+                            "adjust.rain_scale",
+                            e.to_string(),
+                            "give a finite multiplier",
+                        )
+                    })?)
+                } else {
+                    Some(s)
+                }
             }
             None => None,
         };

@@ -443,3 +443,56 @@ fn a_time_stack_holds_depth_and_velocity_at_every_output_time() {
     }
     assert!(moved_east, "water flowing east somewhere");
 }
+
+/// `[adjust]`: rain × and inflow × scale the volumes that enter (to round-off: each step
+/// adds the series' integral over the step), Manning × slows the flood, and bad
+/// multipliers are refused with the key and the fix.
+#[test]
+fn adjust_scales_rain_inflow_and_roughness() {
+    let b = TestBasin::new();
+    b.edit(
+        "scenarios/breach.toml",
+        "output_interval_s = 60.0",
+        "output_interval_s = 60.0\n\n[rain]\nrain_mm_per_h = [[0, 20], [300, 60], [600, 0]]",
+    );
+    let base = std::fs::read_to_string(b.scenario()).expect("scenario");
+    let run = |name: &str, adjust: &str| {
+        let path = b.path().join(format!("scenarios/{name}.toml"));
+        std::fs::write(&path, format!("{base}\n[adjust]\n{adjust}\n")).expect("write");
+        basin::run(&path, &b.path().join(name), &RunOptions::default(), |_| {})
+    };
+    let plain = run("plain", "").expect("runs");
+    let scaled = run("scaled", "rain_scale = 0.5\ninflow_scale = 2.0").expect("runs");
+    let rough = run("rough", "manning_scale = 3.0").expect("runs");
+    let (p, s) = (plain.water_balance, scaled.water_balance);
+    assert!(p.rain_m3 > 0.0 && p.boundary_inflow_m3 > 0.0);
+    assert!(
+        (s.rain_m3 - 0.5 * p.rain_m3).abs() < 1e-9 * p.rain_m3,
+        "rain {} vs {}",
+        s.rain_m3,
+        p.rain_m3
+    );
+    assert!(
+        (s.boundary_inflow_m3 - 2.0 * p.boundary_inflow_m3).abs() < 1e-9 * p.boundary_inflow_m3,
+        "inflow {} vs {}",
+        s.boundary_inflow_m3,
+        p.boundary_inflow_m3
+    );
+    assert!(scaled.relative_volume_error < 1e-12);
+    // Three times rougher: the flood runs slower.
+    assert!(
+        rough.max_speed_m_s < 0.8 * plain.max_speed_m_s,
+        "{} vs {}",
+        rough.max_speed_m_s,
+        plain.max_speed_m_s
+    );
+    for (adjust, wants) in [
+        ("manning_scale = 0.0", "adjust.manning_scale"),
+        ("rain_scale = -1.0", "adjust.rain_scale"),
+        ("roughness = 2.0", "unknown field `roughness`"),
+    ] {
+        let err = run("bad", adjust).expect_err("refused").to_string();
+        assert!(err.contains(wants) && err.contains("bad.toml"), "{err}");
+        assert!(!b.path().join("bad").exists(), "nothing written");
+    }
+}
