@@ -114,6 +114,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
     },
+    /// Scenario ensembles: plan the members of an ensemble.toml, run them.
+    #[command(subcommand)]
+    Ensemble(EnsembleCommand),
     /// Describe a raster or a basin: grid, cell size, CRS, nodata, value range, memory.
     Info {
         /// A raster file, or a basin folder / basin.toml.
@@ -125,6 +128,30 @@ pub enum Command {
         cells: usize,
         #[arg(long, default_value_t = 20.0)]
         minutes: f64,
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+}
+
+/// `rivertwin ensemble …`.
+#[derive(Debug, Subcommand)]
+pub enum EnsembleCommand {
+    /// Write one scenario file per member (each extends the base scenario with its own
+    /// [adjust]) and a manifest into a new folder.
+    Plan {
+        /// The ensemble file (docs/ensembles.md).
+        ensemble: PathBuf,
+        /// The plan's folder; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the plan's members on this machine, one after the other on all threads, into
+    /// runs/member_NNNN; members with a complete result are skipped, so running again
+    /// only runs what failed or is missing.
+    Run {
+        /// A folder written by `ensemble plan`.
+        dir: PathBuf,
+        /// Worker threads per member (default: all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
@@ -346,6 +373,56 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("{}: cannot write the comparison", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Ensemble(EnsembleCommand::Plan { ensemble, out }) => {
+            let e = basin::ensemble::Ensemble::load(&ensemble)?;
+            let manifest = basin::ensemble::plan(&e, &out)?;
+            println!(
+                "{} members ({:?}) planned in {}",
+                manifest.members.len(),
+                manifest.sampling,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ensemble(EnsembleCommand::Run { dir, threads }) => {
+            let options = basin::RunOptions {
+                threads,
+                ..basin::RunOptions::default()
+            };
+            let started = std::time::Instant::now();
+            let report = basin::ensemble::run(&dir, &options, |id, result| match result {
+                Ok(s) => println!("member_{id:04}: {} in {:.1} s", s.status, s.wall_time_s),
+                Err(e) => eprintln!("member_{id:04}: failed: {e}"),
+            })?;
+            let wall = started.elapsed().as_secs_f64();
+            println!(
+                "{} run, {} already complete, {} failed, in {wall:.1} s{}",
+                report.ran.len(),
+                report.skipped.len(),
+                report.failed.len(),
+                if report.ran.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({:.0} members per hour)",
+                        report.ran.len() as f64 * 3600.0 / wall.max(1e-9)
+                    )
+                }
+            );
+            if report.failed.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for (id, message) in &report.failed {
+                    eprintln!("failed: member_{id:04}: {message}");
+                }
+                anyhow::bail!(
+                    "{} of the members failed (listed above); run `rivertwin ensemble run {}` \
+                     again once fixed: the complete ones are kept",
+                    report.failed.len(),
+                    dir.display()
+                )
+            }
         }
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);

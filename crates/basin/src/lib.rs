@@ -9,6 +9,7 @@ pub mod basin;
 pub mod compare;
 pub mod config;
 pub mod engine;
+pub mod ensemble;
 pub mod error;
 pub mod hazard;
 pub mod hotstart;

@@ -43,9 +43,14 @@ pub const MAX_OUTPUTS: u64 = 100_000;
 
 impl Scenario {
     pub fn load(path: &Path, basin: &Basin) -> Result<Self> {
-        let file: ScenarioFile = read_toml(path)?;
-        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (file, origin) = read_scenario_file(path)?;
+        // Relative paths in a scenario are relative to the file that gives them: the
+        // base scenario's, for a file that extends one.
+        let base = origin.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut inputs = Vec::new();
+        if origin != path {
+            inputs.push(origin.clone());
+        }
         let bad =
             |key: &str, problem: String, fix: &str| BasinError::invalid(path, key, problem, fix);
 
@@ -356,6 +361,10 @@ impl Scenario {
 
     /// The basin folder of a scenario file: `<basin>/scenarios/<name>.toml`.
     pub fn basin_dir(path: &Path) -> Result<PathBuf> {
+        // A scenario that extends another belongs to that one's basin.
+        if let Some(base) = extends_of(path)? {
+            return Self::basin_dir(&base);
+        }
         // Relative to the working directory: `scenarios/x.toml` run from inside the
         // basin folder has the basin at `.`, and `x.toml` from inside scenarios/ at `..`.
         let absolute = std::path::absolute(path).map_err(|cause| BasinError::Io {
@@ -614,4 +623,90 @@ pub fn line_cells(grid: &GeoGrid, line: &[[f64; 2]]) -> Vec<(usize, usize)> {
         }
     }
     cells
+}
+
+/// The scenario file a file extends (`extends = "…"`, relative to the file), if it does.
+fn extends_of(path: &Path) -> Result<Option<PathBuf>> {
+    let text = std::fs::read_to_string(path).map_err(|cause| BasinError::Io {
+        path: path.to_path_buf(),
+        cause,
+        fix: "check the path and that the file is readable",
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| BasinError::Toml {
+        path: path.to_path_buf(),
+        message: crate::config::toml_message(&text, &e),
+    })?;
+    match table.get("extends") {
+        None => Ok(None),
+        Some(toml::Value::String(base)) => {
+            Ok(Some(path.parent().unwrap_or(Path::new(".")).join(base)))
+        }
+        Some(other) => Err(BasinError::invalid(
+            path,
+            "extends",
+            format!("is {other}, not a file name"),
+            "give the scenario this one starts from, e.g. extends = \"design_storm.toml\"",
+        )),
+    }
+}
+
+/// A scenario file, and the file its relative paths are relative to. A file with
+/// `extends = "other.toml"` is that scenario with the keys it gives replaced (each
+/// top-level key or table whole): a variant, such as an ensemble member with its own
+/// `[adjust]`, that lives anywhere and still finds the base's basin and inputs. One level
+/// only: the base may not extend another.
+pub fn read_scenario_file(path: &Path) -> Result<(ScenarioFile, PathBuf)> {
+    use serde::Deserialize;
+    let Some(base) = extends_of(path)? else {
+        return Ok((read_toml(path)?, path.to_path_buf()));
+    };
+    if extends_of(&base)
+        .map_err(|e| match e {
+            BasinError::Io { cause, .. } => BasinError::invalid(
+                path,
+                "extends",
+                format!("names {}, which cannot be read ({cause})", base.display()),
+                "give the path of an existing scenario, relative to this file",
+            ),
+            other => other,
+        })?
+        .is_some()
+    {
+        return Err(BasinError::invalid(
+            path,
+            "extends",
+            format!(
+                "names {}, which extends another scenario itself",
+                base.display()
+            ),
+            "extend the scenario at the root of the chain",
+        ));
+    }
+    let read = |p: &Path| -> Result<toml::Table> {
+        let text = std::fs::read_to_string(p).map_err(|cause| BasinError::Io {
+            path: p.to_path_buf(),
+            cause,
+            fix: "check the path and that the file is readable",
+        })?;
+        toml::from_str(&text).map_err(|e| BasinError::Toml {
+            path: p.to_path_buf(),
+            message: crate::config::toml_message(&text, &e),
+        })
+    };
+    let mut merged = read(&base)?;
+    for (k, v) in read(path)? {
+        if k != "extends" {
+            merged.insert(k, v);
+        }
+    }
+    let file =
+        ScenarioFile::deserialize(toml::Value::Table(merged)).map_err(|e| BasinError::Toml {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} (with the keys of {})",
+                e.message().trim(),
+                base.display()
+            ),
+        })?;
+    Ok((file, base))
 }

@@ -1,0 +1,187 @@
+//! Ensembles: a factorial plan has one member per combination and each member's
+//! multipliers reach its run (the inflow volume scales with its inflow_scale); running
+//! again runs only the members without a complete result, and a failing member is listed
+//! while the others complete; a Latin hypercube puts one member in each stratum of each
+//! range and is the same for the same seed; bad ensemble files are refused with the key
+//! and the fix, with nothing written.
+
+mod common;
+
+use std::path::Path;
+
+use basin::RunOptions;
+use basin::ensemble::{Ensemble, is_complete, member_results, plan, run};
+use common::TestBasin;
+
+fn ensemble_file(b: &TestBasin, name: &str, body: &str) -> std::path::PathBuf {
+    let path = b.path().join(name);
+    let base = b.scenario();
+    std::fs::write(
+        &path,
+        format!(
+            "base = {}\n{body}",
+            toml::Value::String(base.to_string_lossy().into_owned())
+        ),
+    )
+    .expect("write");
+    path
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
+        .expect("json")
+}
+
+#[test]
+fn a_factorial_plan_runs_each_member_with_its_multipliers_and_resumes() {
+    let b = TestBasin::new();
+    let path = ensemble_file(
+        &b,
+        "ensemble.toml",
+        "[parameters]\ninflow_scale = { values = [0.5, 1.0, 2.0] }\nmanning_scale = { values = [1.0, 1.5] }\n",
+    );
+    let e = Ensemble::load(&path).expect("loads");
+    let dir = b.path().join("plan");
+    let manifest = plan(&e, &dir).expect("planned");
+    assert_eq!(manifest.members.len(), 6, "3 × 2 combinations");
+    // The last parameter in name order varies fastest.
+    let combos: Vec<(f64, f64)> = manifest
+        .members
+        .iter()
+        .map(|m| (m.parameters["inflow_scale"], m.parameters["manning_scale"]))
+        .collect();
+    assert_eq!(
+        combos,
+        [
+            (0.5, 1.0),
+            (0.5, 1.5),
+            (1.0, 1.0),
+            (1.0, 1.5),
+            (2.0, 1.0),
+            (2.0, 1.5)
+        ]
+    );
+    assert!(dir.join("manifest.csv").is_file());
+
+    let report = run(&dir, &RunOptions::default(), |_, _| {}).expect("runs");
+    assert_eq!(report.ran, (0..6).collect::<Vec<_>>());
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    // Each member's inflow volume is its multiple of the 1.0 member's (same roughness),
+    // to round-off: the multiplier reached the run through the member file.
+    let inflow = |id: usize| {
+        summary(&member_results(&dir, id))["water_balance"]["boundary_inflow_m3"]
+            .as_f64()
+            .expect("number")
+    };
+    for (id, reference, factor) in [(0, 2, 0.5), (4, 2, 2.0), (1, 3, 0.5), (5, 3, 2.0)] {
+        let (got, want) = (inflow(id), factor * inflow(reference));
+        assert!(
+            (got - want).abs() < 1e-9 * want,
+            "member {id}: {got} vs {want}"
+        );
+    }
+
+    // Again: nothing to do. Then one member's result lost and one member file broken:
+    // only those two run, the broken one is listed, the rest are kept.
+    let again = run(&dir, &RunOptions::default(), |_, _| {}).expect("runs");
+    assert!(again.ran.is_empty() && again.skipped.len() == 6);
+    std::fs::remove_dir_all(member_results(&dir, 1)).expect("remove");
+    std::fs::remove_dir_all(member_results(&dir, 3)).expect("remove");
+    std::fs::write(dir.join("members/member_0003.toml"), "extends = 7\n").expect("break");
+    let third = run(&dir, &RunOptions::default(), |_, _| {}).expect("runs");
+    assert_eq!(third.ran, [1]);
+    assert_eq!(third.skipped, [0, 2, 4, 5]);
+    assert_eq!(third.failed.len(), 1);
+    assert_eq!(third.failed[0].0, 3);
+    assert!(
+        third.failed[0].1.contains("extends"),
+        "{}",
+        third.failed[0].1
+    );
+    assert!(is_complete(&member_results(&dir, 1)));
+    assert!(
+        !member_results(&dir, 3).exists(),
+        "nothing written for the failed member"
+    );
+}
+
+#[test]
+fn a_latin_hypercube_fills_every_stratum_once_and_repeats_for_its_seed() {
+    let b = TestBasin::new();
+    let body = |seed: u64| {
+        format!(
+            "sampling = \"latin_hypercube\"\nmembers = 8\nseed = {seed}\n\n[parameters]\nrain_scale = {{ min = 0.5, max = 1.5 }}\ninflow_scale = {{ min = 0.0, max = 4.0 }}\n"
+        )
+    };
+    let load =
+        |name: &str, seed| Ensemble::load(&ensemble_file(&b, name, &body(seed))).expect("loads");
+    let (a, again, other) = (load("a.toml", 3), load("b.toml", 3), load("c.toml", 4));
+    let members = a.members();
+    assert_eq!(members.len(), 8);
+    assert_eq!(members, again.members(), "same seed, same plan");
+    assert_ne!(members, other.members(), "another seed, another plan");
+    for (name, min, max) in [("rain_scale", 0.5, 1.5), ("inflow_scale", 0.0, 4.0)] {
+        let mut strata: Vec<usize> = members
+            .iter()
+            .map(|m| ((m.parameters[name] - min) / (max - min) * 8.0).floor() as usize)
+            .collect();
+        strata.sort_unstable();
+        assert_eq!(strata, (0..8).collect::<Vec<_>>(), "{name}");
+    }
+}
+
+#[test]
+fn bad_ensembles_are_refused_with_the_key_and_the_fix() {
+    let b = TestBasin::new();
+    for (i, (body, wants)) in [
+        (
+            "[parameters]\nroughness = { values = [1.0] }\n",
+            &["parameters.roughness", "rain_scale, manning_scale, inflow_scale"][..],
+        ),
+        (
+            "sampling = \"latin_hypercube\"\nmembers = 4\n[parameters]\nrain_scale = { min = 2.0, max = 1.0 }\n",
+            &["parameters.rain_scale", "min ≤ max"][..],
+        ),
+        (
+            "sampling = \"latin_hypercube\"\nmembers = 0\n[parameters]\nrain_scale = { min = 0.5, max = 1.0 }\n",
+            &["members", "≥ 1"][..],
+        ),
+        (
+            "[parameters]\nrain_scale = { min = 0.5, max = 1.0 }\n",
+            &["parameters.rain_scale", "latin_hypercube"][..],
+        ),
+        (
+            "colour = 3\n[parameters]\nrain_scale = { values = [1.0] }\n",
+            &["unknown field `colour`"][..],
+        ),
+        (
+            "[parameters]\nrain_scale = 3\n",
+            &["parameters.rain_scale", "values = [a, b, …]"][..],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = ensemble_file(&b, &format!("bad{i}.toml"), body);
+        let err = Ensemble::load(&path).expect_err("refused").to_string();
+        assert!(err.contains(&format!("bad{i}.toml")), "{err}");
+        for w in wants {
+            assert!(err.contains(w), "case {i}: `{w}` not in {err}");
+        }
+    }
+    // An existing plan folder is not overwritten.
+    let ok = ensemble_file(
+        &b,
+        "ok.toml",
+        "[parameters]\nrain_scale = { values = [1.0] }\n",
+    );
+    let e = Ensemble::load(&ok).expect("loads");
+    std::fs::create_dir(b.path().join("taken")).expect("mkdir");
+    assert!(plan(&e, &b.path().join("taken")).is_err());
+    assert_eq!(
+        std::fs::read_dir(b.path().join("taken"))
+            .expect("dir")
+            .count(),
+        0
+    );
+}
