@@ -155,6 +155,22 @@ pub enum EnsembleCommand {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Merge the members' results into dir/merged: per cell the probability that the
+    /// maximum depth exceeds each threshold and the quantiles of the maximum depth and
+    /// the arrival time (GeoTIFFs), per gauge the peaks and their quantiles (CSV).
+    Merge {
+        /// A folder written by `ensemble plan` and run by `ensemble run`.
+        dir: PathBuf,
+        /// Depth thresholds (m).
+        #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.5, 1.0])]
+        thresholds: Vec<f64>,
+        /// Quantiles (numpy's linear definition).
+        #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.5, 0.9])]
+        quantiles: Vec<f64>,
+        /// Merge the members that are complete even if others are not.
+        #[arg(long)]
+        partial: bool,
+    },
 }
 
 /// `rivertwin open` and its scripted mode.
@@ -423,6 +439,30 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     dir.display()
                 )
             }
+        }
+        Command::Ensemble(EnsembleCommand::Merge {
+            dir,
+            thresholds,
+            quantiles,
+            partial,
+        }) => {
+            let started = std::time::Instant::now();
+            let report = basin::ensemble::merge(&dir, &thresholds, &quantiles, partial)?;
+            println!(
+                "{} members merged into {} in {:.1} s{}",
+                report.members.len(),
+                dir.join("merged").display(),
+                started.elapsed().as_secs_f64(),
+                if report.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} missing, left out)", report.missing.len())
+                }
+            );
+            for o in &report.outputs {
+                println!("  {o}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Info { path } => {
             print!("{}", basin::info::describe(&path)?);

@@ -453,3 +453,270 @@ pub fn run(
     }
     Ok(report)
 }
+
+/// Quantile `q` of sorted values by linear interpolation between order statistics: the
+/// value at position (n − 1)·q (numpy's default, `method="linear"`; Hyndman & Fan type 7).
+/// Infinite values sort last and give an infinite quantile where they are reached.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let h = (n - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let (a, b) = (sorted[lo], sorted[hi]);
+    if a == b || h == lo as f64 {
+        a
+    } else if a.is_infinite() || b.is_infinite() {
+        f64::INFINITY
+    } else {
+        a + (h - lo as f64) * (b - a)
+    }
+}
+
+/// What `merge` wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct MergeReport {
+    pub members: Vec<usize>,
+    pub missing: Vec<usize>,
+    pub outputs: Vec<String>,
+}
+
+/// Merge the members' results of the plan in `dir` into `dir/merged`: per cell the
+/// probability that the maximum depth exceeds each of `thresholds_m`, and the maximum
+/// depth's and the arrival time's `quantiles` (GeoTIFFs in the basin's CRS); per gauge
+/// each member's peak and the peaks' quantiles (CSV). Refuses when members have no
+/// complete result, naming them, unless `partial` (then the complete ones are merged).
+pub fn merge(
+    dir: &Path,
+    thresholds_m: &[f64],
+    quantiles: &[f64],
+    partial: bool,
+) -> Result<MergeReport> {
+    let manifest_path = dir.join("manifest.json");
+    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            BasinError::invalid(
+                &manifest_path,
+                "manifest.json",
+                "is missing or unreadable".to_string(),
+                "give a folder written by `rivertwin ensemble plan`",
+            )
+        })?;
+    let ids: Vec<usize> = manifest["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_u64().map(|i| i as usize))
+        .collect();
+    for (key, values, lo, hi) in [
+        ("--thresholds", thresholds_m, 0.0, f64::INFINITY),
+        ("--quantiles", quantiles, 0.0, 1.0),
+    ] {
+        if values.is_empty()
+            || values
+                .iter()
+                .any(|v| !(v.is_finite() && *v >= lo && *v <= hi))
+        {
+            return Err(BasinError::invalid(
+                dir,
+                key,
+                format!("is {values:?}"),
+                format!("give one or more values in [{lo}, {hi}]"),
+            ));
+        }
+    }
+    let (done, missing): (Vec<usize>, Vec<usize>) = ids
+        .iter()
+        .partition(|&&id| is_complete(&member_results(dir, id)));
+    if done.is_empty() || (!missing.is_empty() && !partial) {
+        let names: Vec<String> = missing.iter().map(|id| format!("member_{id:04}")).collect();
+        return Err(BasinError::invalid(
+            dir,
+            "runs",
+            format!(
+                "hold no complete result for {} of {} members: {}",
+                missing.len(),
+                ids.len(),
+                names.join(", ")
+            ),
+            "run `rivertwin ensemble run` on the plan again, or merge what exists with \
+             --partial",
+        ));
+    }
+    let read =
+        |id: usize, name: &str| crate::raster::read_raster(&member_results(dir, id).join(name));
+    let first = read(done[0], "max_depth_m.tif")?;
+    let (grid, crs) = (first.grid, first.crs_wkt.clone());
+    let mut depths = vec![first.data];
+    let mut arrivals = Vec::new();
+    for &id in &done[1..] {
+        let r = read(id, "max_depth_m.tif")?;
+        if r.grid != grid {
+            return Err(BasinError::invalid(
+                &r.path,
+                "grid",
+                "differs from the first member's".to_string(),
+                "merge members of one basin",
+            ));
+        }
+        depths.push(r.data);
+    }
+    for &id in &done {
+        arrivals.push(read(id, "first_inundation_s.tif")?.data);
+    }
+    let out = dir.join("merged");
+    // Replaced whole: a merge is redone from the members.
+    let tmp = dir.join(format!(".merged.partial-{}", std::process::id()));
+    let fail = |p: &Path, e: &dyn std::fmt::Display| BasinError::Write {
+        path: p.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&tmp).map_err(|e| fail(&tmp, &e))?;
+    let n = depths.len() as f64;
+    let mut outputs = Vec::new();
+    let write = |name: &str, title: &str, unit: &str, values: &ndarray::Array2<f64>| {
+        let path = tmp.join(name);
+        crate::raster::write_geotiff(&path, &grid, &crs, crate::results::NODATA, values)?;
+        crate::raster::label_band(&path, title, unit)?;
+        crate::raster::rewrite_as_cog(&path, "AVERAGE")
+    };
+    for &t in thresholds_m {
+        let p = ndarray::Array2::from_shape_fn((grid.rows, grid.cols), |c| {
+            if depths[0][c].is_nan() {
+                f64::NAN
+            } else {
+                depths.iter().filter(|d| d[c] > t).count() as f64 / n
+            }
+        });
+        let name = format!("probability_depth_over_{t}m.tif");
+        write(
+            &name,
+            &format!("Probability that the maximum depth exceeds {t} m"),
+            "1",
+            &p,
+        )?;
+        outputs.push(name);
+    }
+    let mut column = Vec::with_capacity(depths.len());
+    for &q in quantiles {
+        let pct = (q * 100.0).round();
+        for (stack, key, title, unit) in [
+            (&depths, "max_depth_m", "maximum depth", "m"),
+            (&arrivals, "first_inundation_s", "time of arrival", "s"),
+        ] {
+            let values = ndarray::Array2::from_shape_fn((grid.rows, grid.cols), |c| {
+                if depths[0][c].is_nan() {
+                    return f64::NAN;
+                }
+                column.clear();
+                // Never reached (NaN arrival) counts as later than any time.
+                column.extend(stack.iter().map(
+                    |a| {
+                        if a[c].is_nan() { f64::INFINITY } else { a[c] }
+                    },
+                ));
+                column.sort_by(f64::total_cmp);
+                let v = quantile_sorted(&column, q);
+                if v.is_finite() { v } else { f64::NAN }
+            });
+            let name = format!("{key}_p{pct}.tif");
+            write(
+                &name,
+                &format!("{title}, quantile {q} over the members"),
+                unit,
+                &values,
+            )?;
+            outputs.push(name);
+        }
+    }
+    // Gauges: each member's peak level, then the peaks' quantiles.
+    let mut gauges: Vec<String> = Vec::new();
+    let mut peaks: Vec<Vec<f64>> = Vec::new();
+    for &id in &done {
+        let s: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(member_results(dir, id).join("summary.json"))
+                .map_err(|e| fail(&member_results(dir, id), &e))?,
+        )
+        .map_err(|e| fail(&member_results(dir, id), &e))?;
+        let list = s["gauges"].as_array().cloned().unwrap_or_default();
+        if gauges.is_empty() {
+            gauges = list
+                .iter()
+                .map(|g| g["name"].as_str().unwrap_or("").to_string())
+                .collect();
+        }
+        peaks.push(
+            list.iter()
+                .map(|g| g["peak_level_m"].as_f64().unwrap_or(f64::NAN))
+                .collect(),
+        );
+    }
+    let mut csv = String::from("member");
+    for g in &gauges {
+        csv += &format!(",{g}_peak_level_m");
+    }
+    csv += "\n";
+    for (id, p) in done.iter().zip(&peaks) {
+        csv += &id.to_string();
+        for v in p {
+            csv += &format!(",{v:.4}");
+        }
+        csv += "\n";
+    }
+    std::fs::write(tmp.join("gauge_peaks.csv"), csv).map_err(|e| fail(&tmp, &e))?;
+    outputs.push("gauge_peaks.csv".into());
+    let mut csv = String::from("gauge,quantile,peak_level_m\n");
+    for (k, g) in gauges.iter().enumerate() {
+        let mut col: Vec<f64> = peaks.iter().filter_map(|p| p.get(k).copied()).collect();
+        col.sort_by(f64::total_cmp);
+        for &q in quantiles {
+            csv += &format!("{g},{q},{:.4}\n", quantile_sorted(&col, q));
+        }
+    }
+    std::fs::write(tmp.join("gauge_peak_quantiles.csv"), csv).map_err(|e| fail(&tmp, &e))?;
+    outputs.push("gauge_peak_quantiles.csv".into());
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|e| fail(&out, &e))?;
+    }
+    std::fs::rename(&tmp, &out).map_err(|e| fail(&out, &e))?;
+    Ok(MergeReport {
+        members: done,
+        missing,
+        outputs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// numpy.quantile(x, q) (method "linear", numpy's default), worked by hand:
+    /// [1, 2, 3, 4] at 0.1 → position 0.3 → 1.3; [1, 2, 3, 4, 10] at 0.9 → position 3.6
+    /// → 4 + 0.6 × 6 = 7.6; at 0.5 → 3; a single value at any q is that value.
+    #[test]
+    fn quantiles_follow_numpys_linear_definition() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.1), 1.3));
+        assert!(close(
+            quantile_sorted(&[1.0, 2.0, 3.0, 4.0, 10.0], 0.9),
+            7.6
+        ));
+        assert!(close(
+            quantile_sorted(&[1.0, 2.0, 3.0, 4.0, 10.0], 0.5),
+            3.0
+        ));
+        assert!(close(
+            quantile_sorted(&[1.0, 2.0, 3.0, 4.0, 10.0], 1.0),
+            10.0
+        ));
+        assert!(close(quantile_sorted(&[5.0], 0.37), 5.0));
+        // Never reached (infinite) in the upper half: the upper quantiles are too.
+        let arrivals = [10.0, 20.0, f64::INFINITY, f64::INFINITY];
+        assert!(close(quantile_sorted(&arrivals, 0.1), 13.0));
+        assert!(quantile_sorted(&arrivals, 0.9).is_infinite());
+    }
+}

@@ -10,7 +10,8 @@ mod common;
 use std::path::Path;
 
 use basin::RunOptions;
-use basin::ensemble::{Ensemble, is_complete, member_results, plan, run};
+use basin::ensemble::{Ensemble, is_complete, member_results, merge, plan, run};
+use basin::raster::read_raster;
 use common::TestBasin;
 
 fn ensemble_file(b: &TestBasin, name: &str, body: &str) -> std::path::PathBuf {
@@ -103,6 +104,56 @@ fn a_factorial_plan_runs_each_member_with_its_multipliers_and_resumes() {
         !member_results(&dir, 3).exists(),
         "nothing written for the failed member"
     );
+
+    // Merging refuses the incomplete ensemble and names the member; --partial merges the
+    // five that are complete.
+    let err = merge(&dir, &[0.1, 0.5], &[0.1, 0.5, 0.9], false)
+        .expect_err("incomplete")
+        .to_string();
+    assert!(
+        err.contains("member_0003") && err.contains("--partial"),
+        "{err}"
+    );
+    let merged = merge(&dir, &[0.1, 0.5], &[0.1, 0.5, 0.9], true).expect("merged");
+    assert_eq!(merged.members, [0, 1, 2, 4, 5]);
+    // Per cell, the probability is the share of members whose maximum depth exceeds the
+    // threshold, k / 5, counted here from the members' own rasters.
+    let depths: Vec<ndarray::Array2<f64>> = merged
+        .members
+        .iter()
+        .map(|&id| {
+            read_raster(&member_results(&dir, id).join("max_depth_m.tif"))
+                .expect("member")
+                .data
+        })
+        .collect();
+    let mut partly = 0;
+    for t in [0.1, 0.5] {
+        let p = read_raster(&dir.join(format!("merged/probability_depth_over_{t}m.tif")))
+            .expect("probability");
+        for (c, &v) in p.data.indexed_iter() {
+            if depths[0][c].is_nan() {
+                assert!(v.is_nan());
+                continue;
+            }
+            let k = depths.iter().filter(|d| d[c] > t).count();
+            assert_eq!(v, (k as f64 / 5.0) as f32 as f64, "cell {c:?}, {t} m");
+            partly += usize::from(k > 0 && k < 5);
+        }
+    }
+    assert!(partly > 10, "cells flooded in some members only: {partly}");
+    // The median maximum depth is the middle member's, cell by cell.
+    let p50 = read_raster(&dir.join("merged/max_depth_m_p50.tif")).expect("p50");
+    for (c, &v) in p50.data.indexed_iter() {
+        if depths[0][c].is_nan() {
+            continue;
+        }
+        let mut col: Vec<f64> = depths.iter().map(|d| d[c]).collect();
+        col.sort_by(f64::total_cmp);
+        assert_eq!(v, col[2], "cell {c:?}");
+    }
+    let peaks = std::fs::read_to_string(dir.join("merged/gauge_peaks.csv")).expect("csv");
+    assert_eq!(peaks.lines().count(), 1 + 5);
 }
 
 #[test]
