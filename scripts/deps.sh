@@ -3,12 +3,13 @@
 # a C toolchain, pkg-config and GDAL's development files (Debian packages), and Rust
 # (rustup), when missing. For the 3D app: the X11 and Vulkan loader libraries the window
 # opens with, and for its window test Xvfb with Mesa's software Vulkan (lavapipe), which
-# also lets the app run on a machine without a GPU.
+# also lets the app run on a machine without a GPU. For the ensemble test, Slurm and munge
+# (tests/slurm/run.sh starts a one-node cluster in a temporary folder).
 set -euo pipefail
 
 packages=(build-essential pkg-config curl ca-certificates libgdal-dev
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 mesa-vulkan-drivers
-  xvfb xauth)
+  xvfb xauth slurm-wlm munge)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -171,6 +171,24 @@ pub enum EnsembleCommand {
         #[arg(long)]
         partial: bool,
     },
+    /// Print the members without a complete result (comma-separated ids, as Slurm's
+    /// --array takes them; nothing when all are done).
+    Pending { dir: PathBuf },
+    /// Write dir/slurm/: array.sbatch (one member per array task), merge.sbatch and
+    /// submit.sh (submits the members still to run as a job array, then the merge as a
+    /// dependent job); time and memory per task are estimated from the grid.
+    Slurm {
+        dir: PathBuf,
+        /// Members running at once (--array=…%K).
+        #[arg(long, default_value_t = 8)]
+        max_parallel: usize,
+        /// CPUs (threads) per member.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Slurm partition (default: the cluster's).
+        #[arg(long)]
+        partition: Option<String>,
+    },
 }
 
 /// `rivertwin open` and its scripted mode.
@@ -462,6 +480,34 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             for o in &report.outputs {
                 println!("  {o}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ensemble(EnsembleCommand::Pending { dir }) => {
+            let ids = basin::ensemble::pending(&dir)?;
+            let list: Vec<String> = ids.iter().map(usize::to_string).collect();
+            println!("{}", list.join(","));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ensemble(EnsembleCommand::Slurm {
+            dir,
+            max_parallel,
+            threads,
+            partition,
+        }) => {
+            let executable = std::env::current_exe().context("the rivertwin binary's path")?;
+            let written = basin::ensemble::write_slurm(
+                &dir,
+                &basin::ensemble::SlurmOptions {
+                    max_parallel,
+                    threads,
+                    partition,
+                    executable,
+                },
+            )?;
+            for w in &written {
+                println!("{}", w.display());
+            }
+            println!("submit with: {}", written[2].display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { path } => {

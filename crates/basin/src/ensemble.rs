@@ -720,3 +720,193 @@ mod tests {
         assert!(quantile_sorted(&arrivals, 0.9).is_infinite());
     }
 }
+
+/// The members of the plan in `dir` without a complete result, in order.
+pub fn pending(dir: &Path) -> Result<Vec<usize>> {
+    let manifest_path = dir.join("manifest.json");
+    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| {
+            BasinError::invalid(
+                &manifest_path,
+                "manifest.json",
+                "is missing or unreadable".to_string(),
+                "give a folder written by `rivertwin ensemble plan`",
+            )
+        })?;
+    Ok(manifest["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_u64().map(|i| i as usize))
+        .filter(|&id| !is_complete(&member_results(dir, id)))
+        .collect())
+}
+
+fn slurm_unsafe(p: &Path) -> bool {
+    p.to_string_lossy()
+        .chars()
+        .any(|c| c.is_whitespace() || c == '\'' || c == '"')
+}
+
+/// What the Slurm scripts ask for.
+#[derive(Clone, Debug)]
+pub struct SlurmOptions {
+    /// Members running at once (`--array=…%K`).
+    pub max_parallel: usize,
+    /// Threads (CPUs) per member.
+    pub threads: usize,
+    /// A partition to submit to, if not the cluster's default.
+    pub partition: Option<String>,
+    /// The rivertwin binary the nodes run.
+    pub executable: PathBuf,
+}
+
+/// Time and memory to ask for one member: memory from the grid (120 B per cell, the
+/// measured peak of a run, × 1.5, + 256 MB), time from the number of steps the CFL
+/// condition allows for the deepest initial water (at least 2 m) over the scenario's
+/// duration, at 25 M cell-updates/s per thread (below what was measured, 35–45), × 3,
+/// at least 10 min.
+pub fn member_estimates(base_scenario: &Path, threads: usize) -> Result<(u64, u64)> {
+    let basin = crate::basin::Basin::load(&crate::scenario::Scenario::basin_dir(base_scenario)?)?;
+    let (file, _) = crate::scenario::read_scenario_file(base_scenario)?;
+    let grid = basin.grid();
+    let cells = (grid.rows * grid.cols) as f64;
+    let active = basin.active.iter().filter(|&&a| a).count() as f64;
+    let memory_mb = (cells * 120.0 * 1.5 / 1e6).ceil() as u64 + 256;
+    let depth = basin
+        .initial_depth_m
+        .values()
+        .iter()
+        .copied()
+        .fold(2.0, f64::max);
+    let dx = grid.cell_size_x().min(grid.cell_size_y());
+    let dt = 0.45 * dx / (9.81 * depth).sqrt();
+    let steps = file.duration_s / dt;
+    let seconds = active * steps / (25e6 * threads.max(1) as f64) * 3.0;
+    Ok((memory_mb, (seconds.ceil() as u64).max(600)))
+}
+
+/// Write `dir/slurm/`: `array.sbatch` (one member per array task), `merge.sbatch` and
+/// `submit.sh`, which submits the array for the members without a complete result
+/// (`--array=<ids>%K`) and the merge as a job that waits for it (afterany: the merge then
+/// names any member that failed). Re-running `submit.sh` submits only what is missing.
+pub fn write_slurm(dir: &Path, options: &SlurmOptions) -> Result<Vec<PathBuf>> {
+    let fail = |p: &Path, e: &dyn std::fmt::Display| BasinError::Write {
+        path: p.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let dir = std::path::absolute(dir).map_err(|e| fail(dir, &e))?;
+    let manifest_path = dir.join("manifest.json");
+    let base: PathBuf = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["base"].as_str().map(PathBuf::from))
+        .ok_or_else(|| {
+            BasinError::invalid(
+                &manifest_path,
+                "base",
+                "is missing".to_string(),
+                "give a folder written by `rivertwin ensemble plan`",
+            )
+        })?;
+    if options.max_parallel == 0 || options.threads == 0 {
+        return Err(BasinError::invalid(
+            &dir,
+            "--max-parallel / --threads",
+            "is 0".to_string(),
+            "give at least 1",
+        ));
+    }
+    if slurm_unsafe(&dir) {
+        return Err(BasinError::invalid(
+            &dir,
+            "path",
+            "holds a space or a quote, which #SBATCH lines cannot carry".to_string(),
+            "plan the ensemble in a folder whose path has neither",
+        ));
+    }
+    let (memory_mb, seconds) = member_estimates(&base, options.threads)?;
+    let hms = format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
+    let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let exe = q(&options.executable);
+    let partition = options
+        .partition
+        .as_ref()
+        .map_or(String::new(), |p| format!("#SBATCH --partition={p}\n"));
+    let slurm = dir.join("slurm");
+    std::fs::create_dir_all(slurm.join("logs")).map_err(|e| fail(&slurm, &e))?;
+    let array = format!(
+        "#!/bin/bash\n\
+         # One ensemble member per array task (written by rivertwin ensemble slurm).\n\
+         #SBATCH --job-name=rivertwin-members\n\
+         {partition}\
+         #SBATCH --cpus-per-task={threads}\n\
+         #SBATCH --mem={memory_mb}M\n\
+         #SBATCH --time={hms}\n\
+         #SBATCH --output={logs}/member_%a.out\n\
+         set -euo pipefail\n\
+         id=$(printf '%04d' \"$SLURM_ARRAY_TASK_ID\")\n\
+         exec {exe} run {dir}/members/member_$id.toml --out {dir}/runs/member_$id --force \
+         --threads \"${{SLURM_CPUS_PER_TASK:-{threads}}}\"\n",
+        threads = options.threads,
+        // #SBATCH lines are not read by a shell: no quoting there (a path with a space
+        // is refused below).
+        logs = slurm.join("logs").display(),
+        dir = q(&dir),
+    );
+    let merge = format!(
+        "#!/bin/bash\n\
+         # Merge the members once the array is done (written by rivertwin ensemble slurm).\n\
+         #SBATCH --job-name=rivertwin-merge\n\
+         {partition}\
+         #SBATCH --cpus-per-task=1\n\
+         #SBATCH --mem={memory_mb}M\n\
+         #SBATCH --time=01:00:00\n\
+         #SBATCH --output={logs}/merge.out\n\
+         set -euo pipefail\n\
+         exec {exe} ensemble merge {dir}\n",
+        logs = slurm.join("logs").display(),
+        dir = q(&dir),
+    );
+    let submit = format!(
+        "#!/bin/bash\n\
+         # Submit the members without a complete result as a job array, then the merge.\n\
+         set -euo pipefail\n\
+         todo=$({exe} ensemble pending {dir})\n\
+         if [ -z \"$todo\" ]; then\n  echo \"every member is complete\"\n  \
+         merge=$(sbatch --parsable {merge})\nelse\n  \
+         array=$(sbatch --parsable --array=\"$todo%{k}\" {array})\n  \
+         merge=$(sbatch --parsable --dependency=afterany:\"$array\" {merge})\n  \
+         echo \"array job $array ($todo), merge job $merge\"\nfi\n\
+         echo \"$merge\" > {last}\n",
+        dir = q(&dir),
+        k = options.max_parallel,
+        array = q(&slurm.join("array.sbatch")),
+        merge = q(&slurm.join("merge.sbatch")),
+        last = q(&slurm.join("last_merge_job")),
+    );
+    let mut written = Vec::new();
+    for (name, text) in [
+        ("array.sbatch", array),
+        ("merge.sbatch", merge),
+        ("submit.sh", submit),
+    ] {
+        let path = slurm.join(name);
+        std::fs::write(&path, text).map_err(|e| fail(&path, &e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| fail(&path, &e))?;
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
