@@ -529,7 +529,7 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 /// toml's message with the line number spelt out.
-pub(crate) fn toml_message(text: &str, e: &toml::de::Error) -> String {
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let line = e
         .span()
         .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);

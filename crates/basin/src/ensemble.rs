@@ -494,24 +494,7 @@ pub fn merge(
     quantiles: &[f64],
     partial: bool,
 ) -> Result<MergeReport> {
-    let manifest_path = dir.join("manifest.json");
-    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| {
-            BasinError::invalid(
-                &manifest_path,
-                "manifest.json",
-                "is missing or unreadable".to_string(),
-                "give a folder written by `rivertwin ensemble plan`",
-            )
-        })?;
-    let ids: Vec<usize> = manifest["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["id"].as_u64().map(|i| i as usize))
-        .collect();
+    let ids = planned_ids(dir)?;
     for (key, values, lo, hi) in [
         ("--thresholds", thresholds_m, 0.0, f64::INFINITY),
         ("--quantiles", quantiles, 0.0, 1.0),
@@ -723,24 +706,35 @@ mod tests {
 
 /// The members of the plan in `dir` without a complete result, in order.
 pub fn pending(dir: &Path) -> Result<Vec<usize>> {
-    let manifest_path = dir.join("manifest.json");
-    let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+    Ok(planned_ids(dir)?
+        .into_iter()
+        .filter(|&id| !is_complete(&member_results(dir, id)))
+        .collect())
+}
+
+/// The plan's `manifest.json`.
+fn read_manifest(dir: &Path) -> Result<serde_json::Value> {
+    let path = dir.join("manifest.json");
+    std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .ok_or_else(|| {
             BasinError::invalid(
-                &manifest_path,
+                &path,
                 "manifest.json",
                 "is missing or unreadable".to_string(),
                 "give a folder written by `rivertwin ensemble plan`",
             )
-        })?;
-    Ok(manifest["members"]
+        })
+}
+
+/// The member ids of the plan in `dir`, as its manifest lists them.
+fn planned_ids(dir: &Path) -> Result<Vec<usize>> {
+    Ok(read_manifest(dir)?["members"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|m| m["id"].as_u64().map(|i| i as usize))
-        .filter(|&id| !is_complete(&member_results(dir, id)))
         .collect())
 }
 
@@ -798,14 +792,12 @@ pub fn write_slurm(dir: &Path, options: &SlurmOptions) -> Result<Vec<PathBuf>> {
         reason: e.to_string(),
     };
     let dir = std::path::absolute(dir).map_err(|e| fail(dir, &e))?;
-    let manifest_path = dir.join("manifest.json");
-    let base: PathBuf = std::fs::read_to_string(&manifest_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["base"].as_str().map(PathBuf::from))
+    let base: PathBuf = read_manifest(&dir)?["base"]
+        .as_str()
+        .map(PathBuf::from)
         .ok_or_else(|| {
             BasinError::invalid(
-                &manifest_path,
+                dir.join("manifest.json"),
                 "base",
                 "is missing".to_string(),
                 "give a folder written by `rivertwin ensemble plan`",

@@ -627,15 +627,7 @@ pub fn line_cells(grid: &GeoGrid, line: &[[f64; 2]]) -> Vec<(usize, usize)> {
 
 /// The scenario file a file extends (`extends = "…"`, relative to the file), if it does.
 fn extends_of(path: &Path) -> Result<Option<PathBuf>> {
-    let text = std::fs::read_to_string(path).map_err(|cause| BasinError::Io {
-        path: path.to_path_buf(),
-        cause,
-        fix: "check the path and that the file is readable",
-    })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| BasinError::Toml {
-        path: path.to_path_buf(),
-        message: crate::config::toml_message(&text, &e),
-    })?;
+    let table: toml::Table = read_toml(path)?;
     match table.get("extends") {
         None => Ok(None),
         Some(toml::Value::String(base)) => {
@@ -682,19 +674,8 @@ pub fn read_scenario_file(path: &Path) -> Result<(ScenarioFile, PathBuf)> {
             "extend the scenario at the root of the chain",
         ));
     }
-    let read = |p: &Path| -> Result<toml::Table> {
-        let text = std::fs::read_to_string(p).map_err(|cause| BasinError::Io {
-            path: p.to_path_buf(),
-            cause,
-            fix: "check the path and that the file is readable",
-        })?;
-        toml::from_str(&text).map_err(|e| BasinError::Toml {
-            path: p.to_path_buf(),
-            message: crate::config::toml_message(&text, &e),
-        })
-    };
-    let mut merged = read(&base)?;
-    for (k, v) in read(path)? {
+    let mut merged: toml::Table = read_toml(&base)?;
+    for (k, v) in read_toml::<toml::Table>(path)? {
         if k != "extends" {
             merged.insert(k, v);
         }
