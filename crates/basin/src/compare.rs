@@ -162,8 +162,7 @@ pub fn compare(a: &Path, b: &Path) -> Result<Comparison> {
     }
 
     let mut detention_areas = Vec::new();
-    for (label, this, other) in [("A", &sa, &pb), ("B", &sb, &pa)] {
-        let own = if label == "A" { &pa } else { &pb };
+    for (label, this, own, other) in [("A", &sa, &pa, &pb), ("B", &sb, &pb, &pa)] {
         for d in this
             .get("detention_areas")
             .and_then(Value::as_array)
