@@ -458,6 +458,61 @@ impl Basin {
         }
     }
 
+    /// The initial water with its surface moved by `change_m` (`[adjust]
+    /// initial_level_change_m`; e.g. a reservoir starting fuller or emptier). Lowering:
+    /// every wet cell loses `change_m` of depth, down to dry. Raising: every wet cell's
+    /// surface rises by `change_m`, and the water spreads from there over the dry active
+    /// cells it reaches through 4-neighbours whose bed is below the surface it brings
+    /// (a flood fill, lowest surface first, so a cell takes the lowest surface that
+    /// reaches it). Water that was not there at all stays absent: the change moves
+    /// existing water bodies, it does not create new ones.
+    pub fn initial_depth_with_level_change(&self, change_m: f64) -> Array2<f64> {
+        let depth = self.initial_depth_m.values();
+        let bed = self.bed_m.values();
+        if change_m <= 0.0 {
+            return depth.mapv(|h| {
+                if h > 0.0 {
+                    (h + change_m).max(0.0)
+                } else {
+                    0.0
+                }
+            });
+        }
+        // Surfaces as ordered integers (f64 bits of a positive or negative finite value
+        // do not sort as the value does), for a min-heap.
+        let key = |level: f64| {
+            let b = level.to_bits() as i64;
+            std::cmp::Reverse(if b < 0 { b ^ i64::MAX } else { b })
+        };
+        let (rows, cols) = depth.dim();
+        let mut level = Array2::from_elem((rows, cols), f64::NAN);
+        let mut heap = std::collections::BinaryHeap::new();
+        for ((r, c), &h) in depth.indexed_iter() {
+            if h > 0.0 && self.active[(r, c)] {
+                let z = bed[(r, c)] + h + change_m;
+                level[(r, c)] = z;
+                heap.push((key(z), r, c));
+            }
+        }
+        while let Some((_, r, c)) = heap.pop() {
+            let z = level[(r, c)];
+            for (dr, dc) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                let (nr, nc) = (r as i64 + dr, c as i64 + dc);
+                if nr < 0 || nc < 0 || nr >= rows as i64 || nc >= cols as i64 {
+                    continue;
+                }
+                let (nr, nc) = (nr as usize, nc as usize);
+                if self.active[(nr, nc)] && level[(nr, nc)].is_nan() && bed[(nr, nc)] < z {
+                    level[(nr, nc)] = z;
+                    heap.push((key(z), nr, nc));
+                }
+            }
+        }
+        Zip::from(&level)
+            .and(&bed)
+            .map_collect(|&l, &z| if l.is_nan() { 0.0 } else { (l - z).max(0.0) })
+    }
+
     /// Names of the scenario files in `scenarios/`, sorted.
     pub fn scenario_names(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.dir.join("scenarios"))

@@ -269,9 +269,11 @@ pub struct ScenarioFile {
     pub adjust: Adjust,
 }
 
-/// `[adjust]`: multipliers applied when the scenario is loaded. Rain (the series and the
+/// `[adjust]`: changes applied when the scenario is loaded. Rain (the series and the
 /// rain frames) × `rain_scale`, Manning's n of every cell × `manning_scale`, every inflow
-/// (boundary hydrographs and point sources) × `inflow_scale`.
+/// (boundary hydrographs and point sources) × `inflow_scale`; the surface of the basin's
+/// initial water moved by `initial_level_change_m` (see
+/// [`crate::Basin::initial_depth_with_level_change`]).
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Adjust {
@@ -281,6 +283,8 @@ pub struct Adjust {
     pub manning_scale: f64,
     #[serde(default = "one")]
     pub inflow_scale: f64,
+    #[serde(default)]
+    pub initial_level_change_m: f64,
 }
 
 fn one() -> f64 {
@@ -293,6 +297,7 @@ impl Default for Adjust {
             rain_scale: 1.0,
             manning_scale: 1.0,
             inflow_scale: 1.0,
+            initial_level_change_m: 0.0,
         }
     }
 }

@@ -10,8 +10,76 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{BasinError, Result};
 
-/// The parameters an ensemble can vary: the scenario's `[adjust]` multipliers.
-pub const PARAMETERS: [&str; 3] = ["rain_scale", "manning_scale", "inflow_scale"];
+/// The parameters an ensemble can vary by name: the scenario's `[adjust]` keys (the
+/// first three are multipliers, ≥ 0). Any number in the base scenario is a parameter
+/// too, by its dotted path (see [`setting_path`]).
+pub const PARAMETERS: [&str; 4] = [
+    "rain_scale",
+    "manning_scale",
+    "inflow_scale",
+    "initial_level_change_m",
+];
+
+/// The `[adjust]` keys that are multipliers (values ≥ 0).
+const MULTIPLIERS: [&str; 3] = ["rain_scale", "manning_scale", "inflow_scale"];
+
+/// Where a parameter sits in a scenario file, as keys and array indices: `rain_scale` is
+/// `adjust.rain_scale`; anything else with a dot is a path into the base scenario, e.g.
+/// `breaches.0.trigger.time_s` or `structures.1.rules.0.above_m`.
+pub fn setting_path(name: &str) -> Vec<String> {
+    if PARAMETERS.contains(&name) {
+        vec!["adjust".to_string(), name.to_string()]
+    } else {
+        name.split('.').map(str::to_string).collect()
+    }
+}
+
+/// The value at `path` in a TOML table (a number, an index into an array), if any.
+fn value_at<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let mut v = table.get(first)?;
+    for key in rest {
+        v = match v {
+            toml::Value::Table(t) => t.get(key)?,
+            toml::Value::Array(a) => a.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Set the number at `path` (which [`value_at`] found, or a missing `[adjust]` key),
+/// keeping an integer an integer where the value is whole.
+fn set_value(table: &mut toml::Table, path: &[String], value: f64) {
+    fn walk(v: &mut toml::Value, path: &[String], value: f64) {
+        let Some((key, rest)) = path.split_first() else {
+            let whole = value.fract() == 0.0 && value.abs() < 9e15;
+            *v = match v {
+                toml::Value::Integer(_) if whole => toml::Value::Integer(value as i64),
+                _ => toml::Value::Float(value),
+            };
+            return;
+        };
+        let next = match v {
+            toml::Value::Table(t) => t
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default())),
+            toml::Value::Array(a) => &mut a[key.parse::<usize>().expect("checked on loading")],
+            _ => unreachable!("checked on loading"),
+        };
+        if rest.is_empty() && matches!(next, toml::Value::Table(t) if t.is_empty()) {
+            *next = toml::Value::Float(value);
+            return;
+        }
+        walk(next, rest, value);
+    }
+    let mut root = toml::Value::Table(std::mem::take(table));
+    walk(&mut root, path, value);
+    let toml::Value::Table(t) = root else {
+        unreachable!()
+    };
+    *table = t;
+}
 
 /// The most members a plan may have.
 pub const MAX_MEMBERS: usize = 100_000;
@@ -123,38 +191,71 @@ impl Ensemble {
                 "give the base scenario's path relative to the ensemble file",
             ));
         }
+        let forms = format!(
+            "vary one of {}, or a number of the base scenario by its dotted path, e.g. \
+             \"breaches.0.trigger.time_s\" or \"structures.1.rules.0.above_m\"",
+            PARAMETERS.join(", ")
+        );
         if file.parameters.is_empty() {
+            return Err(bad("parameters", "is empty".into(), &forms));
+        }
+        let base_table: toml::Table = crate::config::read_toml(&base)?;
+        if base_table.contains_key("extends") {
             return Err(bad(
-                "parameters",
-                "is empty".into(),
-                &format!("vary at least one of: {}", PARAMETERS.join(", ")),
+                "base",
+                format!("names {}, which extends another scenario", base.display()),
+                "give the scenario at the root of the chain as the base",
             ));
         }
         for (name, spec) in &file.parameters {
             let key = format!("parameters.{name}");
             if !PARAMETERS.contains(&name.as_str()) {
-                return Err(bad(
-                    &key,
-                    "is not a parameter an ensemble can vary".into(),
-                    &format!("use one of: {}", PARAMETERS.join(", ")),
-                ));
+                let path = setting_path(name);
+                let found = value_at(&base_table, &path);
+                if path.len() < 2 || path.first().is_some_and(|k| k == "adjust") {
+                    return Err(bad(
+                        &key,
+                        "is not a parameter an ensemble can vary".into(),
+                        &forms,
+                    ));
+                }
+                if !matches!(found, Some(toml::Value::Float(_) | toml::Value::Integer(_))) {
+                    return Err(bad(
+                        &key,
+                        match found {
+                            None => format!("names nothing in {}", base.display()),
+                            Some(v) => format!("names {v} in {}, not a number", base.display()),
+                        },
+                        &forms,
+                    ));
+                }
             }
+            let least = if MULTIPLIERS.contains(&name.as_str()) {
+                0.0
+            } else {
+                f64::NEG_INFINITY
+            };
+            let kind = if least == 0.0 {
+                "finite and ≥ 0 (a multiplier)"
+            } else {
+                "finite"
+            };
             match spec {
                 ParameterSpec::Values { values } => {
-                    if values.is_empty() || values.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                    if values.is_empty() || values.iter().any(|v| !(v.is_finite() && *v >= least)) {
                         return Err(bad(
                             &key,
                             format!("has values {values:?}"),
-                            "give at least one value, each finite and ≥ 0",
+                            &format!("give at least one value, each {kind}"),
                         ));
                     }
                 }
                 ParameterSpec::Range { min, max, .. } => {
-                    if !(min.is_finite() && max.is_finite() && *min >= 0.0 && min <= max) {
+                    if !(min.is_finite() && max.is_finite() && *min >= least && min <= max) {
                         return Err(bad(
                             &key,
                             format!("has min {min} and max {max}"),
-                            "give 0 ≤ min ≤ max",
+                            &format!("give min ≤ max, both {kind}"),
                         ));
                     }
                     if file.sampling == Sampling::Factorial {
@@ -339,22 +440,39 @@ pub fn plan(ensemble: &Ensemble, out: &Path) -> Result<Manifest> {
         csv += &format!(",{name}");
     }
     csv += "\n";
+    let base_table: toml::Table = crate::config::read_toml(&ensemble.base)?;
     for m in &members {
         let file = format!("{}.toml", m.name());
-        let mut text = format!(
-            "# Member {} of {}: the base scenario with the multipliers below.\n\
-             extends = {}\nname = {}\n\n[adjust]\n",
-            m.id,
-            ensemble.path.display(),
-            toml::Value::String(base.to_string_lossy().into_owned()),
-            toml::Value::String(format!("{base_name} · {}", m.name())),
-        );
+        // The top-level keys a member changes, each whole (as `extends` replaces them)
+        // with the member's values set in the base's.
+        let mut changed = toml::Table::new();
         csv += &m.id.to_string();
         for (k, v) in &m.parameters {
-            text += &format!("{k} = {v:?}\n");
+            let path = setting_path(k);
+            changed.entry(path[0].clone()).or_insert_with(|| {
+                base_table
+                    .get(&path[0])
+                    .cloned()
+                    .unwrap_or_else(|| toml::Value::Table(Default::default()))
+            });
+            set_value(&mut changed, &path, *v);
             csv += &format!(",{v:?}");
         }
         csv += "\n";
+        let mut text = format!(
+            "# Member {} of {}: the base scenario with {}.\n\
+             extends = {}\nname = {}\n\n",
+            m.id,
+            ensemble.path.display(),
+            m.parameters
+                .iter()
+                .map(|(k, v)| format!("{k} = {v:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            toml::Value::String(base.to_string_lossy().into_owned()),
+            toml::Value::String(format!("{base_name} · {}", m.name())),
+        );
+        text += &toml::to_string(&changed).map_err(|e| fail(&members_dir, &e))?;
         let path = members_dir.join(&file);
         std::fs::write(&path, text).map_err(|e| fail(&path, &e))?;
         planned.push(PlannedMember {
@@ -619,12 +737,16 @@ pub fn merge(
     // Gauges: each member's peak level, then the peaks' quantiles.
     let mut gauges: Vec<String> = Vec::new();
     let mut peaks: Vec<Vec<f64>> = Vec::new();
+    // Warnings: every threshold of the basin's gauges, and whatever else a member crossed
+    // (watch areas), with each member's first upward crossing.
+    let mut crossings = Crossings::of_basin(dir)?;
     for &id in &done {
         let s: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(member_results(dir, id).join("summary.json"))
                 .map_err(|e| fail(&member_results(dir, id), &e))?,
         )
         .map_err(|e| fail(&member_results(dir, id), &e))?;
+        crossings.add_member(id, &s["warnings"]["first_crossings"]);
         let list = s["gauges"].as_array().cloned().unwrap_or_default();
         if gauges.is_empty() {
             gauges = list
@@ -662,6 +784,16 @@ pub fn merge(
     }
     std::fs::write(tmp.join("gauge_peak_quantiles.csv"), csv).map_err(|e| fail(&tmp, &e))?;
     outputs.push("gauge_peak_quantiles.csv".into());
+    for (name, text) in [
+        (
+            "warning_crossings.csv",
+            crossings.summary_csv(done.len(), quantiles),
+        ),
+        ("warning_first_crossings.csv", crossings.members_csv()),
+    ] {
+        std::fs::write(tmp.join(name), text).map_err(|e| fail(&tmp, &e))?;
+        outputs.push(name.into());
+    }
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| fail(&out, &e))?;
     }
@@ -671,6 +803,119 @@ pub fn merge(
         missing,
         outputs,
     })
+}
+
+/// A threshold as the merge names it: kind, place, threshold, severity.
+type ThresholdKey = [String; 4];
+
+/// Per threshold (gauge thresholds and watch areas), each member's first upward
+/// crossing, for the merge.
+struct Crossings {
+    /// Threshold → (member, time of the first crossing, s).
+    by_threshold: Vec<(ThresholdKey, Vec<(usize, f64)>)>,
+}
+
+impl Crossings {
+    /// Every threshold of the basin's gauges, none crossed yet (so that a threshold no
+    /// member reached is listed with probability 0).
+    fn of_basin(dir: &Path) -> Result<Self> {
+        let base = read_manifest(dir)?["base"]
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                BasinError::invalid(
+                    dir.join("manifest.json"),
+                    "base",
+                    "is missing".to_string(),
+                    "plan the ensemble again with `rivertwin ensemble plan`",
+                )
+            })?;
+        let basin_dir = crate::Scenario::basin_dir(&base)?;
+        let file: crate::config::BasinFile =
+            crate::config::read_toml(&basin_dir.join("basin.toml"))?;
+        let by_threshold = file
+            .gauges
+            .iter()
+            .flat_map(|g| {
+                g.thresholds.iter().map(|t| {
+                    let key = [
+                        "gauge".to_string(),
+                        g.name.clone(),
+                        t.name.clone(),
+                        t.severity.as_str().to_string(),
+                    ];
+                    (key, Vec::new())
+                })
+            })
+            .collect();
+        Ok(Self { by_threshold })
+    }
+
+    /// A member's `summary.json` `warnings.first_crossings`.
+    fn add_member(&mut self, id: usize, first: &serde_json::Value) {
+        for c in first.as_array().into_iter().flatten() {
+            let text = |k: &str| c[k].as_str().unwrap_or("").to_string();
+            let key = [
+                text("kind"),
+                text("place"),
+                text("threshold"),
+                text("severity"),
+            ];
+            let time = c["time_s"].as_f64().unwrap_or(f64::NAN);
+            match self.by_threshold.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push((id, time)),
+                None => self.by_threshold.push((key, vec![(id, time)])),
+            }
+        }
+    }
+
+    /// One row per threshold: how many members crossed it, that share, and the quantiles
+    /// of the time of the first crossing (a member that never crossed counts as later
+    /// than any time, so a quantile that falls among those is empty).
+    fn summary_csv(&self, members: usize, quantiles: &[f64]) -> String {
+        let mut csv = String::from("kind,place,threshold,severity,members_crossing,probability");
+        for q in quantiles {
+            csv += &format!(",first_crossing_s_p{}", (q * 100.0).round());
+        }
+        csv += "\n";
+        for (key, crossed) in &self.by_threshold {
+            let mut times: Vec<f64> = crossed.iter().map(|&(_, t)| t).collect();
+            times.resize(members, f64::INFINITY);
+            times.sort_by(f64::total_cmp);
+            csv += &format!(
+                "{},{},{}",
+                key.join(","),
+                crossed.len(),
+                crossed.len() as f64 / members as f64
+            );
+            for &q in quantiles {
+                let t = quantile_sorted(&times, q);
+                csv += &if t.is_finite() {
+                    format!(",{t}")
+                } else {
+                    ",".into()
+                };
+            }
+            csv += "\n";
+        }
+        csv
+    }
+
+    /// Long form: one row per member and threshold it crossed.
+    fn members_csv(&self) -> String {
+        let mut rows: Vec<(usize, String)> = Vec::new();
+        for (key, crossed) in &self.by_threshold {
+            for &(id, t) in crossed {
+                rows.push((id, format!("{id},{},{t}\n", key.join(","))));
+            }
+        }
+        rows.sort_by_key(|(id, _)| *id);
+        let mut csv = String::from("member,kind,place,threshold,severity,time_s\n");
+        for (_, row) in rows {
+            csv += &row;
+        }
+        csv
+    }
 }
 
 #[cfg(test)]

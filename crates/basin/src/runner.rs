@@ -224,9 +224,13 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
         scenario.file.solver,
     )
     .map_err(at_scenario)?;
-    solver
-        .set_depth(basin.initial_depth_m.values().view())
-        .map_err(at_scenario)?;
+    if adjust.initial_level_change_m == 0.0 {
+        solver.set_depth(basin.initial_depth_m.values().view())
+    } else {
+        let depth = basin.initial_depth_with_level_change(adjust.initial_level_change_m);
+        solver.set_depth(depth.view())
+    }
+    .map_err(at_scenario)?;
     if let Some(l) = &basin.file.losses {
         let (rows, cols) = basin.bed_m.dim();
         let losses = Losses::uniform(

@@ -100,6 +100,13 @@ impl Scenario {
                 ));
             }
         }
+        if !a.initial_level_change_m.is_finite() {
+            return Err(bad(
+                "adjust.initial_level_change_m",
+                format!("is {}", a.initial_level_change_m),
+                "give a change of the initial water level in metres (0 leaves it as it is)",
+            ));
+        }
         let grid = basin.grid();
         let observed = std::cell::RefCell::new(Vec::new());
         let series = |spec: &crate::config::SeriesSpec,

@@ -41,6 +41,16 @@ fn a_factorial_plan_runs_each_member_with_its_multipliers_and_resumes() {
         "ensemble.toml",
         "[parameters]\ninflow_scale = { values = [0.5, 1.0, 2.0] }\nmanning_scale = { values = [1.0, 1.5] }\n",
     );
+    // Warning levels at the gauge below the dam (dry at the start): one every member
+    // reaches, one that depends on the member, one none reaches.
+    b.edit(
+        "basin.toml",
+        "name = \"downstream\"\nx = 500305.0\ny = 4000145.0\n",
+        "name = \"downstream\"\nx = 500305.0\ny = 4000145.0\nthresholds = [\n\
+         { name = \"wet\", depth_m = 0.01, severity = \"advisory\" },\n\
+         { name = \"deep\", depth_m = 2.3, severity = \"warning\" },\n\
+         { name = \"never\", depth_m = 100.0, severity = \"danger\" },\n]\n",
+    );
     let e = Ensemble::load(&path).expect("loads");
     let dir = b.path().join("plan");
     let manifest = plan(&e, &dir).expect("planned");
@@ -154,6 +164,72 @@ fn a_factorial_plan_runs_each_member_with_its_multipliers_and_resumes() {
     }
     let peaks = std::fs::read_to_string(dir.join("merged/gauge_peaks.csv")).expect("csv");
     assert_eq!(peaks.lines().count(), 1 + 5);
+
+    // Warnings: per threshold, the members whose peak depth at the gauge (followed every
+    // step, like the thresholds) reached it; the median time of the first crossing from
+    // the members' own warnings.csv, "never" counting as later than any time.
+    let crossings = std::fs::read_to_string(dir.join("merged/warning_crossings.csv")).expect("csv");
+    let rows: Vec<Vec<&str>> = crossings.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "kind",
+            "place",
+            "threshold",
+            "severity",
+            "members_crossing",
+            "probability",
+            "first_crossing_s_p10",
+            "first_crossing_s_p50",
+            "first_crossing_s_p90"
+        ]
+    );
+    let mut counts = Vec::new();
+    for (name, depth) in [("wet", 0.01), ("deep", 2.3), ("never", 100.0)] {
+        let row = rows
+            .iter()
+            .find(|r| r[1] == "downstream" && r[2] == name)
+            .unwrap_or_else(|| panic!("{name} listed"));
+        let mut times = Vec::new();
+        let mut k = 0;
+        for &id in &merged.members {
+            let s = summary(&member_results(&dir, id));
+            let g = s["gauges"]
+                .as_array()
+                .expect("gauges")
+                .iter()
+                .find(|g| g["name"] == "downstream")
+                .expect("gauge");
+            k += usize::from(g["peak_depth_m"].as_f64().expect("peak") >= depth);
+            let log = std::fs::read_to_string(member_results(&dir, id).join("warnings.csv"))
+                .expect("warnings.csv");
+            let first = log
+                .lines()
+                .map(|l| l.split(',').collect::<Vec<_>>())
+                .find(|f| f.len() > 6 && f[4] == name && f[6] == "up")
+                .map(|f| f[0].parse::<f64>().expect("time"));
+            times.push(first.unwrap_or(f64::INFINITY));
+        }
+        assert_eq!(row[4], k.to_string(), "{name}");
+        assert_eq!(row[5].parse::<f64>().expect("p"), k as f64 / 5.0, "{name}");
+        times.sort_by(f64::total_cmp);
+        let median = if times[2].is_finite() {
+            times[2].to_string()
+        } else {
+            String::new()
+        };
+        assert_eq!(row[7], median, "{name}");
+        counts.push(k);
+    }
+    assert_eq!(counts[0], 5, "every member wets the gauge");
+    assert!(
+        counts[1] > 0 && counts[1] < 5,
+        "`deep` in some members: {counts:?}"
+    );
+    assert_eq!(counts[2], 0);
+    let long =
+        std::fs::read_to_string(dir.join("merged/warning_first_crossings.csv")).expect("csv");
+    assert_eq!(long.lines().count(), 1 + counts.iter().sum::<usize>());
 }
 
 #[test]
@@ -235,4 +311,122 @@ fn bad_ensembles_are_refused_with_the_key_and_the_fix() {
             .count(),
         0
     );
+}
+
+/// Any number of the base scenario is a parameter by its dotted path: each member's
+/// scenario has the member's value there and the base's everywhere else, and
+/// `initial_level_change_m` reaches the member's `[adjust]` beside the base's own.
+#[test]
+fn breach_settings_and_the_initial_level_are_parameters_by_path() {
+    let b = TestBasin::new();
+    b.edit(
+        "scenarios/breach.toml",
+        "[[boundaries]]",
+        "[adjust]\ninflow_scale = 0.5\n\n[[boundaries]]",
+    );
+    let path = ensemble_file(
+        &b,
+        "ensemble.toml",
+        "[parameters]\n\"breaches.0.trigger.time_s\" = { values = [30.0, 120.0] }\n\
+         \"breaches.0.final_bed_m\" = { values = [100.0, 101.0] }\n\
+         initial_level_change_m = { values = [-0.5, 0.5] }\n",
+    );
+    let e = Ensemble::load(&path).expect("loads");
+    let dir = b.path().join("plan");
+    let manifest = plan(&e, &dir).expect("planned");
+    assert_eq!(manifest.members.len(), 8);
+    let basin = basin::Basin::load(b.path()).expect("basin");
+    for m in &manifest.members {
+        let s = basin::Scenario::load(&dir.join(&m.scenario), &basin).expect("member loads");
+        let breach = &s.breaches[0];
+        assert_eq!(breach.final_bed_m, m.parameters["breaches.0.final_bed_m"]);
+        assert!(
+            matches!(breach.trigger, hydro::BreachTrigger::AtTime { time_s }
+                if time_s == m.parameters["breaches.0.trigger.time_s"]),
+            "{:?}",
+            breach.trigger
+        );
+        // Kept from the base: the breach's other keys, the boundaries, its own `[adjust]`.
+        assert_eq!(breach.formation_time_s, 60.0);
+        assert_eq!(s.breaches.len(), 1);
+        assert_eq!(s.file.boundaries.len(), 2);
+        assert_eq!(s.file.adjust.inflow_scale, 0.5);
+        assert_eq!(
+            s.file.adjust.initial_level_change_m,
+            m.parameters["initial_level_change_m"]
+        );
+    }
+
+    // A path to nothing, to something not a number, or a range check of a multiplier.
+    for (i, (body, wants)) in [
+        (
+            "[parameters]\n\"breaches.1.final_bed_m\" = { values = [100.0] }\n",
+            &["parameters.breaches.1.final_bed_m", "names nothing in"][..],
+        ),
+        (
+            "[parameters]\n\"breaches.0.trigger.kind\" = { values = [1.0] }\n",
+            &["parameters.breaches.0.trigger.kind", "not a number"][..],
+        ),
+        (
+            "[parameters]\n\"adjust.rain_scale\" = { values = [1.0] }\n",
+            &["parameters.adjust.rain_scale", "rain_scale, manning_scale"][..],
+        ),
+        (
+            "[parameters]\nrain_scale = { values = [-1.0] }\n",
+            &["parameters.rain_scale", "≥ 0 (a multiplier)"][..],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = ensemble_file(&b, &format!("path{i}.toml"), body);
+        let err = Ensemble::load(&path).expect_err("refused").to_string();
+        for w in wants {
+            assert!(err.contains(w), "case {i}: `{w}` not in {err}");
+        }
+    }
+    // A level may go down: −0.5 is accepted, unlike a negative multiplier.
+    let ok = ensemble_file(
+        &b,
+        "down.toml",
+        "[parameters]\ninitial_level_change_m = { values = [-0.5] }\n",
+    );
+    Ensemble::load(&ok).expect("a lower level is a parameter");
+}
+
+/// The test valley's reservoir stands 1 m under the dam's crest in a valley that rises
+/// away from the dam and towards both sides, so every cell behind the dam below a level
+/// is connected to the reservoir: the moved water is max(level − bed, 0) there, nothing
+/// past the dam (0.9 m up stays under the crest).
+#[test]
+fn the_initial_level_change_moves_the_reservoir_surface() {
+    let b = TestBasin::new();
+    let basin = basin::Basin::load(b.path()).expect("basin");
+    let bed = common::bed();
+    let crest = bed[(15, 20)];
+    let before = basin.initial_depth_m.values().to_owned();
+    for change in [0.5, -0.5, 0.9] {
+        let depth = basin.initial_depth_with_level_change(change);
+        let level = crest - 1.0 + change;
+        let mut wet = 0;
+        for ((r, c), &h) in depth.indexed_iter() {
+            let expect = if c < 20 {
+                (level - bed[(r, c)]).max(0.0)
+            } else {
+                0.0
+            };
+            // The depth raster is Float32: its depths carry f32 rounding of ~1e-5 m.
+            assert!(
+                (h - expect).abs() < 1e-4,
+                "change {change}: ({r}, {c}) has {h} m, expected {expect} m"
+            );
+            wet += usize::from(h > 0.0);
+        }
+        let wet_before = before.iter().filter(|&&d| d > 0.0).count();
+        if change > 0.0 {
+            assert!(wet > wet_before, "raising by {change} wets new cells");
+        } else {
+            assert!(wet < wet_before, "lowering by {change} dries some");
+        }
+    }
 }
