@@ -145,15 +145,21 @@ pub enum EnsembleCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Run the plan's members on this machine, one after the other on all threads, into
+    /// Run the plan's members on this machine, several at once (--jobs), into
     /// runs/member_NNNN; members with a complete result are skipped, so running again
     /// only runs what failed or is missing.
     Run {
         /// A folder written by `ensemble plan`.
         dir: PathBuf,
-        /// Worker threads per member (default: all cores).
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
+        /// Worker threads per member (default: 1 when several members run at once, all
+        /// cores when --jobs 1).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Members run at once (default: one per core, fewer if their memory would not
+        /// fit; one member per core was faster than one member on all cores on every
+        /// bundled basin, docs/ensembles.md).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Merge the members' results into dir/merged: per cell the probability that the
     /// maximum depth exceeds each threshold and the quantiles of the maximum depth and
@@ -419,19 +425,23 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ensemble(EnsembleCommand::Run { dir, threads }) => {
+        Command::Ensemble(EnsembleCommand::Run { dir, threads, jobs }) => {
+            let jobs = match jobs {
+                Some(j) => j,
+                None => basin::ensemble::default_jobs(&dir)?,
+            };
             let options = basin::RunOptions {
-                threads,
+                threads: threads.unwrap_or(if jobs > 1 { 1 } else { 0 }),
                 ..basin::RunOptions::default()
             };
             let started = std::time::Instant::now();
-            let report = basin::ensemble::run(&dir, &options, |id, result| match result {
+            let report = basin::ensemble::run(&dir, &options, jobs, |id, result| match result {
                 Ok(s) => println!("member_{id:04}: {} in {:.1} s", s.status, s.wall_time_s),
                 Err(e) => eprintln!("member_{id:04}: failed: {e}"),
             })?;
             let wall = started.elapsed().as_secs_f64();
             println!(
-                "{} run, {} already complete, {} failed, in {wall:.1} s{}",
+                "{} run ({jobs} at once), {} already complete, {} failed, in {wall:.1} s{}",
                 report.ran.len(),
                 report.skipped.len(),
                 report.failed.len(),

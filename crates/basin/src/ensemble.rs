@@ -526,14 +526,25 @@ pub struct RunReport {
     pub failed: Vec<(usize, String)>,
 }
 
-/// Run every member of the plan in `dir` that has no complete result yet (one after the
-/// other, each on `options.threads`), into `runs/member_NNNN`. A member that fails is
-/// listed with its message and the others go on; members already done are kept.
+/// Run every member of the plan in `dir` that has no complete result yet into
+/// `runs/member_NNNN`: `jobs` members at once (each a run of its own on
+/// `options.threads`, in id order as they finish; 1: one after the other). A member that
+/// fails is listed with its message and the others go on; members already done are kept.
+/// `each` is called as each member ends (from the thread that ran it, one at a time).
 pub fn run(
     dir: &Path,
     options: &crate::runner::RunOptions,
-    mut each: impl FnMut(usize, &Result<crate::runner::RunSummary>),
+    jobs: usize,
+    each: impl FnMut(usize, &Result<crate::runner::RunSummary>) + Send,
 ) -> Result<RunReport> {
+    if jobs == 0 {
+        return Err(BasinError::invalid(
+            dir,
+            "--jobs",
+            "is 0".to_string(),
+            "give the number of members to run at once, ≥ 1",
+        ));
+    }
     let members_dir = dir.join("members");
     let mut ids: Vec<usize> = std::fs::read_dir(&members_dir)
         .map_err(|cause| BasinError::Io {
@@ -551,25 +562,66 @@ pub fn run(
         .collect();
     ids.sort_unstable();
     let mut report = RunReport::default();
-    for id in ids {
-        let out = member_results(dir, id);
-        if is_complete(&out) {
-            report.skipped.push(id);
-            continue;
+    let (todo, done): (Vec<usize>, Vec<usize>) = ids
+        .into_iter()
+        .partition(|&id| !is_complete(&member_results(dir, id)));
+    report.skipped = done;
+    let options = crate::runner::RunOptions {
+        force: true,
+        ..options.clone()
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let shared = std::sync::Mutex::new((each, Vec::new()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(todo.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&id) = todo.get(k) else { break };
+                    let scenario = members_dir.join(format!("member_{id:04}.toml"));
+                    let out = member_results(dir, id);
+                    let result = crate::runner::run(&scenario, &out, &options, |_| {});
+                    let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    (guard.0)(id, &result);
+                    guard
+                        .1
+                        .push((id, result.map(|_| ()).map_err(|e| e.to_string())));
+                }
+            });
         }
-        let scenario = members_dir.join(format!("member_{id:04}.toml"));
-        let options = crate::runner::RunOptions {
-            force: true,
-            ..options.clone()
-        };
-        let result = crate::runner::run(&scenario, &out, &options, |_| {});
-        each(id, &result);
-        match result {
-            Ok(_) => report.ran.push(id),
-            Err(e) => report.failed.push((id, e.to_string())),
+    });
+    let (_, mut results) = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(id, _)| *id);
+    for (id, r) in results {
+        match r {
+            Ok(()) => report.ran.push(id),
+            Err(e) => report.failed.push((id, e)),
         }
     }
     Ok(report)
+}
+
+/// How many members `run` runs at once unless told: one per core (each on one thread,
+/// measured faster than one member on all cores on every bundled basin: docs/ensembles.md),
+/// fewer where the members' estimated memory ([`member_estimates`]) would take more than
+/// half the memory available now.
+pub fn default_jobs(dir: &Path) -> Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let base: PathBuf = read_manifest(dir)?["base"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let (memory_mb, _) = member_estimates(&base, 1)?;
+    let available_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024);
+    let by_memory = available_mb.map_or(cores, |a| (a / 2 / memory_mb.max(1)) as usize);
+    Ok(cores.min(by_memory).max(1))
 }
 
 /// Quantile `q` of sorted values by linear interpolation between order statistics: the
@@ -891,7 +943,7 @@ impl Crossings {
             for &q in quantiles {
                 let t = quantile_sorted(&times, q);
                 csv += &if t.is_finite() {
-                    format!(",{t}")
+                    format!(",{t:.1}")
                 } else {
                     ",".into()
                 };
@@ -906,7 +958,7 @@ impl Crossings {
         let mut rows: Vec<(usize, String)> = Vec::new();
         for (key, crossed) in &self.by_threshold {
             for &(id, t) in crossed {
-                rows.push((id, format!("{id},{},{t}\n", key.join(","))));
+                rows.push((id, format!("{id},{},{t:.1}\n", key.join(","))));
             }
         }
         rows.sort_by_key(|(id, _)| *id);
