@@ -645,6 +645,55 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// What a merged map shows (the app picks its legend and unit by it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergedKind {
+    /// `probability_depth_over_<t>m.tif`: the share of members deeper than t (0–1).
+    Probability,
+    /// `max_depth_m_p<q>.tif` (m).
+    Depth,
+    /// `first_inundation_s_p<q>.tif` (s).
+    Arrival,
+}
+
+impl MergedKind {
+    /// The kind of a merged map by its file name, with the threshold (m) or the
+    /// percentile it is for.
+    pub fn of_file(name: &str) -> Option<(Self, f64)> {
+        let stem = name.strip_suffix(".tif")?;
+        let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
+        if let Some(t) = stem
+            .strip_prefix("probability_depth_over_")
+            .and_then(|s| s.strip_suffix('m'))
+        {
+            return Some((Self::Probability, number(t)?));
+        }
+        if let Some(q) = stem.strip_prefix("max_depth_m_p") {
+            return Some((Self::Depth, number(q)?));
+        }
+        if let Some(q) = stem.strip_prefix("first_inundation_s_p") {
+            return Some((Self::Arrival, number(q)?));
+        }
+        None
+    }
+
+    pub fn legend(self) -> crate::results::Legend {
+        match self {
+            Self::Probability => crate::results::PROBABILITY_LEGEND,
+            Self::Depth => crate::results::DEPTH_LEGEND,
+            Self::Arrival => crate::results::ARRIVAL_LEGEND,
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Probability => "1",
+            Self::Depth => "m",
+            Self::Arrival => "s",
+        }
+    }
+}
+
 /// What `merge` wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct MergeReport {
@@ -731,11 +780,25 @@ pub fn merge(
     std::fs::create_dir_all(&tmp).map_err(|e| fail(&tmp, &e))?;
     let n = depths.len() as f64;
     let mut outputs = Vec::new();
+    // Each map with a QGIS style beside it, in the app's legend for its kind (a
+    // probability from 0 to 1, depths and times from 0 to the map's largest value).
     let write = |name: &str, title: &str, unit: &str, values: &ndarray::Array2<f64>| {
         let path = tmp.join(name);
         crate::raster::write_geotiff(&path, &grid, &crs, crate::results::NODATA, values)?;
         crate::raster::label_band(&path, title, unit)?;
-        crate::raster::rewrite_as_cog(&path, "AVERAGE")
+        crate::raster::rewrite_as_cog(&path, "AVERAGE")?;
+        let (kind, _) = MergedKind::of_file(name).expect("a merged map's name");
+        let max = match kind {
+            MergedKind::Probability => 1.0,
+            _ => values
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max),
+        };
+        let qml = path.with_extension("qml");
+        std::fs::write(&qml, crate::results::qgis_style(&kind.legend(), unit, max))
+            .map_err(|e| fail(&qml, &e))
     };
     for &t in thresholds_m {
         let p = ndarray::Array2::from_shape_fn((grid.rows, grid.cols), |c| {
@@ -752,7 +815,8 @@ pub fn merge(
             "1",
             &p,
         )?;
-        outputs.push(name);
+        outputs.push(name.clone());
+        outputs.push(name.replace(".tif", ".qml"));
     }
     let mut column = Vec::with_capacity(depths.len());
     for &q in quantiles {
@@ -783,7 +847,8 @@ pub fn merge(
                 unit,
                 &values,
             )?;
-            outputs.push(name);
+            outputs.push(name.clone());
+            outputs.push(name.replace(".tif", ".qml"));
         }
     }
     // Gauges: each member's peak level, then the peaks' quantiles.
@@ -973,6 +1038,29 @@ impl Crossings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_maps_are_known_by_their_names() {
+        assert_eq!(
+            MergedKind::of_file("probability_depth_over_0.5m.tif"),
+            Some((MergedKind::Probability, 0.5))
+        );
+        assert_eq!(
+            MergedKind::of_file("max_depth_m_p90.tif"),
+            Some((MergedKind::Depth, 90.0))
+        );
+        assert_eq!(
+            MergedKind::of_file("first_inundation_s_p10.tif"),
+            Some((MergedKind::Arrival, 10.0))
+        );
+        for other in [
+            "max_depth_m.tif",
+            "probability_depth_over_xm.tif",
+            "gauge_peaks.csv",
+        ] {
+            assert_eq!(MergedKind::of_file(other), None, "{other}");
+        }
+    }
 
     /// numpy.quantile(x, q) (method "linear", numpy's default), worked by hand:
     /// [1, 2, 3, 4] at 0.1 → position 0.3 → 1.3; [1, 2, 3, 4, 10] at 0.9 → position 3.6

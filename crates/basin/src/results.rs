@@ -100,6 +100,19 @@ pub const DURATION_LEGEND: Legend = Legend {
     classes: false,
 };
 
+/// Probability, 0 (pale) to 1 (dark red): ColorBrewer's YlOrRd, the usual sequential
+/// scheme of flood probability maps.
+pub const PROBABILITY_LEGEND: Legend = Legend {
+    stops: &[
+        [255, 255, 204],
+        [254, 217, 118],
+        [253, 141, 60],
+        [227, 26, 28],
+        [128, 0, 38],
+    ],
+    classes: false,
+};
+
 /// One result layer: its file, unit, meaning and legend. [`RESULT_LAYERS`] lists them
 /// all; the envelopes, the writer, the app's layers and the tests take names, units and
 /// colours from it.
@@ -246,7 +259,8 @@ pub fn write_layers(
             LayerView::F64(v) => active_max(basin, v),
         };
         let qml = format!("{}.qml", layer.key);
-        std::fs::write(dir.join(&qml), qgis_style(layer, max)).map_err(|e| BasinError::Write {
+        let style = qgis_style(&layer.legend, layer.unit, max);
+        std::fs::write(dir.join(&qml), style).map_err(|e| BasinError::Write {
             path: dir.join(&qml),
             reason: e.to_string(),
         })?;
@@ -312,13 +326,13 @@ fn active_max(basin: &Basin, values: ArrayView2<'_, f64>) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// A QGIS layer style (`.qml`) with the layer's legend: a colour ramp from 0 to `max`
-/// (the layer's largest value in this run) spread evenly over the legend's stops, or for
-/// the hazard classes one colour per class H1–H6 (0, never wet, left transparent).
-pub fn qgis_style(layer: &ResultLayer, max: f64) -> String {
+/// A QGIS layer style (`.qml`) with a layer's legend: a colour ramp from 0 to `max`
+/// (e.g. the layer's largest value in this run) spread evenly over the legend's stops, or
+/// for the hazard classes one colour per class H1–H6 (0, never wet, left transparent).
+pub fn qgis_style(legend: &Legend, unit: &str, max: f64) -> String {
     let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
-    let stops = layer.legend.stops;
-    let (ramp, items): (&str, Vec<(f64, String, String)>) = if layer.legend.classes {
+    let stops = legend.stops;
+    let (ramp, items): (&str, Vec<(f64, String, String)>) = if legend.classes {
         (
             "EXACT",
             stops
@@ -337,7 +351,7 @@ pub fn qgis_style(layer: &ResultLayer, max: f64) -> String {
                 .enumerate()
                 .map(|(i, &c)| {
                     let v = top * i as f64 / n as f64;
-                    (v, hex(c), format!("{} {}", legend_number(v), layer.unit))
+                    (v, hex(c), format!("{} {}", legend_number(v), unit))
                 })
                 .collect(),
         )

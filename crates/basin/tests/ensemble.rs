@@ -167,6 +167,14 @@ fn a_factorial_plan_runs_each_member_with_its_multipliers_and_resumes() {
         col.sort_by(f64::total_cmp);
         assert_eq!(v, col[2], "cell {c:?}");
     }
+    // Each map opens styled in QGIS: the probability from 0 to 1 in the app's legend.
+    let qml =
+        std::fs::read_to_string(dir.join("merged/probability_depth_over_0.1m.qml")).expect("style");
+    for &[r, g, b] in basin::results::PROBABILITY_LEGEND.stops {
+        assert!(qml.contains(&format!("#{r:02x}{g:02x}{b:02x}")), "{qml}");
+    }
+    assert!(qml.contains("maximumValue=\"1\""), "{qml}");
+    assert!(dir.join("merged/max_depth_m_p50.qml").is_file());
     let peaks = std::fs::read_to_string(dir.join("merged/gauge_peaks.csv")).expect("csv");
     assert_eq!(peaks.lines().count(), 1 + 5);
 
