@@ -241,6 +241,9 @@ pub struct OpenArgs {
     /// Solver threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// A merged ensemble (a folder after `rivertwin ensemble merge`) to show as layers.
+    #[arg(long)]
+    pub ensemble: Option<PathBuf>,
 }
 
 #[cfg(feature = "app")]
@@ -313,6 +316,7 @@ fn open(args: OpenArgs) -> anyhow::Result<()> {
         show_max: args.max,
         threads: args.threads,
         live: args.live,
+        ensemble: args.ensemble,
     })
 }
 
@@ -335,6 +339,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             max: false,
             window: (1600, 900),
             threads: 0,
+            ensemble: None,
         })
         .map(|()| ExitCode::SUCCESS);
         #[cfg(not(feature = "app"))]

@@ -792,3 +792,126 @@ fn a_gate_can_be_operated_by_hand_and_handed_back() {
         },
     );
 }
+
+/// A merged ensemble loads as layers: its first map (a probability) is shown with the
+/// probability legend, water is drawn exactly where the probability is above 0, another
+/// map can be picked; a folder without merged maps is refused with its name, and closing
+/// the ensemble goes back to the depth layer.
+#[test]
+fn a_merged_ensemble_shows_as_layers() {
+    use rivertwin::app::palette::Layer;
+    use rivertwin::app::water::WaterShown;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ensemble.toml");
+    let scenario = basin("trinity_storm").join("scenarios/intense_burst.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "base = \"{}\"\n[parameters]\nrain_scale = {{ values = [0.5, 1.0, 1.5] }}\n",
+            scenario.display()
+        ),
+    )
+    .expect("write");
+    let plan = dir.path().join("plan");
+    let e = basin::ensemble::Ensemble::load(&file).expect("ensemble");
+    basin::ensemble::plan(&e, &plan).expect("plan");
+    basin::ensemble::run(&plan, &basin::RunOptions::default(), 1, |_, _| {}).expect("run");
+    basin::ensemble::merge(&plan, &[0.1, 0.5], &[0.5], false).expect("merge");
+
+    let mut app = app(basin("trinity_storm"), Some("intense_burst"));
+    loaded(&mut app);
+    push(&mut app, Action::LoadEnsemble(plan.clone()));
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the ensemble layer",
+        |w| {
+            w.get_resource::<WaterShown>()
+                .is_some_and(|s| s.layer == Layer::EnsembleProbability)
+        },
+    );
+    let session = app.world().resource::<Session>();
+    let maps = session.ensemble.clone().expect("ensemble");
+    assert_eq!(maps.members, Some(3));
+    let titles: Vec<&str> = maps.maps.iter().map(|m| m.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "P(max depth > 0.1 m)",
+            "P(max depth > 0.5 m)",
+            "max depth, P50",
+            "arrival time, P50"
+        ]
+    );
+    let grid = session.grid.clone().expect("grid");
+    let shown = app.world().resource::<WaterShown>().clone();
+    assert_eq!((shown.range.min, shown.range.max), (0.0, 1.0));
+    assert!(
+        shown.source.contains("P(max depth > 0.1 m) of 3 members"),
+        "{}",
+        shown.source
+    );
+    // Water where the probability read from the GeoTIFF is above 0, and only there.
+    let p = basin::raster::read_raster(&plan.join("merged/probability_depth_over_0.1m.tif"))
+        .expect("map");
+    let mut expected = 0;
+    for vr in 0..grid.vertex_rows {
+        for vc in 0..grid.vertex_cols {
+            expected += usize::from(p.data[grid.cell_of_vertex(vr, vc)] > 0.0);
+        }
+    }
+    assert!(expected > 0, "the storm floods somewhere");
+    assert_eq!(shown.wet_vertices, expected);
+
+    // Another map: the median of the maximum depth, in metres.
+    {
+        let mut view = app
+            .world_mut()
+            .resource_mut::<rivertwin::app::ViewSettings>();
+        view.ensemble_map = 2;
+        view.layer = Layer::EnsembleDepth;
+    }
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the depth quantile",
+        |w| w.resource::<WaterShown>().layer == Layer::EnsembleDepth,
+    );
+    let shown = app.world().resource::<WaterShown>().clone();
+    assert!(shown.source.contains("max depth, P50"), "{}", shown.source);
+    let p50 = basin::raster::read_raster(&plan.join("merged/max_depth_m_p50.tif")).expect("map");
+    let deepest = p50
+        .data
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    assert!(
+        shown.range.max as f64 >= deepest,
+        "{:?} vs {deepest}",
+        shown.range
+    );
+
+    // A folder without merged maps is refused by name; the ensemble stays.
+    push(&mut app, Action::LoadEnsemble(dir.path().to_path_buf()));
+    update_until(&mut app, Duration::from_secs(10), "the refusal", |w| {
+        w.resource::<Session>().error.is_some()
+    });
+    let e = app
+        .world()
+        .resource::<Session>()
+        .error
+        .clone()
+        .expect("error");
+    assert!(
+        e.contains("no merged maps") && e.contains("ensemble merge"),
+        "{e}"
+    );
+    assert!(app.world().resource::<Session>().ensemble.is_some());
+
+    push(&mut app, Action::CloseEnsemble);
+    update_until(&mut app, Duration::from_secs(10), "the depth layer", |w| {
+        w.resource::<Session>().ensemble.is_none()
+            && w.resource::<WaterShown>().layer == Layer::Depth
+    });
+}

@@ -8,6 +8,7 @@ pub mod twin;
 pub mod view_grid;
 
 mod camera;
+pub mod ensemble;
 mod input;
 pub mod markers;
 mod script;
@@ -51,6 +52,9 @@ pub struct OpenOptions {
     /// Start in live mode: follow the scenario's observations as they arrive and run
     /// the forecast ahead.
     pub live: bool,
+    /// Load this merged ensemble (a plan folder) once the basin is open, and show its
+    /// first map.
+    pub ensemble: Option<PathBuf>,
 }
 
 /// The order of the frame: inputs (keys, clicks, UI requests) → take the newest solver

@@ -15,6 +15,14 @@ pub enum Layer {
     /// Depth of this run minus the comparison run (A − B); needs a run B.
     #[value(skip)]
     Difference,
+    /// A merged ensemble's map (`ViewSettings::ensemble_map`): a probability of flooding,
+    /// a quantile of the maximum depth or of the arrival time.
+    #[value(skip)]
+    EnsembleProbability,
+    #[value(skip)]
+    EnsembleDepth,
+    #[value(skip)]
+    EnsembleArrival,
 }
 
 impl Layer {
@@ -33,15 +41,35 @@ impl Layer {
             Layer::Hazard => "Hazard (ARR H1–H6)",
             Layer::Arrival => "Time of arrival",
             Layer::Difference => "Difference A − B",
+            Layer::EnsembleProbability => "Ensemble probability",
+            Layer::EnsembleDepth => "Ensemble depth quantile",
+            Layer::EnsembleArrival => "Ensemble arrival quantile",
+        }
+    }
+
+    /// One of a merged ensemble's maps.
+    pub fn is_ensemble(self) -> bool {
+        self.ensemble_kind().is_some()
+    }
+
+    /// The kind of merged map an ensemble layer shows.
+    pub fn ensemble_kind(self) -> Option<basin::ensemble::MergedKind> {
+        use basin::ensemble::MergedKind;
+        match self {
+            Layer::EnsembleProbability => Some(MergedKind::Probability),
+            Layer::EnsembleDepth => Some(MergedKind::Depth),
+            Layer::EnsembleArrival => Some(MergedKind::Arrival),
+            _ => None,
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
-            Layer::Depth | Layer::Difference => "m",
+            Layer::Depth | Layer::Difference | Layer::EnsembleDepth => "m",
             Layer::Speed => "m/s",
             Layer::Hazard => "class",
-            Layer::Arrival => "min",
+            Layer::Arrival | Layer::EnsembleArrival => "min",
+            Layer::EnsembleProbability => "share of members",
         }
     }
 
@@ -53,13 +81,17 @@ impl Layer {
             Layer::Speed => "max_speed_m_s",
             Layer::Hazard => "hazard_class",
             Layer::Arrival => "first_inundation_s",
-            Layer::Difference => return None,
+            Layer::Difference
+            | Layer::EnsembleProbability
+            | Layer::EnsembleDepth
+            | Layer::EnsembleArrival => return None,
         };
         result_layer(key)
     }
 
-    /// The legend: the result layer's, or for the difference of two runs blue (lower
-    /// than B), white (equal) and red (deeper than B).
+    /// The legend: the result layer's, a merged ensemble map's (the same as its `.qml`),
+    /// or for the difference of two runs blue (lower than B), white (equal) and red
+    /// (deeper than B).
     pub fn legend(self) -> Legend {
         const DIFFERENCE: Legend = Legend {
             stops: &[
@@ -71,6 +103,9 @@ impl Layer {
             ],
             classes: false,
         };
+        if let Some(kind) = self.ensemble_kind() {
+            return kind.legend();
+        }
         self.result_layer().map_or(DIFFERENCE, |l| l.legend)
     }
 
@@ -196,6 +231,27 @@ mod tests {
             }
         }
         assert!(Layer::Hazard.is_classes() && !Layer::Depth.is_classes());
+    }
+
+    /// An ensemble map is drawn in the colours of the `.qml` the merge wrote beside it.
+    #[test]
+    fn ensemble_layers_take_the_merged_maps_legends() {
+        use basin::ensemble::MergedKind;
+        for kind in [
+            MergedKind::Probability,
+            MergedKind::Depth,
+            MergedKind::Arrival,
+        ] {
+            let layer = super::super::ensemble::layer_of(kind);
+            assert_eq!(layer.ensemble_kind(), Some(kind));
+            assert_eq!(layer.stops(), kind.legend().stops, "{layer:?}");
+            assert_eq!(layer.texture_rgba().len(), 256 * 4);
+        }
+        assert_eq!(
+            Layer::EnsembleProbability.stops(),
+            basin::results::PROBABILITY_LEGEND.stops
+        );
+        assert!(Layer::ALL.iter().all(|l| !l.is_ensemble()));
     }
 
     #[test]

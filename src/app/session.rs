@@ -34,6 +34,8 @@ pub struct Session {
     /// Increases whenever another basin or scenario is opened.
     pub generation: u64,
     pub threads: usize,
+    /// A merged ensemble shown as layers.
+    pub ensemble: Option<Arc<super::ensemble::EnsembleMaps>>,
     loading: Option<Pending<Loaded>>,
     loading_since: Option<std::time::Instant>,
     export_reply: Option<Pending<ExportReport>>,
@@ -214,6 +216,9 @@ pub struct ViewSettings {
     pub export_folder: String,
     pub compare_scenario: String,
     pub compare_folder: String,
+    pub ensemble_folder: String,
+    /// The merged ensemble map shown (index into `Session::ensemble`'s maps).
+    pub ensemble_map: usize,
 }
 
 impl Default for ViewSettings {
@@ -240,6 +245,8 @@ impl Default for ViewSettings {
             export_folder: String::new(),
             compare_scenario: String::new(),
             compare_folder: String::new(),
+            ensemble_folder: String::new(),
+            ensemble_map: 0,
         }
     }
 }
@@ -261,6 +268,9 @@ pub enum Action {
     /// Results of an earlier run (an output or export folder) as B.
     CompareResults(PathBuf),
     ClearCompare,
+    /// Show a merged ensemble's maps (a plan folder or its `merged/`).
+    LoadEnsemble(PathBuf),
+    CloseEnsemble,
     /// Close the problem window.
     DismissError,
     /// Write the snapshot bundle; `screenshot_png` is filled in by the view when it can.
@@ -387,6 +397,7 @@ fn finish_loading(
     mut live: ResMut<Live>,
     mut view: ResMut<ViewSettings>,
     mut next: ResMut<NextState<RunState>>,
+    mut actions: ResMut<Actions>,
     options: Option<Res<OpenOptions>>,
 ) {
     let Some(result) = Pending::poll(&mut session.loading, "loading stopped unexpectedly") else {
@@ -435,6 +446,9 @@ fn finish_loading(
             if first && let Some(at) = options.as_ref().and_then(|o| o.exit_after_s) {
                 t.send(Command::PauseAt(Some(at)));
             }
+            if first && let Some(folder) = options.as_ref().and_then(|o| o.ensemble.clone()) {
+                actions.push(Action::LoadEnsemble(folder));
+            }
             if first && options.as_ref().is_some_and(|o| o.live) {
                 t.send(Command::SetLive(true));
             }
@@ -454,6 +468,18 @@ fn finish_loading(
                 .dir
                 .canonicalize()
                 .unwrap_or_else(|_| loaded.basin.dir.clone());
+            // An ensemble's maps belong to its basin's grid: kept for another scenario of
+            // the same basin, dropped for another basin.
+            if session
+                .ensemble
+                .as_ref()
+                .is_some_and(|e| e.basin_dir != session.basin_dir)
+            {
+                session.ensemble = None;
+                if view.layer.is_ensemble() {
+                    view.layer = Layer::Depth;
+                }
+            }
             session.scenario = loaded.scenario;
             view.exaggeration = super::terrain::suggested_exaggeration(&grid);
             session.grid = Some(grid);
@@ -580,6 +606,28 @@ fn apply_actions(
                         generation,
                     })
                 });
+            }
+            Action::LoadEnsemble(folder) => {
+                let Some(basin) = session.basin.clone() else {
+                    continue;
+                };
+                // A few rasters of the basin's size: read here, between two frames.
+                match super::ensemble::EnsembleMaps::load(&basin, &folder) {
+                    Ok(maps) => {
+                        view.ensemble_map = 0;
+                        view.layer = super::ensemble::layer_of(maps.maps[0].kind);
+                        view.ensemble_folder = folder.display().to_string();
+                        session.ensemble = Some(Arc::new(maps));
+                        session.error = None;
+                    }
+                    Err(e) => session.error = Some(e),
+                }
+            }
+            Action::CloseEnsemble => {
+                session.ensemble = None;
+                if view.layer.is_ensemble() {
+                    view.layer = Layer::Depth;
+                }
             }
             Action::DismissError => session.error = None,
             Action::ClearCompare => {

@@ -156,6 +156,23 @@ pub struct Frame {
 /// A probe's record: (time s, depth m, level m, speed m/s).
 pub type ProbeSeries = Vec<[f64; 4]>;
 
+/// A raster of results for `basin` (a run's, or a merged ensemble's), NaN at nodata;
+/// refused when its grid is not the basin's.
+pub fn read_on_basin_grid(basin: &Basin, path: &Path) -> Result<Array2<f64>, String> {
+    let r = basin::raster::read_raster(path).map_err(|e| e.to_string())?;
+    if r.data.dim() != basin.bed_m.dim() || r.grid.geo_transform() != basin.grid().geo_transform() {
+        return Err(format!(
+            "{}: its grid ({} × {}) is not the basin's ({} × {}); load results of this basin only",
+            path.display(),
+            r.data.dim().0,
+            r.data.dim().1,
+            basin.bed_m.dim().0,
+            basin.bed_m.dim().1
+        ));
+    }
+    Ok(r.data)
+}
+
 /// What the worker publishes. Grids are shared (`Arc`) and only rebuilt when they change.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -221,22 +238,9 @@ impl Snapshot {
     /// bundle) as a comparison run B: its maxima and final depth, no history.
     pub fn from_results(basin: &Basin, folder: &Path) -> Result<Self, String> {
         let read = |name: &str| -> Result<Array2<f32>, String> {
-            let path = folder.join(name);
-            let r = basin::raster::read_raster(&path).map_err(|e| e.to_string())?;
-            if r.data.dim() != basin.bed_m.dim()
-                || r.grid.geo_transform() != basin.grid().geo_transform()
-            {
-                return Err(format!(
-                    "{}: its grid ({} × {}) is not the basin's ({} × {}); compare results of this basin only",
-                    path.display(),
-                    r.data.dim().0,
-                    r.data.dim().1,
-                    basin.bed_m.dim().0,
-                    basin.bed_m.dim().1
-                ));
-            }
+            let values = read_on_basin_grid(basin, &folder.join(name))?;
             // Nodata (outside the basin) reads as NaN: no water there.
-            Ok(r.data.mapv(|v| if v.is_finite() { v as f32 } else { 0.0 }))
+            Ok(values.mapv(|v| if v.is_finite() { v as f32 } else { 0.0 }))
         };
         let max_depth = read("max_depth_m.tif")?;
         let final_depth = read("final_depth_m.tif")?;

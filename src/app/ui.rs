@@ -161,6 +161,8 @@ fn ui(
                 what_if_ui(ui, &session, snap, &mut view, &mut pending);
                 ui.separator();
                 compare_ui(ui, &session, live.b.as_deref(), &mut view, &mut pending);
+                ui.separator();
+                super::ensemble::ensemble_ui(ui, &session, &mut view, &mut pending);
             });
         });
     egui::Panel::right("inspect")

@@ -113,10 +113,12 @@ fn sample_field(
     grid: &ViewGrid,
     a: &Snapshot,
     b: Option<&Snapshot>,
+    ensemble: Option<&super::ensemble::EnsembleMaps>,
     view: &ViewSettings,
     hazard: &HazardTables,
     method: basin::config::HazardMethod,
 ) -> (WaterField, String) {
+    let map = ensemble.and_then(|e| e.shown(view));
     let frame = view.scrub.and_then(|t| a.frame_at(t));
     let (depth, speed, source): (&Array2<f32>, &Array2<f32>, String) = if view.show_max {
         (&a.max_depth_m, &a.max_speed_m_s, "max so far".into())
@@ -174,11 +176,23 @@ fn sample_field(
                     }
                     None => 0.0,
                 },
+                Layer::EnsembleProbability | Layer::EnsembleDepth | Layer::EnsembleArrival => {
+                    let (depth, value) =
+                        map.map_or((0.0, 0.0), |m| super::ensemble::cell_value(m, cell));
+                    d = depth;
+                    value
+                }
             };
             field.surface_m.push(bed + f64::from(d));
             field.depth_m.push(d);
             field.value.push(value);
         }
+    }
+    if let (Some(e), Some(m)) = (ensemble, map) {
+        let members = e
+            .members
+            .map_or(String::new(), |n| format!(" of {n} members"));
+        return (field, format!("{}{members}", m.title));
     }
     (field, source)
 }
@@ -193,6 +207,7 @@ fn layer_range(layer: Layer, field: &WaterField, threshold_m: f32) -> Range {
         .map(|(v, _)| *v);
     match layer {
         Layer::Hazard => Range { min: 0.5, max: 6.5 },
+        Layer::EnsembleProbability => Range { min: 0.0, max: 1.0 },
         Layer::Difference => {
             let m = wet.fold(0.0f32, |m, v| m.max(v.abs()));
             let m = nice_ceiling(m.max(0.01));
@@ -264,13 +279,15 @@ fn sync_water(
     };
     let fresh = built.generation != session.generation;
     let settings_key = format!(
-        "{:?} {} {} {:?} {:?} {}",
+        "{:?} {} {} {:?} {:?} {} {} {:?}",
         view.layer,
         view.exaggeration,
         view.threshold_m,
         view.scrub.map(f64::to_bits),
         view.show_max,
-        session.compare_label.is_some()
+        session.compare_label.is_some(),
+        view.ensemble_map,
+        session.ensemble.as_ref().map(std::sync::Arc::as_ptr),
     );
     let key = (a.seq, live.b.as_ref().map(|b| b.seq), settings_key);
     if !fresh && built.key.as_ref() == Some(&key) {
@@ -280,7 +297,15 @@ fn sync_water(
     let mut grid = grid.clone();
     grid.exaggeration = view.exaggeration;
     let b = live.b.as_deref();
-    let (field, source) = sample_field(&grid, a, b, &view, tables, twin.scenario.file.hazard);
+    let (field, source) = sample_field(
+        &grid,
+        a,
+        b,
+        session.ensemble.as_deref(),
+        &view,
+        tables,
+        twin.scenario.file.hazard,
+    );
     let range = layer_range(view.layer, &field, view.threshold_m);
     let wet_vertices = field
         .depth_m
