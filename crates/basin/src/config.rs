@@ -271,8 +271,9 @@ pub struct ScenarioFile {
 
 /// `[adjust]`: changes applied when the scenario is loaded. Rain (the series and the
 /// rain frames) × `rain_scale`, Manning's n of every cell × `manning_scale`, every inflow
-/// (boundary hydrographs and point sources) × `inflow_scale`; the surface of the basin's
-/// initial water moved by `initial_level_change_m` (see
+/// (boundary hydrographs and point sources) × `inflow_scale`; the rain series stretched in
+/// time by `storm_duration_scale` at the same depth; the surface of the basin's initial
+/// water moved by `initial_level_change_m` (see
 /// [`crate::Basin::initial_depth_with_level_change`]).
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -285,6 +286,11 @@ pub struct Adjust {
     pub inflow_scale: f64,
     #[serde(default)]
     pub initial_level_change_m: f64,
+    /// The rain series (`rain_mm_per_h`) stretched in time by this factor with its
+    /// intensities divided by it: the same depth of rain over a longer (> 1) or shorter
+    /// (< 1) storm. Rain frames keep their times.
+    #[serde(default = "one")]
+    pub storm_duration_scale: f64,
 }
 
 fn one() -> f64 {
@@ -298,6 +304,7 @@ impl Default for Adjust {
             manning_scale: 1.0,
             inflow_scale: 1.0,
             initial_level_change_m: 0.0,
+            storm_duration_scale: 1.0,
         }
     }
 }

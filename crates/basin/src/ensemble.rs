@@ -11,17 +11,23 @@ use serde::{Deserialize, Serialize};
 use crate::error::{BasinError, Result};
 
 /// The parameters an ensemble can vary by name: the scenario's `[adjust]` keys (the
-/// first three are multipliers, ≥ 0). Any number in the base scenario is a parameter
+/// first four are multipliers, ≥ 0). Any number in the base scenario is a parameter
 /// too, by its dotted path (see [`setting_path`]).
-pub const PARAMETERS: [&str; 4] = [
+pub const PARAMETERS: [&str; 5] = [
     "rain_scale",
     "manning_scale",
     "inflow_scale",
+    "storm_duration_scale",
     "initial_level_change_m",
 ];
 
 /// The `[adjust]` keys that are multipliers (values ≥ 0).
-const MULTIPLIERS: [&str; 3] = ["rain_scale", "manning_scale", "inflow_scale"];
+const MULTIPLIERS: [&str; 4] = [
+    "rain_scale",
+    "manning_scale",
+    "inflow_scale",
+    "storm_duration_scale",
+];
 
 /// Where a parameter sits in a scenario file, as keys and array indices: `rain_scale` is
 /// `adjust.rain_scale`; anything else with a dot is a path into the base scenario, e.g.

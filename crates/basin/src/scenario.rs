@@ -87,6 +87,11 @@ impl Scenario {
             ("adjust.rain_scale", a.rain_scale, 0.0),
             ("adjust.manning_scale", a.manning_scale, f64::MIN_POSITIVE),
             ("adjust.inflow_scale", a.inflow_scale, 0.0),
+            (
+                "adjust.storm_duration_scale",
+                a.storm_duration_scale,
+                f64::MIN_POSITIVE,
+            ),
         ] {
             if !(v.is_finite() && v >= least) {
                 return Err(bad(
@@ -140,8 +145,12 @@ impl Scenario {
                         "rain intensities are ≥ 0 mm/h",
                     )
                 })?;
-                if a.rain_scale != 1.0 {
-                    let scaled = s.points().map(|(t, v)| (t, v * a.rain_scale)).collect();
+                let f = a.storm_duration_scale;
+                if a.rain_scale != 1.0 || f != 1.0 {
+                    let scaled = s
+                        .points()
+                        .map(|(t, v)| (t * f, v * a.rain_scale / f))
+                        .collect();
                     Some(TimeSeries::new(scaled).map_err(|e| {
                         bad(
                             "adjust.rain_scale",
@@ -158,6 +167,13 @@ impl Scenario {
 
         let rain_frames = match file.rain.as_ref().and_then(|r| r.frames.as_ref()) {
             Some(spec) => {
+                if a.storm_duration_scale != 1.0 {
+                    return Err(bad(
+                        "adjust.storm_duration_scale",
+                        format!("is {}, but the rain is frames", a.storm_duration_scale),
+                        "stretch a rain_mm_per_h series only; frames keep their times",
+                    ));
+                }
                 let frames = RainFrames::load(spec, &base, path, basin)?;
                 inputs.extend(frames.inputs.iter().cloned());
                 observed.borrow_mut().extend(frames.observation.clone());

@@ -496,3 +496,42 @@ fn members_in_parallel_give_the_same_bytes_as_one_after_the_other() {
         .to_string();
     assert!(err.contains("--jobs"), "{err}");
 }
+
+/// `storm_duration_scale` stretches the rain series in time at the same depth (and
+/// `rain_scale` multiplies on top); with rain frames it is refused, naming the key.
+#[test]
+fn storm_duration_stretches_the_rain_at_the_same_depth() {
+    let b = TestBasin::new();
+    b.edit(
+        "scenarios/breach.toml",
+        "[[boundaries]]",
+        "[rain]\nrain_mm_per_h = [[0, 0], [600, 30], [1200, 0]]\n\n\
+         [adjust]\nstorm_duration_scale = 2.0\nrain_scale = 1.5\n\n[[boundaries]]",
+    );
+    let basin = basin::Basin::load(b.path()).expect("basin");
+    let s = basin::Scenario::load(&b.scenario(), &basin).expect("scenario");
+    let points: Vec<(f64, f64)> = s.rain_mm_per_h.as_ref().expect("rain").points().collect();
+    assert_eq!(points, [(0.0, 0.0), (1200.0, 22.5), (2400.0, 0.0)]);
+    // The depth: ∫ = 30 mm/h × 600 s (triangle) × 1.5 both ways.
+    let depth = |p: &[(f64, f64)]| {
+        p.windows(2)
+            .map(|w| 0.5 * (w[0].1 + w[1].1) * (w[1].0 - w[0].0))
+            .sum::<f64>()
+    };
+    assert_eq!(
+        depth(&points),
+        1.5 * depth(&[(0.0, 0.0), (600.0, 30.0), (1200.0, 0.0)])
+    );
+    b.edit(
+        "scenarios/breach.toml",
+        "storm_duration_scale = 2.0",
+        "storm_duration_scale = 0.0",
+    );
+    let err = basin::Scenario::load(&b.scenario(), &basin)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("adjust.storm_duration_scale") && err.contains("> 0"),
+        "{err}"
+    );
+}
