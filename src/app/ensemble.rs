@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, bail};
 use basin::Basin;
 use basin::ensemble::MergedKind;
 use bevy_egui::egui;
@@ -41,15 +42,15 @@ pub struct EnsembleMaps {
 impl EnsembleMaps {
     /// Read the merged maps of a plan folder (or of its `merged/` folder itself) onto the
     /// grid of `basin`; refuses maps of another grid and a folder with none.
-    pub fn load(basin: &Basin, folder: &Path) -> Result<Self, String> {
+    pub fn load(basin: &Basin, folder: &Path) -> anyhow::Result<Self> {
         let folder = if folder.join("merged").is_dir() {
             folder.join("merged")
         } else {
             folder.to_path_buf()
         };
-        let entries = std::fs::read_dir(&folder).map_err(|e| {
+        let entries = std::fs::read_dir(&folder).with_context(|| {
             format!(
-                "{}: {e}; give an ensemble's folder after `rivertwin ensemble merge`",
+                "{}: give an ensemble's folder after `rivertwin ensemble merge`",
                 folder.display()
             )
         })?;
@@ -61,11 +62,11 @@ impl EnsembleMaps {
             })
             .collect();
         if found.is_empty() {
-            return Err(format!(
+            bail!(
                 "{}: no merged maps (probability_depth_over_<t>m.tif, max_depth_m_p<q>.tif, \
                  first_inundation_s_p<q>.tif); run `rivertwin ensemble merge` on the plan first",
                 folder.display()
-            ));
+            );
         }
         let order = |k: MergedKind| match k {
             MergedKind::Probability => 0,

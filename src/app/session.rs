@@ -620,7 +620,7 @@ fn apply_actions(
                         session.ensemble = Some(Arc::new(maps));
                         session.error = None;
                     }
-                    Err(e) => session.error = Some(e),
+                    Err(e) => session.error = Some(format!("{e:#}")),
                 }
             }
             Action::CloseEnsemble => {

@@ -158,17 +158,17 @@ pub type ProbeSeries = Vec<[f64; 4]>;
 
 /// A raster of results for `basin` (a run's, or a merged ensemble's), NaN at nodata;
 /// refused when its grid is not the basin's.
-pub fn read_on_basin_grid(basin: &Basin, path: &Path) -> Result<Array2<f64>, String> {
-    let r = basin::raster::read_raster(path).map_err(|e| e.to_string())?;
+pub fn read_on_basin_grid(basin: &Basin, path: &Path) -> anyhow::Result<Array2<f64>> {
+    let r = basin::raster::read_raster(path)?;
     if r.data.dim() != basin.bed_m.dim() || r.grid.geo_transform() != basin.grid().geo_transform() {
-        return Err(format!(
+        anyhow::bail!(
             "{}: its grid ({} × {}) is not the basin's ({} × {}); load results of this basin only",
             path.display(),
             r.data.dim().0,
             r.data.dim().1,
             basin.bed_m.dim().0,
             basin.bed_m.dim().1
-        ));
+        );
     }
     Ok(r.data)
 }
@@ -238,7 +238,8 @@ impl Snapshot {
     /// bundle) as a comparison run B: its maxima and final depth, no history.
     pub fn from_results(basin: &Basin, folder: &Path) -> Result<Self, String> {
         let read = |name: &str| -> Result<Array2<f32>, String> {
-            let values = read_on_basin_grid(basin, &folder.join(name))?;
+            let values =
+                read_on_basin_grid(basin, &folder.join(name)).map_err(|e| format!("{e:#}"))?;
             // Nodata (outside the basin) reads as NaN: no water there.
             Ok(values.mapv(|v| if v.is_finite() { v as f32 } else { 0.0 }))
         };
