@@ -114,6 +114,22 @@ pub enum Command {
         #[arg(long, value_name = "FILE.json")]
         json: Option<PathBuf>,
     },
+    /// The basin's drainage from its DEM: depressions filled, D8 flow directions, flow
+    /// accumulation, streams with Strahler orders and each gauge's catchment (GeoTIFFs, a
+    /// GeoPackage, catchments.csv) into a new folder.
+    Hydrology {
+        /// A basin folder (or its basin.toml).
+        basin: PathBuf,
+        /// The results folder; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+        /// Cells draining at least this area (km²) are streams.
+        #[arg(long, default_value_t = 1.0)]
+        stream_km2: f64,
+        /// A gauge moves onto the cell of highest accumulation within this many cells.
+        #[arg(long, default_value_t = 2)]
+        snap_cells: usize,
+    },
     /// Scenario ensembles: plan the members of an ensemble.toml, run them.
     #[command(subcommand)]
     Ensemble(EnsembleCommand),
@@ -409,6 +425,48 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..basin::RunOptions::default()
             },
         ),
+        Command::Hydrology {
+            basin: path,
+            out,
+            stream_km2,
+            snap_cells,
+        } => {
+            let basin = basin::Basin::load(&path)?;
+            let options = basin::hydrology::HydrologyOptions {
+                stream_threshold_km2: stream_km2,
+                snap_cells,
+            };
+            let r = basin::hydrology::run(&basin, &out, &options)?;
+            let s = r.seconds;
+            println!(
+                "{} cells: filled {} cells in {:.2} s, directions {:.2} s, accumulation {:.2} s, \
+                 streams {:.2} s, catchments {:.2} s; written in {:.2} s",
+                r.cells,
+                r.filled_cells,
+                s.fill_s,
+                s.directions_s,
+                s.accumulation_s,
+                s.streams_s,
+                s.catchments_s,
+                r.write_s
+            );
+            println!(
+                "streams: {} cells draining ≥ {} km² ({} cells), {} reaches, Strahler order up to {}",
+                r.stream_cells,
+                stream_km2,
+                r.stream_threshold_cells,
+                r.stream_reaches,
+                r.max_strahler_order
+            );
+            for c in &r.catchments {
+                println!(
+                    "catchment of {}: {:.3} km² ({} cells), outlet at row {}, column {}",
+                    c.gauge, c.area_km2, c.cells, c.outlet_row, c.outlet_col
+                );
+            }
+            println!("written to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compare { a, b, json } => {
             let comparison = basin::compare::compare(&a, &b)?;
             print!("{}", comparison.table());

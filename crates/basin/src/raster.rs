@@ -621,6 +621,69 @@ pub fn write_class_cog(
     Ok(())
 }
 
+/// A one-band Cloud-Optimized GeoTIFF of any GDAL cell type (e.g. Float64 for a filled
+/// DEM, UInt32 for cell counts, Byte for codes), labelled with its description and unit;
+/// overviews by `resampling`. Made in memory, copied through the COG driver and read back
+/// and compared before it takes its name.
+#[allow(clippy::too_many_arguments)]
+pub fn write_typed_cog<T: gdal::raster::GdalType + Copy>(
+    path: &Path,
+    grid: &GeoGrid,
+    crs_wkt: &str,
+    nodata: f64,
+    values: &Array2<T>,
+    description: &str,
+    unit: &str,
+    resampling: &str,
+) -> Result<()> {
+    use gdal::Metadata;
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let driver = DriverManager::get_driver_by_name("MEM").map_err(|e| fail(&e))?;
+    let mut mem = driver
+        .create_with_band_type::<T, _>("", grid.cols, grid.rows, 1)
+        .map_err(|e| fail(&e))?;
+    mem.set_geo_transform(&grid.geo_transform())
+        .map_err(|e| fail(&e))?;
+    if !crs_wkt.is_empty() {
+        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
+        mem.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
+    }
+    {
+        let mut band = mem.rasterband(1).map_err(|e| fail(&e))?;
+        let mut buffer = Buffer::new(
+            (grid.cols, grid.rows),
+            values.as_standard_layout().iter().copied().collect(),
+        );
+        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
+            .map_err(|e| fail(&e))?;
+        band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
+        band.set_description(description).map_err(|e| fail(&e))?;
+        let unit = std::ffi::CString::new(unit).map_err(|e| fail(&e))?;
+        // SAFETY: the band handle is valid while `mem` lives; GDAL copies the string.
+        let err = unsafe { gdal_sys::GDALSetRasterUnitType(band.c_rasterband(), unit.as_ptr()) };
+        if err != gdal_sys::CPLErr::CE_None {
+            return Err(fail(&"GDALSetRasterUnitType failed"));
+        }
+    }
+    let options = RasterCreationOptions::from_iter([
+        "COMPRESS=DEFLATE".to_string(),
+        format!("BLOCKSIZE={COG_BLOCK}"),
+        format!("OVERVIEW_RESAMPLING={resampling}"),
+    ]);
+    let tmp = partial_sibling(path);
+    copy_as_cog(&mem, &tmp, &options).map_err(|e| fail(&e))?;
+    if let Err(reason) = same_values(&mem, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(&format!(
+            "the file written does not read back as written ({reason}); the disk may be full"
+        )));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+}
+
 /// `<file>.aux.xml`, where GDAL keeps what a format has no place for.
 pub fn aux_of(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
