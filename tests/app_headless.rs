@@ -915,3 +915,61 @@ fn a_merged_ensemble_shows_as_layers() {
             && w.resource::<WaterShown>().layer == Layer::Depth
     });
 }
+
+/// Opening a basin derives its drainage (the same as `rivertwin hydrology`); a click on
+/// the terrain gives the catchment draining to that point (90 m cells: 0.0081 km² each).
+#[test]
+fn the_drainage_of_the_open_basin_and_a_clicked_catchment() {
+    let mut app = app(basin("trinity_storm"), Some("design_storm"));
+    loaded(&mut app);
+    let b = app
+        .world()
+        .resource::<Session>()
+        .basin
+        .clone()
+        .expect("basin");
+    let reference = basin::hydrology::derive(&b, &basin::hydrology::HydrologyOptions::default())
+        .expect("derived");
+    let d = app
+        .world()
+        .resource::<Session>()
+        .drainage
+        .clone()
+        .expect("drainage derived on opening");
+    assert_eq!(d.drainage.accumulation_cells, reference.accumulation_cells);
+    assert_eq!(d.outlines.len(), b.gauges.len());
+    assert!(!d.reaches.is_empty());
+    // A click on Middle's outlet cell: its catchment is Middle's.
+    let middle = reference
+        .catchments
+        .iter()
+        .find(|c| c.gauge == "Middle")
+        .expect("Middle")
+        .clone();
+    app.world_mut()
+        .resource_mut::<rivertwin::app::ViewSettings>()
+        .probe = Some((middle.outlet_row, middle.outlet_col));
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the clicked catchment",
+        |w| w.resource::<Session>().clicked_catchment.is_some(),
+    );
+    let c = app
+        .world()
+        .resource::<Session>()
+        .clicked_catchment
+        .clone()
+        .expect("catchment");
+    // The click snaps to the highest accumulation within one cell (here the next cell
+    // down the channel): its catchment is what drains through that cell, Middle's and a
+    // little more.
+    assert!(
+        c.outlet.0.abs_diff(middle.outlet_row) <= 1 && c.outlet.1.abs_diff(middle.outlet_col) <= 1
+    );
+    assert_eq!(c.cells as u32, reference.accumulation_cells[c.outlet]);
+    assert!(c.cells >= middle.cells);
+    assert!((c.area_km2 - c.cells as f64 * 0.0081).abs() < 1e-9);
+    // Its outline: one edge per side of a catchment cell facing a cell outside it.
+    assert!(c.outline.len() >= 4 && c.outline.len() < 4 * c.cells);
+}

@@ -8,6 +8,7 @@ pub mod twin;
 pub mod view_grid;
 
 mod camera;
+pub mod drainage;
 pub mod ensemble;
 mod input;
 pub mod markers;
@@ -90,6 +91,7 @@ pub fn core_plugin(app: &mut App) {
     app.add_plugins((
         session::plugin,
         terrain::plugin,
+        drainage::plugin,
         water::plugin,
         markers::plugin,
     ));

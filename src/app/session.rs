@@ -36,6 +36,10 @@ pub struct Session {
     pub threads: usize,
     /// A merged ensemble shown as layers.
     pub ensemble: Option<Arc<super::ensemble::EnsembleMaps>>,
+    /// The open basin's drainage (streams, gauge catchments).
+    pub drainage: Option<Arc<super::drainage::DrainageView>>,
+    /// The catchment draining to the probed cell.
+    pub clicked_catchment: Option<super::drainage::ClickedCatchment>,
     loading: Option<Pending<Loaded>>,
     loading_since: Option<std::time::Instant>,
     export_reply: Option<Pending<ExportReport>>,
@@ -106,6 +110,8 @@ impl<T> Pending<T> {
 
 struct Loaded {
     basin: Arc<Basin>,
+    /// Derived for a basin newly read; `None` when the open basin was reused.
+    drainage: Option<Arc<super::drainage::DrainageView>>,
     scenario: String,
     twin: Twin,
 }
@@ -219,6 +225,9 @@ pub struct ViewSettings {
     pub ensemble_folder: String,
     /// The merged ensemble map shown (index into `Session::ensemble`'s maps).
     pub ensemble_map: usize,
+    /// Draw the stream network and the gauges' catchment outlines.
+    pub show_streams: bool,
+    pub show_catchments: bool,
 }
 
 impl Default for ViewSettings {
@@ -247,6 +256,8 @@ impl Default for ViewSettings {
             compare_folder: String::new(),
             ensemble_folder: String::new(),
             ensemble_map: 0,
+            show_streams: true,
+            show_catchments: false,
         }
     }
 }
@@ -353,9 +364,14 @@ fn start_loading(session: &mut Session, basin_path: PathBuf, scenario: Option<St
         .name("loader".into())
         .spawn(move || {
             let result = (|| {
-                let basin = match reuse {
-                    Some(b) => b,
-                    None => Arc::new(Basin::load(&dir).map_err(|e| e.to_string())?),
+                let (basin, drainage) = match reuse {
+                    Some(b) => (b, None),
+                    None => {
+                        let b = Arc::new(Basin::load(&dir).map_err(|e| e.to_string())?);
+                        let d =
+                            super::drainage::DrainageView::derive(&b).map_err(|e| e.to_string())?;
+                        (b, Some(Arc::new(d)))
+                    }
                 };
                 let name = match scenario {
                     Some(n) => n,
@@ -377,6 +393,7 @@ fn start_loading(session: &mut Session, basin_path: PathBuf, scenario: Option<St
                     Twin::start(basin.clone(), scenario, threads).map_err(|e| format!("{e:#}"))?;
                 Ok(Loaded {
                     basin,
+                    drainage,
                     scenario: name,
                     twin,
                 })
@@ -480,6 +497,10 @@ fn finish_loading(
                     view.layer = Layer::Depth;
                 }
             }
+            if let Some(d) = loaded.drainage {
+                session.drainage = Some(d);
+            }
+            session.clicked_catchment = None;
             session.scenario = loaded.scenario;
             view.exaggeration = super::terrain::suggested_exaggeration(&grid);
             session.grid = Some(grid);

@@ -175,6 +175,8 @@ fn ui(
                 ui.separator();
                 probe_ui(ui, &session, snap, &mut view, &mut pending);
                 ui.separator();
+                super::drainage::drainage_ui(ui, &session, &mut view);
+                ui.separator();
                 gauges_ui(ui, &session, snap, &mut view);
                 ui.separator();
                 super::warnings::warnings_ui(
@@ -1063,6 +1065,12 @@ fn overlay_ui(
         .with_clip_rect(free);
     let font = FontId::proportional(15.0);
     let pole = super::markers::pole_height_m(grid.width_m(), grid.height_m());
+    // Streams and catchments first: under every label.
+    super::drainage::drainage_overlay(&painter, session, view, &grid, &|[x, y, z]| {
+        cam.world_to_viewport(cam_tf, Vec3::new(x, y, z))
+            .ok()
+            .map(|p| pos2(p.x / zoom, p.y / zoom))
+    });
     // Watch areas: a label at the middle cell, coloured while the rule holds; drawn
     // before the gauges so that a gauge label stays on top.
     for (a, area) in basin.watch_areas.iter().enumerate() {

@@ -319,17 +319,18 @@ fn write(basin: &Basin, d: &Drainage, dir: &Path) -> Result<Vec<String>> {
 
 /// A reach: stream cells from a source or a confluence down to the next confluence or
 /// the network's end, as cell centres, with its Strahler order.
-struct Reach {
-    cells: Vec<(usize, usize)>,
-    order: u8,
+#[derive(Clone, Debug)]
+pub struct Reach {
+    pub cells: Vec<(usize, usize)>,
+    pub order: u8,
     /// The reach's own last cell (the line's last point belongs to the reach below when
     /// it ends at a confluence).
-    last_own: (usize, usize),
+    pub last_own: (usize, usize),
 }
 
 /// The stream network cut into reaches (each ends on the first cell of the reach below,
 /// so that the lines join).
-fn stream_reaches(d: &Drainage) -> Vec<Reach> {
+pub fn stream_reaches(d: &Drainage) -> Vec<Reach> {
     let dim = d.directions.dim();
     let stream = |c: (usize, usize)| d.strahler[c] > 0;
     let down = |c: (usize, usize)| downstream(c, d.directions[c], dim).filter(|&n| stream(n));
@@ -367,6 +368,40 @@ fn stream_reaches(d: &Drainage) -> Vec<Reach> {
         });
     }
     reaches
+}
+
+/// One edge of a mask's outline: its two corners in cell-corner coordinates (corner
+/// (r, c) is the top-left corner of cell (r, c)) and the cell inside it.
+pub type OutlineEdge = ([(usize, usize); 2], (usize, usize));
+
+/// The outline of a mask: every edge between a cell inside and one outside (or the grid's
+/// edge).
+pub fn outline(mask: &Array2<bool>) -> Vec<OutlineEdge> {
+    let (rows, cols) = mask.dim();
+    let inside = |r: usize, c: usize, dr: isize, dc: isize| {
+        r.checked_add_signed(dr)
+            .zip(c.checked_add_signed(dc))
+            .is_some_and(|(r, c)| r < rows && c < cols && mask[(r, c)])
+    };
+    let mut edges = Vec::new();
+    for ((r, c), &m) in mask.indexed_iter() {
+        if !m {
+            continue;
+        }
+        if !inside(r, c, -1, 0) {
+            edges.push(([(r, c), (r, c + 1)], (r, c)));
+        }
+        if !inside(r, c, 1, 0) {
+            edges.push(([(r + 1, c), (r + 1, c + 1)], (r, c)));
+        }
+        if !inside(r, c, 0, -1) {
+            edges.push(([(r, c), (r + 1, c)], (r, c)));
+        }
+        if !inside(r, c, 0, 1) {
+            edges.push(([(r, c + 1), (r + 1, c + 1)], (r, c)));
+        }
+    }
+    edges
 }
 
 /// `hydrology.gpkg`: layer `streams` (lines with Strahler order and upstream area) and

@@ -1,0 +1,195 @@
+//! The basin's drainage in the view: the stream network (lines widening with their
+//! Strahler order) and catchment outlines over the terrain, and the Drainage panel with
+//! each gauge's catchment area and the catchment of the clicked point. Derived when a
+//! basin opens ([`basin::hydrology::derive`], the same as `rivertwin hydrology`).
+
+use std::sync::Arc;
+
+use basin::hydrology::{Drainage, OutlineEdge, Reach, outline, stream_reaches};
+use bevy::prelude::*;
+use bevy_egui::egui;
+use egui::{Color32, RichText};
+
+use super::session::{Session, ViewSettings};
+use super::view_grid::ViewGrid;
+
+/// A basin's drainage with what the view draws of it.
+#[derive(Debug)]
+pub struct DrainageView {
+    pub drainage: Drainage,
+    pub reaches: Vec<Reach>,
+    /// Per gauge (in the basin's order), its catchment's outline.
+    pub outlines: Vec<Vec<OutlineEdge>>,
+}
+
+impl DrainageView {
+    pub fn derive(basin: &basin::Basin) -> basin::Result<Self> {
+        let drainage =
+            basin::hydrology::derive(basin, &basin::hydrology::HydrologyOptions::default())?;
+        let reaches = stream_reaches(&drainage);
+        let outlines = drainage.catchment_masks.iter().map(outline).collect();
+        Ok(Self {
+            drainage,
+            reaches,
+            outlines,
+        })
+    }
+}
+
+/// The catchment of the clicked cell.
+#[derive(Debug, Clone)]
+pub struct ClickedCatchment {
+    /// The clicked cell and the cell it snapped to (highest accumulation within 1 cell).
+    pub cell: (usize, usize),
+    pub outlet: (usize, usize),
+    pub cells: usize,
+    pub area_km2: f64,
+    pub outline: Arc<Vec<OutlineEdge>>,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Update, follow_the_probe.in_set(super::TwinSet::SyncMeshes));
+}
+
+/// Work out the catchment of the probed cell when the probe moves.
+fn follow_the_probe(mut session: ResMut<Session>, view: Res<ViewSettings>) {
+    let Some(cell) = view.probe else {
+        if session.clicked_catchment.is_some() {
+            session.clicked_catchment = None;
+        }
+        return;
+    };
+    if session
+        .clicked_catchment
+        .as_ref()
+        .is_some_and(|c| c.cell == cell)
+    {
+        return;
+    }
+    let Some(d) = session.drainage.clone() else {
+        return;
+    };
+    let dr = &d.drainage;
+    let outlet = basin::terrain::snap_to_stream(&dr.accumulation_cells, cell, 1);
+    let mask = basin::terrain::catchment(&dr.directions, outlet);
+    let cells = mask.iter().filter(|&&m| m).count();
+    session.clicked_catchment = Some(ClickedCatchment {
+        cell,
+        outlet,
+        cells,
+        area_km2: cells as f64 * dr.cell_area_km2,
+        outline: Arc::new(outline(&mask)),
+    });
+}
+
+/// Stream blue; catchment outlines white (gauges) and yellow (the clicked point).
+const STREAM: Color32 = Color32::from_rgb(40, 120, 255);
+const GAUGE_CATCHMENT: Color32 = Color32::from_rgb(245, 245, 245);
+const CLICKED_CATCHMENT: Color32 = Color32::from_rgb(255, 220, 60);
+
+/// The panel.
+pub fn drainage_ui(ui: &mut egui::Ui, session: &Session, view: &mut ViewSettings) {
+    ui.heading("Drainage");
+    let Some(d) = &session.drainage else {
+        ui.label("derived when a basin opens");
+        return;
+    };
+    let dr = &d.drainage;
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut view.show_streams, "streams");
+        ui.checkbox(&mut view.show_catchments, "gauge catchments");
+    });
+    match dr.strahler.iter().max().copied().unwrap_or(0) {
+        0 => ui.label(format!(
+            "no cell drains 1 km² ({} cells): no streams drawn",
+            dr.threshold_cells
+        )),
+        top => ui.label(format!(
+            "streams: cells draining ≥ 1 km² ({} cells); Strahler order up to {top}",
+            dr.threshold_cells
+        )),
+    };
+    for c in &dr.catchments {
+        ui.label(format!("{}: {} upstream", c.gauge, area_text(c.area_km2)));
+    }
+    match &session.clicked_catchment {
+        Some(c) => {
+            ui.label(
+                RichText::new(format!(
+                    "clicked point (row {}, column {}): {} upstream ({} cells)",
+                    c.outlet.0,
+                    c.outlet.1,
+                    area_text(c.area_km2),
+                    c.cells
+                ))
+                .color(CLICKED_CATCHMENT),
+            );
+        }
+        None => {
+            ui.label("click the terrain for the catchment draining to that point");
+        }
+    }
+}
+
+/// An area in km² from 1 km² up, in hectares down to 1 ha, in m² below.
+pub fn area_text(km2: f64) -> String {
+    if km2 >= 1.0 {
+        format!("{km2:.2} km²")
+    } else if km2 >= 0.01 {
+        format!("{:.2} ha", km2 * 100.0)
+    } else {
+        format!("{:.0} m²", km2 * 1e6)
+    }
+}
+
+/// Draw the streams and catchment outlines over the view.
+pub fn drainage_overlay(
+    painter: &egui::Painter,
+    session: &Session,
+    view: &ViewSettings,
+    grid: &ViewGrid,
+    project: &dyn Fn([f32; 3]) -> Option<egui::Pos2>,
+) {
+    let (Some(d), Some(basin)) = (&session.drainage, &session.basin) else {
+        return;
+    };
+    let lift = 0.02 * grid.dx_m.min(grid.dy_m) as f32 + 0.5;
+    let at_cell = |r: usize, c: usize| {
+        let [x, y, z] = grid.world_from_cell(r as f64, c as f64, basin.bed_m.at((r, c)));
+        project([x, y + lift, z])
+    };
+    if view.show_streams {
+        for reach in &d.reaches {
+            let points: Vec<egui::Pos2> = reach
+                .cells
+                .iter()
+                .filter_map(|&(r, c)| at_cell(r, c))
+                .collect();
+            if points.len() >= 2 {
+                let width = 0.8 + 0.7 * f32::from(reach.order);
+                painter.add(egui::Shape::line(points, egui::Stroke::new(width, STREAM)));
+            }
+        }
+    }
+    // An edge at the bed of the cell inside it.
+    let corner = |(r, c): (usize, usize), inside: (usize, usize)| {
+        let [x, y, z] =
+            grid.world_from_cell(r as f64 - 0.5, c as f64 - 0.5, basin.bed_m.at(inside));
+        project([x, y + lift, z])
+    };
+    let draw = |edges: &[OutlineEdge], colour: Color32| {
+        for &([a, b], inside) in edges {
+            if let (Some(p), Some(q)) = (corner(a, inside), corner(b, inside)) {
+                painter.line_segment([p, q], egui::Stroke::new(2.0, colour));
+            }
+        }
+    };
+    if view.show_catchments {
+        for edges in &d.outlines {
+            draw(edges, GAUGE_CATCHMENT);
+        }
+    }
+    if let Some(c) = &session.clicked_catchment {
+        draw(&c.outline, CLICKED_CATCHMENT);
+    }
+}
