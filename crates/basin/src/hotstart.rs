@@ -86,6 +86,7 @@ const QX: &str = "qx_m2_s";
 const QY: &str = "qy_m2_s";
 const BED: &str = "bed_m";
 const INFILTRATED: &str = "infiltrated_m";
+const SOIL_RAIN: &str = "soil_rain_m";
 const ENVELOPES: [&str; 6] = [
     "max_depth_m",
     "max_speed_m_s",
@@ -126,6 +127,9 @@ pub fn write_state(
     ];
     if let Some(i) = &s.infiltrated_m {
         grids.push((INFILTRATED, i.clone()));
+    }
+    if let Some(r) = &s.soil_rain_m {
+        grids.push((SOIL_RAIN, r.clone()));
     }
     if let Some(e) = &s.envelopes {
         let f = |a: &Array2<f32>| a.mapv(f64::from);
@@ -382,6 +386,7 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
         qy_m2_s: need(QY)?,
         bed_m: need(BED)?,
         infiltrated_m: read(INFILTRATED)?,
+        soil_rain_m: read(SOIL_RAIN)?,
         structures: scalars.structures,
         breaches: scalars
             .breaches

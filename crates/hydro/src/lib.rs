@@ -33,6 +33,7 @@ mod forcing;
 mod grid;
 mod kernel;
 mod series;
+pub mod soil;
 mod solver;
 mod state;
 mod structures;
@@ -44,6 +45,7 @@ pub use error::SolverError;
 pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
+pub use soil::LossModel;
 pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
 pub use state::{BreachProgress, EnvelopeValues, SolverState};
 pub use structures::{

@@ -184,6 +184,8 @@ struct LossState {
     continuing_m_s: Array2<f32>,
     capacity_m: Array2<f32>,
     infiltrated_m: Array2<f64>,
+    /// A curve-number or Green–Ampt model setting `continuing_m_s` before each step.
+    soil: Option<crate::soil::SoilState>,
 }
 
 #[derive(Clone, Debug)]
@@ -564,7 +566,85 @@ impl Solver {
             continuing_m_s: padded(&cl, MM_PER_H_TO_M_S).mapv(|v| v as f32),
             capacity_m: padded(&cap, 1e-3).mapv(|v| v as f32),
             infiltrated_m: Array2::zeros(self.bed_m.dim()),
+            soil: None,
         });
+        Ok(())
+    }
+
+    /// An infiltration model (curve number or Green–Ampt, [`crate::soil`]) that sets each
+    /// cell's loss for every step; `None` goes back to the initial + continuing rates of
+    /// [`Solver::set_losses`]. Needs losses on; with a model, give them as no initial loss,
+    /// no continuing loss and no capacity limit (`Losses::uniform(r, c, 0, 0, inf)`).
+    pub fn set_loss_model(&mut self, model: Option<crate::LossModel>) -> Result<(), SolverError> {
+        use crate::soil::{SoilState, retention_m};
+        let Some(losses) = self.losses.as_mut() else {
+            return Err(SolverError::InvalidParameter {
+                name: "loss_model",
+                value: f64::NAN,
+                expected: "losses set first (set_losses)",
+            });
+        };
+        let soil = match model {
+            None => None,
+            Some(crate::LossModel::CurveNumber {
+                curve_number,
+                ia_ratio,
+            }) => {
+                check_shape("curve_number", &self.grid, &curve_number.view())?;
+                check_cells(
+                    "curve_number",
+                    &curve_number.view(),
+                    |v| v > 0.0 && v <= 100.0,
+                    "a curve number in (0, 100]",
+                )?;
+                if !(ia_ratio.is_finite() && (0.0..=1.0).contains(&ia_ratio)) {
+                    return Err(SolverError::InvalidParameter {
+                        name: "ia_ratio",
+                        value: ia_ratio,
+                        expected: "an initial abstraction ratio in [0, 1] (0.2, or 0.05)",
+                    });
+                }
+                let s_m = curve_number.mapv(retention_m);
+                Some(SoilState::CurveNumber {
+                    retention_m: padded(&s_m.view(), 1.0),
+                    ia_ratio,
+                    rain_m: Array2::zeros(self.bed_m.dim()),
+                })
+            }
+            Some(crate::LossModel::GreenAmpt {
+                conductivity_mm_per_h,
+                suction_mm,
+                moisture_deficit,
+            }) => {
+                for (name, a) in [
+                    ("conductivity_mm_per_h", &conductivity_mm_per_h),
+                    ("suction_mm", &suction_mm),
+                    ("moisture_deficit", &moisture_deficit),
+                ] {
+                    check_shape(name, &self.grid, &a.view())?;
+                    check_cells(
+                        name,
+                        &a.view(),
+                        |v| v.is_finite() && v >= 0.0,
+                        "a value ≥ 0",
+                    )?;
+                }
+                check_cells(
+                    "moisture_deficit",
+                    &moisture_deficit.view(),
+                    |v| v <= 1.0,
+                    "a moisture deficit in [0, 1]",
+                )?;
+                let a_m = ndarray::Zip::from(&suction_mm)
+                    .and(&moisture_deficit)
+                    .map_collect(|&psi, &dt| psi * dt * 1e-3);
+                Some(SoilState::GreenAmpt {
+                    conductivity_m_s: padded(&conductivity_mm_per_h.view(), MM_PER_H_TO_M_S),
+                    suction_deficit_m: padded(&a_m.view(), 1.0),
+                })
+            }
+        };
+        losses.soil = soil;
         Ok(())
     }
 
@@ -798,6 +878,18 @@ impl Solver {
             .rain_uniform
             .as_ref()
             .map_or(0.0, |r| r.integral(t0, t1) * MM_PER_H_TO_M_S);
+        if let Some(l) = &mut self.losses
+            && let Some(soil) = &mut l.soil
+        {
+            soil.prepare_step(
+                dt,
+                rain_uniform_m,
+                self.rain_grid.as_ref().map(|g| g.view()),
+                self.active.view(),
+                l.infiltrated_m.view(),
+                &mut l.continuing_m_s,
+            );
+        }
         self.sweep(dt, t1, rain_uniform_m);
 
         // 4. Blow-up check.
@@ -1478,6 +1570,12 @@ impl Solver {
             qy_m2_s: own(&self.cur.qy),
             bed_m: own(&self.bed_m),
             infiltrated_m: self.losses.as_ref().map(|l| own(&l.infiltrated_m)),
+            soil_rain_m: self
+                .losses
+                .as_ref()
+                .and_then(|l| l.soil.as_ref())
+                .and_then(|s| s.rain_m())
+                .map(own),
             structures: self.structure_settings.clone(),
             breaches: self
                 .breaches
@@ -1615,6 +1713,15 @@ impl Solver {
         self.refresh_ghost_bed();
         if let (Some(l), Some(i)) = (&mut self.losses, &state.infiltrated_m) {
             inner_mut(&mut l.infiltrated_m).assign(i);
+        }
+        if let (Some(rain), Some(saved)) = (
+            self.losses
+                .as_mut()
+                .and_then(|l| l.soil.as_mut())
+                .and_then(|s| s.rain_m_mut()),
+            &state.soil_rain_m,
+        ) {
+            inner_mut(rain).assign(saved);
         }
         self.structure_settings.clone_from(&state.structures);
         for (b, saved) in self.breaches.iter_mut().zip(&state.breaches) {

@@ -28,6 +28,9 @@ pub struct SolverState {
     pub bed_m: Array2<f64>,
     /// Water soaked in so far (m); `None` without losses.
     pub infiltrated_m: Option<Array2<f64>>,
+    /// Rain fallen on each cell so far (m), which the curve-number model runs on; `None`
+    /// without it.
+    pub soil_rain_m: Option<Array2<f64>>,
     /// Each breach's progress, in the order they were added.
     pub breaches: Vec<BreachProgress>,
     /// Each structure's setting (gate opening and target, pump on, release).
@@ -81,11 +84,13 @@ impl SolverState {
             }
             _ => false,
         };
-        let infiltrated = match (&self.infiltrated_m, &other.infiltrated_m) {
+        let same = |a: &Option<Array2<f64>>, b: &Option<Array2<f64>>| match (a, b) {
             (None, None) => true,
             (Some(a), Some(b)) => f64s(a, b),
             _ => false,
         };
+        let infiltrated = same(&self.infiltrated_m, &other.infiltrated_m)
+            && same(&self.soil_rain_m, &other.soil_rain_m);
         self.sim_time_s.to_bits() == other.sim_time_s.to_bits()
             && self.steps == other.steps
             && self.max_rate_per_s.to_bits() == other.max_rate_per_s.to_bits()
