@@ -71,7 +71,8 @@ pub fn green_ampt_next_m(f0: f64, k_dt: f64, a: f64) -> f64 {
         let g = f - f0 - a * ((f + a).ln() - ln0) - k_dt;
         let dg = f / (f + a);
         let next = f - g / dg;
-        if !(next < f) || (f - next) <= 1e-15 * f.max(1e-12) {
+        // Stop once Newton no longer moves down (converged, or a NaN).
+        if next.is_nan() || next >= f || (f - next) <= 1e-15 * f.max(1e-12) {
             f = next.min(f);
             break;
         }
