@@ -37,6 +37,9 @@ pub struct Basin {
     pub manning_n: ManningN,
     /// Depth of water at the start (m), 0 outside the active cells.
     pub initial_depth_m: CellValues,
+    /// A curve-number or Green–Ampt model from `[losses]`, per cell; `None` for initial +
+    /// continuing losses (or none).
+    pub loss_model: Option<hydro::LossModel>,
     pub gauges: Vec<Gauge>,
     /// Places watched for flooding, each with its rule and its cells.
     pub watch_areas: Vec<WatchArea>,
@@ -352,22 +355,16 @@ impl Basin {
             });
         let initial_depth_m = CellValues::new(initial_depth_m);
 
-        if let Some(l) = &file.losses {
-            for (key, v) in [
-                ("losses.initial_mm", l.initial_mm),
-                ("losses.continuing_mm_per_h", l.continuing_mm_per_h),
-                ("losses.capacity_mm", l.capacity_mm.unwrap_or(0.0)),
-            ] {
-                if !(v.is_finite() && v >= 0.0) {
-                    return Err(BasinError::invalid(
-                        &toml_path,
-                        key,
-                        format!("is {v}"),
-                        "losses are ≥ 0",
-                    ));
-                }
-            }
-        }
+        let loss_model = match &file.losses {
+            Some(l) => crate::losses::resolve(
+                l,
+                &toml_path,
+                |rel, key, inputs| secondary(rel, key, Resample::Nearest, inputs),
+                &active,
+                &mut inputs,
+            )?,
+            None => None,
+        };
 
         if let Some(name) = &file.default_scenario
             && !dir.join("scenarios").join(format!("{name}.toml")).is_file()
@@ -437,6 +434,7 @@ impl Basin {
             bed_m,
             manning_n,
             initial_depth_m,
+            loss_model,
             gauges,
             watch_areas,
             inputs,

@@ -135,13 +135,47 @@ impl TryFrom<InitialWaterKeys> for InitialWater {
     }
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+/// `[losses]`: how the soil takes water (docs/basin-format.md). `model` picks the form;
+/// each form's keys are its own (others are refused when checked, in `Basin::load`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossParams {
-    pub initial_mm: f64,
-    pub continuing_mm_per_h: f64,
+    #[serde(default)]
+    pub model: LossModelName,
+    /// Initial + continuing loss (mm, mm/h) and the soil's capacity (mm).
+    #[serde(default)]
+    pub initial_mm: Option<f64>,
+    #[serde(default)]
+    pub continuing_mm_per_h: Option<f64>,
     #[serde(default)]
     pub capacity_mm: Option<f64>,
+    /// SCS curve number: one value, or a raster of them; Ia / S (0.2 by default).
+    #[serde(default)]
+    pub curve_number: Option<f64>,
+    #[serde(default)]
+    pub curve_number_raster: Option<PathBuf>,
+    #[serde(default)]
+    pub ia_ratio: Option<f64>,
+    /// Green–Ampt: saturated conductivity (mm/h; one value or a raster), wetting-front
+    /// suction (mm) and moisture deficit (−).
+    #[serde(default)]
+    pub conductivity_mm_per_h: Option<f64>,
+    #[serde(default)]
+    pub conductivity_raster: Option<PathBuf>,
+    #[serde(default)]
+    pub suction_mm: Option<f64>,
+    #[serde(default)]
+    pub moisture_deficit: Option<f64>,
+}
+
+/// The infiltration model of `[losses]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossModelName {
+    #[default]
+    InitialContinuing,
+    CurveNumber,
+    GreenAmpt,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -15,6 +15,7 @@ pub mod hazard;
 pub mod hotstart;
 pub mod hydrology;
 pub mod info;
+pub mod losses;
 pub mod netcdf;
 pub mod rainframes;
 pub mod raster;

@@ -233,14 +233,21 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     .map_err(at_scenario)?;
     if let Some(l) = &basin.file.losses {
         let (rows, cols) = basin.bed_m.dim();
-        let losses = Losses::uniform(
-            rows,
-            cols,
-            l.initial_mm,
-            l.continuing_mm_per_h,
-            l.capacity_mm.unwrap_or(f64::INFINITY),
-        );
+        let losses = match &basin.loss_model {
+            // The model sets each cell's loss per step.
+            Some(_) => Losses::uniform(rows, cols, 0.0, 0.0, f64::INFINITY),
+            None => Losses::uniform(
+                rows,
+                cols,
+                l.initial_mm.unwrap_or(0.0),
+                l.continuing_mm_per_h.unwrap_or(0.0),
+                l.capacity_mm.unwrap_or(f64::INFINITY),
+            ),
+        };
         solver.set_losses(Some(losses)).map_err(at_scenario)?;
+        solver
+            .set_loss_model(basin.loss_model.clone())
+            .map_err(at_scenario)?;
     }
     solver
         .set_uniform_rain(scenario.rain_mm_per_h.clone())

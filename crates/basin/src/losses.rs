@@ -1,0 +1,211 @@
+//! `[losses]` of `basin.toml` read into what the solver takes: initial + continuing loss
+//! (uniform), or a curve-number or Green–Ampt model with values per cell (one value, or a
+//! raster on the DEM's grid). Every value is checked with the key, the file and the fix.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+
+use crate::config::{LossModelName, LossParams};
+use crate::error::{BasinError, Result};
+
+/// The keys of each model, for refusing a key given to the wrong one.
+const KEYS: [(&str, LossModelName); 10] = [
+    ("initial_mm", LossModelName::InitialContinuing),
+    ("continuing_mm_per_h", LossModelName::InitialContinuing),
+    ("capacity_mm", LossModelName::InitialContinuing),
+    ("curve_number", LossModelName::CurveNumber),
+    ("curve_number_raster", LossModelName::CurveNumber),
+    ("ia_ratio", LossModelName::CurveNumber),
+    ("conductivity_mm_per_h", LossModelName::GreenAmpt),
+    ("conductivity_raster", LossModelName::GreenAmpt),
+    ("suction_mm", LossModelName::GreenAmpt),
+    ("moisture_deficit", LossModelName::GreenAmpt),
+];
+
+fn model_name(m: LossModelName) -> &'static str {
+    match m {
+        LossModelName::InitialContinuing => "initial_continuing",
+        LossModelName::CurveNumber => "curve_number",
+        LossModelName::GreenAmpt => "green_ampt",
+    }
+}
+
+/// Check `[losses]` and build its model (`None` for initial + continuing). `raster(rel,
+/// key, inputs)` reads a raster named in basin.toml onto the DEM's grid.
+pub fn resolve(
+    l: &LossParams,
+    toml_path: &Path,
+    raster: impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
+    active: &Array2<bool>,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<Option<hydro::LossModel>> {
+    let bad = |key: &str, problem: String, fix: &str| {
+        BasinError::invalid(toml_path, format!("losses.{key}"), problem, fix)
+    };
+    let given = [
+        l.initial_mm.is_some(),
+        l.continuing_mm_per_h.is_some(),
+        l.capacity_mm.is_some(),
+        l.curve_number.is_some(),
+        l.curve_number_raster.is_some(),
+        l.ia_ratio.is_some(),
+        l.conductivity_mm_per_h.is_some(),
+        l.conductivity_raster.is_some(),
+        l.suction_mm.is_some(),
+        l.moisture_deficit.is_some(),
+    ];
+    for ((key, owner), given) in KEYS.iter().zip(given) {
+        if given && *owner != l.model {
+            return Err(bad(
+                key,
+                format!(
+                    "belongs to model = \"{}\", but the model is \"{}\"",
+                    model_name(*owner),
+                    model_name(l.model)
+                ),
+                "give the keys of one model (docs/basin-format.md)",
+            ));
+        }
+    }
+    let non_negative = |key: &str, v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(bad(key, format!("is {v}"), "give a value ≥ 0"))
+        }
+    };
+    let required = |key: &str, v: Option<f64>, what: &str| {
+        v.ok_or_else(|| bad(key, "is missing".into(), what))
+    };
+    // One value or a raster, on every cell; raster values are checked on active cells.
+    let per_cell = |value: Option<f64>,
+                    raster_path: &Option<PathBuf>,
+                    key: &str,
+                    raster_key: &str,
+                    ok: &dyn Fn(f64) -> bool,
+                    fix: &str,
+                    inputs: &mut Vec<PathBuf>|
+     -> Result<Array2<f64>> {
+        match (value, raster_path) {
+            (Some(v), None) => {
+                if !ok(v) {
+                    return Err(bad(key, format!("is {v}"), fix));
+                }
+                Ok(Array2::from_elem(active.dim(), v))
+            }
+            (None, Some(rel)) => {
+                let a = raster(rel, &format!("losses.{raster_key}"), inputs)?;
+                let path = toml_path.parent().unwrap_or(Path::new(".")).join(rel);
+                if let Some(((r, c), v)) =
+                    a.indexed_iter().find(|&(cell, v)| active[cell] && !ok(*v))
+                {
+                    return Err(BasinError::invalid(
+                        &path,
+                        format!("losses.{raster_key}"),
+                        format!("gives {v} at row {r}, column {c}"),
+                        fix,
+                    ));
+                }
+                // Inactive cells take a harmless value.
+                let fill = a
+                    .iter()
+                    .zip(active)
+                    .find(|(_, a)| **a)
+                    .map_or(1.0, |(v, _)| *v);
+                Ok(ndarray::Zip::from(&a)
+                    .and(active)
+                    .map_collect(|&v, &on| if on { v } else { fill }))
+            }
+            (Some(_), Some(_)) => Err(bad(
+                key,
+                format!("and losses.{raster_key} are both given"),
+                "give one value or one raster",
+            )),
+            (None, None) => Err(bad(
+                key,
+                "is missing".into(),
+                &format!("give {key} = <value> or {raster_key} = \"file.tif\""),
+            )),
+        }
+    };
+    match l.model {
+        LossModelName::InitialContinuing => {
+            non_negative(
+                "initial_mm",
+                required("initial_mm", l.initial_mm, "give the initial loss in mm")?,
+            )?;
+            non_negative(
+                "continuing_mm_per_h",
+                required(
+                    "continuing_mm_per_h",
+                    l.continuing_mm_per_h,
+                    "give the continuing loss in mm/h",
+                )?,
+            )?;
+            if let Some(c) = l.capacity_mm {
+                non_negative("capacity_mm", c)?;
+            }
+            Ok(None)
+        }
+        LossModelName::CurveNumber => {
+            let cn = per_cell(
+                l.curve_number,
+                &l.curve_number_raster,
+                "curve_number",
+                "curve_number_raster",
+                &|v| (30.0..=100.0).contains(&v),
+                "curve numbers lie between 30 and 100 (USDA NRCS NEH-630 ch. 9 tables)",
+                inputs,
+            )?;
+            let ia_ratio = l.ia_ratio.unwrap_or(0.2);
+            if !(0.0..=1.0).contains(&ia_ratio) {
+                return Err(bad(
+                    "ia_ratio",
+                    format!("is {ia_ratio}"),
+                    "give Ia/S between 0 and 1: 0.2 (NEH-630) or 0.05 (Hawkins et al. 2002)",
+                ));
+            }
+            Ok(Some(hydro::LossModel::CurveNumber {
+                curve_number: cn,
+                ia_ratio,
+            }))
+        }
+        LossModelName::GreenAmpt => {
+            let k = per_cell(
+                l.conductivity_mm_per_h,
+                &l.conductivity_raster,
+                "conductivity_mm_per_h",
+                "conductivity_raster",
+                &|v| v.is_finite() && v >= 0.0,
+                "saturated conductivity is ≥ 0 mm/h (e.g. 10 for a loam, Rawls et al. 1983)",
+                inputs,
+            )?;
+            let psi = non_negative(
+                "suction_mm",
+                required(
+                    "suction_mm",
+                    l.suction_mm,
+                    "give the wetting-front suction in mm (e.g. 89 for a loam)",
+                )?,
+            )?;
+            let dtheta = required(
+                "moisture_deficit",
+                l.moisture_deficit,
+                "give the moisture deficit, porosity − initial water content (e.g. 0.3)",
+            )?;
+            if !(0.0..=1.0).contains(&dtheta) {
+                return Err(bad(
+                    "moisture_deficit",
+                    format!("is {dtheta}"),
+                    "give a moisture deficit between 0 and 1",
+                ));
+            }
+            Ok(Some(hydro::LossModel::GreenAmpt {
+                conductivity_mm_per_h: k,
+                suction_mm: Array2::from_elem(active.dim(), psi),
+                moisture_deficit: Array2::from_elem(active.dim(), dtheta),
+            }))
+        }
+    }
+}

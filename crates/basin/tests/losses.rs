@@ -1,0 +1,123 @@
+//! `[losses]` models in basin.toml: a curve-number raster reaches the solver cell for cell
+//! and a run's infiltration is Σ (P − Q(P)) over the cells; Green–Ampt from one set of
+//! values; bad values and keys of the wrong model are refused with the file, the key and
+//! the fix, a raster's bad cell by its row and column.
+
+mod common;
+
+use basin::RunOptions;
+use common::{BASIN_TOML, COLS, ROWS, TestBasin};
+use hydro::soil::{retention_m, scs_runoff_m};
+use ndarray::Array2;
+
+fn with_losses(b: &TestBasin, losses: &str) {
+    b.write(
+        "basin.toml",
+        &BASIN_TOML.replace("[initial_water]", &format!("{losses}\n[initial_water]")),
+    );
+}
+
+#[test]
+fn a_curve_number_raster_takes_p_minus_q_of_every_cells_rain() {
+    let b = TestBasin::new();
+    let cn = Array2::from_shape_fn((ROWS, COLS), |(r, c)| 60.0 + 0.5 * (r + c) as f64);
+    b.write_raster("cn.tif", 32614, &cn);
+    with_losses(
+        &b,
+        "[losses]\nmodel = \"curve_number\"\ncurve_number_raster = \"cn.tif\"\nia_ratio = 0.2\n",
+    );
+    // 30 mm/h for the 600 s of the scenario: P = 5 mm per cell.
+    b.edit(
+        "scenarios/breach.toml",
+        "[[boundaries]]",
+        "[rain]\nrain_mm_per_h = [[0, 30], [600, 30]]\n\n[[boundaries]]",
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    match &basin.loss_model {
+        Some(hydro::LossModel::CurveNumber {
+            curve_number,
+            ia_ratio,
+        }) => {
+            assert_eq!(*ia_ratio, 0.2);
+            for (cell, &a) in basin.active.indexed_iter() {
+                if a {
+                    assert_eq!(curve_number[cell], cn[cell], "{cell:?}");
+                }
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    let out = b.path().join("out");
+    let s = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
+    let p = 0.005;
+    let expected: f64 = cn
+        .iter()
+        .map(|&n| (p - scs_runoff_m(p, retention_m(n), 0.2)) * common::CELL * common::CELL)
+        .sum();
+    let got = s.water_balance.infiltration_m3;
+    assert!(
+        (got - expected).abs() < 1e-6 * expected,
+        "{got} vs {expected}"
+    );
+    assert!(s.water_balance.relative_error() < 1e-9);
+}
+
+#[test]
+fn green_ampt_from_values_and_bad_losses_refused() {
+    let b = TestBasin::new();
+    with_losses(
+        &b,
+        "[losses]\nmodel = \"green_ampt\"\nconductivity_mm_per_h = 10.0\nsuction_mm = 110.0\nmoisture_deficit = 0.3\n",
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    assert!(matches!(
+        basin.loss_model,
+        Some(hydro::LossModel::GreenAmpt { .. })
+    ));
+    let out = b.path().join("out");
+    let s = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
+    assert!(s.water_balance.infiltration_m3 > 0.0);
+    assert!(s.water_balance.relative_error() < 1e-9);
+
+    let mut bad_cn = Array2::from_elem((ROWS, COLS), 70.0);
+    bad_cn[(3, 4)] = 120.0;
+    b.write_raster("bad_cn.tif", 32614, &bad_cn);
+    for (losses, wants) in [
+        (
+            "[losses]\nmodel = \"curve_number\"\ncurve_number = 20.0\n",
+            &["losses.curve_number", "between 30 and 100"][..],
+        ),
+        (
+            "[losses]\nmodel = \"curve_number\"\ncurve_number_raster = \"bad_cn.tif\"\n",
+            &["bad_cn.tif", "row 3, column 4", "120"][..],
+        ),
+        (
+            "[losses]\nmodel = \"green_ampt\"\nconductivity_mm_per_h = -1.0\nsuction_mm = 110.0\nmoisture_deficit = 0.3\n",
+            &["losses.conductivity_mm_per_h", "≥ 0"][..],
+        ),
+        (
+            "[losses]\nmodel = \"green_ampt\"\nconductivity_mm_per_h = 5.0\nmoisture_deficit = 0.3\n",
+            &["losses.suction_mm", "is missing"][..],
+        ),
+        (
+            "[losses]\nmodel = \"curve_number\"\ncurve_number = 70.0\ninitial_mm = 5.0\n",
+            &["losses.initial_mm", "initial_continuing"][..],
+        ),
+        (
+            "[losses]\ncontinuing_mm_per_h = 2.0\n",
+            &["losses.initial_mm", "is missing"][..],
+        ),
+        (
+            "[losses]\nmodel = \"horton\"\n",
+            &["basin.toml", "unknown variant"][..],
+        ),
+    ] {
+        with_losses(&b, losses);
+        let err = basin::Basin::load(b.path())
+            .expect_err("refused")
+            .to_string();
+        for w in wants {
+            assert!(err.contains(w), "`{w}` not in: {err}");
+        }
+    }
+}
