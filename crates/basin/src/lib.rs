@@ -27,6 +27,7 @@ pub mod terrain;
 pub mod timestack;
 pub mod warnings;
 pub mod watch;
+pub mod xaj;
 
 pub use basin::{Basin, CellValues, Gauge, ManningN};
 pub use engine::{Event, Resume, Run};
