@@ -86,10 +86,19 @@ fn follow_the_probe(mut session: ResMut<Session>, view: Res<ViewSettings>) {
 const STREAM: Color32 = Color32::from_rgb(40, 120, 255);
 const GAUGE_CATCHMENT: Color32 = Color32::from_rgb(245, 245, 245);
 const CLICKED_CATCHMENT: Color32 = Color32::from_rgb(255, 220, 60);
+/// Upstream catchments' inflows: the inflow-boundary cyan of the overlay.
+pub const INFLOW: Color32 = Color32::from_rgb(80, 220, 255);
 
-/// The panel.
-pub fn drainage_ui(ui: &mut egui::Ui, session: &Session, view: &mut ViewSettings) {
+/// The panel: streams and catchments, and the scenario's upstream catchments with their
+/// inflow hydrographs.
+pub fn drainage_ui(
+    ui: &mut egui::Ui,
+    session: &Session,
+    snap: Option<&super::twin::Snapshot>,
+    view: &mut ViewSettings,
+) {
     ui.heading("Drainage");
+    inflows_ui(ui, session, snap);
     let Some(d) = &session.drainage else {
         ui.label("derived when a basin opens");
         return;
@@ -128,6 +137,47 @@ pub fn drainage_ui(ui: &mut egui::Ui, session: &Session, view: &mut ViewSettings
         None => {
             ui.label("click the terrain for the catchment draining to that point");
         }
+    }
+}
+
+/// Each upstream catchment of the scenario: its model's totals and its discharge into
+/// the grid over the run, with a line at the time shown.
+fn inflows_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&super::twin::Snapshot>) {
+    use egui_plot::{Line, Plot, VLine};
+    let Some(twin) = &session.twin else { return };
+    for (i, c) in twin.scenario.catchments.iter().enumerate() {
+        let now = snap.map_or(0.0, |s| s.sim_time_s);
+        ui.label(
+            RichText::new(format!(
+                "{} ({}): {:.0} m³/s now, peak {:.0} m³/s at {}",
+                c.name,
+                area_text(c.area_km2),
+                c.discharge_m3_s.value_at(now),
+                c.peak_m3_s,
+                super::ui::format_time(c.peak_time_s)
+            ))
+            .color(INFLOW),
+        );
+        ui.label(format!(
+            "rain {:.1} mm, evaporation {:.1} mm, runoff {:.1} mm",
+            c.rain_mm, c.evaporation_mm, c.runoff_mm
+        ));
+        let duration = twin.scenario.file.duration_s;
+        let points: Vec<[f64; 2]> = c
+            .discharge_m3_s
+            .points()
+            .filter(|(t, _)| *t <= duration)
+            .map(|(t, q)| [t, q])
+            .collect();
+        Plot::new(format!("inflow_{i}"))
+            .height(100.0)
+            .include_x(duration)
+            .include_y(0.0)
+            .allow_scroll(false)
+            .show(ui, |p| {
+                p.line(Line::new("inflow (m³/s)", points).color(INFLOW));
+                p.vline(VLine::new("now", now).color(Color32::WHITE));
+            });
     }
 }
 
@@ -191,5 +241,23 @@ pub fn drainage_overlay(
     }
     if let Some(c) = &session.clicked_catchment {
         draw(&c.outline, CLICKED_CATCHMENT);
+    }
+    // Upstream catchments: a label where their water enters.
+    if let Some(twin) = &session.twin {
+        for c in &twin.scenario.catchments {
+            let Some(&(r, col)) = c.cells.first() else {
+                continue;
+            };
+            if let Some(p) = at_cell(r, col) {
+                painter.circle_filled(p, 5.0, INFLOW);
+                // On a dark plate, as the gauge labels, to read over any terrain.
+                let text = format!("{} ({})", c.name, area_text(c.area_km2));
+                let font = egui::FontId::proportional(14.0);
+                let at = p + egui::vec2(8.0, -4.0);
+                let rect = painter.text(at, egui::Align2::LEFT_BOTTOM, &text, font.clone(), INFLOW);
+                painter.rect_filled(rect.expand(2.0), 3.0, Color32::from_black_alpha(150));
+                painter.text(at, egui::Align2::LEFT_BOTTOM, text, font, INFLOW);
+            }
+        }
     }
 }

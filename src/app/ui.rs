@@ -175,7 +175,7 @@ fn ui(
                 ui.separator();
                 probe_ui(ui, &session, snap, &mut view, &mut pending);
                 ui.separator();
-                super::drainage::drainage_ui(ui, &session, &mut view);
+                super::drainage::drainage_ui(ui, &session, snap, &mut view);
                 ui.separator();
                 gauges_ui(ui, &session, snap, &mut view);
                 ui.separator();

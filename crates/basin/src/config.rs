@@ -301,6 +301,9 @@ pub struct ScenarioFile {
     /// ensemble members).
     #[serde(default)]
     pub adjust: Adjust,
+    /// Upstream catchments whose rainfall–runoff model feeds a point source.
+    #[serde(default)]
+    pub catchments: Vec<crate::catchments::CatchmentSpec>,
 }
 
 /// `[adjust]`: changes applied when the scenario is loaded. Rain (the series and the

@@ -6,6 +6,7 @@
 //! gauge CSV, `summary.json`). No bevy, no egui: the layering test keeps it so.
 
 pub mod basin;
+pub mod catchments;
 pub mod compare;
 pub mod config;
 pub mod engine;

@@ -150,6 +150,9 @@ pub struct RunSummary {
     /// each observed series does after its last observation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastSummary>,
+    /// Upstream catchments: rain, evaporation and runoff (mm), peak discharge and time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catchments: Vec<crate::catchments::CatchmentFlow>,
     /// Assumptions made on the way (e.g. metres for a DEM without a CRS).
     pub notes: Vec<String>,
     pub versions: Versions,
@@ -919,6 +922,7 @@ pub fn write_results(
         ),
         operations: run.operations().log.clone(),
         detention_areas: crate::structures::detention_summaries(run),
+        catchments: scenario.catchments.clone(),
         forecast: run.issued_at_s().map(|t| ForecastSummary {
             issued_at_s: t,
             lead_s: run.duration_s() - t,

@@ -23,6 +23,8 @@ pub struct Scenario {
     /// each frame.
     pub rain_frames: Option<Arc<RainFrames>>,
     pub point_sources: Vec<PointSource>,
+    /// The upstream catchments' runs (their discharge is among `point_sources`).
+    pub catchments: Vec<crate::catchments::CatchmentFlow>,
     pub breaches: Vec<Breach>,
     /// Weirs, gates, culverts, pumps and releases placed on the DEM, with their operation.
     pub structures: Vec<crate::structures::PlacedStructure>,
@@ -281,6 +283,57 @@ impl Scenario {
             }
         }
 
+        let mut catchments = Vec::new();
+        for (i, c) in file.catchments.iter().enumerate() {
+            let key = format!("catchments[{i}]");
+            c.check(file.duration_s)
+                .map_err(|(k, problem, fix)| bad(&format!("{key}.{k}"), problem, &fix))?;
+            let rain = series(
+                &c.rain_mm_per_h,
+                &format!("{key}.rain_mm_per_h"),
+                &mut inputs,
+            )?;
+            let evaporation = match &c.evaporation_mm_per_day {
+                Some(e) => Some(series(
+                    e,
+                    &format!("{key}.evaporation_mm_per_day"),
+                    &mut inputs,
+                )?),
+                None => None,
+            };
+            let cells = cells_near(basin, c.x, c.y, c.radius_m.unwrap_or(0.0));
+            if cells.is_empty() {
+                let (x0, y0, x1, y1) = grid.extent();
+                return Err(bad(
+                    &key,
+                    format!(
+                        "enters at ({}, {}), where there is no active DEM cell",
+                        c.x, c.y
+                    ),
+                    &format!("the DEM covers x {x0:.1}–{x1:.1}, y {y0:.1}–{y1:.1}"),
+                ));
+            }
+            let mut flow =
+                crate::catchments::simulate(c, file.duration_s, &rain, evaporation.as_ref());
+            let share = 1.0 / cells.len() as f64;
+            let q = TimeSeries::new(
+                flow.discharge_m3_s
+                    .points()
+                    .map(|(t, v)| (t, v * share))
+                    .collect(),
+            )
+            .map_err(|e| bad(&key, e.to_string(), ""))?;
+            for &(row, col) in &cells {
+                point_sources.push(PointSource {
+                    row,
+                    col,
+                    discharge_m3_s: q.clone(),
+                });
+            }
+            flow.cells = cells;
+            catchments.push(flow);
+        }
+
         let mut breaches = Vec::new();
         for (i, b) in file.breaches.iter().enumerate() {
             let key = format!("breaches[{i}]");
@@ -370,6 +423,7 @@ impl Scenario {
             rain_mm_per_h,
             rain_frames,
             point_sources,
+            catchments,
             breaches,
             inputs,
             observed: observed.into_inner(),
