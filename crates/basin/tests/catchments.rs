@@ -1,6 +1,6 @@
 //! Upstream catchments feeding the grid: the discharge of a Xinanjiang or SCS unit-
 //! hydrograph catchment enters as a point source whose volume is the model's runoff over
-//! the catchment; the SCS catchment's runoff is Q(P) of its rain; bad catchments are
+//! the catchment (less what a Muskingum reach still holds); the SCS catchment's runoff is Q(P) of its rain; bad catchments are
 //! refused with the key and the fix.
 
 mod common;
@@ -72,12 +72,23 @@ fn scenario(b: &TestBasin, name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn a_catchments_runoff_enters_as_a_point_source_with_its_volume() {
     let b = TestBasin::new();
-    for (name, text) in [("xaj", XAJ), ("scs", SCS)] {
+    let reach = format!("{XAJ}\n[catchments.reach]\nk_h = 1.5\nx = 0.2\nsubreaches = 2\n");
+    for (name, text) in [("xaj", XAJ), ("scs", SCS), ("reach", reach.as_str())] {
         let path = scenario(&b, name, &format!("{SCENARIO}{text}"));
         let out = b.path().join(format!("out_{name}"));
         let s = basin::run(&path, &out, &RunOptions::default(), |_| {}).expect("runs");
         let c = &s.catchments[0];
-        let runoff_m3 = c.runoff_mm * 1e-3 * c.area_km2 * 1e6;
+        // What reached the grid: all the runoff without a reach; with one, less what the
+        // reach still holds at the end.
+        if name == "reach" {
+            assert!(c.delivered_mm < c.runoff_mm, "{c:?}");
+        } else {
+            assert!(
+                (c.delivered_mm - c.runoff_mm).abs() < 1e-9 * c.runoff_mm,
+                "{c:?}"
+            );
+        }
+        let runoff_m3 = c.delivered_mm * 1e-3 * c.area_km2 * 1e6;
         let entered = s.water_balance.point_inflow_m3;
         assert!(
             (entered - runoff_m3).abs() < 1e-6 * runoff_m3,
@@ -135,6 +146,11 @@ fn bad_catchments_are_refused() {
             "kind = \"xaj\"",
             "kind = \"hbv\"",
             &["unknown variant `hbv`"][..],
+        ),
+        (
+            "lag_steps = 1",
+            "lag_steps = 1\n\n[catchments.reach]\nk_h = 1.0\nx = 0.7",
+            &["catchments[0].reach.x", "between 0 and 0.5"][..],
         ),
     ]
     .into_iter()
