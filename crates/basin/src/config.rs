@@ -156,6 +156,17 @@ pub struct LossParams {
     pub curve_number_raster: Option<PathBuf>,
     #[serde(default)]
     pub ia_ratio: Option<f64>,
+    /// Curve numbers from a land-cover raster (integer classes) and the hydrologic soil
+    /// group (one letter A–D for the basin, or a raster of 1–4 for A–D): `table` gives
+    /// each class's CN per group, e.g. `"2" = { A = 39, B = 61, C = 74, D = 80 }`.
+    #[serde(default)]
+    pub landcover: Option<PathBuf>,
+    #[serde(default)]
+    pub soil_group: Option<String>,
+    #[serde(default)]
+    pub soil_group_raster: Option<PathBuf>,
+    #[serde(default)]
+    pub table: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>>,
     /// Green–Ampt: saturated conductivity (mm/h; one value or a raster), wetting-front
     /// suction (mm) and moisture deficit (−).
     #[serde(default)]

@@ -10,13 +10,17 @@ use crate::config::{LossModelName, LossParams};
 use crate::error::{BasinError, Result};
 
 /// The keys of each model, for refusing a key given to the wrong one.
-const KEYS: [(&str, LossModelName); 10] = [
+const KEYS: [(&str, LossModelName); 14] = [
     ("initial_mm", LossModelName::InitialContinuing),
     ("continuing_mm_per_h", LossModelName::InitialContinuing),
     ("capacity_mm", LossModelName::InitialContinuing),
     ("curve_number", LossModelName::CurveNumber),
     ("curve_number_raster", LossModelName::CurveNumber),
     ("ia_ratio", LossModelName::CurveNumber),
+    ("landcover", LossModelName::CurveNumber),
+    ("soil_group", LossModelName::CurveNumber),
+    ("soil_group_raster", LossModelName::CurveNumber),
+    ("table", LossModelName::CurveNumber),
     ("conductivity_mm_per_h", LossModelName::GreenAmpt),
     ("conductivity_raster", LossModelName::GreenAmpt),
     ("suction_mm", LossModelName::GreenAmpt),
@@ -50,6 +54,10 @@ pub fn resolve(
         l.curve_number.is_some(),
         l.curve_number_raster.is_some(),
         l.ia_ratio.is_some(),
+        l.landcover.is_some(),
+        l.soil_group.is_some(),
+        l.soil_group_raster.is_some(),
+        l.table.is_some(),
         l.conductivity_mm_per_h.is_some(),
         l.conductivity_raster.is_some(),
         l.suction_mm.is_some(),
@@ -148,6 +156,21 @@ pub fn resolve(
             }
             Ok(None)
         }
+        LossModelName::CurveNumber if l.landcover.is_some() => {
+            let cn = from_table(l, toml_path, &raster, active, inputs)?;
+            let ia_ratio = l.ia_ratio.unwrap_or(0.2);
+            if !(0.0..=1.0).contains(&ia_ratio) {
+                return Err(bad(
+                    "ia_ratio",
+                    format!("is {ia_ratio}"),
+                    "give Ia/S between 0 and 1: 0.2 (NEH-630) or 0.05 (Hawkins et al. 2002)",
+                ));
+            }
+            Ok(Some(hydro::LossModel::CurveNumber {
+                curve_number: cn,
+                ia_ratio,
+            }))
+        }
         LossModelName::CurveNumber => {
             let cn = per_cell(
                 l.curve_number,
@@ -208,4 +231,124 @@ pub fn resolve(
             }))
         }
     }
+}
+
+/// Curve numbers per cell from the land-cover classes × hydrologic soil groups table.
+fn from_table(
+    l: &LossParams,
+    toml_path: &Path,
+    raster: &impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
+    active: &Array2<bool>,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<Array2<f64>> {
+    let bad = |key: &str, problem: String, fix: String| {
+        BasinError::invalid(toml_path, format!("losses.{key}"), problem, fix)
+    };
+    let groups = ["A", "B", "C", "D"];
+    if l.curve_number.is_some() || l.curve_number_raster.is_some() {
+        return Err(bad(
+            "landcover",
+            "is given with curve_number or curve_number_raster".into(),
+            "give the curve numbers one way: a value, a raster, or landcover + table".into(),
+        ));
+    }
+    let table = l.table.as_ref().ok_or_else(|| {
+        bad(
+            "table",
+            "is missing".into(),
+            "give the CN of each land-cover class per soil group, e.g. table = { \"1\" = { A = 39, B = 61, C = 74, D = 80 } }".into(),
+        )
+    })?;
+    // class → [CN for A, B, C, D] (None where the table has no such group).
+    let mut rows: Vec<(f64, [Option<f64>; 4])> = Vec::new();
+    for (k, per_group) in table {
+        let class: f64 = k.trim().parse().map_err(|_| {
+            bad(
+                &format!("table.\"{k}\""),
+                "is not a class number".into(),
+                "keys are the integer classes of the land-cover raster".into(),
+            )
+        })?;
+        let mut cns = [None; 4];
+        for (g, &cn) in per_group {
+            let Some(i) = groups.iter().position(|x| x == g) else {
+                return Err(bad(
+                    &format!("table.\"{k}\".{g}"),
+                    "is not a hydrologic soil group".into(),
+                    "use the groups A, B, C and D".into(),
+                ));
+            };
+            if !(30.0..=100.0).contains(&cn) {
+                return Err(bad(
+                    &format!("table.\"{k}\".{g}"),
+                    format!("is {cn}"),
+                    "curve numbers lie between 30 and 100 (USDA NRCS NEH-630 ch. 9 tables)".into(),
+                ));
+            }
+            cns[i] = Some(cn);
+        }
+        rows.push((class, cns));
+    }
+    let landcover = l.landcover.as_ref().expect("checked by the caller");
+    let classes = raster(landcover, "losses.landcover", inputs)?;
+    let group_of: Array2<f64> = match (&l.soil_group, &l.soil_group_raster) {
+        (Some(g), None) => {
+            let i = groups.iter().position(|x| x == g).ok_or_else(|| {
+                bad(
+                    "soil_group",
+                    format!("is \"{g}\""),
+                    "give one of \"A\", \"B\", \"C\", \"D\"".into(),
+                )
+            })?;
+            Array2::from_elem(active.dim(), (i + 1) as f64)
+        }
+        (None, Some(path)) => raster(path, "losses.soil_group_raster", inputs)?,
+        _ => {
+            return Err(bad(
+                "soil_group",
+                "and losses.soil_group_raster: give exactly one".into(),
+                "soil_group = \"B\" for the whole basin, or soil_group_raster = \"hsg.tif\" (1 = A … 4 = D)".into(),
+            ));
+        }
+    };
+    let mut cn = Array2::from_elem(active.dim(), 75.0);
+    for (cell, &a) in active.indexed_iter() {
+        if !a {
+            continue;
+        }
+        let (r, c) = cell;
+        let class = classes[cell];
+        let Some((_, cns)) = rows.iter().find(|(k, _)| *k == class) else {
+            return Err(bad(
+                "table",
+                format!(
+                    "has no land-cover class {class} (found at row {r}, column {c} of {})",
+                    landcover.display()
+                ),
+                format!("add \"{class}\" = {{ A = …, B = …, C = …, D = … }} to the table"),
+            ));
+        };
+        let g = group_of[cell];
+        let gi = (g.round() as i64 - 1).clamp(-1, 4);
+        let Some(Some(value)) = usize::try_from(gi).ok().and_then(|i| cns.get(i)) else {
+            let name = usize::try_from(gi)
+                .ok()
+                .and_then(|i| groups.get(i))
+                .copied();
+            return Err(bad(
+                "table",
+                match name {
+                    Some(n) => format!(
+                        "has no CN for soil group {n} of land-cover class {class} (row {r}, column {c})"
+                    ),
+                    None => {
+                        format!("meets soil group value {g} at row {r}, column {c}, not 1–4 (A–D)")
+                    }
+                },
+                "give every class a CN for each soil group that occurs".into(),
+            ));
+        };
+        cn[cell] = *value;
+    }
+    Ok(cn)
 }

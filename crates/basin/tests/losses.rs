@@ -121,3 +121,78 @@ fn green_ampt_from_values_and_bad_losses_refused() {
         }
     }
 }
+
+/// Curve numbers from land cover × hydrologic soil group: each cell takes its class's CN
+/// for its group; a class or a group missing from the table is refused by name and place.
+#[test]
+fn curve_numbers_from_land_cover_and_soil_groups() {
+    let b = TestBasin::new();
+    let classes = Array2::from_shape_fn((ROWS, COLS), |(_, c)| if c < 20 { 1.0 } else { 2.0 });
+    let groups = Array2::from_shape_fn((ROWS, COLS), |(r, _)| if r < 15 { 2.0 } else { 4.0 });
+    b.write_raster("lc.tif", 32614, &classes);
+    b.write_raster("hsg.tif", 32614, &groups);
+    let table = "table = { \"1\" = { A = 39, B = 61, C = 74, D = 80 }, \"2\" = { A = 77, B = 85, C = 90, D = 92 } }";
+    with_losses(
+        &b,
+        &format!(
+            "[losses]\nmodel = \"curve_number\"\nlandcover = \"lc.tif\"\nsoil_group_raster = \"hsg.tif\"\n{table}\n"
+        ),
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    let Some(hydro::LossModel::CurveNumber { curve_number, .. }) = &basin.loss_model else {
+        panic!("{:?}", basin.loss_model);
+    };
+    assert_eq!(curve_number[(0, 0)], 61.0, "class 1, group B");
+    assert_eq!(curve_number[(20, 0)], 80.0, "class 1, group D");
+    assert_eq!(curve_number[(0, 30)], 85.0, "class 2, group B");
+    assert_eq!(curve_number[(29, 39)], 92.0, "class 2, group D");
+    // One group for the whole basin.
+    with_losses(
+        &b,
+        &format!(
+            "[losses]\nmodel = \"curve_number\"\nlandcover = \"lc.tif\"\nsoil_group = \"A\"\n{table}\n"
+        ),
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    let Some(hydro::LossModel::CurveNumber { curve_number, .. }) = &basin.loss_model else {
+        panic!();
+    };
+    assert_eq!((curve_number[(5, 5)], curve_number[(5, 25)]), (39.0, 77.0));
+    for (losses, wants) in [
+        (
+            "landcover = \"lc.tif\"\nsoil_group = \"C\"\ntable = { \"1\" = { C = 74 } }",
+            &[
+                "losses.table",
+                "no land-cover class 2",
+                "row 0, column 20",
+                "lc.tif",
+            ][..],
+        ),
+        (
+            "landcover = \"lc.tif\"\nsoil_group = \"D\"\ntable = { \"1\" = { C = 74 }, \"2\" = { D = 90 } }",
+            &[
+                "losses.table",
+                "no CN for soil group D of land-cover class 1",
+            ][..],
+        ),
+        (
+            "landcover = \"lc.tif\"\nsoil_group = \"E\"\ntable = { \"1\" = { C = 74 } }",
+            &["losses.soil_group", "\"A\", \"B\""][..],
+        ),
+        (
+            "landcover = \"lc.tif\"\nsoil_group = \"C\"\ntable = { \"1\" = { C = 140 }, \"2\" = { C = 80 } }",
+            &["losses.table.\"1\".C", "between 30 and 100"][..],
+        ),
+    ] {
+        with_losses(
+            &b,
+            &format!("[losses]\nmodel = \"curve_number\"\n{losses}\n"),
+        );
+        let err = basin::Basin::load(b.path())
+            .expect_err("refused")
+            .to_string();
+        for w in wants {
+            assert!(err.contains(w), "`{w}` not in: {err}");
+        }
+    }
+}
