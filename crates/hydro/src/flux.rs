@@ -42,8 +42,18 @@ pub(crate) fn inverse_depth(h: f64, dry_depth_m: f64) -> f64 {
     select(h > dry_depth_m, 1.0 / h, 0.0)
 }
 
+/// With `SUBCELL`, the bed-slope terms of the subcell hydrostatic reconstruction (Chen &
+/// Noelle 2017, "A new hydrostatic reconstruction scheme based on subcell
+/// reconstructions", SIAM J. Numer. Anal. 55(2), 758–784): the face bed is
+/// z* = min(max(z_L, z_R), min(w_L, w_R)) (w = z + h), the face depths
+/// h* = min(w − z*, h) (the same as Audusse's), and each side's bed-slope force over its
+/// half cell is the trapezoid g·(h* + h)/2·(z* − z) instead of g/2·(h² − h*²). The two
+/// agree wherever the water surfaces stand above both beds (so a lake stays at rest), but
+/// where a thin flow runs down a step higher than its depth, the upper cell now feels the
+/// whole fall g·h·(z − w_R) that Audusse's form cuts to nothing: thin fronts are not held
+/// back on steep beds.
 #[inline(always)]
-pub(crate) fn face_flux(left: Side, right: Side, g: f64) -> FaceFlux {
+pub(crate) fn face_flux<const SUBCELL: bool>(left: Side, right: Side, g: f64) -> FaceFlux {
     let ul = left.qn * left.inv_h;
     let vl = left.qt * left.inv_h;
     let ur = right.qn * right.inv_h;
@@ -113,10 +123,22 @@ pub(crate) fn face_flux(left: Side, right: Side, g: f64) -> FaceFlux {
     let tangential = mass * select(num * den >= 0.0, vl, vr);
 
     let open = left.active & right.active;
+    let (correction_left, correction_right) = if SUBCELL {
+        let zs = zl.max(zr).min((zl + hl).min(zr + hr));
+        (
+            half_g * (hls + hl) * (zs - zl),
+            half_g * (hrs + hr) * (zs - zr),
+        )
+    } else {
+        (
+            half_g * (hl * hl - hls * hls),
+            half_g * (hr * hr - hrs * hrs),
+        )
+    };
     FaceFlux {
         mass: select(open, mass, 0.0),
-        normal_left: normal + half_g * (hl * hl - hls * hls),
-        normal_right: normal + half_g * (hr * hr - hrs * hrs),
+        normal_left: normal + correction_left,
+        normal_right: normal + correction_right,
         tangential: select(open, tangential, 0.0),
     }
 }
@@ -144,7 +166,7 @@ mod tests {
     fn still_water_over_a_step_gives_balanced_pressure() {
         // Surface at 1.0 m: left bed 0.0, right bed 0.4. Each side's momentum flux must
         // equal its own cell pressure g/2 h², which cancels the pressure from its other face.
-        let f = face_flux(side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4), G);
+        let f = face_flux::<false>(side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4), G);
         assert_eq!(f.mass, 0.0);
         assert!((f.normal_left - 0.5 * G * 1.0).abs() < 1e-14);
         assert!((f.normal_right - 0.5 * G * 0.36).abs() < 1e-14);
@@ -153,7 +175,7 @@ mod tests {
     #[test]
     fn uniform_flow_gives_the_physical_flux() {
         let (h, u) = (2.0, 0.7);
-        let f = face_flux(side(h, h * u, 0.0), side(h, h * u, 0.0), G);
+        let f = face_flux::<false>(side(h, h * u, 0.0), side(h, h * u, 0.0), G);
         assert!((f.mass - h * u).abs() < 1e-14);
         assert!((f.normal_left - (h * u * u + 0.5 * G * h * h)).abs() < 1e-12);
     }
@@ -164,7 +186,7 @@ mod tests {
             active: false,
             ..side(0.0, 0.0, 0.0)
         };
-        let f = face_flux(side(1.0, 0.5, 0.0), wall, G);
+        let f = face_flux::<false>(side(1.0, 0.5, 0.0), wall, G);
         assert_eq!(f.mass, 0.0);
         assert_eq!(f.tangential, 0.0);
         // Flow into the wall raises the pressure above the still-water value.
@@ -173,7 +195,7 @@ mod tests {
 
     #[test]
     fn dry_on_both_sides_gives_no_flux() {
-        let f = face_flux(side(0.0, 0.0, 0.0), side(0.0, 0.0, 1.0), G);
+        let f = face_flux::<false>(side(0.0, 0.0, 0.0), side(0.0, 0.0, 1.0), G);
         assert_eq!(f.mass, 0.0);
         assert_eq!(f.normal_left, 0.0);
         assert_eq!(f.normal_right, 0.0);
@@ -183,7 +205,7 @@ mod tests {
     fn a_film_with_a_subnormal_velocity_gives_a_finite_flux() {
         // A dry cell above a 2 µm film whose momentum has decayed to 1e-314 (subnormal):
         // the wave speeds are ~1e-309 and must not turn into 1/0.
-        let f = face_flux(
+        let f = face_flux::<false>(
             side(0.0, 0.0, 25.2489),
             side(2.03e-6, 1.08e-314, 25.2031),
             G,
@@ -192,12 +214,41 @@ mod tests {
         assert!(f.tangential.is_finite());
     }
 
+    /// The subcell form agrees with Audusse's wherever both surfaces stand above both
+    /// beds (here a lake at rest over a step, and a flow over a low step), and gives the
+    /// upper cell of a thin flow down a high step the whole fall g·h·(z_L − w_R).
+    #[test]
+    fn the_subcell_bed_terms() {
+        for (l, r) in [
+            (side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4)),
+            (side(1.0, 0.3, 0.0), side(0.9, 0.3, 0.05)),
+        ] {
+            let (a, b) = (face_flux::<false>(l, r, G), face_flux::<true>(l, r, G));
+            assert_eq!(a.mass, b.mass);
+            assert!((a.normal_left - b.normal_left).abs() < 1e-12, "{a:?} {b:?}");
+            assert!(
+                (a.normal_right - b.normal_right).abs() < 1e-12,
+                "{a:?} {b:?}"
+            );
+        }
+        // 5 cm running down a 0.2 m step onto 3 cm: w_R = 0.03 below z_L = 0.2.
+        let (l, r) = (side(0.05, 0.02, 0.2), side(0.03, 0.01, 0.0));
+        let (a, b) = (face_flux::<false>(l, r, G), face_flux::<true>(l, r, G));
+        assert_eq!(a.mass, b.mass, "the same face depths");
+        // Audusse: no bed force on the upper cell; subcell: g h (z_L − w_R) downhill.
+        assert!((b.normal_left - (a.normal_left - G * 0.05 * (0.2 - 0.03))).abs() < 1e-12);
+        assert!(
+            (b.normal_right - a.normal_right).abs() < 1e-12,
+            "the lower cell: g h²/2 both"
+        );
+    }
+
     #[test]
     fn water_flows_onto_a_dry_bed_downhill_only() {
         let wet = side(1.0, 0.0, 0.0);
         let dry_low = side(0.0, 0.0, -1.0);
         let dry_high = side(0.0, 0.0, 2.0);
-        assert!(face_flux(wet, dry_low, G).mass > 0.0);
-        assert_eq!(face_flux(wet, dry_high, G).mass, 0.0);
+        assert!(face_flux::<false>(wet, dry_low, G).mass > 0.0);
+        assert_eq!(face_flux::<false>(wet, dry_high, G).mass, 0.0);
     }
 }

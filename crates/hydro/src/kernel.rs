@@ -151,6 +151,8 @@ pub(crate) struct StepCoeffs {
     pub rain_uniform_m: f64,
     /// Simulated time at the end of the step (s), for the envelopes.
     pub t_end_s: f64,
+    /// The subcell hydrostatic reconstruction's bed terms (see `flux::face_flux`).
+    pub subcell: bool,
 }
 
 /// Fluxes through one row of faces, per metre of face.
@@ -599,7 +601,7 @@ fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize, o
 /// that every cell is active: the wall handling then folds away at compile time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn faces<const ALL_ACTIVE: bool>(
+fn faces<const ALL_ACTIVE: bool, const SUBCELL: bool>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     lo: usize,
@@ -645,7 +647,7 @@ fn faces<const ALL_ACTIVE: bool>(
     let nr = &mut out.normal_right[first..first + n];
     let t = &mut out.tangential[first..first + n];
     for i in 0..n {
-        let f = face_flux(
+        let f = face_flux::<SUBCELL>(
             Side {
                 h: hl[i],
                 inv_h: inv_l[i],
@@ -673,8 +675,7 @@ fn faces<const ALL_ACTIVE: bool>(
     }
 }
 
-/// Faces between padded rows `r` and `r + 1`, for the padded columns `base + 1 ..=
-/// base + n`; results at indices `1..=n`.
+/// Faces between padded rows `r` and `r + 1` (see `y_faces_as`), with the step's bed terms.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn y_faces(
@@ -687,18 +688,14 @@ fn y_faces(
     upper: &CellRow,
     out: &mut FaceRow,
 ) {
-    let lo = r * k.stride + base + 1;
-    let hi = lo + k.stride;
-    if old.row_all_active[r] != 0 && old.row_all_active[r + 1] != 0 {
-        faces::<true>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+    if k.subcell {
+        y_faces_as::<true>(old, k, r, base, n, lower, upper, out);
     } else {
-        faces::<false>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+        y_faces_as::<false>(old, k, r, base, n, lower, upper, out);
     }
 }
 
-/// Faces between padded columns `base + i` and `base + i + 1` of row `r`, for
-/// `i = 0..=n`; results at index `i`. The two outer faces may touch ghost cells (walls on
-/// closed edges) or cells of the next tile.
+/// Faces along row `r` (see `x_faces_as`), with the step's bed terms.
 #[inline(always)]
 fn x_faces(
     old: &Fields<'_>,
@@ -709,10 +706,53 @@ fn x_faces(
     cells: &CellRow,
     out: &mut FaceRow,
 ) {
+    if k.subcell {
+        x_faces_as::<true>(old, k, r, base, n, cells, out);
+    } else {
+        x_faces_as::<false>(old, k, r, base, n, cells, out);
+    }
+}
+
+/// Faces between padded rows `r` and `r + 1`, for the padded columns `base + 1 ..=
+/// base + n`; results at indices `1..=n`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn y_faces_as<const SUBCELL: bool>(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    base: usize,
+    n: usize,
+    lower: &CellRow,
+    upper: &CellRow,
+    out: &mut FaceRow,
+) {
+    let lo = r * k.stride + base + 1;
+    let hi = lo + k.stride;
+    if old.row_all_active[r] != 0 && old.row_all_active[r + 1] != 0 {
+        faces::<true, SUBCELL>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+    } else {
+        faces::<false, SUBCELL>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+    }
+}
+
+/// Faces between padded columns `base + i` and `base + i + 1` of row `r`, for
+/// `i = 0..=n`; results at index `i`. The two outer faces may touch ghost cells (walls on
+/// closed edges) or cells of the next tile.
+#[inline(always)]
+fn x_faces_as<const SUBCELL: bool>(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    base: usize,
+    n: usize,
+    cells: &CellRow,
+    out: &mut FaceRow,
+) {
     let lo = r * k.stride + base;
     if old.row_all_active[r] != 0 {
-        faces::<false>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
-        faces::<true>(
+        faces::<false, SUBCELL>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
+        faces::<true, SUBCELL>(
             old,
             k,
             lo + 1,
@@ -726,7 +766,7 @@ fn x_faces(
             out,
             1,
         );
-        faces::<false>(
+        faces::<false, SUBCELL>(
             old,
             k,
             lo + n,
@@ -741,7 +781,7 @@ fn x_faces(
             n,
         );
     } else {
-        faces::<false>(old, k, lo, lo + 1, n + 1, true, cells, cells, 0, 1, out, 0);
+        faces::<false, SUBCELL>(old, k, lo, lo + 1, n + 1, true, cells, cells, 0, 1, out, 0);
     }
 }
 

@@ -46,7 +46,7 @@ pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use soil::LossModel;
-pub use solver::{Solver, SolverParams, StateSummary, StepReport, WaterBalance};
+pub use solver::{Reconstruction, Solver, SolverParams, StateSummary, StepReport, WaterBalance};
 pub use state::{BreachProgress, EnvelopeValues, SolverState};
 pub use structures::{
     Barrel, Link, Regime, Structure, StructureFlow, StructureKind, StructureSetting, culvert_flow,

@@ -127,6 +127,15 @@ fn centres(n: usize, length: f64) -> Vec<f64> {
 /// Lake at rest over a bump (SWASHES 1 1 1 4/5): 1000 steps must leave it at rest to
 /// round-off. Tolerances: f64 round-off accumulated over 1000 steps (~1e-14), with margin.
 pub fn lake_at_rest(file: &str, label: &str) -> anyhow::Result<Vec<Outcome>> {
+    lake_at_rest_with(file, label, hydro::Reconstruction::Audusse)
+}
+
+/// The lake at rest with the given reconstruction's bed terms.
+pub fn lake_at_rest_with(
+    file: &str,
+    label: &str,
+    reconstruction: hydro::Reconstruction,
+) -> anyhow::Result<Vec<Outcome>> {
     let r = Reference::load(file)?;
     let surface = r.param("h+z =")?;
     let dx = r.param("Space step:")?;
@@ -141,7 +150,10 @@ pub fn lake_at_rest(file: &str, label: &str) -> anyhow::Result<Vec<Outcome>> {
         Array2::zeros((1, n)).view(),
         None,
         Boundaries::walls(),
-        SolverParams::default(),
+        SolverParams {
+            reconstruction,
+            ..SolverParams::default()
+        },
     )?;
     s.set_depth(Array2::from_shape_vec((1, n), depth)?.view())?;
     let started = Instant::now();
@@ -896,7 +908,12 @@ pub struct SlopeRun {
 /// The L1 is taken from 50 m above the head of the rarefaction (ξ = −c₀T − 50 m) to the
 /// end of the strip, far from the wave of the reservoir's upstream wall (which the sliding
 /// reservoir pulls away from), Σ|h − h_exact| / Σ h_exact.
-pub fn sloping_run(slope: f64, along_y: bool, dx: f64) -> anyhow::Result<SlopeRun> {
+pub fn sloping_run(
+    slope: f64,
+    along_y: bool,
+    dx: f64,
+    reconstruction: hydro::Reconstruction,
+) -> anyhow::Result<SlopeRun> {
     let (h0, reservoir, length, t_end, g) = (1.0, 1500.0, 2100.0, 20.0, 9.81);
     let n = (length / dx).round() as usize;
     let x: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) * dx).collect();
@@ -920,7 +937,10 @@ pub fn sloping_run(slope: f64, along_y: bool, dx: f64) -> anyhow::Result<SlopeRu
         manning.view(),
         None,
         boundaries,
-        SolverParams::default(),
+        SolverParams {
+            reconstruction,
+            ..SolverParams::default()
+        },
     )?;
     s.set_depth(depth.view())?;
     let started = Instant::now();
@@ -981,7 +1001,7 @@ pub fn sloping_dam_breaks(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
     let source_front = "issue target (fv2): the front within 5 % of exact at every slope";
     for slope in [0.0, 0.01, 0.05, 0.2] {
         for along_y in [false, true] {
-            let r = sloping_run(slope, along_y, 1.0)?;
+            let r = sloping_run(slope, along_y, 1.0, hydro::Reconstruction::Audusse)?;
             let label = format!(
                 "Sloping dam break {} %, along {}",
                 slope * 100.0,
@@ -1013,9 +1033,54 @@ pub fn sloping_dam_breaks(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
             });
         }
     }
+    // The same with the subcell reconstruction's bed terms (along x).
+    for slope in [0.0, 0.01, 0.05, 0.2] {
+        let r = sloping_run(slope, false, 1.0, hydro::Reconstruction::Subcell)?;
+        let label = format!("Sloping dam break {} %, subcell", slope * 100.0);
+        out.push(Outcome {
+            case: label.clone(),
+            reference: "Ritter in the frame sliding at g·S·t".into(),
+            norm: "relative L1 of depth from 50 m above the rarefaction".into(),
+            value: r.l1,
+            tolerance: 0.015,
+            lower_is_better: true,
+            tolerance_source: source_l1.into(),
+            grid: "3 × 2100, 1 m".into(),
+            wall_s: r.wall_s,
+            note: "`reconstruction = \"subcell\"` (Chen & Noelle 2017)".into(),
+        });
+        out.push(Outcome {
+            case: format!("{label}, front"),
+            reference: "front (h = 0.01 h₀) at ξ = 1.7 c₀ t".into(),
+            norm: "|front travel − exact| / exact".into(),
+            value: r.front.abs(),
+            tolerance: 0.05,
+            lower_is_better: true,
+            tolerance_source: source_front.into(),
+            grid: "3 × 2100, 1 m".into(),
+            wall_s: 0.0,
+            note: format!("front {:+.1} %", r.front * 100.0),
+        });
+    }
+    for (file, label) in [
+        (
+            "1d_bump_lake_at_rest_immersed.dat",
+            "Lake at rest, immersed bump, subcell",
+        ),
+        (
+            "1d_bump_lake_at_rest_emerged.dat",
+            "Lake at rest, emerged bump, subcell",
+        ),
+    ] {
+        out.extend(lake_at_rest_with(
+            file,
+            label,
+            hydro::Reconstruction::Subcell,
+        )?);
+    }
     if !mode.fast {
         for slope in [0.05, 0.2] {
-            let r = sloping_run(slope, false, 0.25)?;
+            let r = sloping_run(slope, false, 0.25, hydro::Reconstruction::Audusse)?;
             out.push(Outcome {
                 case: format!("Sloping dam break {} %, dx = 0.25 m", slope * 100.0),
                 reference: "Ritter in the frame sliding at g·S·t".into(),

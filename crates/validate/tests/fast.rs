@@ -37,6 +37,16 @@ const KNOWN_MISSES: &[(&str, f64)] = &[
     ("Sloping dam break 5 %, along y, front", 0.172 * 1.2),
     ("Sloping dam break 20 %, along x, front", 0.235 * 1.2),
     ("Sloping dam break 20 %, along y, front", 0.235 * 1.2),
+    // The subcell reconstruction's bed terms move the front (−14.2 % at 5 %, −17.3 % at
+    // 20 %) and the 5 % L1 (2.78 %), but not the 20 % L1 (35.1 %): that error is the
+    // first-order bed step at each face (g Δz²/2 of force missing per cell), which the
+    // second-order scheme is to remove.
+    ("Sloping dam break 0 %, subcell, front", 0.094 * 1.2),
+    ("Sloping dam break 1 %, subcell, front", 0.100 * 1.2),
+    ("Sloping dam break 5 %, subcell", 0.0278 * 1.2),
+    ("Sloping dam break 5 %, subcell, front", 0.142 * 1.2),
+    ("Sloping dam break 20 %, subcell", 0.3507 * 1.2),
+    ("Sloping dam break 20 %, subcell, front", 0.173 * 1.2),
 ];
 
 fn check(outcomes: &[Outcome]) {
@@ -106,8 +116,9 @@ fn thacker() {
 fn sloping_dam_breaks() {
     check(&cases::sloping_dam_breaks(&fast()).expect("runs"));
     for slope in [0.05, 0.2] {
-        let x = cases::sloping_run(slope, false, 1.0).expect("runs");
-        let y = cases::sloping_run(slope, true, 1.0).expect("runs");
+        let x =
+            cases::sloping_run(slope, false, 1.0, hydro::Reconstruction::Audusse).expect("runs");
+        let y = cases::sloping_run(slope, true, 1.0, hydro::Reconstruction::Audusse).expect("runs");
         assert!(
             (x.l1 - y.l1).abs() < 1e-12 && (x.front - y.front).abs() < 1e-12,
             "{x:?} {y:?}"
