@@ -868,7 +868,14 @@ pub fn write_results(
         basin: basin.file.name.clone(),
         scenario: scenario.file.name.clone(),
         inputs,
-        scheme: "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning",
+        scheme: match solver.params().reconstruction {
+            hydro::Reconstruction::Audusse => {
+                "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+            }
+            hydro::Reconstruction::Subcell => {
+                "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
+            }
+        },
         solver: *solver.params(),
         hazard: scenario.file.hazard,
         rows: basin.grid().rows,
