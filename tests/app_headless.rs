@@ -973,3 +973,43 @@ fn the_drainage_of_the_open_basin_and_a_clicked_catchment() {
     // Its outline: one edge per side of a catchment cell facing a cell outside it.
     assert!(c.outline.len() >= 4 && c.outline.len() < 4 * c.cells);
 }
+
+/// The Soil layer colours the basin by its loss parameter: Trinity's uniform continuing
+/// loss (3 mm/h) on every cell of the catchment, named in the legend's source.
+#[test]
+fn the_soil_layer_shows_the_basins_losses() {
+    use rivertwin::app::palette::Layer;
+    use rivertwin::app::water::WaterShown;
+    let mut app = app(basin("trinity_storm"), Some("design_storm"));
+    loaded(&mut app);
+    let d = app
+        .world()
+        .resource::<Session>()
+        .drainage
+        .clone()
+        .expect("drainage");
+    let soil = d.soil.as_ref().expect("Trinity has [losses]");
+    assert_eq!(soil.title, "continuing loss");
+    let b = app
+        .world()
+        .resource::<Session>()
+        .basin
+        .clone()
+        .expect("basin");
+    for (cell, &a) in b.active.indexed_iter() {
+        assert_eq!(soil.values[cell].is_finite(), a);
+        if a {
+            assert_eq!(soil.values[cell], 3.0);
+        }
+    }
+    app.world_mut()
+        .resource_mut::<rivertwin::app::ViewSettings>()
+        .layer = Layer::Soil;
+    update_until(&mut app, Duration::from_secs(10), "the soil layer", |w| {
+        w.get_resource::<WaterShown>()
+            .is_some_and(|s| s.layer == Layer::Soil)
+    });
+    let shown = app.world().resource::<WaterShown>().clone();
+    assert_eq!(shown.source, "continuing loss (mm/h)");
+    assert!(shown.wet_vertices > 0);
+}

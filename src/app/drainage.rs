@@ -10,6 +10,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use egui::{Color32, RichText};
 
+use super::palette::Layer;
 use super::session::{Session, ViewSettings};
 use super::view_grid::ViewGrid;
 
@@ -20,6 +21,59 @@ pub struct DrainageView {
     pub reaches: Vec<Reach>,
     /// Per gauge (in the basin's order), its catchment's outline.
     pub outlines: Vec<Vec<OutlineEdge>>,
+    /// The soil losses per cell, when the basin has `[losses]`.
+    pub soil: Option<SoilMap>,
+}
+
+/// One soil-loss parameter per cell, for the Soil layer.
+#[derive(Debug)]
+pub struct SoilMap {
+    /// What it is, e.g. "curve number".
+    pub title: &'static str,
+    pub unit: &'static str,
+    /// NaN outside the basin.
+    pub values: ndarray::Array2<f32>,
+}
+
+impl SoilMap {
+    fn of(basin: &basin::Basin) -> Option<Self> {
+        let losses = basin.file.losses.as_ref()?;
+        let (title, unit, values) = match &basin.loss_model {
+            Some(hydro::LossModel::CurveNumber { curve_number, .. }) => {
+                ("curve number", "CN", curve_number.mapv(|v| v as f32))
+            }
+            Some(hydro::LossModel::GreenAmpt {
+                conductivity_mm_per_h,
+                ..
+            }) => (
+                "saturated conductivity (Green–Ampt)",
+                "mm/h",
+                conductivity_mm_per_h.mapv(|v| v as f32),
+            ),
+            None => (
+                "continuing loss",
+                "mm/h",
+                ndarray::Array2::from_elem(
+                    basin.active.dim(),
+                    losses.continuing_mm_per_h.unwrap_or(0.0) as f32,
+                ),
+            ),
+        };
+        let values = ndarray::Zip::from(&values)
+            .and(&basin.active)
+            .map_collect(|&v, &a| if a { v } else { f32::NAN });
+        Some(Self {
+            title,
+            unit,
+            values,
+        })
+    }
+
+    /// The sheet's depth and value at a cell (see `ensemble::cell_value`).
+    pub fn cell_value(&self, cell: (usize, usize)) -> (f32, f32) {
+        let v = self.values[cell];
+        if v.is_finite() { (0.3, v) } else { (0.0, 0.0) }
+    }
 }
 
 impl DrainageView {
@@ -32,6 +86,7 @@ impl DrainageView {
             drainage,
             reaches,
             outlines,
+            soil: SoilMap::of(basin),
         })
     }
 }
@@ -108,6 +163,23 @@ pub fn drainage_ui(
         ui.checkbox(&mut view.show_streams, "streams");
         ui.checkbox(&mut view.show_catchments, "gauge catchments");
     });
+    match &d.soil {
+        Some(soil) => {
+            let on = view.layer == Layer::Soil;
+            if ui
+                .selectable_label(on, format!("soil losses: {} ({})", soil.title, soil.unit))
+                .on_hover_text(
+                    "colour the basin by its loss parameter (the Depth button goes back)",
+                )
+                .clicked()
+            {
+                view.layer = if on { Layer::Depth } else { Layer::Soil };
+            }
+        }
+        None => {
+            ui.label("no [losses] in basin.toml: rain does not soak in");
+        }
+    }
     match dr.strahler.iter().max().copied().unwrap_or(0) {
         0 => ui.label(format!(
             "no cell drains 1 km² ({} cells): no streams drawn",

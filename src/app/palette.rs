@@ -23,6 +23,9 @@ pub enum Layer {
     EnsembleDepth,
     #[value(skip)]
     EnsembleArrival,
+    /// The basin's soil losses per cell: curve number, Green–Ampt conductivity or the
+    /// continuing loss (the Drainage panel turns it on).
+    Soil,
 }
 
 impl Layer {
@@ -44,6 +47,7 @@ impl Layer {
             Layer::EnsembleProbability => "Ensemble probability",
             Layer::EnsembleDepth => "Ensemble depth quantile",
             Layer::EnsembleArrival => "Ensemble arrival quantile",
+            Layer::Soil => "Soil losses",
         }
     }
 
@@ -70,6 +74,7 @@ impl Layer {
             Layer::Hazard => "class",
             Layer::Arrival | Layer::EnsembleArrival => "min",
             Layer::EnsembleProbability => "share of members",
+            Layer::Soil => "the loss model's",
         }
     }
 
@@ -84,7 +89,8 @@ impl Layer {
             Layer::Difference
             | Layer::EnsembleProbability
             | Layer::EnsembleDepth
-            | Layer::EnsembleArrival => return None,
+            | Layer::EnsembleArrival
+            | Layer::Soil => return None,
         };
         result_layer(key)
     }
@@ -105,6 +111,9 @@ impl Layer {
         };
         if let Some(kind) = self.ensemble_kind() {
             return kind.legend();
+        }
+        if self == Layer::Soil {
+            return basin::results::SOIL_LEGEND;
         }
         self.result_layer().map_or(DIFFERENCE, |l| l.legend)
     }

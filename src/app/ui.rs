@@ -741,15 +741,18 @@ fn view_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&Snapshot>, view: 
 
 fn legend_ui(ui: &mut egui::Ui, shown: Option<&WaterShown>) {
     let Some(shown) = shown else { return };
-    ui.label(
-        RichText::new(format!(
+    // The soil layer's quantity and unit depend on the loss model: its source names both.
+    let title = if shown.layer == Layer::Soil {
+        format!("{} — {}", shown.layer.label(), shown.source)
+    } else {
+        format!(
             "{} ({}) — {}",
             shown.layer.label(),
             shown.layer.unit(),
             shown.source
-        ))
-        .strong(),
-    );
+        )
+    };
+    ui.label(RichText::new(title).strong());
     legend_bar_ui(ui, shown.layer, shown.range);
 }
 
@@ -800,7 +803,9 @@ pub fn legend_bar_ui(ui: &mut egui::Ui, layer: Layer, range: Range) {
                 Color32::WHITE,
             );
         }
-        ui.label(format!("unit: {}", layer.unit()));
+        if layer != Layer::Soil {
+            ui.label(format!("unit: {}", layer.unit()));
+        }
     }
 }
 

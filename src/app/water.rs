@@ -107,17 +107,25 @@ pub struct WaterField {
     pub value: Vec<f32>,
 }
 
+/// Maps that are not the run's own: a merged ensemble's and the soil losses.
+#[derive(Clone, Copy, Debug)]
+struct Maps<'a> {
+    ensemble: Option<&'a super::ensemble::EnsembleMaps>,
+    soil: Option<&'a super::drainage::SoilMap>,
+}
+
 /// Which depth, speed and hazard grids the view shows: live, maximum so far or a
 /// stored frame.
 fn sample_field(
     grid: &ViewGrid,
     a: &Snapshot,
     b: Option<&Snapshot>,
-    ensemble: Option<&super::ensemble::EnsembleMaps>,
+    maps: Maps<'_>,
     view: &ViewSettings,
     hazard: &HazardTables,
     method: basin::config::HazardMethod,
 ) -> (WaterField, String) {
+    let Maps { ensemble, soil } = maps;
     let map = ensemble.and_then(|e| e.shown(view));
     let frame = view.scrub.and_then(|t| a.frame_at(t));
     let (depth, speed, source): (&Array2<f32>, &Array2<f32>, String) = if view.show_max {
@@ -176,6 +184,11 @@ fn sample_field(
                     }
                     None => 0.0,
                 },
+                Layer::Soil => {
+                    let (depth, value) = soil.map_or((0.0, 0.0), |m| m.cell_value(cell));
+                    d = depth;
+                    value
+                }
                 Layer::EnsembleProbability | Layer::EnsembleDepth | Layer::EnsembleArrival => {
                     let (depth, value) =
                         map.map_or((0.0, 0.0), |m| super::ensemble::cell_value(m, cell));
@@ -187,6 +200,9 @@ fn sample_field(
             field.depth_m.push(d);
             field.value.push(value);
         }
+    }
+    if let (Layer::Soil, Some(m)) = (view.layer, soil) {
+        return (field, format!("{} ({})", m.title, m.unit));
     }
     if let (Some(e), Some(m)) = (ensemble, map) {
         let members = e
@@ -208,6 +224,22 @@ fn layer_range(layer: Layer, field: &WaterField, threshold_m: f32) -> Range {
     match layer {
         Layer::Hazard => Range { min: 0.5, max: 6.5 },
         Layer::EnsembleProbability => Range { min: 0.0, max: 1.0 },
+        // Soil losses: the range of the map itself (curve numbers sit between 30 and 100).
+        Layer::Soil => {
+            let (lo, hi) = wet.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+            if lo.is_finite() && hi > lo {
+                Range { min: lo, max: hi }
+            } else if lo.is_finite() {
+                Range {
+                    min: lo - 1.0,
+                    max: lo + 1.0,
+                }
+            } else {
+                Range { min: 0.0, max: 1.0 }
+            }
+        }
         Layer::Difference => {
             let m = wet.fold(0.0f32, |m, v| m.max(v.abs()));
             let m = nice_ceiling(m.max(0.01));
@@ -301,7 +333,10 @@ fn sync_water(
         &grid,
         a,
         b,
-        session.ensemble.as_deref(),
+        Maps {
+            ensemble: session.ensemble.as_deref(),
+            soil: session.drainage.as_ref().and_then(|d| d.soil.as_ref()),
+        },
         &view,
         tables,
         twin.scenario.file.hazard,

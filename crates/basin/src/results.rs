@@ -113,6 +113,19 @@ pub const PROBABILITY_LEGEND: Legend = Legend {
     classes: false,
 };
 
+/// Soil losses (curve number, conductivity, loss rate): pale (little) to dark green
+/// (much); ColorBrewer's YlGn.
+pub const SOIL_LEGEND: Legend = Legend {
+    stops: &[
+        [255, 255, 229],
+        [217, 240, 163],
+        [120, 198, 121],
+        [35, 132, 67],
+        [0, 69, 41],
+    ],
+    classes: false,
+};
+
 /// One result layer: its file, unit, meaning and legend. [`RESULT_LAYERS`] lists them
 /// all; the envelopes, the writer, the app's layers and the tests take names, units and
 /// colours from it.
