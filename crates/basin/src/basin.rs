@@ -40,6 +40,8 @@ pub struct Basin {
     /// A curve-number or Green–Ampt model from `[losses]`, per cell; `None` for initial +
     /// continuing losses (or none).
     pub loss_model: Option<hydro::LossModel>,
+    /// 1 − the impervious share of each cell (`[losses]`), `None` when none is given.
+    pub loss_pervious: Option<Array2<f64>>,
     pub gauges: Vec<Gauge>,
     /// Places watched for flooding, each with its rule and its cells.
     pub watch_areas: Vec<WatchArea>,
@@ -355,7 +357,7 @@ impl Basin {
             });
         let initial_depth_m = CellValues::new(initial_depth_m);
 
-        let loss_model = match &file.losses {
+        let losses = match &file.losses {
             Some(l) => crate::losses::resolve(
                 l,
                 &toml_path,
@@ -363,8 +365,9 @@ impl Basin {
                 &active,
                 &mut inputs,
             )?,
-            None => None,
+            None => crate::losses::LossSetup::default(),
         };
+        let (loss_model, loss_pervious) = (losses.model, losses.pervious);
 
         if let Some(name) = &file.default_scenario
             && !dir.join("scenarios").join(format!("{name}.toml")).is_file()
@@ -435,6 +438,7 @@ impl Basin {
             manning_n,
             initial_depth_m,
             loss_model,
+            loss_pervious,
             gauges,
             watch_areas,
             inputs,

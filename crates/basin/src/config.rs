@@ -177,6 +177,12 @@ pub struct LossParams {
     pub suction_mm: Option<f64>,
     #[serde(default)]
     pub moisture_deficit: Option<f64>,
+    /// Share of each cell that is impervious (roofs, roads), 0–1: one value or a raster;
+    /// any model. Only the rest of the cell takes water.
+    #[serde(default)]
+    pub impervious_fraction: Option<f64>,
+    #[serde(default)]
+    pub impervious_raster: Option<PathBuf>,
 }
 
 /// The infiltration model of `[losses]`.

@@ -35,12 +35,107 @@ fn model_name(m: LossModelName) -> &'static str {
     }
 }
 
-/// Check `[losses]` and build its model (`None` for initial + continuing). `raster(rel,
-/// key, inputs)` reads a raster named in basin.toml onto the DEM's grid.
+/// What `[losses]` gives the solver: a model, and the pervious share of each cell.
+#[derive(Clone, Debug, Default)]
+pub struct LossSetup {
+    /// A curve-number or Green–Ampt model; `None` for initial + continuing loss.
+    pub model: Option<hydro::LossModel>,
+    /// 1 − the impervious share, per cell; `None` when all of every cell is pervious.
+    pub pervious: Option<Array2<f64>>,
+}
+
+/// Check `[losses]` and build what the solver takes. `raster(rel, key, inputs)` reads a
+/// raster named in basin.toml onto the DEM's grid. An impervious share f scales what a
+/// cell takes by (1 − f): the initial + continuing losses directly; the curve number's
+/// P − Q(P) in the solver; Green–Ampt through K and Δθ both × (1 − f), which is exactly
+/// the pervious part's infiltration spread over the cell (F' = (1 − f)F solves the
+/// equation with those).
 pub fn resolve(
     l: &LossParams,
     toml_path: &Path,
     raster: impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
+    active: &Array2<bool>,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<LossSetup> {
+    let pervious = impervious(l, toml_path, &raster, active, inputs)?;
+    let mut model = resolve_model(l, toml_path, &raster, active, inputs)?;
+    match (&mut model, &pervious) {
+        (Some(hydro::LossModel::CurveNumber { impervious, .. }), Some(p)) => {
+            *impervious = Some(p.mapv(|v| 1.0 - v));
+        }
+        (
+            Some(hydro::LossModel::GreenAmpt {
+                conductivity_mm_per_h,
+                moisture_deficit,
+                ..
+            }),
+            Some(p),
+        ) => {
+            *conductivity_mm_per_h = &*conductivity_mm_per_h * p;
+            *moisture_deficit = &*moisture_deficit * p;
+        }
+        _ => {}
+    }
+    Ok(LossSetup { model, pervious })
+}
+
+/// 1 − the impervious share per cell, from `impervious_fraction` or `impervious_raster`.
+fn impervious(
+    l: &LossParams,
+    toml_path: &Path,
+    raster: &impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
+    active: &Array2<bool>,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<Option<Array2<f64>>> {
+    let fix = "give the impervious share of each cell between 0 and 1";
+    match (l.impervious_fraction, &l.impervious_raster) {
+        (None, None) => Ok(None),
+        (Some(f), None) => {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(BasinError::invalid(
+                    toml_path,
+                    "losses.impervious_fraction",
+                    format!("is {f}"),
+                    fix,
+                ));
+            }
+            Ok(Some(Array2::from_elem(active.dim(), 1.0 - f)))
+        }
+        (None, Some(rel)) => {
+            let a = raster(rel, "losses.impervious_raster", inputs)?;
+            if let Some(((r, c), v)) = a
+                .indexed_iter()
+                .find(|&(cell, v)| active[cell] && !(0.0..=1.0).contains(v))
+            {
+                return Err(BasinError::invalid(
+                    toml_path.parent().unwrap_or(Path::new(".")).join(rel),
+                    "losses.impervious_raster",
+                    format!("gives {v} at row {r}, column {c}"),
+                    fix,
+                ));
+            }
+            Ok(Some(a.mapv(|v| {
+                if (0.0..=1.0).contains(&v) {
+                    1.0 - v
+                } else {
+                    1.0
+                }
+            })))
+        }
+        (Some(_), Some(_)) => Err(BasinError::invalid(
+            toml_path,
+            "losses.impervious_fraction",
+            "and losses.impervious_raster are both given".to_string(),
+            "give one value or one raster",
+        )),
+    }
+}
+
+/// The model of `[losses]` (`None` for initial + continuing).
+fn resolve_model(
+    l: &LossParams,
+    toml_path: &Path,
+    raster: &impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
     active: &Array2<bool>,
     inputs: &mut Vec<PathBuf>,
 ) -> Result<Option<hydro::LossModel>> {
@@ -157,7 +252,7 @@ pub fn resolve(
             Ok(None)
         }
         LossModelName::CurveNumber if l.landcover.is_some() => {
-            let cn = from_table(l, toml_path, &raster, active, inputs)?;
+            let cn = from_table(l, toml_path, raster, active, inputs)?;
             let ia_ratio = l.ia_ratio.unwrap_or(0.2);
             if !(0.0..=1.0).contains(&ia_ratio) {
                 return Err(bad(
@@ -169,6 +264,7 @@ pub fn resolve(
             Ok(Some(hydro::LossModel::CurveNumber {
                 curve_number: cn,
                 ia_ratio,
+                impervious: None,
             }))
         }
         LossModelName::CurveNumber => {
@@ -192,6 +288,7 @@ pub fn resolve(
             Ok(Some(hydro::LossModel::CurveNumber {
                 curve_number: cn,
                 ia_ratio,
+                impervious: None,
             }))
         }
         LossModelName::GreenAmpt => {

@@ -239,13 +239,31 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
         let losses = match &basin.loss_model {
             // The model sets each cell's loss per step.
             Some(_) => Losses::uniform(rows, cols, 0.0, 0.0, f64::INFINITY),
-            None => Losses::uniform(
-                rows,
-                cols,
-                l.initial_mm.unwrap_or(0.0),
-                l.continuing_mm_per_h.unwrap_or(0.0),
-                l.capacity_mm.unwrap_or(f64::INFINITY),
-            ),
+            None => {
+                let mut losses = Losses::uniform(
+                    rows,
+                    cols,
+                    l.initial_mm.unwrap_or(0.0),
+                    l.continuing_mm_per_h.unwrap_or(0.0),
+                    l.capacity_mm.unwrap_or(f64::INFINITY),
+                );
+                // Only the pervious share of a cell takes water.
+                if let Some(p) = &basin.loss_pervious {
+                    for a in [
+                        &mut losses.initial_mm,
+                        &mut losses.continuing_mm_per_h,
+                        &mut losses.capacity_mm,
+                    ] {
+                        // No limit stays no limit (∞ × 0 would be NaN).
+                        ndarray::Zip::from(a).and(p).for_each(|v, &p| {
+                            if v.is_finite() {
+                                *v *= p;
+                            }
+                        });
+                    }
+                }
+                losses
+            }
         };
         solver.set_losses(Some(losses)).map_err(at_scenario)?;
         solver

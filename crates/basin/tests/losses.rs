@@ -37,6 +37,7 @@ fn a_curve_number_raster_takes_p_minus_q_of_every_cells_rain() {
         Some(hydro::LossModel::CurveNumber {
             curve_number,
             ia_ratio,
+            ..
         }) => {
             assert_eq!(*ia_ratio, 0.2);
             for (cell, &a) in basin.active.indexed_iter() {
@@ -60,6 +61,32 @@ fn a_curve_number_raster_takes_p_minus_q_of_every_cells_rain() {
         "{got} vs {expected}"
     );
     assert!(s.water_balance.relative_error() < 1e-9);
+
+    // A quarter of every cell impervious: the soil takes three quarters of that.
+    with_losses(
+        &b,
+        "[losses]\nmodel = \"curve_number\"\ncurve_number_raster = \"cn.tif\"\nimpervious_fraction = 0.25\n",
+    );
+    let out = b.path().join("out_impervious");
+    let s = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
+    let got = s.water_balance.infiltration_m3;
+    assert!(
+        (got - 0.75 * expected).abs() < 1e-6 * expected,
+        "{got} vs {}",
+        0.75 * expected
+    );
+    // An impervious share outside 0–1 is refused.
+    with_losses(
+        &b,
+        "[losses]\nmodel = \"curve_number\"\ncurve_number = 70.0\nimpervious_fraction = 1.5\n",
+    );
+    let err = basin::Basin::load(b.path())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("losses.impervious_fraction") && err.contains("between 0 and 1"),
+        "{err}"
+    );
 }
 
 #[test]

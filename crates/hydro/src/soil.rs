@@ -27,6 +27,9 @@ pub enum LossModel {
         curve_number: Array2<f64>,
         /// Ia / S.
         ia_ratio: f64,
+        /// Share of each cell that is impervious (0–1; `None`: none): only the rest
+        /// soaks up its P − Q(P).
+        impervious: Option<Array2<f64>>,
     },
     GreenAmpt {
         /// Saturated hydraulic conductivity K (mm/h).
@@ -87,6 +90,8 @@ pub(crate) enum SoilState {
     CurveNumber {
         retention_m: Array2<f64>,
         ia_ratio: f64,
+        /// Pervious share of each cell (1 − impervious).
+        pervious: Array2<f64>,
         /// Rain fallen on each cell so far (m).
         rain_m: Array2<f64>,
     },
@@ -129,6 +134,7 @@ impl SoilState {
             SoilState::CurveNumber {
                 retention_m,
                 ia_ratio,
+                pervious,
                 rain_m,
             } => {
                 for ((cell, &a), r) in active.indexed_iter().zip(rate.iter_mut()) {
@@ -139,7 +145,7 @@ impl SoilState {
                     let (p0, s) = (rain_m[cell], retention_m[cell]);
                     let p1 = p0 + dp;
                     let runoff = scs_runoff_m(p1, s, *ia_ratio) - scs_runoff_m(p0, s, *ia_ratio);
-                    *r = ((dp - runoff).max(0.0) / dt) as f32;
+                    *r = (pervious[cell] * (dp - runoff).max(0.0) / dt) as f32;
                     rain_m[cell] = p1;
                 }
             }
@@ -175,6 +181,22 @@ mod tests {
         assert!((q - 0.041_17).abs() < 5e-5, "{q}");
         assert_eq!(scs_runoff_m(0.01, s, 0.2), 0.0, "below Ia nothing runs off");
         assert_eq!(retention_m(100.0), 0.0, "CN 100 is impervious");
+    }
+
+    /// An impervious share f: K and ψΔθ both × (1 − f) give (1 − f) × the pervious
+    /// part's infiltration at every time (the identity `losses::resolve` relies on).
+    #[test]
+    fn green_ampt_scaled_by_the_pervious_share() {
+        let (k, a, f) = (10.0 / 3.6e6, 0.033, 0.4);
+        let (mut whole, mut scaled) = (0.0, 0.0);
+        for _ in 0..3600 {
+            whole = green_ampt_next_m(whole, k, a);
+            scaled = green_ampt_next_m(scaled, (1.0 - f) * k, (1.0 - f) * a);
+            assert!(
+                (scaled - (1.0 - f) * whole).abs() < 1e-12,
+                "{scaled} vs {whole}"
+            );
+        }
     }
 
     /// One Newton solve per step lands on the implicit equation: summing steps of any

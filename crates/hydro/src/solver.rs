@@ -603,6 +603,7 @@ impl Solver {
             Some(crate::LossModel::CurveNumber {
                 curve_number,
                 ia_ratio,
+                impervious,
             }) => {
                 check_shape("curve_number", &self.grid, &curve_number.view())?;
                 check_cells(
@@ -619,9 +620,23 @@ impl Solver {
                     });
                 }
                 let s_m = curve_number.mapv(retention_m);
+                let pervious = match impervious {
+                    Some(f) => {
+                        check_shape("impervious", &self.grid, &f.view())?;
+                        check_cells(
+                            "impervious",
+                            &f.view(),
+                            |v| (0.0..=1.0).contains(&v),
+                            "an impervious share in [0, 1]",
+                        )?;
+                        f.mapv(|v| 1.0 - v)
+                    }
+                    None => Array2::ones(curve_number.dim()),
+                };
                 Some(SoilState::CurveNumber {
                     retention_m: padded(&s_m.view(), 1.0),
                     ia_ratio,
+                    pervious: padded(&pervious.view(), 1.0),
                     rain_m: Array2::zeros(self.bed_m.dim()),
                 })
             }

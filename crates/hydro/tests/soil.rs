@@ -44,6 +44,7 @@ fn each_cell_takes_what_the_curve_number_leaves_of_its_rain() {
     s.set_loss_model(Some(LossModel::CurveNumber {
         curve_number: cn.clone(),
         ia_ratio: 0.2,
+        impervious: None,
     }))
     .expect("model");
     s.advance_to(7200.0).expect("stable");
@@ -136,6 +137,7 @@ fn a_hot_start_keeps_the_curve_numbers_rain_so_far() {
         s.set_loss_model(Some(LossModel::CurveNumber {
             curve_number: Array2::from_shape_fn((rows, cols), |(r, _)| 70.0 + 5.0 * r as f64),
             ia_ratio: 0.2,
+            impervious: None,
         }))
         .expect("model");
         s
@@ -166,6 +168,7 @@ fn bad_soil_parameters_are_refused() {
         .set_loss_model(Some(LossModel::CurveNumber {
             curve_number: Array2::from_elem((3, 3), 120.0),
             ia_ratio: 0.2,
+            impervious: None,
         }))
         .expect_err("CN 120")
         .to_string();
