@@ -251,32 +251,21 @@ fn resolve_model(
             }
             Ok(None)
         }
-        LossModelName::CurveNumber if l.landcover.is_some() => {
-            let cn = from_table(l, toml_path, raster, active, inputs)?;
-            let ia_ratio = l.ia_ratio.unwrap_or(0.2);
-            if !(0.0..=1.0).contains(&ia_ratio) {
-                return Err(bad(
-                    "ia_ratio",
-                    format!("is {ia_ratio}"),
-                    "give Ia/S between 0 and 1: 0.2 (NEH-630) or 0.05 (Hawkins et al. 2002)",
-                ));
-            }
-            Ok(Some(hydro::LossModel::CurveNumber {
-                curve_number: cn,
-                ia_ratio,
-                impervious: None,
-            }))
-        }
         LossModelName::CurveNumber => {
-            let cn = per_cell(
-                l.curve_number,
-                &l.curve_number_raster,
-                "curve_number",
-                "curve_number_raster",
-                &|v| (30.0..=100.0).contains(&v),
-                "curve numbers lie between 30 and 100 (USDA NRCS NEH-630 ch. 9 tables)",
-                inputs,
-            )?;
+            // From the land-cover table, or one value or a raster.
+            let cn = if l.landcover.is_some() {
+                from_table(l, toml_path, raster, active, inputs)?
+            } else {
+                per_cell(
+                    l.curve_number,
+                    &l.curve_number_raster,
+                    "curve_number",
+                    "curve_number_raster",
+                    &|v| (30.0..=100.0).contains(&v),
+                    "curve numbers lie between 30 and 100 (USDA NRCS NEH-630 ch. 9 tables)",
+                    inputs,
+                )?
+            };
             let ia_ratio = l.ia_ratio.unwrap_or(0.2);
             if !(0.0..=1.0).contains(&ia_ratio) {
                 return Err(bad(

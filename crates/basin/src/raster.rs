@@ -528,6 +528,56 @@ pub fn rewrite_as_cog(path: &Path, resampling: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| fail(&e))
 }
 
+/// A one-band raster in memory on `grid` and `crs_wkt` holding `values` (nodata set):
+/// what the typed and class COG writers copy through the COG driver.
+fn in_memory<T: gdal::raster::GdalType + Copy>(
+    grid: &GeoGrid,
+    crs_wkt: &str,
+    nodata: f64,
+    values: &Array2<T>,
+) -> std::result::Result<Dataset, gdal::errors::GdalError> {
+    let driver = DriverManager::get_driver_by_name("MEM")?;
+    let mut mem = driver.create_with_band_type::<T, _>("", grid.cols, grid.rows, 1)?;
+    mem.set_geo_transform(&grid.geo_transform())?;
+    if !crs_wkt.is_empty() {
+        mem.set_spatial_ref(&SpatialRef::from_wkt(crs_wkt)?)?;
+    }
+    {
+        let mut band = mem.rasterband(1)?;
+        let mut buffer = Buffer::new(
+            (grid.cols, grid.rows),
+            values.as_standard_layout().iter().copied().collect(),
+        );
+        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)?;
+        band.set_no_data_value(Some(nodata))?;
+    }
+    Ok(mem)
+}
+
+/// Copy `mem` to `path` as a Cloud-Optimized GeoTIFF with `options`: made beside it, read
+/// back and compared bit for bit, then renamed into place with its `.aux.xml` if GDAL
+/// wrote one.
+fn commit_cog(mem: &Dataset, path: &Path, options: &RasterCreationOptions) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| BasinError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let tmp = partial_sibling(path);
+    copy_as_cog(mem, &tmp, options).map_err(|e| fail(&e))?;
+    if let Err(reason) = same_values(mem, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(aux_of(&tmp));
+        return Err(fail(&format!(
+            "the file written does not read back as written ({reason}); the disk may be full"
+        )));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| fail(&e))?;
+    if aux_of(&tmp).exists() {
+        std::fs::rename(aux_of(&tmp), aux_of(path)).map_err(|e| fail(&e))?;
+    }
+    Ok(())
+}
+
 /// A class raster (Byte; `nodata` for no data) as a Cloud-Optimized GeoTIFF with a colour
 /// table (`colours[k]` for value k) and category names (`names[k]`), for GIS tools to draw
 /// and label the classes; overviews by the nearest class. Category names go into a
@@ -550,26 +600,9 @@ pub fn write_class_cog(
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let driver = DriverManager::get_driver_by_name("MEM").map_err(|e| fail(&e))?;
-    let mut mem = driver
-        .create_with_band_type::<u8, _>("", grid.cols, grid.rows, 1)
-        .map_err(|e| fail(&e))?;
-    mem.set_geo_transform(&grid.geo_transform())
-        .map_err(|e| fail(&e))?;
-    if !crs_wkt.is_empty() {
-        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
-        mem.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
-    }
+    let mem = in_memory(grid, crs_wkt, f64::from(nodata), values).map_err(|e| fail(&e))?;
     {
         let mut band = mem.rasterband(1).map_err(|e| fail(&e))?;
-        let mut buffer = Buffer::new(
-            (grid.cols, grid.rows),
-            values.as_standard_layout().iter().copied().collect(),
-        );
-        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
-            .map_err(|e| fail(&e))?;
-        band.set_no_data_value(Some(f64::from(nodata)))
-            .map_err(|e| fail(&e))?;
         let mut table = ColorTable::new(PaletteInterpretation::Rgba);
         for &(k, [r, g, b, a]) in colours {
             let c = |v: u8| i16::from(v);
@@ -604,21 +637,7 @@ pub fn write_class_cog(
         format!("BLOCKSIZE={COG_BLOCK}"),
         "OVERVIEW_RESAMPLING=NEAREST".to_string(),
     ]);
-    let tmp = partial_sibling(path);
-    copy_as_cog(&mem, &tmp, &options).map_err(|e| fail(&e))?;
-    let same = same_values(&mem, &tmp);
-    if let Err(reason) = same {
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(aux_of(&tmp));
-        return Err(fail(&format!(
-            "the file written does not read back as written ({reason}); the disk may be full"
-        )));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| fail(&e))?;
-    if aux_of(&tmp).exists() {
-        std::fs::rename(aux_of(&tmp), aux_of(path)).map_err(|e| fail(&e))?;
-    }
-    Ok(())
+    commit_cog(&mem, path, &options)
 }
 
 /// A one-band Cloud-Optimized GeoTIFF of any GDAL cell type (e.g. Float64 for a filled
@@ -641,25 +660,9 @@ pub fn write_typed_cog<T: gdal::raster::GdalType + Copy>(
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let driver = DriverManager::get_driver_by_name("MEM").map_err(|e| fail(&e))?;
-    let mut mem = driver
-        .create_with_band_type::<T, _>("", grid.cols, grid.rows, 1)
-        .map_err(|e| fail(&e))?;
-    mem.set_geo_transform(&grid.geo_transform())
-        .map_err(|e| fail(&e))?;
-    if !crs_wkt.is_empty() {
-        let srs = SpatialRef::from_wkt(crs_wkt).map_err(|e| fail(&e))?;
-        mem.set_spatial_ref(&srs).map_err(|e| fail(&e))?;
-    }
+    let mem = in_memory(grid, crs_wkt, nodata, values).map_err(|e| fail(&e))?;
     {
         let mut band = mem.rasterband(1).map_err(|e| fail(&e))?;
-        let mut buffer = Buffer::new(
-            (grid.cols, grid.rows),
-            values.as_standard_layout().iter().copied().collect(),
-        );
-        band.write((0, 0), (grid.cols, grid.rows), &mut buffer)
-            .map_err(|e| fail(&e))?;
-        band.set_no_data_value(Some(nodata)).map_err(|e| fail(&e))?;
         band.set_description(description).map_err(|e| fail(&e))?;
         let unit = std::ffi::CString::new(unit).map_err(|e| fail(&e))?;
         // SAFETY: the band handle is valid while `mem` lives; GDAL copies the string.
@@ -673,15 +676,7 @@ pub fn write_typed_cog<T: gdal::raster::GdalType + Copy>(
         format!("BLOCKSIZE={COG_BLOCK}"),
         format!("OVERVIEW_RESAMPLING={resampling}"),
     ]);
-    let tmp = partial_sibling(path);
-    copy_as_cog(&mem, &tmp, &options).map_err(|e| fail(&e))?;
-    if let Err(reason) = same_values(&mem, &tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(&format!(
-            "the file written does not read back as written ({reason}); the disk may be full"
-        )));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    commit_cog(&mem, path, &options)
 }
 
 /// `<file>.aux.xml`, where GDAL keeps what a format has no place for.
