@@ -303,6 +303,14 @@ fn bad_ensembles_are_refused_with_the_key_and_the_fix() {
             "[parameters]\nrain_scale = 3\n",
             &["parameters.rain_scale", "values = [a, b, …]"][..],
         ),
+        (
+            "sampling = \"latin_hypercube\"\nmembers = 4\n[parameters]\nrain_scale = { min = 0.5, max = 1.0, distribution = \"triangular\", mode = 2.0 }\n",
+            &["parameters.rain_scale", "triangular also a mode between"][..],
+        ),
+        (
+            "sampling = \"latin_hypercube\"\nmembers = 4\n[parameters]\nrain_scale = { min = 0.5, max = 1.0, distribution = \"normal\", mean = 0.8 }\n",
+            &["parameters.rain_scale", "an sd > 0"][..],
+        ),
     ]
     .into_iter()
     .enumerate()
