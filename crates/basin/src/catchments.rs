@@ -55,22 +55,44 @@ fn one_piece() -> usize {
 }
 
 impl MuskingumReach {
-    /// Route `inflow` (one value per step of `dt` s, from 0): each sub-reach with
-    /// C0 = (Δt − 2Kx)/D, C1 = (Δt + 2Kx)/D, C2 = (2K(1 − x) − Δt)/D,
-    /// D = 2K(1 − x) + Δt, and O starting at I(0). When Δt is outside 2Kx ≤ Δt ≤
-    /// 2K(1 − x) a coefficient goes negative; steps are then split into shorter ones
-    /// (each with the step's inflow, linearly between step values) until it is not.
+    /// The most sub-reaches × sub-steps a reach may take per model step.
+    pub const MAX_WORK: usize = 100_000;
+
+    /// How the reach is cut for steps of `dt` s: (pieces, sub-steps per step), the fewest
+    /// with no negative coefficient, 2K'x ≤ Δt' ≤ 2K'(1 − x) (K' = K / pieces,
+    /// Δt' = dt / sub-steps), starting from `subreaches` pieces; `None` past
+    /// [`Self::MAX_WORK`].
+    pub fn plan(&self, dt: f64) -> Option<(usize, usize)> {
+        let k = self.k_h * 3600.0;
+        let x = self.x;
+        for pieces in self.subreaches.max(1)..=Self::MAX_WORK {
+            let kp = k / pieces as f64;
+            let sub = ((dt / (2.0 * kp * (1.0 - x))).ceil() as usize).max(1);
+            if pieces * sub > Self::MAX_WORK {
+                return None;
+            }
+            if dt / sub as f64 >= 2.0 * kp * x * (1.0 - 1e-12) {
+                return Some((pieces, sub));
+            }
+        }
+        None
+    }
+
+    /// Route `inflow` (one value per step of `dt` s, from 0) through the pieces of
+    /// [`Self::plan`], each with C0 = (Δt − 2Kx)/D, C1 = (Δt + 2Kx)/D,
+    /// C2 = (2K(1 − x) − Δt)/D, D = 2K(1 − x) + Δt, all ≥ 0 (so the outflow never goes
+    /// negative), O starting at I(0), the inflow linear between step values.
     pub fn route(&self, inflow: &[f64], dt: f64) -> Vec<f64> {
-        let n = self.subreaches.max(1);
+        let Some((n, sub)) = self.plan(dt) else {
+            // Refused when the scenario is checked; pass the inflow through unrouted.
+            return inflow.to_vec();
+        };
         let k = self.k_h * 3600.0 / n as f64;
         let x = self.x;
-        // Sub-steps so that Δt ≤ 2K(1 − x) (C2 ≥ 0); C0 < 0 (Δt < 2Kx) is allowed only
-        // for x ≤ 0.5 with small negative dips, kept as Muskingum gives them.
-        let sub = ((dt / (2.0 * k * (1.0 - x))).ceil() as usize).max(1);
         let h = dt / sub as f64;
         let d = 2.0 * k * (1.0 - x) + h;
         let (c0, c1, c2) = (
-            (h - 2.0 * k * x) / d,
+            ((h - 2.0 * k * x) / d).max(0.0),
             (h + 2.0 * k * x) / d,
             (2.0 * k * (1.0 - x) - h) / d,
         );
@@ -188,6 +210,18 @@ impl CatchmentSpec {
                     "reach.subreaches",
                     format!("is {}", r.subreaches),
                     "give 1 to 1000 pieces",
+                );
+            }
+            if r.plan(self.step_s).is_none() {
+                return problem(
+                    "reach.k_h",
+                    format!(
+                        "is {} h, which a {} s step would cut into more than {} pieces × sub-steps",
+                        r.k_h,
+                        self.step_s,
+                        MuskingumReach::MAX_WORK
+                    ),
+                    "give a longer travel time, fewer sub-reaches or a shorter step_s",
                 );
             }
         }
@@ -378,7 +412,11 @@ pub fn simulate(
     for (k, &q) in flows.iter().enumerate() {
         let t0 = k as f64 * dt;
         points.push((t0, q));
-        points.push((t0 + dt * (1.0 - 1e-9), q));
+        // Held to just before the next step (where that instant still exists in f64).
+        let t1 = t0 + dt * (1.0 - 1e-9);
+        if t1 > t0 && t1 < (k + 1) as f64 * dt {
+            points.push((t1, q));
+        }
         if q > peak {
             peak = q;
             peak_t = t0 + dt / 2.0;
@@ -459,22 +497,47 @@ mod tests {
             // Back at the base flow long after the flood: everything has passed.
             assert!((out[59] - 10.0).abs() < 0.5, "{sub}: {}", out[59]);
         }
-        // One piece, steps with 2Kx ≤ Δt ≤ 2K(1 − x): the trapezoidal volume balance of the
-        // Muskingum recursion: Σ(I − O)Δt equals the change of storage.
+        // One piece (2Kx = 1080 s ≤ Δt = 1800 s ≤ 2K(1 − x)): the trapezoidal volume
+        // balance of the Muskingum recursion, Σ(I − O)Δt = ΔS with S = K(xI + (1 − x)O).
         let reach = MuskingumReach {
             k_h: 3.0,
-            x: 0.2,
+            x: 0.05,
             subreaches: 1,
         };
+        assert_eq!(reach.plan(dt), Some((1, 1)));
         let out = reach.route(&inflow, dt);
         let k = 3.0 * 3600.0;
-        let storage = |i: f64, o: f64| k * (0.2 * i + 0.8 * o);
+        let storage = |i: f64, o: f64| k * (0.05 * i + 0.95 * o);
         let mut balance = 0.0;
         for j in 1..inflow.len() {
             balance += 0.5 * (inflow[j] + inflow[j - 1] - out[j] - out[j - 1]) * dt;
         }
         let ds = storage(inflow[59], out[59]) - storage(inflow[0], out[0]);
-        assert!((balance - ds).abs() < 1e-6 * k * 200.0, "{balance} vs {ds}");
+        let volume: f64 = inflow.iter().sum::<f64>() * dt;
+        assert!((balance - ds).abs() < 1e-9 * volume, "{balance} vs {ds}");
+    }
+
+    /// A step shorter than 2Kx would make C0 negative and the outflow dip below zero
+    /// (then a sink in the grid): the reach is cut into more pieces instead.
+    #[test]
+    fn a_long_reach_never_gives_a_negative_outflow() {
+        let reach = MuskingumReach {
+            k_h: 3.0,
+            x: 0.2,
+            subreaches: 1,
+        };
+        assert_eq!(reach.plan(3600.0), Some((2, 1)));
+        let inflow: Vec<f64> = (0..40).map(|k| if k == 3 { 100.0 } else { 0.0 }).collect();
+        let out = reach.route(&inflow, 3600.0);
+        assert!(out.iter().all(|&q| q >= 0.0), "{out:?}");
+        assert!(out.iter().copied().fold(0.0, f64::max) < 100.0);
+        // Too fine a cut for the step is refused (None), not left to hang.
+        let tiny = MuskingumReach {
+            k_h: 1e-4,
+            x: 0.2,
+            subreaches: 1000,
+        };
+        assert_eq!(tiny.plan(3600.0), None);
     }
 
     #[test]

@@ -59,9 +59,11 @@ fn value_at<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Val
 fn set_value(table: &mut toml::Table, path: &[String], value: f64) {
     fn walk(v: &mut toml::Value, path: &[String], value: f64) {
         let Some((key, rest)) = path.split_first() else {
-            let whole = value.fract() == 0.0 && value.abs() < 9e15;
+            // An integer setting (a lag in steps, a count) takes the nearest integer.
             *v = match v {
-                toml::Value::Integer(_) if whole => toml::Value::Integer(value as i64),
+                toml::Value::Integer(_) if value.abs() < 9e15 => {
+                    toml::Value::Integer(value.round() as i64)
+                }
                 _ => toml::Value::Float(value),
             };
             return;
@@ -360,12 +362,15 @@ impl Ensemble {
                     ));
                 }
             }
-            let least = if MULTIPLIERS.contains(&name.as_str()) {
-                0.0
-            } else {
-                f64::NEG_INFINITY
+            // Roughness and storm duration cannot be scaled to nothing.
+            let least = match name.as_str() {
+                "manning_scale" | "storm_duration_scale" => f64::MIN_POSITIVE,
+                n if MULTIPLIERS.contains(&n) => 0.0,
+                _ => f64::NEG_INFINITY,
             };
-            let kind = if least == 0.0 {
+            let kind = if least == f64::MIN_POSITIVE {
+                "finite and > 0 (a multiplier)"
+            } else if least == 0.0 {
                 "finite and ≥ 0 (a multiplier)"
             } else {
                 "finite"
@@ -1153,49 +1158,73 @@ impl Crossings {
     /// of the time of the first crossing (a member that never crossed counts as later
     /// than any time, so a quantile that falls among those is empty).
     fn summary_csv(&self, members: usize, quantiles: &[f64]) -> String {
-        let mut csv = String::from("kind,place,threshold,severity,members_crossing,probability");
-        for q in quantiles {
-            csv += &format!(",first_crossing_s_p{}", (q * 100.0).round());
-        }
-        csv += "\n";
+        let mut header: Vec<String> = [
+            "kind",
+            "place",
+            "threshold",
+            "severity",
+            "members_crossing",
+            "probability",
+        ]
+        .map(String::from)
+        .to_vec();
+        header.extend(
+            quantiles
+                .iter()
+                .map(|q| format!("first_crossing_s_p{}", (q * 100.0).round())),
+        );
+        let mut rows = vec![header];
         for (key, crossed) in &self.by_threshold {
             let mut times: Vec<f64> = crossed.iter().map(|&(_, t)| t).collect();
             times.resize(members, f64::INFINITY);
             times.sort_by(f64::total_cmp);
-            csv += &format!(
-                "{},{},{}",
-                key.join(","),
-                crossed.len(),
-                crossed.len() as f64 / members as f64
-            );
+            let mut row = key.to_vec();
+            row.push(crossed.len().to_string());
+            row.push((crossed.len() as f64 / members as f64).to_string());
             for &q in quantiles {
                 let t = quantile_sorted(&times, q);
-                csv += &if t.is_finite() {
-                    format!(",{t:.1}")
+                row.push(if t.is_finite() {
+                    format!("{t:.1}")
                 } else {
-                    ",".into()
-                };
+                    String::new()
+                });
             }
-            csv += "\n";
+            rows.push(row);
         }
-        csv
+        csv_text(&rows)
     }
 
     /// Long form: one row per member and threshold it crossed.
     fn members_csv(&self) -> String {
-        let mut rows: Vec<(usize, String)> = Vec::new();
+        let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
         for (key, crossed) in &self.by_threshold {
             for &(id, t) in crossed {
-                rows.push((id, format!("{id},{},{t:.1}\n", key.join(","))));
+                let mut row = vec![id.to_string()];
+                row.extend(key.iter().cloned());
+                row.push(format!("{t:.1}"));
+                rows.push((id, row));
             }
         }
         rows.sort_by_key(|(id, _)| *id);
-        let mut csv = String::from("member,kind,place,threshold,severity,time_s\n");
-        for (_, row) in rows {
-            csv += &row;
-        }
-        csv
+        let header = ["member", "kind", "place", "threshold", "severity", "time_s"]
+            .map(String::from)
+            .to_vec();
+        csv_text(
+            &std::iter::once(header)
+                .chain(rows.into_iter().map(|(_, r)| r))
+                .collect::<Vec<_>>(),
+        )
     }
+}
+
+/// Rows as CSV text, quoted where a field needs it (a name with a comma).
+fn csv_text(rows: &[Vec<String>]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        // Writing to memory cannot fail.
+        let _ = w.write_record(r);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -293,6 +293,19 @@ impl Scenario {
                 &format!("{key}.rain_mm_per_h"),
                 &mut inputs,
             )?;
+            // The scenario's rain multiplier and storm stretch apply to the catchment's
+            // rain as to the grid's.
+            let f = a.storm_duration_scale;
+            let rain = if a.rain_scale != 1.0 || f != 1.0 {
+                TimeSeries::new(
+                    rain.points()
+                        .map(|(t, v)| (t * f, v * a.rain_scale / f))
+                        .collect(),
+                )
+                .map_err(|e| bad(&format!("{key}.rain_mm_per_h"), e.to_string(), ""))?
+            } else {
+                rain
+            };
             let evaporation = match &c.evaporation_mm_per_day {
                 Some(e) => Some(series(
                     e,

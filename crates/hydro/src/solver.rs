@@ -1684,6 +1684,21 @@ impl Solver {
                 on_off(self.losses.is_some()),
             ));
         }
+        let curve_number = self
+            .losses
+            .as_ref()
+            .and_then(|l| l.soil.as_ref())
+            .is_some_and(|s| s.rain_m().is_some());
+        if state.soil_rain_m.is_some() != curve_number {
+            return Err(mismatch(
+                "curve-number rain so far (soil_rain_m)",
+                on_off(state.soil_rain_m.is_some()),
+                on_off(curve_number),
+            ));
+        }
+        if let Some(r) = &state.soil_rain_m {
+            check_shape("soil_rain_m", &self.grid, &r.view())?;
+        }
         if state.envelopes.is_some() != self.envelopes.is_some() {
             return Err(mismatch(
                 "envelopes",
