@@ -158,6 +158,12 @@ pub fn ensemble_ui(
             )));
         }
     });
+    if session.ensemble_loading() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("reading the merged maps …");
+        });
+    }
     let Some(e) = &session.ensemble else {
         return;
     };

@@ -44,6 +44,8 @@ pub struct Session {
     loading_since: Option<std::time::Instant>,
     export_reply: Option<Pending<ExportReport>>,
     comparing: Option<Pending<Comparison>>,
+    /// A merged ensemble being read (off the frame, like B).
+    ensemble_loading: Option<Pending<(super::ensemble::EnsembleMaps, PathBuf)>>,
     pub last_export: Option<Result<ExportReport, String>>,
 }
 
@@ -186,6 +188,35 @@ fn finish_comparing(
     }
 }
 
+/// Take up a merged ensemble once it is read: show its first map.
+fn finish_ensemble(mut session: ResMut<Session>, mut view: ResMut<ViewSettings>) {
+    let Some(result) = Pending::poll(
+        &mut session.ensemble_loading,
+        "reading the ensemble stopped unexpectedly",
+    ) else {
+        return;
+    };
+    match result {
+        // For the basin open now only (another may have been opened meanwhile).
+        Ok((maps, folder)) if maps.basin_dir == session.basin_dir => {
+            view.ensemble_map = 0;
+            view.layer = super::ensemble::layer_of(maps.maps[0].kind);
+            view.ensemble_folder = folder.display().to_string();
+            session.ensemble = Some(Arc::new(maps));
+            session.error = None;
+        }
+        Ok(_) => {}
+        Err(e) => session.error = Some(e),
+    }
+}
+
+impl Session {
+    /// A merged ensemble is being read.
+    pub fn ensemble_loading(&self) -> bool {
+        self.ensemble_loading.is_some()
+    }
+}
+
 /// The newest snapshots of A and B.
 #[derive(Resource, Default, Debug)]
 pub struct Live {
@@ -314,6 +345,7 @@ pub(super) fn plugin(app: &mut App) {
             (
                 finish_loading,
                 finish_comparing,
+                finish_ensemble,
                 receive_snapshots,
                 finish_export,
             )
@@ -632,16 +664,22 @@ fn apply_actions(
                 let Some(basin) = session.basin.clone() else {
                     continue;
                 };
-                // A few rasters of the basin's size: read here, between two frames.
-                match super::ensemble::EnsembleMaps::load(&basin, &folder) {
-                    Ok(maps) => {
-                        view.ensemble_map = 0;
-                        view.layer = super::ensemble::layer_of(maps.maps[0].kind);
-                        view.ensemble_folder = folder.display().to_string();
-                        session.ensemble = Some(Arc::new(maps));
-                        session.error = None;
+                // Read on a thread of its own, so that a large ensemble never stalls the
+                // window; `finish_ensemble` takes it up.
+                let (tx, rx) = channel();
+                let spawned = std::thread::Builder::new()
+                    .name("ensemble-loader".into())
+                    .spawn(move || {
+                        let result = super::ensemble::EnsembleMaps::load(&basin, &folder)
+                            .map(|maps| (maps, folder))
+                            .map_err(|e| format!("{e:#}"));
+                        let _ = tx.send(result);
+                    });
+                match spawned {
+                    Ok(_) => session.ensemble_loading = Some(Pending::new(rx)),
+                    Err(e) => {
+                        session.error = Some(format!("cannot start reading the ensemble: {e}"))
                     }
-                    Err(e) => session.error = Some(format!("{e:#}")),
                 }
             }
             Action::CloseEnsemble => {
