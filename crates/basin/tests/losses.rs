@@ -223,3 +223,35 @@ fn curve_numbers_from_land_cover_and_soil_groups() {
         }
     }
 }
+
+/// The bundled curve-number basin: every active cell takes its terrain class's CN for
+/// soil group C (TR-55 table 2-2c, as its basin.toml gives them).
+#[test]
+fn the_bundled_curve_number_basin_maps_each_class() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../basins/trinity_storm_cn");
+    let basin = basin::Basin::load(&dir).expect("loads");
+    let classes = basin::raster::read_raster(&dir.join("landcover_terrain.tif")).expect("classes");
+    let Some(hydro::LossModel::CurveNumber { curve_number, .. }) = &basin.loss_model else {
+        panic!("{:?}", basin.loss_model);
+    };
+    let cn_of = |class: f64| match class as u8 {
+        1 => 98.0,
+        2 => 79.0,
+        3 => 70.0,
+        4 => 73.0,
+        other => panic!("class {other}"),
+    };
+    let mut seen = [0usize; 5];
+    for (cell, &a) in basin.active.indexed_iter() {
+        if a {
+            assert_eq!(curve_number[cell], cn_of(classes.data[cell]), "{cell:?}");
+            seen[classes.data[cell] as usize] += 1;
+        }
+    }
+    assert_eq!(
+        seen[1..],
+        [1141, 14028, 5462, 84],
+        "cells per class (README)"
+    );
+}

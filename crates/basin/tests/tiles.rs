@@ -48,5 +48,5 @@ fn dense_and_tiled_agree_on_every_bundled_preset() {
             presets += 1;
         }
     }
-    assert_eq!(presets, 16, "the bundled presets");
+    assert_eq!(presets, 17, "the bundled presets");
 }
