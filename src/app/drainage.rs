@@ -53,10 +53,13 @@ impl SoilMap {
             None => (
                 "continuing loss",
                 "mm/h",
-                ndarray::Array2::from_elem(
-                    basin.active.dim(),
-                    losses.continuing_mm_per_h.unwrap_or(0.0) as f32,
-                ),
+                match &basin.loss_rates {
+                    Some((_, cl)) => cl.mapv(|v| v as f32),
+                    None => ndarray::Array2::from_elem(
+                        basin.active.dim(),
+                        losses.continuing_mm_per_h.unwrap_or(0.0) as f32,
+                    ),
+                },
             ),
         };
         let values = ndarray::Zip::from(&values)

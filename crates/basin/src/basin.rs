@@ -42,6 +42,8 @@ pub struct Basin {
     pub loss_model: Option<hydro::LossModel>,
     /// 1 − the impervious share of each cell (`[losses]`), `None` when none is given.
     pub loss_pervious: Option<Array2<f64>>,
+    /// Initial (mm) and continuing (mm/h) loss per cell, for initial + continuing loss.
+    pub loss_rates: Option<(Array2<f64>, Array2<f64>)>,
     pub gauges: Vec<Gauge>,
     /// Places watched for flooding, each with its rule and its cells.
     pub watch_areas: Vec<WatchArea>,
@@ -367,7 +369,8 @@ impl Basin {
             )?,
             None => crate::losses::LossSetup::default(),
         };
-        let (loss_model, loss_pervious) = (losses.model, losses.pervious);
+        let (loss_model, loss_pervious, loss_rates) =
+            (losses.model, losses.pervious, losses.initial_continuing);
 
         if let Some(name) = &file.default_scenario
             && !dir.join("scenarios").join(format!("{name}.toml")).is_file()
@@ -439,6 +442,7 @@ impl Basin {
             initial_depth_m,
             loss_model,
             loss_pervious,
+            loss_rates,
             gauges,
             watch_areas,
             inputs,

@@ -149,6 +149,11 @@ pub struct LossParams {
     pub continuing_mm_per_h: Option<f64>,
     #[serde(default)]
     pub capacity_mm: Option<f64>,
+    /// The initial and continuing losses per cell (mm, mm/h), instead of one value each.
+    #[serde(default)]
+    pub initial_raster: Option<PathBuf>,
+    #[serde(default)]
+    pub continuing_raster: Option<PathBuf>,
     /// SCS curve number: one value, or a raster of them; Ia / S (0.2 by default).
     #[serde(default)]
     pub curve_number: Option<f64>,
@@ -177,6 +182,11 @@ pub struct LossParams {
     pub suction_mm: Option<f64>,
     #[serde(default)]
     pub moisture_deficit: Option<f64>,
+    /// Green–Ampt suction (mm) and moisture deficit (−) per cell, instead of one value.
+    #[serde(default)]
+    pub suction_raster: Option<PathBuf>,
+    #[serde(default)]
+    pub moisture_deficit_raster: Option<PathBuf>,
     /// Share of each cell that is impervious (roofs, roads), 0–1: one value or a raster;
     /// any model. Only the rest of the cell takes water.
     #[serde(default)]

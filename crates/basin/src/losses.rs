@@ -10,10 +10,12 @@ use crate::config::{LossModelName, LossParams};
 use crate::error::{BasinError, Result};
 
 /// The keys of each model, for refusing a key given to the wrong one.
-const KEYS: [(&str, LossModelName); 14] = [
+const KEYS: [(&str, LossModelName); 18] = [
     ("initial_mm", LossModelName::InitialContinuing),
     ("continuing_mm_per_h", LossModelName::InitialContinuing),
     ("capacity_mm", LossModelName::InitialContinuing),
+    ("initial_raster", LossModelName::InitialContinuing),
+    ("continuing_raster", LossModelName::InitialContinuing),
     ("curve_number", LossModelName::CurveNumber),
     ("curve_number_raster", LossModelName::CurveNumber),
     ("ia_ratio", LossModelName::CurveNumber),
@@ -25,6 +27,8 @@ const KEYS: [(&str, LossModelName); 14] = [
     ("conductivity_raster", LossModelName::GreenAmpt),
     ("suction_mm", LossModelName::GreenAmpt),
     ("moisture_deficit", LossModelName::GreenAmpt),
+    ("suction_raster", LossModelName::GreenAmpt),
+    ("moisture_deficit_raster", LossModelName::GreenAmpt),
 ];
 
 fn model_name(m: LossModelName) -> &'static str {
@@ -40,6 +44,8 @@ fn model_name(m: LossModelName) -> &'static str {
 pub struct LossSetup {
     /// A curve-number or Green–Ampt model; `None` for initial + continuing loss.
     pub model: Option<hydro::LossModel>,
+    /// Initial (mm) and continuing (mm/h) loss per cell, for initial + continuing loss.
+    pub initial_continuing: Option<(Array2<f64>, Array2<f64>)>,
     /// 1 − the impervious share, per cell; `None` when all of every cell is pervious.
     pub pervious: Option<Array2<f64>>,
 }
@@ -58,7 +64,7 @@ pub fn resolve(
     inputs: &mut Vec<PathBuf>,
 ) -> Result<LossSetup> {
     let pervious = impervious(l, toml_path, &raster, active, inputs)?;
-    let mut model = resolve_model(l, toml_path, &raster, active, inputs)?;
+    let (mut model, initial_continuing) = resolve_model(l, toml_path, &raster, active, inputs)?;
     match (&mut model, &pervious) {
         (Some(hydro::LossModel::CurveNumber { impervious, .. }), Some(p)) => {
             *impervious = Some(p.mapv(|v| 1.0 - v));
@@ -76,7 +82,11 @@ pub fn resolve(
         }
         _ => {}
     }
-    Ok(LossSetup { model, pervious })
+    Ok(LossSetup {
+        model,
+        initial_continuing,
+        pervious,
+    })
 }
 
 /// 1 − the impervious share per cell, from `impervious_fraction` or `impervious_raster`.
@@ -131,14 +141,18 @@ fn impervious(
     }
 }
 
-/// The model of `[losses]` (`None` for initial + continuing).
+/// The losses an infiltration model gives per cell: its model, or for initial +
+/// continuing loss the two per cell.
+type ModelOrRates = (Option<hydro::LossModel>, Option<(Array2<f64>, Array2<f64>)>);
+
+/// The model of `[losses]` (`None` for initial + continuing, with their values per cell).
 fn resolve_model(
     l: &LossParams,
     toml_path: &Path,
     raster: &impl Fn(&Path, &str, &mut Vec<PathBuf>) -> Result<Array2<f64>>,
     active: &Array2<bool>,
     inputs: &mut Vec<PathBuf>,
-) -> Result<Option<hydro::LossModel>> {
+) -> Result<ModelOrRates> {
     let bad = |key: &str, problem: String, fix: &str| {
         BasinError::invalid(toml_path, format!("losses.{key}"), problem, fix)
     };
@@ -146,6 +160,8 @@ fn resolve_model(
         l.initial_mm.is_some(),
         l.continuing_mm_per_h.is_some(),
         l.capacity_mm.is_some(),
+        l.initial_raster.is_some(),
+        l.continuing_raster.is_some(),
         l.curve_number.is_some(),
         l.curve_number_raster.is_some(),
         l.ia_ratio.is_some(),
@@ -157,6 +173,8 @@ fn resolve_model(
         l.conductivity_raster.is_some(),
         l.suction_mm.is_some(),
         l.moisture_deficit.is_some(),
+        l.suction_raster.is_some(),
+        l.moisture_deficit_raster.is_some(),
     ];
     for ((key, owner), given) in KEYS.iter().zip(given) {
         if given && *owner != l.model {
@@ -177,9 +195,6 @@ fn resolve_model(
         } else {
             Err(bad(key, format!("is {v}"), "give a value ≥ 0"))
         }
-    };
-    let required = |key: &str, v: Option<f64>, what: &str| {
-        v.ok_or_else(|| bad(key, "is missing".into(), what))
     };
     // One value or a raster, on every cell; raster values are checked on active cells.
     let per_cell = |value: Option<f64>,
@@ -234,22 +249,29 @@ fn resolve_model(
     };
     match l.model {
         LossModelName::InitialContinuing => {
-            non_negative(
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            let il = per_cell(
+                l.initial_mm,
+                &l.initial_raster,
                 "initial_mm",
-                required("initial_mm", l.initial_mm, "give the initial loss in mm")?,
+                "initial_raster",
+                &ok,
+                "give the initial loss in mm, ≥ 0",
+                inputs,
             )?;
-            non_negative(
+            let cl = per_cell(
+                l.continuing_mm_per_h,
+                &l.continuing_raster,
                 "continuing_mm_per_h",
-                required(
-                    "continuing_mm_per_h",
-                    l.continuing_mm_per_h,
-                    "give the continuing loss in mm/h",
-                )?,
+                "continuing_raster",
+                &ok,
+                "give the continuing loss in mm/h, ≥ 0",
+                inputs,
             )?;
             if let Some(c) = l.capacity_mm {
                 non_negative("capacity_mm", c)?;
             }
-            Ok(None)
+            Ok((None, Some((il, cl))))
         }
         LossModelName::CurveNumber => {
             // From the land-cover table, or one value or a raster.
@@ -274,11 +296,14 @@ fn resolve_model(
                     "give Ia/S between 0 and 1: 0.2 (NEH-630) or 0.05 (Hawkins et al. 2002)",
                 ));
             }
-            Ok(Some(hydro::LossModel::CurveNumber {
-                curve_number: cn,
-                ia_ratio,
-                impervious: None,
-            }))
+            Ok((
+                Some(hydro::LossModel::CurveNumber {
+                    curve_number: cn,
+                    ia_ratio,
+                    impervious: None,
+                }),
+                None,
+            ))
         }
         LossModelName::GreenAmpt => {
             let k = per_cell(
@@ -290,31 +315,32 @@ fn resolve_model(
                 "saturated conductivity is ≥ 0 mm/h (e.g. 10 for a loam, Rawls et al. 1983)",
                 inputs,
             )?;
-            let psi = non_negative(
+            let psi = per_cell(
+                l.suction_mm,
+                &l.suction_raster,
                 "suction_mm",
-                required(
-                    "suction_mm",
-                    l.suction_mm,
-                    "give the wetting-front suction in mm (e.g. 89 for a loam)",
-                )?,
+                "suction_raster",
+                &|v| v.is_finite() && v >= 0.0,
+                "give the wetting-front suction in mm, ≥ 0 (e.g. 89 for a loam)",
+                inputs,
             )?;
-            let dtheta = required(
-                "moisture_deficit",
+            let dtheta = per_cell(
                 l.moisture_deficit,
-                "give the moisture deficit, porosity − initial water content (e.g. 0.3)",
+                &l.moisture_deficit_raster,
+                "moisture_deficit",
+                "moisture_deficit_raster",
+                &|v| (0.0..=1.0).contains(&v),
+                "give the moisture deficit (porosity − initial water content) between 0 and 1",
+                inputs,
             )?;
-            if !(0.0..=1.0).contains(&dtheta) {
-                return Err(bad(
-                    "moisture_deficit",
-                    format!("is {dtheta}"),
-                    "give a moisture deficit between 0 and 1",
-                ));
-            }
-            Ok(Some(hydro::LossModel::GreenAmpt {
-                conductivity_mm_per_h: k,
-                suction_mm: Array2::from_elem(active.dim(), psi),
-                moisture_deficit: Array2::from_elem(active.dim(), dtheta),
-            }))
+            Ok((
+                Some(hydro::LossModel::GreenAmpt {
+                    conductivity_mm_per_h: k,
+                    suction_mm: psi,
+                    moisture_deficit: dtheta,
+                }),
+                None,
+            ))
         }
     }
 }

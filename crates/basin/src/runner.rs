@@ -240,13 +240,12 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
             // The model sets each cell's loss per step.
             Some(_) => Losses::uniform(rows, cols, 0.0, 0.0, f64::INFINITY),
             None => {
-                let mut losses = Losses::uniform(
-                    rows,
-                    cols,
-                    l.initial_mm.unwrap_or(0.0),
-                    l.continuing_mm_per_h.unwrap_or(0.0),
-                    l.capacity_mm.unwrap_or(f64::INFINITY),
-                );
+                let mut losses =
+                    Losses::uniform(rows, cols, 0.0, 0.0, l.capacity_mm.unwrap_or(f64::INFINITY));
+                if let Some((il, cl)) = &basin.loss_rates {
+                    losses.initial_mm.assign(il);
+                    losses.continuing_mm_per_h.assign(cl);
+                }
                 // Only the pervious share of a cell takes water.
                 if let Some(p) = &basin.loss_pervious {
                     for a in [

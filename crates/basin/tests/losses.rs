@@ -255,3 +255,54 @@ fn the_bundled_curve_number_basin_maps_each_class() {
         "cells per class (README)"
     );
 }
+
+/// Initial and continuing losses, and Green–Ampt's suction and deficit, per cell from
+/// rasters; a raster value out of range is refused with its place.
+#[test]
+fn loss_parameters_per_cell_from_rasters() {
+    let b = TestBasin::new();
+    let il = Array2::from_shape_fn((ROWS, COLS), |(r, _)| r as f64);
+    let cl = Array2::from_shape_fn((ROWS, COLS), |(_, c)| 0.1 * c as f64);
+    b.write_raster("il.tif", 32614, &il);
+    b.write_raster("cl.tif", 32614, &cl);
+    with_losses(
+        &b,
+        "[losses]\ninitial_raster = \"il.tif\"\ncontinuing_raster = \"cl.tif\"\ncapacity_mm = 50.0\n",
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    let (got_il, got_cl) = basin.loss_rates.as_ref().expect("per-cell rates");
+    for (cell, &a) in basin.active.indexed_iter() {
+        if a {
+            assert_eq!(got_il[cell], il[cell]);
+            assert!((got_cl[cell] - cl[cell]).abs() < 1e-6, "Float32 raster");
+        }
+    }
+    let out = b.path().join("out");
+    let s = basin::run(&b.scenario(), &out, &RunOptions::default(), |_| {}).expect("runs");
+    assert!(s.water_balance.relative_error() < 1e-9);
+
+    let psi = Array2::from_elem((ROWS, COLS), 110.0);
+    let mut deficit = Array2::from_elem((ROWS, COLS), 0.3);
+    b.write_raster("psi.tif", 32614, &psi);
+    b.write_raster("dtheta.tif", 32614, &deficit);
+    with_losses(
+        &b,
+        "[losses]\nmodel = \"green_ampt\"\nconductivity_mm_per_h = 10.0\nsuction_raster = \"psi.tif\"\nmoisture_deficit_raster = \"dtheta.tif\"\n",
+    );
+    let basin = basin::Basin::load(b.path()).expect("loads");
+    assert!(matches!(
+        basin.loss_model,
+        Some(hydro::LossModel::GreenAmpt { .. })
+    ));
+    deficit[(7, 8)] = 1.4;
+    b.write_raster("dtheta.tif", 32614, &deficit);
+    let err = basin::Basin::load(b.path())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("dtheta.tif")
+            && err.contains("row 7, column 8")
+            && err.contains("between 0 and 1"),
+        "{err}"
+    );
+}
