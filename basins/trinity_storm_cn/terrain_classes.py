@@ -33,7 +33,8 @@ data = z != nodata
 zz = np.where(data, z, np.nan)
 gy, gx = np.gradient(zz, 90.0)
 slope = np.hypot(gx, gy)
-# Edge cells of the catchment (NaN neighbours) take the slope of the nearest data: use 0.
+# Cells on the catchment's edge (a nodata neighbour) have no central difference: they
+# are taken as flat (class 2), as the README says.
 slope = np.where(np.isfinite(slope), slope, 0.0)
 classes = np.full(z.shape, 255, dtype=np.uint8)
 classes[data & (slope < 0.02)] = 2

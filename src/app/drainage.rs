@@ -62,6 +62,22 @@ impl SoilMap {
                 },
             ),
         };
+        // As the solver takes it: over the pervious share of each cell (the curve number
+        // is shown as given; its P − Q(P) is what the share scales). Green–Ampt's K
+        // already carries the share.
+        let (values, title) = match (&basin.loss_pervious, &basin.loss_model) {
+            (Some(p), None) => (
+                ndarray::Zip::from(&values)
+                    .and(p)
+                    .map_collect(|&v, &p| v * p as f32),
+                "continuing loss × pervious share",
+            ),
+            (Some(_), Some(hydro::LossModel::GreenAmpt { .. })) => (
+                values,
+                "saturated conductivity × pervious share (Green–Ampt)",
+            ),
+            _ => (values, title),
+        };
         let values = ndarray::Zip::from(&values)
             .and(&basin.active)
             .map_collect(|&v, &a| if a { v } else { f32::NAN });

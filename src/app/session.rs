@@ -46,6 +46,8 @@ pub struct Session {
     comparing: Option<Pending<Comparison>>,
     /// A merged ensemble being read (off the frame, like B).
     ensemble_loading: Option<Pending<(super::ensemble::EnsembleMaps, PathBuf)>>,
+    /// The basin the ensemble being read is for (canonical folder).
+    ensemble_loading_for: PathBuf,
     pub last_export: Option<Result<ExportReport, String>>,
 }
 
@@ -196,8 +198,11 @@ fn finish_ensemble(mut session: ResMut<Session>, mut view: ResMut<ViewSettings>)
     ) else {
         return;
     };
+    // For the basin open now only (another may have been opened meanwhile).
+    if session.ensemble_loading_for != session.basin_dir {
+        return;
+    }
     match result {
-        // For the basin open now only (another may have been opened meanwhile).
         Ok((maps, folder)) if maps.basin_dir == session.basin_dir => {
             view.ensemble_map = 0;
             view.layer = super::ensemble::layer_of(maps.maps[0].kind);
@@ -676,13 +681,18 @@ fn apply_actions(
                         let _ = tx.send(result);
                     });
                 match spawned {
-                    Ok(_) => session.ensemble_loading = Some(Pending::new(rx)),
+                    Ok(_) => {
+                        session.ensemble_loading = Some(Pending::new(rx));
+                        session.ensemble_loading_for = session.basin_dir.clone();
+                    }
                     Err(e) => {
                         session.error = Some(format!("cannot start reading the ensemble: {e}"))
                     }
                 }
             }
             Action::CloseEnsemble => {
+                // A read still under way is dropped with it.
+                session.ensemble_loading = None;
                 session.ensemble = None;
                 if view.layer.is_ensemble() {
                     view.layer = Layer::Depth;

@@ -44,7 +44,7 @@ pub struct CatchmentSpec {
 pub struct MuskingumReach {
     /// Travel time through the whole reach (h).
     pub k_h: f64,
-    /// Weighting factor, 0–0.5 (0.2 typical for natural channels).
+    /// Weighting factor, 0–0.45 (0.2 typical for natural channels).
     pub x: f64,
     #[serde(default = "one_piece")]
     pub subreaches: usize,
@@ -160,6 +160,10 @@ pub struct CatchmentFlow {
     pub runoff_mm: f64,
     /// What reached the grid during the run (the runoff less what the reach still holds).
     pub delivered_mm: f64,
+    /// How the reach was cut: pieces and sub-steps per model step (more pieces than
+    /// `subreaches` when the step is shorter than 2Kx, which attenuates the peak less).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reach_pieces_substeps: Option<(usize, usize)>,
     pub peak_m3_s: f64,
     pub peak_time_s: f64,
     #[serde(skip)]
@@ -198,11 +202,12 @@ impl CatchmentSpec {
                     "give the reach's travel time in hours, > 0",
                 );
             }
-            if !(0.0..=0.5).contains(&r.x) {
+            if !(0.0..=0.45).contains(&r.x) {
                 return problem(
                     "reach.x",
                     format!("is {}", r.x),
-                    "give Muskingum's weighting factor between 0 and 0.5",
+                    "give Muskingum's weighting factor between 0 and 0.45 (0.2 is typical; \
+                     towards 0.5 the positive-coefficient steps shrink to a point)",
                 );
             }
             if r.subreaches == 0 || r.subreaches > 1000 {
@@ -429,6 +434,7 @@ pub fn simulate(
         evaporation_mm,
         runoff_mm: depths.iter().sum(),
         delivered_mm: flows.iter().sum::<f64>() * dt / (spec.area_km2 * 1e3),
+        reach_pieces_substeps: spec.reach.and_then(|r| r.plan(dt)),
         peak_m3_s: peak,
         peak_time_s: peak_t,
         discharge_m3_s: TimeSeries::new(points).expect("increasing step times"),

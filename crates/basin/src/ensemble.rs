@@ -54,14 +54,14 @@ fn value_at<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Val
     Some(v)
 }
 
-/// Set the number at `path` (which [`value_at`] found, or a missing `[adjust]` key),
-/// keeping an integer an integer where the value is whole.
-fn set_value(table: &mut toml::Table, path: &[String], value: f64) {
-    fn walk(v: &mut toml::Value, path: &[String], value: f64) {
+/// Set the number at `path` (which [`value_at`] found, or a missing `[adjust]` key). With
+/// `round_integers`, a setting written as an integer in the base takes the nearest integer
+/// (for integer settings such as a lag in steps); otherwise the value is written as it is.
+fn set_value(table: &mut toml::Table, path: &[String], value: f64, round_integers: bool) {
+    fn walk(v: &mut toml::Value, path: &[String], value: f64, round: bool) {
         let Some((key, rest)) = path.split_first() else {
-            // An integer setting (a lag in steps, a count) takes the nearest integer.
             *v = match v {
-                toml::Value::Integer(_) if value.abs() < 9e15 => {
+                toml::Value::Integer(_) if round && value.abs() < 9e15 => {
                     toml::Value::Integer(value.round() as i64)
                 }
                 _ => toml::Value::Float(value),
@@ -79,10 +79,10 @@ fn set_value(table: &mut toml::Table, path: &[String], value: f64) {
             *next = toml::Value::Float(value);
             return;
         }
-        walk(next, rest, value);
+        walk(next, rest, value, round);
     }
     let mut root = toml::Value::Table(std::mem::take(table));
-    walk(&mut root, path, value);
+    walk(&mut root, path, value, round_integers);
     let toml::Value::Table(t) = root else {
         unreachable!()
     };
@@ -232,11 +232,17 @@ impl ParameterSpec {
                 }
                 Distribution::Normal => {
                     let (mu, sigma) = (mean.unwrap_or(0.0), sd.unwrap_or(1.0));
-                    let (fa, fb) = (
-                        normal_cdf((min - mu) / sigma),
-                        normal_cdf((max - mu) / sigma),
-                    );
-                    (mu + sigma * normal_quantile(fa + p * (fb - fa))).clamp(min, max)
+                    let (za, zb) = ((min - mu) / sigma, (max - mu) / sigma);
+                    // Far in the upper tail Φ rounds to 1 on both ends: work on the mirror
+                    // image in the lower tail, where Φ keeps its digits.
+                    let z = if za + zb > 0.0 {
+                        let (fa, fb) = (normal_cdf(-zb), normal_cdf(-za));
+                        -normal_quantile(fa + (1.0 - p) * (fb - fa))
+                    } else {
+                        let (fa, fb) = (normal_cdf(za), normal_cdf(zb));
+                        normal_quantile(fa + p * (fb - fa))
+                    };
+                    (mu + sigma * z).clamp(min, max)
                 }
             },
         }
@@ -266,11 +272,14 @@ impl ParameterSpec {
                 }
                 Distribution::Normal => {
                     let (mu, sigma) = (mean.unwrap_or(0.0), sd.unwrap_or(1.0));
-                    let (fa, fb) = (
-                        normal_cdf((min - mu) / sigma),
-                        normal_cdf((max - mu) / sigma),
-                    );
-                    (normal_cdf((x - mu) / sigma) - fa) / (fb - fa)
+                    let (za, zb, zx) = ((min - mu) / sigma, (max - mu) / sigma, (x - mu) / sigma);
+                    if za + zb > 0.0 {
+                        let (fa, fb) = (normal_cdf(-zb), normal_cdf(-za));
+                        1.0 - (normal_cdf(-zx) - fa) / (fb - fa)
+                    } else {
+                        let (fa, fb) = (normal_cdf(za), normal_cdf(zb));
+                        (normal_cdf(zx) - fa) / (fb - fa)
+                    }
                 }
             },
         }
@@ -613,17 +622,54 @@ pub fn plan(ensemble: &Ensemble, out: &Path) -> Result<Manifest> {
         let file = format!("{}.toml", m.name());
         // The top-level keys a member changes, each whole (as `extends` replaces them)
         // with the member's values set in the base's.
-        let mut changed = toml::Table::new();
+        // Values as drawn; where the scenario's own types refuse a fraction (an integer
+        // setting), the nearest integers, and those are what the manifest records.
+        let build = |round: bool| {
+            let mut changed = toml::Table::new();
+            let mut written = BTreeMap::new();
+            for (k, v) in &m.parameters {
+                let path = setting_path(k);
+                changed.entry(path[0].clone()).or_insert_with(|| {
+                    base_table
+                        .get(&path[0])
+                        .cloned()
+                        .unwrap_or_else(|| toml::Value::Table(Default::default()))
+                });
+                set_value(&mut changed, &path, *v, round);
+                let w = match value_at(&changed, &path) {
+                    Some(toml::Value::Integer(i)) => *i as f64,
+                    _ => *v,
+                };
+                written.insert(k.clone(), w);
+            }
+            (changed, written)
+        };
+        let parses = |changed: &toml::Table| {
+            let mut merged = base_table.clone();
+            for (k, v) in changed {
+                merged.insert(k.clone(), v.clone());
+            }
+            merged.remove("extends");
+            crate::config::ScenarioFile::deserialize(toml::Value::Table(merged))
+        };
+        let (mut changed, mut written) = build(false);
+        if parses(&changed).is_err() {
+            (changed, written) = build(true);
+            if let Err(e) = parses(&changed) {
+                return Err(BasinError::invalid(
+                    &ensemble.path,
+                    "parameters",
+                    format!(
+                        "give member {} a scenario that does not read: {}",
+                        m.id,
+                        e.message()
+                    ),
+                    "vary settings within what the scenario takes",
+                ));
+            }
+        }
         csv += &m.id.to_string();
-        for (k, v) in &m.parameters {
-            let path = setting_path(k);
-            changed.entry(path[0].clone()).or_insert_with(|| {
-                base_table
-                    .get(&path[0])
-                    .cloned()
-                    .unwrap_or_else(|| toml::Value::Table(Default::default()))
-            });
-            set_value(&mut changed, &path, *v);
+        for v in written.values() {
             csv += &format!(",{v:?}");
         }
         csv += "\n";
@@ -632,7 +678,7 @@ pub fn plan(ensemble: &Ensemble, out: &Path) -> Result<Manifest> {
              extends = {}\nname = {}\n\n",
             m.id,
             ensemble.path.display(),
-            m.parameters
+            written
                 .iter()
                 .map(|(k, v)| format!("{k} = {v:?}"))
                 .collect::<Vec<_>>()
@@ -646,7 +692,7 @@ pub fn plan(ensemble: &Ensemble, out: &Path) -> Result<Manifest> {
         planned.push(PlannedMember {
             id: m.id,
             scenario: PathBuf::from("members").join(file),
-            parameters: m.parameters.clone(),
+            parameters: written,
         });
     }
     let manifest = Manifest {
@@ -1251,6 +1297,9 @@ mod tests {
             "{ min = 0.5, max = 1.5 }",
             "{ min = 0.5, max = 1.5, distribution = \"triangular\", mode = 0.8 }",
             "{ min = 0.5, max = 1.5, distribution = \"normal\", mean = 1.0, sd = 0.2 }",
+            // Far in a tail, above and below the mean (z from 10 to 20).
+            "{ min = 1.5, max = 2.0, distribution = \"normal\", mean = 1.0, sd = 0.05 }",
+            "{ min = 0.0, max = 0.5, distribution = \"normal\", mean = 1.0, sd = 0.05 }",
         ];
         for spec in specs {
             let v: toml::Value = toml::from_str(&format!("x = {spec}")).expect("toml");
@@ -1260,7 +1309,7 @@ mod tests {
             let mut probs: Vec<f64> = (0..n)
                 .map(|k| {
                     let x = p.quantile((k as f64 + rng.unit()) / n as f64);
-                    assert!((0.5..=1.5).contains(&x), "{spec}: {x}");
+                    assert!((0.0..=2.0).contains(&x), "{spec}: {x}");
                     p.cdf(x)
                 })
                 .collect();

@@ -150,7 +150,7 @@ fn bad_catchments_are_refused() {
         (
             "lag_steps = 1",
             "lag_steps = 1\n\n[catchments.reach]\nk_h = 1.0\nx = 0.7",
-            &["catchments[0].reach.x", "between 0 and 0.5"][..],
+            &["catchments[0].reach.x", "between 0 and 0.45"][..],
         ),
     ]
     .into_iter()
@@ -178,4 +178,31 @@ fn bad_catchments_are_refused() {
         err.contains("catchments[0].model.curve_number") && err.contains("30 and 100"),
         "{err}"
     );
+}
+
+/// An integer setting varied over a range (the channel lag, in steps) takes the nearest
+/// integer in each member, which loads, and the manifest records the integer.
+#[test]
+fn an_integer_setting_varied_by_range_stays_an_integer() {
+    let b = TestBasin::new();
+    let base = scenario(&b, "xaj", &format!("{SCENARIO}{XAJ}"));
+    let file = b.path().join("ensemble.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "base = \"{}\"\nsampling = \"latin_hypercube\"\nmembers = 4\n[parameters]\n\"catchments.0.model.params.lag_steps\" = {{ min = 0.6, max = 3.4 }}\n",
+            base.display()
+        ),
+    )
+    .expect("write");
+    let e = basin::ensemble::Ensemble::load(&file).expect("ensemble");
+    let plan = b.path().join("plan");
+    let manifest = basin::ensemble::plan(&e, &plan).expect("planned");
+    let basin = basin::Basin::load(b.path()).expect("basin");
+    for m in &manifest.members {
+        let lag = m.parameters["catchments.0.model.params.lag_steps"];
+        assert_eq!(lag.fract(), 0.0, "{lag}");
+        assert!((1.0..=3.0).contains(&lag), "{lag}");
+        basin::Scenario::load(&plan.join(&m.scenario), &basin).expect("member loads");
+    }
 }

@@ -350,10 +350,12 @@ fn breach_settings_and_the_initial_level_are_parameters_by_path() {
         "[[boundaries]]",
         "[adjust]\ninflow_scale = 0.5\n\n[[boundaries]]",
     );
+    // A decimal setting written as an integer in the base keeps the member's fraction.
+    b.edit("scenarios/breach.toml", "time_s = 60.0", "time_s = 60");
     let path = ensemble_file(
         &b,
         "ensemble.toml",
-        "[parameters]\n\"breaches.0.trigger.time_s\" = { values = [30.0, 120.0] }\n\
+        "[parameters]\n\"breaches.0.trigger.time_s\" = { values = [30.5, 120.25] }\n\
          \"breaches.0.final_bed_m\" = { values = [100.0, 101.0] }\n\
          initial_level_change_m = { values = [-0.5, 0.5] }\n",
     );
