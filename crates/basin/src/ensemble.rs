@@ -248,8 +248,10 @@ impl ParameterSpec {
         }
     }
 
-    /// The cumulative probability of `x` (0–1) under a range's distribution.
-    pub fn cdf(&self, x: f64) -> f64 {
+    /// The cumulative probability of `x` (0–1) under a range's distribution (the tests
+    /// check the Latin hypercube's strata with it).
+    #[cfg(test)]
+    fn cdf(&self, x: f64) -> f64 {
         match *self {
             ParameterSpec::Values { .. } => f64::NAN,
             ParameterSpec::Range {
@@ -826,15 +828,8 @@ pub fn default_jobs(dir: &Path) -> Result<usize> {
         .map(PathBuf::from)
         .unwrap_or_default();
     let (memory_mb, _) = member_estimates(&base, 1)?;
-    let available_mb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemAvailable:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb / 1024);
-    let by_memory = available_mb.map_or(cores, |a| (a / 2 / memory_mb.max(1)) as usize);
+    let available_mb = crate::raster::available_memory_bytes() / (1024 * 1024);
+    let by_memory = usize::try_from(available_mb / 2 / memory_mb.max(1)).unwrap_or(usize::MAX);
     Ok(cores.min(by_memory).max(1))
 }
 

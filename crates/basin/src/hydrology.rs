@@ -177,7 +177,8 @@ pub fn run(basin: &Basin, out: &Path, options: &HydrologyOptions) -> Result<Hydr
             .map_or("hydrology".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
-    let result = write(basin, &drainage, &tmp);
+    let reaches = stream_reaches(&drainage);
+    let result = write(basin, &drainage, &reaches, &tmp);
     let outputs = match result {
         Ok(o) => o,
         Err(e) => {
@@ -193,7 +194,7 @@ pub fn run(basin: &Basin, out: &Path, options: &HydrologyOptions) -> Result<Hydr
         cell_area_km2: drainage.cell_area_km2,
         stream_threshold_cells: drainage.threshold_cells,
         stream_cells: drainage.strahler.iter().filter(|&&o| o > 0).count(),
-        stream_reaches: stream_reaches(&drainage).len(),
+        stream_reaches: reaches.len(),
         max_strahler_order: drainage.strahler.iter().copied().max().unwrap_or(0),
         filled_cells: ndarray::Zip::from(&drainage.filled_m)
             .and(&dem)
@@ -217,7 +218,7 @@ pub fn run(basin: &Basin, out: &Path, options: &HydrologyOptions) -> Result<Hydr
 /// Nodata of the Byte rasters.
 const BYTE_NODATA: u8 = 255;
 
-fn write(basin: &Basin, d: &Drainage, dir: &Path) -> Result<Vec<String>> {
+fn write(basin: &Basin, d: &Drainage, reaches: &[Reach], dir: &Path) -> Result<Vec<String>> {
     let fail = |p: &Path, e: &dyn std::fmt::Display| BasinError::Write {
         path: p.to_path_buf(),
         reason: e.to_string(),
@@ -300,7 +301,7 @@ fn write(basin: &Basin, d: &Drainage, dir: &Path) -> Result<Vec<String>> {
         "NEAREST",
     )?;
     outputs.push("streams_strahler.tif".into());
-    write_geopackage(basin, d, &dir.join("hydrology.gpkg"))?;
+    write_geopackage(basin, d, reaches, &dir.join("hydrology.gpkg"))?;
     outputs.push("hydrology.gpkg".into());
     let mut csv =
         String::from("gauge,x,y,row,col,outlet_row,outlet_col,outlet_x,outlet_y,cells,area_km2\n");
@@ -406,7 +407,7 @@ pub fn outline(mask: &Array2<bool>) -> Vec<OutlineEdge> {
 
 /// `hydrology.gpkg`: layer `streams` (lines with Strahler order and upstream area) and
 /// layer `catchments` (one polygon feature per gauge with its area), in the DEM's CRS.
-fn write_geopackage(basin: &Basin, d: &Drainage, path: &Path) -> Result<()> {
+fn write_geopackage(basin: &Basin, d: &Drainage, reaches: &[Reach], path: &Path) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| BasinError::Write {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -434,7 +435,7 @@ fn write_geopackage(basin: &Basin, d: &Drainage, path: &Path) -> Result<()> {
                 ("upstream_km2", OGRFieldType::OFTReal),
             ])
             .map_err(|e| fail(&e))?;
-        for reach in stream_reaches(d) {
+        for reach in reaches {
             let mut line = Geometry::empty(gdal::vector::OGRwkbGeometryType::wkbLineString)
                 .map_err(|e| fail(&e))?;
             for &(r, c) in &reach.cells {

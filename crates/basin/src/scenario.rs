@@ -147,22 +147,13 @@ impl Scenario {
                         "rain intensities are ≥ 0 mm/h",
                     )
                 })?;
-                let f = a.storm_duration_scale;
-                if a.rain_scale != 1.0 || f != 1.0 {
-                    let scaled = s
-                        .points()
-                        .map(|(t, v)| (t * f, v * a.rain_scale / f))
-                        .collect();
-                    Some(TimeSeries::new(scaled).map_err(|e| {
-                        bad(
-                            "adjust.rain_scale",
-                            e.to_string(),
-                            "give a finite multiplier",
-                        )
-                    })?)
-                } else {
-                    Some(s)
-                }
+                Some(adjusted_rain(s, &a).map_err(|e| {
+                    bad(
+                        "adjust.rain_scale",
+                        e.to_string(),
+                        "give a finite multiplier",
+                    )
+                })?)
             }
             None => None,
         };
@@ -295,17 +286,8 @@ impl Scenario {
             )?;
             // The scenario's rain multiplier and storm stretch apply to the catchment's
             // rain as to the grid's.
-            let f = a.storm_duration_scale;
-            let rain = if a.rain_scale != 1.0 || f != 1.0 {
-                TimeSeries::new(
-                    rain.points()
-                        .map(|(t, v)| (t * f, v * a.rain_scale / f))
-                        .collect(),
-                )
-                .map_err(|e| bad(&format!("{key}.rain_mm_per_h"), e.to_string(), ""))?
-            } else {
-                rain
-            };
+            let rain = adjusted_rain(rain, &a)
+                .map_err(|e| bad(&format!("{key}.rain_mm_per_h"), e.to_string(), ""))?;
             let evaporation = match &c.evaporation_mm_per_day {
                 Some(e) => Some(series(
                     e,
@@ -713,6 +695,23 @@ pub fn line_cells(grid: &GeoGrid, line: &[[f64; 2]]) -> Vec<(usize, usize)> {
         }
     }
     cells
+}
+
+/// A rain series (mm/h) with `[adjust]` applied: × `rain_scale`, and stretched in time by
+/// `storm_duration_scale` with its intensities divided by it (the same depth).
+fn adjusted_rain(
+    s: TimeSeries,
+    a: &crate::config::Adjust,
+) -> std::result::Result<TimeSeries, hydro::SolverError> {
+    let f = a.storm_duration_scale;
+    if a.rain_scale == 1.0 && f == 1.0 {
+        return Ok(s);
+    }
+    TimeSeries::new(
+        s.points()
+            .map(|(t, v)| (t * f, v * a.rain_scale / f))
+            .collect(),
+    )
 }
 
 /// The scenario file a file extends (`extends = "…"`, relative to the file), if it does.
