@@ -885,12 +885,18 @@ pub fn write_results(
         basin: basin.file.name.clone(),
         scenario: scenario.file.name.clone(),
         inputs,
-        scheme: match solver.params().reconstruction {
-            hydro::Reconstruction::Audusse => {
+        scheme: match (solver.params().scheme, solver.params().reconstruction) {
+            (hydro::Scheme::Fv1, hydro::Reconstruction::Audusse) => {
                 "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
             }
-            hydro::Reconstruction::Subcell => {
+            (hydro::Scheme::Fv1, hydro::Reconstruction::Subcell) => {
                 "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
+            }
+            (hydro::Scheme::Fv2, hydro::Reconstruction::Audusse) => {
+                "finite volume, second order (MUSCL, minmod; Heun), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+            }
+            (hydro::Scheme::Fv2, hydro::Reconstruction::Subcell) => {
+                "finite volume, second order (MUSCL, minmod; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
             }
         },
         solver: *solver.params(),

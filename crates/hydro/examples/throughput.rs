@@ -2,6 +2,7 @@
 //! best of several timed batches of steps. `cargo run --release -p hydro --example
 //! throughput -- [cells_per_side] [threads] [forced]`. `STRUCTURES=k` adds k culverts
 //! (one link each) and k/10 weirs of 50 links each, to measure what structures cost.
+//! `SCHEME=fv2` measures the second-order scheme (a step is its two stages).
 
 use std::time::Instant;
 
@@ -44,7 +45,13 @@ fn main() {
         manning.view(),
         None,
         boundaries,
-        SolverParams::default(),
+        SolverParams {
+            scheme: match std::env::var("SCHEME").as_deref() {
+                Ok("fv2") => hydro::Scheme::Fv2,
+                _ => hydro::Scheme::Fv1,
+            },
+            ..SolverParams::default()
+        },
     )
     .expect("solver");
     // A tile size to measure, `TILE=rowsxcols` (results do not depend on it).

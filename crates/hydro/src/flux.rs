@@ -54,6 +54,18 @@ pub(crate) fn inverse_depth(h: f64, dry_depth_m: f64) -> f64 {
 /// back on steep beds.
 #[inline(always)]
 pub(crate) fn face_flux<const SUBCELL: bool>(left: Side, right: Side, g: f64) -> FaceFlux {
+    face_flux_with::<SUBCELL, false>(left, right, g)
+}
+
+/// `face_flux`, with `STAR_C` taking both wave celerities from the face depths (two
+/// square roots per face) instead of the sides' `c` (unused then): for face states that
+/// are not cell values, whose `c` would cost a root of its own.
+#[inline(always)]
+pub(crate) fn face_flux_with<const SUBCELL: bool, const STAR_C: bool>(
+    left: Side,
+    right: Side,
+    g: f64,
+) -> FaceFlux {
     let ul = left.qn * left.inv_h;
     let vl = left.qt * left.inv_h;
     let ur = right.qn * right.inv_h;
@@ -81,10 +93,16 @@ pub(crate) fn face_flux<const SUBCELL: bool>(left: Side, right: Side, g: f64) ->
 
     // Wave speed estimates (two-rarefaction star state; Toro's dry-bed speeds). The side
     // with the higher bed keeps its depth, so only the other side needs a square root.
-    let left_lowered = zl < zr;
-    let c_lowered = (g * select(left_lowered, hls, hrs)).sqrt();
-    let cl = select(left_lowered, c_lowered, cl_cell);
-    let cr = select(left_lowered, cr_cell, c_lowered);
+    let (cl, cr) = if STAR_C {
+        ((g * hls).sqrt(), (g * hrs).sqrt())
+    } else {
+        let left_lowered = zl < zr;
+        let c_lowered = (g * select(left_lowered, hls, hrs)).sqrt();
+        (
+            select(left_lowered, c_lowered, cl_cell),
+            select(left_lowered, cr_cell, c_lowered),
+        )
+    };
     let u_star = 0.5 * (ul + ur) + cl - cr;
     let c_star = 0.5 * (cl + cr) + 0.25 * (ul - ur);
     let left_dry = hls <= 0.0;

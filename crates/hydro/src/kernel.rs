@@ -83,7 +83,7 @@ impl Out {
     /// `base` is one of this `Out`'s non-null pointers, and no other live slice covers
     /// these cells (they belong to the caller's tile).
     #[inline(always)]
-    unsafe fn row<'a, T>(&self, base: *mut T, start: usize, n: usize) -> &'a mut [T] {
+    pub(crate) unsafe fn row<'a, T>(&self, base: *mut T, start: usize, n: usize) -> &'a mut [T] {
         assert!(!base.is_null() && start + n <= self.len);
         // SAFETY: in bounds (asserted) and not aliased (the caller's promise).
         unsafe { std::slice::from_raw_parts_mut(base.add(start), n) }
@@ -114,7 +114,7 @@ impl EdgeFlux {
     /// Overwrite face `face` of `row` where an edge flux is imposed at padded position
     /// `pos`. `domain_after` says whether the domain lies on the high-index side.
     #[inline(always)]
-    fn apply(&self, pos: usize, row: &mut FaceRow, face: usize, domain_after: bool) {
+    pub(crate) fn apply(&self, pos: usize, row: &mut FaceRow, face: usize, domain_after: bool) {
         if self.imposed[pos] == 0 {
             return;
         }
@@ -158,14 +158,14 @@ pub(crate) struct StepCoeffs {
 /// Fluxes through one row of faces, per metre of face.
 #[derive(Debug, Default)]
 pub(crate) struct FaceRow {
-    mass: Vec<f64>,
-    normal_left: Vec<f64>,
-    normal_right: Vec<f64>,
-    tangential: Vec<f64>,
+    pub(crate) mass: Vec<f64>,
+    pub(crate) normal_left: Vec<f64>,
+    pub(crate) normal_right: Vec<f64>,
+    pub(crate) tangential: Vec<f64>,
 }
 
 impl FaceRow {
-    fn new(len: usize) -> Self {
+    pub(crate) fn new(len: usize) -> Self {
         Self {
             mass: vec![0.0; len],
             normal_left: vec![0.0; len],
@@ -329,14 +329,14 @@ pub(crate) fn sweep_block(
 /// The tiles a swept rectangle is made of: `totals.len()` tiles of `seg` columns.
 #[derive(Debug)]
 pub(crate) struct Grouping<'a> {
-    seg: usize,
-    totals: &'a mut [BlockTotals],
+    pub(crate) seg: usize,
+    pub(crate) totals: &'a mut [BlockTotals],
 }
 
 impl Grouping<'_> {
     /// Local column ranges of the tiles, west to east, for a rectangle `n` columns wide.
     #[inline(always)]
-    fn ranges(
+    pub(crate) fn ranges(
         &self,
         n: usize,
     ) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + Clone + use<> {
@@ -575,7 +575,7 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
 
 /// (Σ positive, Σ −negative) of a row of fluxes, in order.
 #[inline(always)]
-fn split_in_out(flux: &[f64]) -> (f64, f64) {
+pub(crate) fn split_in_out(flux: &[f64]) -> (f64, f64) {
     flux.iter()
         .fold((0.0, 0.0), |(p, m), &f| (p + f.max(0.0), m + (-f).max(0.0)))
 }
@@ -786,7 +786,7 @@ fn x_faces_as<const SUBCELL: bool>(
 }
 
 #[inline(always)]
-fn select(cond: bool, a: f64, b: f64) -> f64 {
+pub(crate) fn select(cond: bool, a: f64, b: f64) -> f64 {
     if cond { a } else { b }
 }
 
@@ -882,8 +882,11 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
         // Sources: rain, then infiltration (point sources follow the sweep).
         let mut rain = k.rain_uniform_m;
         if RAIN_GRID {
-            rain += rain_grid[i] * dt;
-            rain_out[i] = select(active, rain, 0.0);
+            // Only the gridded part goes to the totals: the solver counts the uniform
+            // part over the active cells itself.
+            let grid = rain_grid[i] * dt;
+            rain += grid;
+            rain_out[i] = select(active, grid, 0.0);
         }
         let h = h + rain;
 
@@ -948,7 +951,7 @@ const LANES: usize = 8;
 
 /// Σ of a row in a fixed lane order (reproducible, vectorises).
 #[inline(always)]
-fn sum_row(values: &[f64]) -> f64 {
+pub(crate) fn sum_row(values: &[f64]) -> f64 {
     let mut sum = [0.0f64; LANES];
     let (body, tail) = values.split_at(values.len() - values.len() % LANES);
     for chunk in body.chunks_exact(LANES) {
@@ -965,7 +968,7 @@ fn sum_row(values: &[f64]) -> f64 {
 /// Σ h, max rate and max h of one row, with a fixed lane order so that the result is
 /// reproducible and the loop vectorises.
 #[inline(always)]
-fn reduce_row(h: &[f64], rate: &[f64]) -> (f64, f64, f64) {
+pub(crate) fn reduce_row(h: &[f64], rate: &[f64]) -> (f64, f64, f64) {
     let mut sum = [0.0f64; LANES];
     let mut max = [0.0f64; LANES];
     let mut deepest = [0.0f64; LANES];

@@ -32,6 +32,7 @@ mod flux;
 mod forcing;
 mod grid;
 mod kernel;
+mod muscl;
 mod series;
 pub mod soil;
 mod solver;
@@ -46,7 +47,10 @@ pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};
 pub use series::TimeSeries;
 pub use soil::LossModel;
-pub use solver::{Reconstruction, Solver, SolverParams, StateSummary, StepReport, WaterBalance};
+pub use solver::{
+    Reconstruction, Scheme, Solver, SolverParams, StateSummary, StepReport, TimeIntegration,
+    WaterBalance,
+};
 pub use state::{BreachProgress, EnvelopeValues, SolverState};
 pub use structures::{
     Barrel, Link, Regime, Structure, StructureFlow, StructureKind, StructureSetting, culvert_flow,

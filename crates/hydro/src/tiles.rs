@@ -184,7 +184,19 @@ impl Tiles {
 
     /// Choose the tiles of this step into `list`; returns the tiles to copy from the
     /// current into the next buffer (skipped now, swept before).
-    pub fn plan(&mut self, sweep: Sweep, rain_everywhere: bool, copy: &mut Vec<usize>) {
+    ///
+    /// With `two_cells` (the second-order scheme, whose step moves water up to two cells
+    /// and reads two cells around a tile), a tile is also swept when any of the eight tiles
+    /// around it holds water. Tiles are at least two cells each way (`Solver::set_tile_size`)
+    /// except the last of a row or column, which has none beyond it, so no water can cross
+    /// a tile that was not swept.
+    pub fn plan(
+        &mut self,
+        sweep: Sweep,
+        rain_everywhere: bool,
+        two_cells: bool,
+        copy: &mut Vec<usize>,
+    ) {
         self.list.clear();
         copy.clear();
         let down = self.rects.len() / self.across;
@@ -199,6 +211,12 @@ impl Tiles {
                 || (tr + 1 < down && self.wet_sides[i + self.across][0])
                 || (tc > 0 && self.wet_sides[i - 1][3])
                 || (tc + 1 < self.across && self.wet_sides[i + 1][2]);
+            let near_water = near_water
+                || (two_cells && {
+                    let (r0, r1) = (tr.saturating_sub(1), (tr + 1).min(down - 1));
+                    let (c0, c1) = (tc.saturating_sub(1), (tc + 1).min(self.across - 1));
+                    (r0..=r1).any(|r| (c0..=c1).any(|c| self.wet[r * self.across + c]))
+                });
             let swept = sweep == Sweep::Dense
                 || rain_everywhere
                 || self.rain[i]

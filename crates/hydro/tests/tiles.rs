@@ -1,93 +1,17 @@
 //! The active-tile sweep against the dense reference: the same bits every step, tiles that
 //! sleep while dry and wake when water, rain, an inflow or a breach reaches them.
 
+mod common;
+
+use common::{TILE, pair, step_both};
 use hydro::{
-    Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Losses,
-    PointSource, Solver, SolverParams, Sweep, TimeSeries, UkRating,
+    Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, Grid, Losses, PointSource, Solver,
+    SolverParams, TimeSeries,
 };
 use ndarray::Array2;
 
 fn series(points: &[(f64, f64)]) -> TimeSeries {
     TimeSeries::new(points.to_vec()).expect("series")
-}
-
-/// Tiles of 8 × 16 cells, so that a small grid has many of them.
-const TILE: (usize, usize) = (8, 16);
-
-/// Two solvers of the same case, tracking envelopes: one dense that sweeps each tile on its
-/// own, and one tiled that sweeps neighbouring tiles as one rectangle (the default).
-fn pair(make: impl Fn() -> Solver) -> (Solver, Solver) {
-    let spec = EnvelopeSpec {
-        wet_depth_m: 0.01,
-        hazard: HazardRule::Uk(UkRating {
-            debris_factor: vec![(0.25, 0.0), (0.75, 0.5), (f64::INFINITY, 1.0)],
-            class_limits: vec![0.75, 1.25, 2.0],
-        }),
-    };
-    let mut solvers = [Sweep::Dense, Sweep::Active].map(|sweep| {
-        let mut s = make();
-        s.set_sweep(sweep);
-        s.set_tile_size(TILE.0, TILE.1);
-        if sweep == Sweep::Dense {
-            s.set_span_tiles(1);
-        }
-        s.track_envelopes(spec.clone()).expect("envelopes");
-        s
-    });
-    let [dense, tiled] = std::mem::replace(&mut solvers, [make(), make()]);
-    (dense, tiled)
-}
-
-/// Everything a run writes or carries on with, bit for bit.
-fn assert_same(dense: &Solver, tiled: &Solver, when: &str) {
-    assert!(dense.depth_m() == tiled.depth_m(), "depth differs {when}");
-    assert!(dense.qx_m2_s() == tiled.qx_m2_s(), "qx differs {when}");
-    assert!(dense.qy_m2_s() == tiled.qy_m2_s(), "qy differs {when}");
-    assert_eq!(
-        dense.sim_time_s(),
-        tiled.sim_time_s(),
-        "time differs {when}"
-    );
-    assert_eq!(dense.balance(), tiled.balance(), "balance differs {when}");
-    let (a, b) = (
-        dense.envelopes().expect("tracked"),
-        tiled.envelopes().expect("tracked"),
-    );
-    let bits = |v: ndarray::ArrayView2<'_, f32>| v.mapv(f32::to_bits);
-    assert!(
-        bits(a.max_depth_m) == bits(b.max_depth_m),
-        "max depth differs {when}"
-    );
-    assert!(
-        bits(a.max_speed_m_s) == bits(b.max_speed_m_s),
-        "max speed differs {when}"
-    );
-    assert!(
-        bits(a.max_hazard) == bits(b.max_hazard),
-        "hazard differs {when}"
-    );
-    assert!(
-        bits(a.first_inundation_s) == bits(b.first_inundation_s),
-        "arrival differs {when}"
-    );
-    assert!(
-        a.duration_inundated_s == b.duration_inundated_s,
-        "duration differs {when}"
-    );
-}
-
-/// Step both to `t_s`, comparing after every step; returns the tiled solver's swept cells
-/// per step over the stretch.
-fn step_both(dense: &mut Solver, tiled: &mut Solver, t_s: f64) -> Vec<u64> {
-    let mut swept = Vec::new();
-    while tiled.sim_time_s() < t_s {
-        let before = tiled.swept_cells();
-        dense.step(t_s).expect("dense step");
-        tiled.step(t_s).expect("tiled step");
-        swept.push(tiled.swept_cells() - before);
-        assert_same(dense, tiled, &format!("at t = {} s", tiled.sim_time_s()));
-    }
-    swept
 }
 
 fn flat_solver(rows: usize, cols: usize, boundaries: Boundaries) -> Solver {

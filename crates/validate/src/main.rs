@@ -34,6 +34,7 @@ fn run(out: &std::path::Path) -> anyhow::Result<()> {
     let mode = Mode {
         fast: false,
         plots: Some(out.to_path_buf()),
+        numerics: cases::Numerics::FV1,
     };
     let outcomes = cases::all(&mode)?;
     for o in &outcomes {
