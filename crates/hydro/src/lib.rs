@@ -1,6 +1,7 @@
 //! # hydro — rivertwin's 2D shallow-water flood solver
 //!
-//! Finite volumes on a uniform raster grid: first-order Godunov with the HLLC Riemann
+//! Finite volumes on a uniform raster grid: first-order Godunov (or, with
+//! `scheme = "fv2"`, MUSCL–Hancock or Heun with minmod slopes) with the HLLC Riemann
 //! solver and the hydrostatic reconstruction of Audusse et al. (2004), semi-implicit
 //! Manning friction, adaptive time step from a CFL number, edge conditions through a
 //! ring of ghost cells, and forcing (rain, losses, point sources, hydrographs, breaches). The step is one fused, rayon-parallel sweep over row blocks whose
