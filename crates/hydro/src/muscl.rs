@@ -16,7 +16,12 @@
 //! - the face depths come from a minmod-limited slope of h, so they stay within
 //!   [h/2, 3h/2] of the cell's depth and never go negative; a dry cell, or a wet one next
 //!   to a dry one whose depth is an extremum, has a zero slope: at wet/dry fronts the
-//!   reconstruction falls back to first order by itself.
+//!   reconstruction falls back to first order by itself;
+//! - where a cell and its two neighbours along a direction are wet, the depth's slope is
+//!   instead the surface's minus the bed's central slope (the surface-gradient method of
+//!   Zhou et al. 2001, J. Comput. Phys. 168), unless that would make a face depth
+//!   negative: the bed at the faces is then the bed interpolated linearly. This is what
+//!   brings moving shorelines on curved beds (Thacker) within the bars.
 //!
 //! Positivity: the first-order scheme keeps depths non-negative for
 //! dt·(a_x/dx + a_y/dy) ≤ 1 (a = |u| + c); with the reconstruction, each Euler stage does so
@@ -349,9 +354,22 @@ fn prepare_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize
             ok[i] = select(limited, 1.0, 0.0);
         }
     }
-    for (q, out) in [(&*h, xh), (&*w, xw), (&*u, xu), (&*v, xv)] {
+    for (q, out) in [
+        (&*h, &mut *xh),
+        (&*w, &mut *xw),
+        (&*u, &mut *xu),
+        (&*v, &mut *xv),
+    ] {
         slopes(&q[..m], &q[1..m + 1], &q[2..m + 2], ok, &mut out[1..m + 1]);
     }
+    surface_slopes(
+        k.dry_depth_m,
+        (&h[..m], &h[1..m + 1], &h[2..m + 2]),
+        (&w[..m], &w[2..m + 2]),
+        ok,
+        &xw[1..m + 1],
+        &mut xh[1..m + 1],
+    );
 }
 
 /// Half the minmod slope of each cell from its neighbours before and after, where `ok`
@@ -365,10 +383,43 @@ fn slopes(before: &[f64], mid: &[f64], after: &[f64], ok: &[f64], out: &mut [f64
     }
 }
 
+/// Where a cell and both neighbours are wet, the depth's slope follows the surface's
+/// over the bed's own central slope (δh = δw − δz, the surface-gradient method of Zhou
+/// et al. 2001), so that the bed each face sees is the bed interpolated linearly rather
+/// than the difference of two limited slopes; where that would make a face depth
+/// negative, the minmod slope of h stays.
+#[inline(always)]
+fn surface_slopes(
+    dry: f64,
+    (hb, hm, ha): (&[f64], &[f64], &[f64]),
+    (wb, wa): (&[f64], &[f64]),
+    ok: &[f64],
+    sw: &[f64],
+    sh: &mut [f64],
+) {
+    let m = sh.len();
+    let (hb, hm, ha, wb, wa, ok, sw) = (
+        &hb[..m],
+        &hm[..m],
+        &ha[..m],
+        &wb[..m],
+        &wa[..m],
+        &ok[..m],
+        &sw[..m],
+    );
+    for i in 0..m {
+        let wet = hb[i] > dry && hm[i] > dry && ha[i] > dry && ok[i] != 0.0;
+        let dz = 0.25 * ((wa[i] - ha[i]) - (wb[i] - hb[i]));
+        let cand = sw[i] - dz;
+        let fits = hm[i] - cand.abs() >= 0.0;
+        sh[i] = select(wet && fits, cand, sh[i]);
+    }
+}
+
 /// Slopes along y of the row `mid` from the rows before and after it (`None` for a ghost
 /// row: no slope).
 #[inline(always)]
-fn y_slopes(n: usize, mid: &mut Prims, around: Option<(&Prims, &Prims)>) {
+fn y_slopes(n: usize, dry: f64, mid: &mut Prims, around: Option<(&Prims, &Prims)>) {
     let m = n + 2;
     let Some((before, after)) = around else {
         for q in [&mut mid.yh, &mut mid.yw, &mut mid.yu, &mut mid.yv] {
@@ -401,10 +452,10 @@ fn y_slopes(n: usize, mid: &mut Prims, around: Option<(&Prims, &Prims)>) {
     } = mid;
     let ok = &ok[..m];
     for (b, q, a, out) in [
-        (&before.h, &*h, &after.h, yh),
-        (&before.w, &*w, &after.w, yw),
-        (&before.u, &*u, &after.u, yu),
-        (&before.v, &*v, &after.v, yv),
+        (&before.h, &*h, &after.h, &mut *yh),
+        (&before.w, &*w, &after.w, &mut *yw),
+        (&before.u, &*u, &after.u, &mut *yu),
+        (&before.v, &*v, &after.v, &mut *yv),
     ] {
         slopes(
             &b[1..m + 1],
@@ -414,6 +465,14 @@ fn y_slopes(n: usize, mid: &mut Prims, around: Option<(&Prims, &Prims)>) {
             &mut out[1..m + 1],
         );
     }
+    surface_slopes(
+        dry,
+        (&before.h[1..m + 1], &h[1..m + 1], &after.h[1..m + 1]),
+        (&before.w[1..m + 1], &after.w[1..m + 1]),
+        ok,
+        &yw[1..m + 1],
+        &mut yh[1..m + 1],
+    );
 }
 
 /// MUSCL–Hancock's predictor: h, u, v of each cell of `mid` advanced by half a step with
@@ -736,8 +795,13 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
     prepare_row(old, k, first_row, base, n, p1);
     prepare_row(old, k, first_row + 1, base, n, p2);
     let hancock = MODE == HANCOCK;
-    y_slopes(n, p0, (first_row >= 2).then_some((&*p3, &*p1)));
-    y_slopes(n, p1, Some((&*p0, &*p2)));
+    y_slopes(
+        n,
+        k.dry_depth_m,
+        p0,
+        (first_row >= 2).then_some((&*p3, &*p1)),
+    );
+    y_slopes(n, k.dry_depth_m, p1, Some((&*p0, &*p2)));
     if hancock {
         predict(k, n, p0, (first_row >= 2).then_some((&*p3, &*p1)));
         predict(k, n, p1, Some((&*p0, &*p2)));
@@ -759,12 +823,12 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
         // p0..p2 are rows r − 1, r, r + 1 with y-slopes on p1; p2 needs row r + 2.
         if r < k.rows {
             prepare_row(old, k, r + 2, base, n, p3);
-            y_slopes(n, p2, Some((&*p1, &*p3)));
+            y_slopes(n, k.dry_depth_m, p2, Some((&*p1, &*p3)));
             if hancock {
                 predict(k, n, p2, Some((&*p1, &*p3)));
             }
         } else {
-            y_slopes(n, p2, None);
+            y_slopes(n, k.dry_depth_m, p2, None);
             if hancock {
                 predict(k, n, p2, None);
             }

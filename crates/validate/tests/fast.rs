@@ -54,8 +54,6 @@ const KNOWN_MISSES: &[(&str, f64)] = &[
         "Dressler dam break with friction convergence, fv2",
         0.21 / 1.2,
     ),
-    // 0.62 mm RMS at 100² against the 0.5 mm (fv1: 2.4 mm).
-    ("Thacker 2D radial paraboloid, fv2", 6.23e-4 * 1.2),
 ];
 
 fn check(outcomes: &[Outcome]) {
