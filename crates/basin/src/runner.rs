@@ -885,20 +885,7 @@ pub fn write_results(
         basin: basin.file.name.clone(),
         scenario: scenario.file.name.clone(),
         inputs,
-        scheme: match (solver.params().scheme, solver.params().reconstruction) {
-            (hydro::Scheme::Fv1, hydro::Reconstruction::Audusse) => {
-                "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
-            }
-            (hydro::Scheme::Fv1, hydro::Reconstruction::Subcell) => {
-                "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
-            }
-            (hydro::Scheme::Fv2, hydro::Reconstruction::Audusse) => {
-                "finite volume, second order (MUSCL, minmod; Heun), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
-            }
-            (hydro::Scheme::Fv2, hydro::Reconstruction::Subcell) => {
-                "finite volume, second order (MUSCL, minmod; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
-            }
-        },
+        scheme: scheme_description(solver.params()),
         solver: *solver.params(),
         hazard: scenario.file.hazard,
         rows: basin.grid().rows,
@@ -983,4 +970,29 @@ pub fn write_results(
         reason: e.to_string(),
     })?;
     Ok(summary)
+}
+
+/// The scheme a run used, in words, for its summary.
+fn scheme_description(p: &hydro::SolverParams) -> &'static str {
+    use hydro::{Reconstruction::*, Scheme::*, TimeIntegration::*};
+    match (p.scheme, p.time_integration, p.reconstruction) {
+        (Fv1, _, Audusse) => {
+            "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+        }
+        (Fv1, _, Subcell) => {
+            "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
+        }
+        (Fv2, Hancock, Audusse) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+        }
+        (Fv2, Hancock, Subcell) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
+        }
+        (Fv2, Heun, Audusse) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+        }
+        (Fv2, Heun, Subcell) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
+        }
+    }
 }

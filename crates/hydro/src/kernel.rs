@@ -792,14 +792,57 @@ pub(crate) fn select(cond: bool, a: f64, b: f64) -> f64 {
 
 /// Where `update_row` writes: the new state of one row, the cumulative infiltration, and
 /// per-cell figures for the block totals.
-struct RowOut<'a> {
-    h: &'a mut [f64],
-    qx: &'a mut [f64],
-    qy: &'a mut [f64],
-    infiltrated_m: &'a mut [f64],
-    rate: &'a mut [f64],
-    rain_m: &'a mut [f64],
-    loss_m: &'a mut [f64],
+pub(crate) struct RowOut<'a> {
+    pub h: &'a mut [f64],
+    pub qx: &'a mut [f64],
+    pub qy: &'a mut [f64],
+    pub infiltrated_m: &'a mut [f64],
+    pub rate: &'a mut [f64],
+    pub rain_m: &'a mut [f64],
+    pub loss_m: &'a mut [f64],
+}
+
+/// What a cell infiltrates this step from the depth `h` it holds, having soaked up
+/// `soaked` so far: the initial loss first, then the continuing rate over `dt`, both
+/// capped by what the soil can still take (`capacity`) and by the water there is.
+#[inline(always)]
+pub(crate) fn infiltration(
+    h: f64,
+    soaked: f64,
+    (initial_m, continuing_m_s, capacity_m): (f32, f32, f32),
+    dt: f64,
+) -> f64 {
+    let available = h.max(0.0);
+    let (il, cl, cap) = (
+        f64::from(initial_m),
+        f64::from(continuing_m_s),
+        f64::from(capacity_m),
+    );
+    let initial = (il - soaked).max(0.0).min(available);
+    let continuing = (cl * dt).min(available - initial);
+    // `initial + (available - initial)` can round one ulp above `available`: never take
+    // more than the cell holds, so the depth stays ≥ 0 exactly.
+    (initial + continuing)
+        .min((cap - soaked).max(0.0))
+        .min(available)
+}
+
+/// Manning friction, semi-implicit: q ← q / (1 + dt g n² |q| / h^{7/3}), for a cell of
+/// depth `h` (`g_n2` = g n²); zero momentum where the cell is at or below the dry depth.
+/// Returns (qx, qy, 1/h or 0 where dry).
+///
+/// (A dry cell takes the root of 1 instead of 0: its friction is unused, and the root of 0
+/// would run through subnormal numbers, which are very slow. 1/h = (h^(−1/3))³ saves a
+/// division; it is within a few ulp of 1/h and only used for friction and the wave speed.)
+#[inline(always)]
+pub(crate) fn friction(h: f64, qx: f64, qy: f64, g_n2: f64, dt: f64, dry: f64) -> (f64, f64, f64) {
+    let wet = h > dry;
+    let inv_cbrt_h = inverse_cbrt_positive(select(wet, h, 1.0));
+    let inv_h = select(wet, inv_cbrt_h * inv_cbrt_h * inv_cbrt_h, 0.0);
+    let q_abs = (qx * qx + qy * qy).sqrt();
+    let factor = 1.0 + dt * g_n2 * q_abs * inv_h * inv_h * inv_cbrt_h;
+    let inv_factor = select(wet, 1.0 / factor, 0.0);
+    (qx * inv_factor, qy * inv_factor, inv_h)
 }
 
 /// Update the cells `lo ..` (padded index; as many as `out.h` holds) from the fluxes
@@ -894,39 +937,18 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
         let mut h = select(h >= -k.negative_tolerance_m, h.max(0.0), h);
 
         if LOSSES {
-            // Initial loss soaks up the water first, then the continuing rate, both capped
-            // by what the soil can still take.
             let soaked = infiltrated[i];
-            let available = h.max(0.0);
-            let (il, cl, cap) = (f64::from(il[i]), f64::from(cl[i]), f64::from(cap[i]));
-            let initial = (il - soaked).max(0.0).min(available);
-            let continuing = (cl * dt).min(available - initial);
-            // `initial + (available - initial)` can round one ulp above `available`:
-            // never take more than the cell holds, so the depth stays ≥ 0 exactly.
-            let take = (initial + continuing)
-                .min((cap - soaked).max(0.0))
-                .min(available);
+            let take = infiltration(h, soaked, (il[i], cl[i], cap[i]), dt);
             let take = select(active, take, 0.0);
             h -= take;
             infiltrated[i] = soaked + take;
             loss_out[i] = take;
         }
 
-        // Manning friction, semi-implicit: q ← q / (1 + dt g n² |q| / h^{7/3}).
-        // (A dry cell takes the root of 1 instead of 0: its friction is unused, and the
-        // root of 0 would run through subnormal numbers, which are very slow.)
-        // 1/h = (h^(−1/3))³ saves a division; it is within a few ulp of 1/h and only
-        // used for friction and the wave speed.
         let wet = h > dry;
-        let inv_cbrt_h = inverse_cbrt_positive(select(wet, h, 1.0));
-        let inv_h = select(wet, inv_cbrt_h * inv_cbrt_h * inv_cbrt_h, 0.0);
-        let q_abs = (qx * qx + qy * qy).sqrt();
-        let factor = 1.0 + dt * g_n2[i] * q_abs * inv_h * inv_h * inv_cbrt_h;
-        let inv_factor = select(wet, 1.0 / factor, 0.0);
+        let (qx, qy, inv_h) = friction(h, qx, qy, g_n2[i], dt, dry);
         // Momenta below 1e-20 m²/s are zero: friction would otherwise decay them into
         // subnormal numbers, which are slow and overflow when divided by.
-        let qx = qx * inv_factor;
-        let qy = qy * inv_factor;
         let qx = select(qx.abs() > 1e-20, qx, 0.0);
         let qy = select(qy.abs() > 1e-20, qy, 0.0);
 

@@ -1,11 +1,12 @@
 //! The second-order sweep (`scheme = "fv2"`): MUSCL reconstruction with the minmod limiter,
-//! integrated in time by Heun's method (the two-stage strong-stability-preserving
-//! Runge–Kutta scheme of Shu & Osher 1988).
+//! integrated in time by MUSCL–Hancock (the default: the face states predicted half a step
+//! ahead, one flux sweep; Toro 2001, §14.4) or by Heun's method (the two-stage
+//! strong-stability-preserving Runge–Kutta scheme of Shu & Osher 1988).
 //!
-//! Each stage is a sweep shaped like the first-order one (`kernel`), but the face fluxes
-//! take the states at the faces, reconstructed per cell from limited slopes of the depth
-//! h, the surface w = h + z and the velocities u, v (Audusse et al. 2004, SIAM J. Sci.
-//! Comput. 25(6), §4 "second-order extension"):
+//! A sweep is shaped like the first-order one (`kernel`), but the face fluxes take the
+//! states at the faces, reconstructed per cell from limited slopes of the depth h, the
+//! surface w = h + z and the velocities u, v (Audusse et al. 2004, SIAM J. Sci. Comput.
+//! 25(6), §4 "second-order extension"):
 //!
 //! - the bed seen at a face from one side is w − h of that side's reconstruction, so a
 //!   lake at rest (w uniform, every slope of w zero) keeps the same surface on both sides
@@ -13,37 +14,44 @@
 //! - each cell takes the centred bed term −g/2·(h⁺ + h⁻)·(z⁺ − z⁻) between its own two
 //!   faces in each direction (⁺ the face towards higher indices), which balances the face
 //!   pressures of a lake at rest to round-off;
-//! - the face depths come from a minmod-limited slope of h, so they stay within
-//!   [h/2, 3h/2] of the cell's depth and never go negative; a dry cell, or a wet one next
-//!   to a dry one whose depth is an extremum, has a zero slope: at wet/dry fronts the
-//!   reconstruction falls back to first order by itself;
+//! - the depth's slope is minmod-limited, so the face depths stay within [h/2, 3h/2]; a
+//!   dry cell, or a wet one next to a dry one whose depth is an extremum, has a zero
+//!   slope: at wet/dry fronts the reconstruction falls back to first order by itself;
 //! - where a cell and its two neighbours along a direction are wet, the depth's slope is
 //!   instead the surface's minus the bed's central slope (the surface-gradient method of
-//!   Zhou et al. 2001, J. Comput. Phys. 168), unless that would make a face depth
-//!   negative: the bed at the faces is then the bed interpolated linearly. This is what
-//!   brings moving shorelines on curved beds (Thacker) within the bars.
+//!   Zhou et al. 2001, J. Comput. Phys. 168), wherever that keeps both face depths ≥ 0
+//!   (they then lie in [0, 2h], their mean still h): the bed at the faces is the bed
+//!   interpolated linearly. This is what brings moving shorelines on curved beds
+//!   (Thacker) within the bars.
 //!
 //! Positivity: the first-order scheme keeps depths non-negative for
-//! dt·(a_x/dx + a_y/dy) ≤ 1 (a = |u| + c); with the reconstruction, each Euler stage does so
-//! for dt·(a_x/dx + a_y/dy) ≤ 1/2 (Audusse et al. 2004, the 1D bound 1/2 shared by two
-//! directions), and Heun's method, a convex combination of Euler stages, keeps it. The
-//! solver meets this by taking half the first-order step for the same `cfl`.
+//! dt·(a_x/dx + a_y/dy) ≤ 1 (a = |u| + c); with face depths whose mean is the cell's depth,
+//! an Euler update does so for dt·(a_x/dx + a_y/dy) ≤ 1/2 (Audusse et al. 2004, the 1D
+//! bound 1/2 shared by two directions), and Heun's method, a convex combination of Euler
+//! updates, keeps it. The solver meets this by taking half the first-order step for the
+//! same `cfl`. MUSCL–Hancock's predicted face depths average h̄, not h, so the bound is
+//! not proven for it (the predictor is skipped next to dry cells and wherever a face depth
+//! would go negative, and no test or bundled preset has gone negative); a depth below
+//! round-off stops the run with its step, time and cell, as in fv1. The wave speeds come
+//! from the cells, while a face's depth can reach 2h (√2·c at the face): the halved step
+//! leaves that margin.
 //!
-//! Stage 1 writes U¹ = U + dt·L(U) into the solver's third buffer, with Manning friction
-//! applied semi-implicitly to U¹. Stage 2 computes U² = U¹ + dt·L(U¹), friction on U²,
-//! and writes (U + U²)/2, then adds the step's rain and takes its losses (first order in
-//! time, as in fv1), and folds the envelopes. The balance's boundary fluxes are the mean
-//! of the two stages', so the water balance stays exact.
+//! Heun: stage 1 writes U¹ = U + dt·L(U) into the solver's third buffer; stage 2 computes
+//! U² = U¹ + dt·L(U¹) and writes (U + U²)/2. Either way the step's result then takes its
+//! rain and losses (first order in time, as in fv1) and Manning friction, once,
+//! semi-implicitly, and folds the envelopes. Heun's boundary fluxes in the balance are the
+//! mean of the two stages', so the water balance stays exact.
 //!
-//! A stage reads cells two away from the tile (the slopes of the cells beside it), and in
-//! two stages water can move two cells; the solver therefore wakes every tile around a
-//! tile that holds water (see `Tiles::plan`).
+//! A sweep reads cells two away from the tile (the slopes of the cells beside it). A face
+//! between two dry cells still has zero depth on both sides, so MUSCL–Hancock moves water
+//! one cell a step, like fv1; Heun's two stages move it two, and the solver then wakes
+//! every tile around one that holds water or is forced (see `Tiles::plan`).
 
 use crate::envelope::{EnvelopeRow, track_row};
 use crate::flux::{Side, face_flux_with, inverse_depth};
 use crate::kernel::{
-    BlockTotals, FaceRow, Fields, Grouping, Out, Simd, StepCoeffs, Tile, Tracking,
-    inverse_cbrt_positive, reduce_row, select, split_in_out, sum_row,
+    BlockTotals, FaceRow, Fields, Grouping, Out, RowOut, Simd, StepCoeffs, Tile, Tracking,
+    friction, infiltration, reduce_row, select, split_in_out, sum_row,
 };
 
 /// The state a final stage averages with: U at the start of the step, padded.
@@ -275,7 +283,10 @@ unsafe fn sweep_avx512<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool
 }
 
 /// Read padded row `r` into `p` and take its slopes along x. Cells outside the padded
-/// array read as inactive; ghost cells (and cells beside an inactive one) get no slope.
+/// array read as inactive; ghost columns and rows (and cells beside an inactive one) get no
+/// slope along x here. (Along y, `y_slopes` gives ghost rows none; a ghost column's
+/// y-slope enters only MUSCL–Hancock's prediction of that ghost's state, the outer side of
+/// the edge face, the same in every sweep.)
 #[inline(always)]
 fn prepare_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize, p: &mut Prims) {
     let s = k.stride;
@@ -946,16 +957,6 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
     }
 }
 
-struct RowOut<'a> {
-    h: &'a mut [f64],
-    qx: &'a mut [f64],
-    qy: &'a mut [f64],
-    infiltrated_m: &'a mut [f64],
-    rate: &'a mut [f64],
-    rain_m: &'a mut [f64],
-    loss_m: &'a mut [f64],
-}
-
 /// Update the cells `lo ..` of one row (padded index; `out.h.len()` of them) from the
 /// faces around them and the centred bed terms of `p` (the row's reconstruction).
 #[allow(clippy::too_many_arguments)]
@@ -1065,15 +1066,8 @@ fn update_row<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
         // Round-off below zero is clamped; a NaN or a real negative is left for the check.
         let h = select(h >= -k.negative_tolerance_m, h.max(0.0), h);
 
-        // Manning friction on the stage, semi-implicit (as in `kernel::update_row`).
-        let wet = h > dry;
-        let inv_cbrt_h = inverse_cbrt_positive(select(wet, h, 1.0));
-        let inv_h = select(wet, inv_cbrt_h * inv_cbrt_h * inv_cbrt_h, 0.0);
-        let q_abs = (qx * qx + qy * qy).sqrt();
-        let factor = 1.0 + dt * g_n2[i] * q_abs * inv_h * inv_h * inv_cbrt_h;
-        let inv_factor = select(wet, 1.0 / factor, 0.0);
-        let (mut h, mut qx, mut qy) = (h, qx * inv_factor, qy * inv_factor);
-
+        let (mut h, mut qx, mut qy) = (h, qx, qy);
+        let mut inv_h = 0.0;
         if MODE != HEUN_FIRST {
             if MODE == HEUN_LAST {
                 // Heun: the mean of the start of the step and the second stage.
@@ -1091,18 +1085,16 @@ fn update_row<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
             h += rain;
             if LOSSES {
                 let soaked = infiltrated[i];
-                let available = h.max(0.0);
-                let (il, cl, cap) = (f64::from(il[i]), f64::from(cl[i]), f64::from(cap[i]));
-                let initial = (il - soaked).max(0.0).min(available);
-                let continuing = (cl * dt).min(available - initial);
-                let take = (initial + continuing)
-                    .min((cap - soaked).max(0.0))
-                    .min(available);
+                let take = infiltration(h, soaked, (il[i], cl[i], cap[i]), dt);
                 let take = select(active, take, 0.0);
                 h -= take;
                 infiltrated[i] = soaked + take;
                 loss_out[i] = take;
             }
+            // Manning friction once per step, on its result, as fv1 does: Heun's stages
+            // carry the fluxes only, so a stiff friction (a thin film) still stops the
+            // flow within the step instead of keeping half of the start's momentum.
+            (qx, qy, inv_h) = friction(h, qx, qy, g_n2[i], dt, dry);
         }
 
         // A cell at or below the dry depth has no velocity; momenta below 1e-20 m²/s are
@@ -1114,8 +1106,7 @@ fn update_row<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
         // The next step's CFL rate, from the step's result (the first stage only reports
         // whether its cells are sound).
         let rate = if MODE != HEUN_FIRST {
-            let inv_h = select(wet, 1.0 / select(wet, h, 1.0), 0.0);
-            let c = (g * h.max(0.0)).sqrt();
+            let c = (g * h).sqrt();
             let rate_x = (qx.abs() * inv_h + c) * k.inv_dx;
             let rate_y = (qy.abs() * inv_h + c) * k.inv_dy;
             select(wet, rate_x.max(rate_y), 0.0)

@@ -38,7 +38,7 @@ pub struct SolverParams {
     /// beds steeper per cell than their depth.
     pub reconstruction: Reconstruction,
     /// The order of the scheme: `fv1` (first order, the default) or `fv2` (MUSCL with a
-    /// minmod limiter and Heun's two stages; see `muscl`). fv2 takes half fv1's step for
+    /// minmod limiter, MUSCL–Hancock or Heun in time; see `muscl`). fv2 takes half fv1's step for
     /// the same `cfl`, the bound that keeps its depths non-negative.
     pub scheme: Scheme,
     /// fv2's second-order time integration: `hancock` (MUSCL–Hancock's half-step
@@ -66,8 +66,9 @@ pub enum Scheme {
     /// First order in space and time (Godunov, forward Euler).
     #[default]
     Fv1,
-    /// Second order: MUSCL reconstruction of h, h + z, u and v with the minmod limiter,
-    /// Heun's method in time.
+    /// Second order: MUSCL reconstruction of h, h + z, u and v with the minmod limiter
+    /// (and surface-gradient depth slopes), MUSCL–Hancock or Heun in time
+    /// ([`TimeIntegration`]).
     Fv2,
 }
 
@@ -259,9 +260,10 @@ enum Stage {
 
 /// A 2D shallow-water model on a raster grid, ready to step.
 ///
-/// Finite volumes, first order, HLLC fluxes on the hydrostatically reconstructed states of
-/// Audusse et al. (2004): well balanced (a lake at rest stays at rest over any bed),
-/// depth-positive under `cfl ≤ 0.5`, wetting and drying without special cases. Manning
+/// Finite volumes, first order (or second order with [`Scheme::Fv2`]), HLLC fluxes on the
+/// hydrostatically reconstructed states of Audusse et al. (2004): well balanced (a lake at
+/// rest stays at rest over any bed), depth-positive under `cfl ≤ 0.5` (fv2 takes half that
+/// step), wetting and drying without special cases. Manning
 /// friction is semi-implicit. Forcing: uniform and gridded rain, initial + continuing
 /// losses, point sources, boundary segments with hydrographs, breaches. State is stored
 /// in f64 so that the volume balance closes to round-off.
@@ -1110,7 +1112,10 @@ impl Solver {
         // Which tiles to sweep; tiles skipped for the first time keep their state (in
         // every buffer a step writes).
         if stage != Stage::Last {
-            let two_cells = stage != Stage::Only;
+            // Heun moves water two cells a step; MUSCL–Hancock, like fv1, one (a face
+            // between two dry cells has zero depth on both sides whatever their
+            // neighbours), and its tiles report their sides wet whenever they hold water.
+            let two_cells = stage == Stage::First;
             if stage == Stage::First && self.mid.is_none() {
                 self.mid = Some(self.cur.clone());
             }

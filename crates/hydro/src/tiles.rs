@@ -10,7 +10,8 @@
 //! zero depth, zero wave speeds) and the dense sweep would rewrite the same zeros, so
 //! skipping gives the same bits. "Holds water" means any depth above zero, not above the
 //! dry depth: a film below the dry depth has no velocity but still spreads by its
-//! pressure, and skipping it would change the result.
+//! pressure, and skipping it would change the result. (fv2 with Heun's two stages moves
+//! water two cells a step: see `Tiles::plan`.)
 //!
 //! A skipped tile keeps its state in both buffers of the solver: the first time it is
 //! skipped after being swept, its cells are copied into the buffer the step writes.
@@ -185,11 +186,11 @@ impl Tiles {
     /// Choose the tiles of this step into `list`; returns the tiles to copy from the
     /// current into the next buffer (skipped now, swept before).
     ///
-    /// With `two_cells` (the second-order scheme, whose step moves water up to two cells
-    /// and reads two cells around a tile), a tile is also swept when any of the eight tiles
-    /// around it holds water. Tiles are at least two cells each way (`Solver::set_tile_size`)
-    /// except the last of a row or column, which has none beyond it, so no water can cross
-    /// a tile that was not swept.
+    /// With `two_cells` (Heun's two stages, which move water up to two cells in a step), a
+    /// tile is also swept when any of the eight tiles around it holds water or is forced
+    /// (a forced tile's edge cells take water in the first stage and pass it on in the
+    /// second). Tiles are at least two cells each way (`Solver::set_tile_size`) except the
+    /// last of a row or column, which has none beyond it.
     pub fn plan(
         &mut self,
         sweep: Sweep,
@@ -215,7 +216,12 @@ impl Tiles {
                 || (two_cells && {
                     let (r0, r1) = (tr.saturating_sub(1), (tr + 1).min(down - 1));
                     let (c0, c1) = (tc.saturating_sub(1), (tc + 1).min(self.across - 1));
-                    (r0..=r1).any(|r| (c0..=c1).any(|c| self.wet[r * self.across + c]))
+                    (r0..=r1).any(|r| {
+                        (c0..=c1).any(|c| {
+                            let j = r * self.across + c;
+                            self.wet[j] || self.forced[j]
+                        })
+                    })
                 });
             let swept = sweep == Sweep::Dense
                 || rain_everywhere
