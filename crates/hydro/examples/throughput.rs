@@ -2,6 +2,7 @@
 //! best of several timed batches of steps. `cargo run --release -p hydro --example
 //! throughput -- [cells_per_side] [threads] [forced]`. `STRUCTURES=k` adds k culverts
 //! (one link each) and k/10 weirs of 50 links each, to measure what structures cost.
+//! `LOSSES=cn|ga` (with `forced`) uses a curve-number or Green–Ampt loss model.
 //! `SCHEME=fv2` measures the second-order scheme (MUSCL–Hancock; `TIME=heun` for Heun's
 //! two stages).
 
@@ -101,6 +102,24 @@ fn main() {
         solver
             .set_losses(Some(Losses::uniform(n, n, 10.0, 2.0, f64::INFINITY)))
             .expect("losses");
+        // `LOSSES=cn` or `LOSSES=ga`: a curve number or Green–Ampt loss model instead of
+        // initial + continuing, to measure what its per-step soil pass costs.
+        let model = match std::env::var("LOSSES").as_deref() {
+            Ok("cn") => Some(hydro::LossModel::CurveNumber {
+                curve_number: Array2::from_elem((n, n), 75.0),
+                ia_ratio: 0.2,
+                impervious: None,
+            }),
+            Ok("ga") => Some(hydro::LossModel::GreenAmpt {
+                conductivity_mm_per_h: Array2::from_elem((n, n), 10.0),
+                suction_mm: Array2::from_elem((n, n), 110.0),
+                moisture_deficit: Array2::from_elem((n, n), 0.3),
+            }),
+            _ => None,
+        };
+        if model.is_some() {
+            solver.set_loss_model(model).expect("loss model");
+        }
     }
     // `STRUCTURES=k`: k culverts between cells 5 rows apart, and k/10 weirs 50 cells
     // long, spread over the grid (their flows are real; the cost is what is measured).

@@ -18,6 +18,9 @@
 //!   with less water takes what it has.
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::kernel::Tile;
 
 /// A loss model's parameters per cell (unpadded, `rows × cols`).
 #[derive(Clone, Debug, PartialEq)]
@@ -67,8 +70,17 @@ pub fn green_ampt_next_m(f0: f64, k_dt: f64, a: f64) -> f64 {
     if a <= 0.0 {
         return f0 + k_dt;
     }
-    // Above the root: F₀ + K dt + √(2 a K dt) (the early-time solution bounds the step).
-    let mut f = f0 + k_dt + (2.0 * a * k_dt).sqrt();
+    // Above the root: F₀ + K dt + √(2 a K dt) (the early-time solution bounds the step),
+    // and, once some water has soaked in, F₀ + K dt (1 + a/F₀) (the rate K (1 + a/F) only
+    // falls as F grows), which lies within O(dt²) of the root: Newton then needs a step or
+    // two instead of five or six.
+    let early = f0 + k_dt + (2.0 * a * k_dt).sqrt();
+    let later = if f0 > 0.0 {
+        f0 + k_dt * (1.0 + a / f0)
+    } else {
+        f64::INFINITY
+    };
+    let mut f = early.min(later);
     let ln0 = (f0 + a).ln();
     for _ in 0..30 {
         let g = f - f0 - a * ((f + a).ln() - ln0) - k_dt;
@@ -119,8 +131,10 @@ impl SoilState {
 
     /// Set each active cell's continuing-loss rate (m/s, in `rate`) to what its soil takes
     /// during a step of `dt` with `rain_uniform_m` of rain everywhere plus `rain_grid`
-    /// (m/s) per cell; the curve number's rain so far moves on by that rain. Padded
-    /// arrays; inactive cells are left alone.
+    /// (m/s) per cell; the curve number's rain so far moves on by that rain. Only the cells
+    /// of `tiles` (those the step sweeps, in parallel): elsewhere no water is and no rain
+    /// falls, so nothing would change. Padded arrays; inactive cells are left alone.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn prepare_step(
         &mut self,
         dt: f64,
@@ -129,7 +143,14 @@ impl SoilState {
         active: ArrayView2<'_, u8>,
         infiltrated_m: ArrayView2<'_, f64>,
         rate: &mut Array2<f32>,
+        tiles: &[Tile],
     ) {
+        let stride = rate.ncols();
+        let len = rate.len();
+        let active = active.to_slice().expect(CONTIGUOUS);
+        let infiltrated = infiltrated_m.to_slice().expect(CONTIGUOUS);
+        let rain_grid = rain_grid.map(|g| g.to_slice().expect(CONTIGUOUS));
+        let rate = Cells::new(rate.as_slice_mut().expect(CONTIGUOUS));
         match self {
             SoilState::CurveNumber {
                 retention_m,
@@ -137,33 +158,94 @@ impl SoilState {
                 pervious,
                 rain_m,
             } => {
-                for ((cell, &a), r) in active.indexed_iter().zip(rate.iter_mut()) {
-                    if a == 0 {
-                        continue;
+                let (retention, pervious) = (
+                    retention_m.as_slice().expect(CONTIGUOUS),
+                    pervious.as_slice().expect(CONTIGUOUS),
+                );
+                let ia_ratio = *ia_ratio;
+                let rain_so_far = Cells::new(rain_m.as_slice_mut().expect(CONTIGUOUS));
+                tiles.par_iter().for_each(|t| {
+                    for (r, c) in crate::tiles::cells(t) {
+                        let i = r * stride + c;
+                        assert!(i < len);
+                        if active[i] == 0 {
+                            continue;
+                        }
+                        let dp = rain_uniform_m + rain_grid.map_or(0.0, |g| g[i] * dt);
+                        // SAFETY: tiles are disjoint, so no other task touches cell i.
+                        let p0 = unsafe { rain_so_far.get(i) };
+                        let s = retention[i];
+                        let p1 = p0 + dp;
+                        let runoff = scs_runoff_m(p1, s, ia_ratio) - scs_runoff_m(p0, s, ia_ratio);
+                        // SAFETY: as above.
+                        unsafe {
+                            rate.set(i, (pervious[i] * (dp - runoff).max(0.0) / dt) as f32);
+                            rain_so_far.set(i, p1);
+                        }
                     }
-                    let dp = rain_uniform_m + rain_grid.map_or(0.0, |g| g[cell] * dt);
-                    let (p0, s) = (rain_m[cell], retention_m[cell]);
-                    let p1 = p0 + dp;
-                    let runoff = scs_runoff_m(p1, s, *ia_ratio) - scs_runoff_m(p0, s, *ia_ratio);
-                    *r = (pervious[cell] * (dp - runoff).max(0.0) / dt) as f32;
-                    rain_m[cell] = p1;
-                }
+                });
             }
             SoilState::GreenAmpt {
                 conductivity_m_s,
                 suction_deficit_m,
             } => {
-                for ((cell, &a), r) in active.indexed_iter().zip(rate.iter_mut()) {
-                    if a == 0 {
-                        continue;
+                let (k, a) = (
+                    conductivity_m_s.as_slice().expect(CONTIGUOUS),
+                    suction_deficit_m.as_slice().expect(CONTIGUOUS),
+                );
+                tiles.par_iter().for_each(|t| {
+                    for (r, c) in crate::tiles::cells(t) {
+                        let i = r * stride + c;
+                        assert!(i < len);
+                        if active[i] == 0 {
+                            continue;
+                        }
+                        let f0 = infiltrated[i];
+                        let f1 = green_ampt_next_m(f0, k[i] * dt, a[i]);
+                        // SAFETY: tiles are disjoint, so no other task touches cell i.
+                        unsafe { rate.set(i, ((f1 - f0) / dt) as f32) };
                     }
-                    let f0 = infiltrated_m[cell];
-                    let f1 =
-                        green_ampt_next_m(f0, conductivity_m_s[cell] * dt, suction_deficit_m[cell]);
-                    *r = ((f1 - f0) / dt) as f32;
-                }
+                });
             }
         }
+    }
+}
+
+const CONTIGUOUS: &str = "soil arrays are created contiguous";
+
+/// A slice written cell by cell from parallel tasks that each own disjoint cells.
+#[derive(Clone, Copy)]
+struct Cells<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: only used through `get`/`set`, on cells that one task owns (disjoint tiles).
+unsafe impl<T: Send> Send for Cells<T> {}
+unsafe impl<T: Send> Sync for Cells<T> {}
+
+impl<T: Copy> Cells<T> {
+    fn new(s: &mut [T]) -> Self {
+        Self {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// # Safety
+    /// No other task reads or writes cell `i` meanwhile.
+    unsafe fn get(&self, i: usize) -> T {
+        assert!(i < self.len);
+        // SAFETY: in bounds (asserted); not written elsewhere (the caller's promise).
+        unsafe { *self.ptr.add(i) }
+    }
+
+    /// # Safety
+    /// As for `get`.
+    unsafe fn set(&self, i: usize, v: T) {
+        assert!(i < self.len);
+        // SAFETY: as for `get`.
+        unsafe { *self.ptr.add(i) = v }
     }
 }
 

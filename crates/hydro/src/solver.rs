@@ -966,18 +966,6 @@ impl Solver {
             .rain_uniform
             .as_ref()
             .map_or(0.0, |r| r.integral(t0, t1) * MM_PER_H_TO_M_S);
-        if let Some(l) = &mut self.losses
-            && let Some(soil) = &mut l.soil
-        {
-            soil.prepare_step(
-                dt,
-                rain_uniform_m,
-                self.rain_grid.as_ref().map(|g| g.view()),
-                self.active.view(),
-                l.infiltrated_m.view(),
-                &mut l.continuing_m_s,
-            );
-        }
         match (self.params.scheme, self.params.time_integration) {
             (Scheme::Fv1, _) => self.sweep(Stage::Only, dt, t1, rain_uniform_m),
             (Scheme::Fv2, TimeIntegration::Hancock) => {
@@ -1144,6 +1132,26 @@ impl Solver {
                 }
             }
             self.copy_tiles = copy;
+            // The loss model's rates for this step, over the tiles it sweeps.
+            if let Some(l) = &mut self.losses
+                && let Some(soil) = &mut l.soil
+            {
+                let swept: Vec<Tile> = self
+                    .tiles
+                    .list
+                    .iter()
+                    .map(|&i| self.tiles.rects[i])
+                    .collect();
+                soil.prepare_step(
+                    dt,
+                    rain_uniform_m,
+                    self.rain_grid.as_ref().map(|g| g.view()),
+                    self.active.view(),
+                    l.infiltrated_m.view(),
+                    &mut l.continuing_m_s,
+                    &swept,
+                );
+            }
         }
 
         let threads = rayon::current_num_threads().max(1);
