@@ -972,6 +972,49 @@ fn the_drainage_of_the_open_basin_and_a_clicked_catchment() {
     assert!((c.area_km2 - c.cells as f64 * 0.0081).abs() < 1e-9);
     // Its outline: one edge per side of a catchment cell facing a cell outside it.
     assert!(c.outline.len() >= 4 && c.outline.len() < 4 * c.cells);
+    // The catchment is worked out off the render thread: probing two cells in quick
+    // succession shows the last one's, never the first's after it.
+    let upper = reference
+        .catchments
+        .iter()
+        .find(|c| c.gauge != "Middle")
+        .expect("another gauge")
+        .clone();
+    for cell in [
+        (middle.outlet_row, middle.outlet_col + 1),
+        (upper.outlet_row, upper.outlet_col),
+    ] {
+        app.world_mut()
+            .resource_mut::<rivertwin::app::ViewSettings>()
+            .probe = Some(cell);
+        app.update();
+    }
+    let last = (upper.outlet_row, upper.outlet_col);
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the last probed cell's catchment",
+        |w| {
+            w.resource::<Session>()
+                .clicked_catchment
+                .as_ref()
+                .is_some_and(|c| c.cell == last)
+        },
+    );
+    for _ in 0..5 {
+        app.update();
+    }
+    let shown = app
+        .world()
+        .resource::<Session>()
+        .clicked_catchment
+        .clone()
+        .expect("catchment");
+    assert_eq!(shown.cell, last, "a stale catchment replaced the last one");
+    assert_eq!(
+        shown.cells as u32,
+        reference.accumulation_cells[shown.outlet]
+    );
 }
 
 /// The Soil layer colours the basin by its loss parameter: Trinity's uniform continuing

@@ -122,37 +122,75 @@ pub struct ClickedCatchment {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, follow_the_probe.in_set(super::TwinSet::SyncMeshes));
+    app.init_resource::<CatchmentJob>()
+        .add_systems(Update, follow_the_probe.in_set(super::TwinSet::SyncMeshes));
 }
 
-/// Work out the catchment of the probed cell when the probe moves.
-fn follow_the_probe(mut session: ResMut<Session>, view: Res<ViewSettings>) {
-    let Some(cell) = view.probe else {
-        if session.clicked_catchment.is_some() {
-            session.clicked_catchment = None;
-        }
-        return;
-    };
-    if session
-        .clicked_catchment
-        .as_ref()
-        .is_some_and(|c| c.cell == cell)
-    {
-        return;
-    }
-    let Some(d) = session.drainage.clone() else {
-        return;
-    };
+/// The clicked point's catchment being worked out on a thread: a flood fill of every
+/// cell upstream, O(cells) on a large basin, which the render thread must not wait for.
+#[derive(Resource, Default)]
+struct CatchmentJob {
+    /// The cell and the drainage it was asked for.
+    asked: Option<((usize, usize), Arc<DrainageView>)>,
+    /// Where the thread leaves the catchment.
+    result: Option<Arc<std::sync::Mutex<Option<ClickedCatchment>>>>,
+}
+
+/// The catchment draining to (the stream cell nearest) `cell`.
+fn clicked_catchment(d: &DrainageView, cell: (usize, usize)) -> ClickedCatchment {
     let dr = &d.drainage;
     let outlet = basin::terrain::snap_to_stream(&dr.accumulation_cells, cell, 1);
     let mask = basin::terrain::catchment(&dr.directions, outlet);
     let cells = mask.iter().filter(|&&m| m).count();
-    session.clicked_catchment = Some(ClickedCatchment {
+    ClickedCatchment {
         cell,
         outlet,
         cells,
         area_km2: cells as f64 * dr.cell_area_km2,
         outline: Arc::new(outline(&mask)),
+    }
+}
+
+/// When the probe moves, work out its catchment on a thread, and show it when it comes
+/// (a result for a cell or basin no longer probed is dropped).
+fn follow_the_probe(
+    mut session: ResMut<Session>,
+    view: Res<ViewSettings>,
+    mut job: ResMut<CatchmentJob>,
+) {
+    let Some(cell) = view.probe else {
+        *job = CatchmentJob::default();
+        if session.clicked_catchment.is_some() {
+            session.clicked_catchment = None;
+        }
+        return;
+    };
+    let Some(d) = session.drainage.clone() else {
+        return;
+    };
+    let current =
+        |asked: &((usize, usize), Arc<DrainageView>)| asked.0 == cell && Arc::ptr_eq(&asked.1, &d);
+    let done = job
+        .result
+        .as_ref()
+        .and_then(|slot| slot.lock().ok().and_then(|mut s| s.take()));
+    if let Some(c) = done {
+        if job.asked.as_ref().is_some_and(current) {
+            session.clicked_catchment = Some(c);
+        }
+        job.result = None;
+    }
+    if job.asked.as_ref().is_some_and(current) {
+        return;
+    }
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    job.asked = Some((cell, d.clone()));
+    job.result = Some(slot.clone());
+    std::thread::spawn(move || {
+        let c = clicked_catchment(&d, cell);
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(c);
+        }
     });
 }
 
