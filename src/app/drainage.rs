@@ -37,7 +37,11 @@ pub struct SoilMap {
 
 impl SoilMap {
     fn of(basin: &basin::Basin) -> Option<Self> {
-        let losses = basin.file.losses.as_ref()?;
+        let losses = basin::losses::solver_losses(basin)?;
+        // As the solver takes them: initial + continuing over the pervious share of each
+        // cell; the curve number as given (its P − Q(P) is what the share scales);
+        // Green–Ampt's K, which already carries the share.
+        let shared = basin.loss_pervious.is_some();
         let (title, unit, values) = match &basin.loss_model {
             Some(hydro::LossModel::CurveNumber { curve_number, .. }) => {
                 ("curve number", "CN", curve_number.mapv(|v| v as f32))
@@ -46,37 +50,23 @@ impl SoilMap {
                 conductivity_mm_per_h,
                 ..
             }) => (
-                "saturated conductivity (Green–Ampt)",
+                if shared {
+                    "saturated conductivity × pervious share (Green–Ampt)"
+                } else {
+                    "saturated conductivity (Green–Ampt)"
+                },
                 "mm/h",
                 conductivity_mm_per_h.mapv(|v| v as f32),
             ),
             None => (
-                "continuing loss",
-                "mm/h",
-                match &basin.loss_rates {
-                    Some((_, cl)) => cl.mapv(|v| v as f32),
-                    None => ndarray::Array2::from_elem(
-                        basin.active.dim(),
-                        losses.continuing_mm_per_h.unwrap_or(0.0) as f32,
-                    ),
+                if shared {
+                    "continuing loss × pervious share"
+                } else {
+                    "continuing loss"
                 },
+                "mm/h",
+                losses.continuing_mm_per_h.mapv(|v| v as f32),
             ),
-        };
-        // As the solver takes it: over the pervious share of each cell (the curve number
-        // is shown as given; its P − Q(P) is what the share scales). Green–Ampt's K
-        // already carries the share.
-        let (values, title) = match (&basin.loss_pervious, &basin.loss_model) {
-            (Some(p), None) => (
-                ndarray::Zip::from(&values)
-                    .and(p)
-                    .map_collect(|&v, &p| v * p as f32),
-                "continuing loss × pervious share",
-            ),
-            (Some(_), Some(hydro::LossModel::GreenAmpt { .. })) => (
-                values,
-                "saturated conductivity × pervious share (Green–Ampt)",
-            ),
-            _ => (values, title),
         };
         let values = ndarray::Zip::from(&values)
             .and(&basin.active)

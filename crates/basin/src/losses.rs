@@ -9,6 +9,40 @@ use ndarray::Array2;
 use crate::config::{LossModelName, LossParams};
 use crate::error::{BasinError, Result};
 
+/// The losses the solver takes for `basin`, `None` without `[losses]`: initial +
+/// continuing per cell (mm, mm/h, capacity mm) over each cell's pervious share; with a
+/// curve-number or Green–Ampt model, the zero losses it starts from (the model sets each
+/// cell's rate per step). The run engine and the app's Soil layer both read it here.
+pub fn solver_losses(basin: &crate::Basin) -> Option<hydro::Losses> {
+    let l = basin.file.losses.as_ref()?;
+    let (rows, cols) = basin.bed_m.dim();
+    if basin.loss_model.is_some() {
+        return Some(hydro::Losses::uniform(rows, cols, 0.0, 0.0, f64::INFINITY));
+    }
+    let mut losses =
+        hydro::Losses::uniform(rows, cols, 0.0, 0.0, l.capacity_mm.unwrap_or(f64::INFINITY));
+    if let Some((il, cl)) = &basin.loss_rates {
+        losses.initial_mm.assign(il);
+        losses.continuing_mm_per_h.assign(cl);
+    }
+    // Only the pervious share of a cell takes water.
+    if let Some(p) = &basin.loss_pervious {
+        for a in [
+            &mut losses.initial_mm,
+            &mut losses.continuing_mm_per_h,
+            &mut losses.capacity_mm,
+        ] {
+            // No limit stays no limit (∞ × 0 would be NaN).
+            ndarray::Zip::from(a).and(p).for_each(|v, &p| {
+                if v.is_finite() {
+                    *v *= p;
+                }
+            });
+        }
+    }
+    Some(losses)
+}
+
 /// The keys of each model, for refusing a key given to the wrong one.
 const KEYS: [(&str, LossModelName); 18] = [
     ("initial_mm", LossModelName::InitialContinuing),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use hydro::{Losses, Solver, WaterBalance};
+use hydro::{Solver, WaterBalance};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -234,36 +234,7 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
         solver.set_depth(depth.view())
     }
     .map_err(at_scenario)?;
-    if let Some(l) = &basin.file.losses {
-        let (rows, cols) = basin.bed_m.dim();
-        let losses = match &basin.loss_model {
-            // The model sets each cell's loss per step.
-            Some(_) => Losses::uniform(rows, cols, 0.0, 0.0, f64::INFINITY),
-            None => {
-                let mut losses =
-                    Losses::uniform(rows, cols, 0.0, 0.0, l.capacity_mm.unwrap_or(f64::INFINITY));
-                if let Some((il, cl)) = &basin.loss_rates {
-                    losses.initial_mm.assign(il);
-                    losses.continuing_mm_per_h.assign(cl);
-                }
-                // Only the pervious share of a cell takes water.
-                if let Some(p) = &basin.loss_pervious {
-                    for a in [
-                        &mut losses.initial_mm,
-                        &mut losses.continuing_mm_per_h,
-                        &mut losses.capacity_mm,
-                    ] {
-                        // No limit stays no limit (∞ × 0 would be NaN).
-                        ndarray::Zip::from(a).and(p).for_each(|v, &p| {
-                            if v.is_finite() {
-                                *v *= p;
-                            }
-                        });
-                    }
-                }
-                losses
-            }
-        };
+    if let Some(losses) = crate::losses::solver_losses(basin) {
         solver.set_losses(Some(losses)).map_err(at_scenario)?;
         solver
             .set_loss_model(basin.loss_model.clone())
