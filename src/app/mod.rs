@@ -8,15 +8,12 @@ pub mod twin;
 pub mod view_grid;
 
 mod camera;
-pub mod drainage;
-pub mod ensemble;
 mod input;
 pub mod markers;
 mod script;
-pub mod structures;
 pub mod terrain;
 mod ui;
-pub mod warnings;
+pub use ui::{drainage, ensemble, structures, warnings};
 pub mod water;
 
 use std::path::PathBuf;

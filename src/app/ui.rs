@@ -1,6 +1,12 @@
 //! The controls: panels as plain functions over the session's state (`*_ui`); the bevy
 //! system only fetches the egui context, lays the panels out and passes requests on.
 
+// The panels with a file of their own.
+pub mod drainage;
+pub mod ensemble;
+pub mod structures;
+pub mod warnings;
+
 use std::path::PathBuf;
 
 use basin::warnings::{Direction, ThresholdOn};

@@ -8,7 +8,7 @@ use basin::warnings::{Direction, PlaceKind, Warning, Watch};
 use bevy_egui::egui;
 use egui::{Color32, RichText};
 
-use super::ui::format_time;
+use crate::app::ui::format_time;
 
 /// Colour of a severity (readable on the dark theme and on a projector).
 pub fn severity_colour(s: Severity) -> Color32 {

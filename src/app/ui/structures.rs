@@ -7,9 +7,9 @@ use bevy_egui::egui;
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, VLine};
 
-use super::session::{Action, ViewSettings};
-use super::twin::{Command, Snapshot, StructureState};
-use super::ui::format_time;
+use crate::app::session::{Action, ViewSettings};
+use crate::app::twin::{Command, Snapshot, StructureState};
+use crate::app::ui::format_time;
 
 /// Colour of structures on the terrain and in the panel.
 pub const STRUCTURE_COLOUR: Color32 = Color32::from_rgb(235, 150, 255);

@@ -10,9 +10,9 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use egui::{Color32, RichText};
 
-use super::palette::Layer;
-use super::session::{Session, ViewSettings};
-use super::view_grid::ViewGrid;
+use crate::app::palette::Layer;
+use crate::app::session::{Session, ViewSettings};
+use crate::app::view_grid::ViewGrid;
 
 /// A basin's drainage with what the view draws of it.
 #[derive(Debug)]
@@ -111,9 +111,11 @@ pub struct ClickedCatchment {
     pub outline: Arc<Vec<OutlineEdge>>,
 }
 
-pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<CatchmentJob>()
-        .add_systems(Update, follow_the_probe.in_set(super::TwinSet::SyncMeshes));
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<CatchmentJob>().add_systems(
+        Update,
+        follow_the_probe.in_set(crate::app::TwinSet::SyncMeshes),
+    );
 }
 
 /// The clicked point's catchment being worked out on a thread: a flood fill of every
@@ -196,7 +198,7 @@ pub const INFLOW: Color32 = Color32::from_rgb(80, 220, 255);
 pub fn drainage_ui(
     ui: &mut egui::Ui,
     session: &Session,
-    snap: Option<&super::twin::Snapshot>,
+    snap: Option<&crate::app::twin::Snapshot>,
     view: &mut ViewSettings,
 ) {
     ui.heading("Drainage");
@@ -261,7 +263,7 @@ pub fn drainage_ui(
 
 /// Each upstream catchment of the scenario: its model's totals and its discharge into
 /// the grid over the run, with a line at the time shown.
-fn inflows_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&super::twin::Snapshot>) {
+fn inflows_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&crate::app::twin::Snapshot>) {
     use egui_plot::{Line, Plot, VLine};
     let Some(twin) = &session.twin else { return };
     for (i, c) in twin.scenario.catchments.iter().enumerate() {
@@ -273,7 +275,7 @@ fn inflows_ui(ui: &mut egui::Ui, session: &Session, snap: Option<&super::twin::S
                 area_text(c.area_km2),
                 c.discharge_m3_s.value_at(now),
                 c.peak_m3_s,
-                super::ui::format_time(c.peak_time_s)
+                crate::app::ui::format_time(c.peak_time_s)
             ))
             .color(INFLOW),
         );

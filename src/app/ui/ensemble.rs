@@ -12,8 +12,8 @@ use bevy_egui::egui;
 use egui::RichText;
 use ndarray::Array2;
 
-use super::palette::Layer;
-use super::session::{Action, Session, ViewSettings};
+use crate::app::palette::Layer;
+use crate::app::session::{Action, Session, ViewSettings};
 
 /// One merged map.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl EnsembleMaps {
         found.sort_by(|a, b| order(a.0).cmp(&order(b.0)).then(a.1.total_cmp(&b.1)));
         let mut maps = Vec::with_capacity(found.len());
         for (kind, value, file) in found {
-            let values = super::twin::read_on_basin_grid(basin, &folder.join(&file))?;
+            let values = crate::app::twin::read_on_basin_grid(basin, &folder.join(&file))?;
             let title = match kind {
                 MergedKind::Probability => format!("P(max depth > {value} m)"),
                 MergedKind::Depth => format!("max depth, P{value}"),
