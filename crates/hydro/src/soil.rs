@@ -132,8 +132,9 @@ impl SoilState {
     /// Set each active cell's continuing-loss rate (m/s, in `rate`) to what its soil takes
     /// during a step of `dt` with `rain_uniform_m` of rain everywhere plus `rain_grid`
     /// (m/s) per cell; the curve number's rain so far moves on by that rain. Only the cells
-    /// of `tiles` (those the step sweeps, in parallel): elsewhere no water is and no rain
-    /// falls, so nothing would change. Padded arrays; inactive cells are left alone.
+    /// of the tiles `rects[i]` for `i` in `swept` (those the step sweeps, in parallel):
+    /// elsewhere no water is and no rain falls, so nothing would change. Padded arrays;
+    /// inactive cells are left alone.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn prepare_step(
         &mut self,
@@ -143,7 +144,8 @@ impl SoilState {
         active: ArrayView2<'_, u8>,
         infiltrated_m: ArrayView2<'_, f64>,
         rate: &mut Array2<f32>,
-        tiles: &[Tile],
+        rects: &[Tile],
+        swept: &[usize],
     ) {
         let stride = rate.ncols();
         let len = rate.len();
@@ -164,8 +166,8 @@ impl SoilState {
                 );
                 let ia_ratio = *ia_ratio;
                 let rain_so_far = Cells::new(rain_m.as_slice_mut().expect(CONTIGUOUS));
-                tiles.par_iter().for_each(|t| {
-                    for (r, c) in crate::tiles::cells(t) {
+                swept.par_iter().for_each(|&t| {
+                    for (r, c) in crate::tiles::cells(&rects[t]) {
                         let i = r * stride + c;
                         assert!(i < len);
                         if active[i] == 0 {
@@ -193,8 +195,8 @@ impl SoilState {
                     conductivity_m_s.as_slice().expect(CONTIGUOUS),
                     suction_deficit_m.as_slice().expect(CONTIGUOUS),
                 );
-                tiles.par_iter().for_each(|t| {
-                    for (r, c) in crate::tiles::cells(t) {
+                swept.par_iter().for_each(|&t| {
+                    for (r, c) in crate::tiles::cells(&rects[t]) {
                         let i = r * stride + c;
                         assert!(i < len);
                         if active[i] == 0 {

@@ -1118,9 +1118,7 @@ impl Solver {
                 let tile = self.tiles.rects[i];
                 let rows = tile.first_row..tile.first_row + tile.rows;
                 let cols = tile.c0..tile.c1 + 1;
-                let mut targets = vec![&mut self.next];
-                targets.extend(self.mid.as_mut());
-                for to in targets {
+                for to in std::iter::once(&mut self.next).chain(self.mid.as_mut()) {
                     for (from, to) in [
                         (&self.cur.h, &mut to.h),
                         (&self.cur.qx, &mut to.qx),
@@ -1136,12 +1134,6 @@ impl Solver {
             if let Some(l) = &mut self.losses
                 && let Some(soil) = &mut l.soil
             {
-                let swept: Vec<Tile> = self
-                    .tiles
-                    .list
-                    .iter()
-                    .map(|&i| self.tiles.rects[i])
-                    .collect();
                 soil.prepare_step(
                     dt,
                     rain_uniform_m,
@@ -1149,7 +1141,8 @@ impl Solver {
                     self.active.view(),
                     l.infiltrated_m.view(),
                     &mut l.continuing_m_s,
-                    &swept,
+                    &self.tiles.rects,
+                    &self.tiles.list,
                 );
             }
         }

@@ -1,12 +1,12 @@
 //! The second-order scheme (`scheme = "fv2"`, with either time integration): a lake at
 //! rest over rough ground and islands stays at rest; the tiled sweep gives the dense
-//! sweep's bits, on 1, 2 and 4 threads; a tile that dries out sleeps and wakes; the water
-//! balance closes with every kind of forcing; a thin dam break down a steep, rough valley
+//! sweep's bits, on 1, 2 and 4 threads (a tile that dries out and wakes again: in
+//! tests/tiles.rs, with both schemes); the water balance closes with every kind of forcing; a thin dam break down a steep, rough valley
 //! keeps its depths non-negative; second order beats first order on a smooth wave.
 
 mod common;
 
-use common::{TILE, pair, step_both};
+use common::{pair, step_both};
 use hydro::{
     Boundaries, Edge, EdgeBoundary, Grid, Losses, PointSource, Reconstruction, Scheme, Solver,
     SolverParams, TimeIntegration, TimeSeries,
@@ -143,63 +143,6 @@ fn a_wave_crossing_tile_borders_is_bit_identical_to_dense() {
             );
         }
     }
-}
-
-/// A spring's water soaks away once it stops: its tiles dry out and stop being swept, and
-/// wake when it starts again; tiled = dense throughout.
-#[test]
-fn a_tile_that_dries_out_sleeps_and_wakes() {
-    let (rows, cols) = (40, 96);
-    let make = || {
-        let grid = Grid::new(rows, cols, 2.0, 2.0).expect("grid");
-        let bed = Array2::from_shape_fn((rows, cols), |(r, c)| {
-            0.002 * c as f64 + 0.05 * ((r * 7 + c * 3) % 5) as f64
-        });
-        let n = Array2::from_elem((rows, cols), 0.03);
-        let mut s = Solver::new(
-            grid,
-            bed.view(),
-            n.view(),
-            None,
-            Boundaries::walls(),
-            fv2(TimeIntegration::Hancock, Reconstruction::Audusse),
-        )
-        .expect("solver");
-        s.set_losses(Some(Losses::uniform(
-            rows,
-            cols,
-            0.0,
-            20_000.0,
-            f64::INFINITY,
-        )))
-        .expect("losses");
-        s.add_point_source(PointSource {
-            row: 20,
-            col: 40,
-            discharge_m3_s: series(&[
-                (0.0, 1.0),
-                (30.0, 1.0),
-                (31.0, 0.0),
-                (400.0, 0.0),
-                (401.0, 1.0),
-            ]),
-        })
-        .expect("source");
-        s
-    };
-    let (mut dense, mut tiled) = pair(make);
-    let wet = step_both(&mut dense, &mut tiled, 30.0);
-    let dry = step_both(&mut dense, &mut tiled, 400.0);
-    assert_eq!(
-        tiled.depth_m().iter().filter(|&&h| h > 0.0).count(),
-        0,
-        "not dry at 400 s"
-    );
-    let again = step_both(&mut dense, &mut tiled, 430.0);
-    let asleep = *dry.last().expect("steps");
-    assert_eq!(asleep, (TILE.0 * TILE.1) as u64, "only the spring's tile");
-    assert!(*wet.iter().max().expect("steps") > 4 * asleep);
-    assert!(*again.last().expect("steps") > asleep, "no tile woke");
 }
 
 /// Rain, gridded rain, losses, an inflow hydrograph, a stage boundary, free outflow and a

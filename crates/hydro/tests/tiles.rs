@@ -15,20 +15,21 @@ fn series(points: &[(f64, f64)]) -> TimeSeries {
 }
 
 fn flat_solver(rows: usize, cols: usize, boundaries: Boundaries) -> Solver {
+    flat_solver_with(rows, cols, boundaries, SolverParams::default())
+}
+
+fn flat_solver_with(
+    rows: usize,
+    cols: usize,
+    boundaries: Boundaries,
+    params: SolverParams,
+) -> Solver {
     let grid = Grid::new(rows, cols, 2.0, 2.0).expect("grid");
     let bed = Array2::from_shape_fn((rows, cols), |(r, c)| {
         0.002 * c as f64 + 0.05 * ((r * 7 + c * 3) % 5) as f64
     });
     let n = Array2::from_elem((rows, cols), 0.03);
-    Solver::new(
-        grid,
-        bed.view(),
-        n.view(),
-        None,
-        boundaries,
-        SolverParams::default(),
-    )
-    .expect("solver")
+    Solver::new(grid, bed.view(), n.view(), None, boundaries, params).expect("solver")
 }
 
 /// A column of water in the middle of a walled box runs out in every direction, crosses
@@ -88,12 +89,21 @@ fn a_wave_crossing_tile_borders_both_ways_is_bit_identical_to_dense() {
 
 /// Water from a spring soaks into the ground once the spring stops: its tiles dry out
 /// exactly (losses leave h = 0) and stop being swept; when the spring starts again they
-/// wake. Tiled = dense throughout.
+/// wake. Tiled = dense throughout, with fv1 and with fv2.
 #[test]
 fn a_tile_that_dries_out_sleeps_and_wakes_when_water_returns() {
+    for scheme in [hydro::Scheme::Fv1, hydro::Scheme::Fv2] {
+        dries_out_and_wakes(SolverParams {
+            scheme,
+            ..SolverParams::default()
+        });
+    }
+}
+
+fn dries_out_and_wakes(params: SolverParams) {
     let (rows, cols) = (40, 96);
     let make = || {
-        let mut s = flat_solver(rows, cols, Boundaries::walls());
+        let mut s = flat_solver_with(rows, cols, Boundaries::walls(), params);
         s.set_losses(Some(Losses::uniform(
             rows,
             cols,
