@@ -802,6 +802,89 @@ pub(crate) struct RowOut<'a> {
     pub loss_m: &'a mut [f64],
 }
 
+/// The faces around one row's `n` cells, each sliced to `n`: west and east (mass, the
+/// normal momentum flux the cell sees, tangential) from the row's x-faces, south and north
+/// from the y-face rows below and above it.
+pub(crate) struct Around<'a> {
+    pub west: [&'a [f64]; 3],
+    pub east: [&'a [f64]; 3],
+    pub south: [&'a [f64]; 3],
+    pub north: [&'a [f64]; 3],
+}
+
+#[inline(always)]
+pub(crate) fn around<'a>(
+    x: &'a FaceRow,
+    below: &'a FaceRow,
+    above: &'a FaceRow,
+    n: usize,
+) -> Around<'a> {
+    Around {
+        west: [&x.mass[..n], &x.normal_right[..n], &x.tangential[..n]],
+        east: [&x.mass[1..=n], &x.normal_left[1..=n], &x.tangential[1..=n]],
+        south: [
+            &below.mass[1..=n],
+            &below.normal_right[1..=n],
+            &below.tangential[1..=n],
+        ],
+        north: [
+            &above.mass[1..=n],
+            &above.normal_left[1..=n],
+            &above.tangential[1..=n],
+        ],
+    }
+}
+
+/// One row's forcing, sliced to its `n` cells from padded index `lo` (empty where the
+/// compiled variant has none): gridded rain in and the rain added out, the loss
+/// parameters, the cumulative infiltration and the loss taken.
+/// A row's loss parameters: initial (m), continuing (m/s), capacity (m).
+pub(crate) type LossRows<'a> = (&'a [f32], &'a [f32], &'a [f32]);
+
+pub(crate) struct Forcing<'a> {
+    pub rain_grid: &'a [f64],
+    pub rain_out: &'a mut [f64],
+    pub losses: LossRows<'a>,
+    pub infiltrated: &'a mut [f64],
+    pub loss_out: &'a mut [f64],
+}
+
+#[inline(always)]
+pub(crate) fn forcing<'a, const RAIN_GRID: bool, const LOSSES: bool>(
+    old: &Fields<'a>,
+    lo: usize,
+    n: usize,
+    rain_m: &'a mut [f64],
+    infiltrated_m: &'a mut [f64],
+    loss_m: &'a mut [f64],
+) -> Forcing<'a> {
+    let (rain_grid, rain_out): (&[f64], &mut [f64]) = if RAIN_GRID {
+        (&old.rain_m_s[lo..lo + n], &mut rain_m[..n])
+    } else {
+        (&[], &mut [])
+    };
+    let (losses, infiltrated, loss_out): (LossRows<'a>, &mut [f64], &mut [f64]) = if LOSSES {
+        (
+            (
+                &old.initial_loss_m[lo..lo + n],
+                &old.continuing_loss_m_s[lo..lo + n],
+                &old.loss_capacity_m[lo..lo + n],
+            ),
+            &mut infiltrated_m[..n],
+            &mut loss_m[..n],
+        )
+    } else {
+        ((&[], &[], &[]), &mut [], &mut [])
+    };
+    Forcing {
+        rain_grid,
+        rain_out,
+        losses,
+        infiltrated,
+        loss_out,
+    }
+}
+
 /// What a cell infiltrates this step from the depth `h` it holds, having soaked up
 /// `soaked` so far: the initial loss first, then the continuing rate over `dt`, both
 /// capped by what the soil can still take (`capacity`) and by the water there is.
@@ -865,53 +948,25 @@ fn update_row<const RAIN_GRID: bool, const LOSSES: bool>(
         &old.g_n2[lo..lo + n],
         &old.active[lo..lo + n],
     );
-    let (wm, wnr, wt) = (&x.mass[..n], &x.normal_right[..n], &x.tangential[..n]);
-    let (em, enl, et) = (&x.mass[1..=n], &x.normal_left[1..=n], &x.tangential[1..=n]);
-    let (sm, snr, st) = (
-        &below.mass[1..=n],
-        &below.normal_right[1..=n],
-        &below.tangential[1..=n],
-    );
-    let (nm, nnl, nt) = (
-        &above.mass[1..=n],
-        &above.normal_left[1..=n],
-        &above.tangential[1..=n],
-    );
+    let Around {
+        west: [wm, wnr, wt],
+        east: [em, enl, et],
+        south: [sm, snr, st],
+        north: [nm, nnl, nt],
+    } = around(x, below, above, n);
     let (h_out, qx_out, qy_out, rate_out) = (
         &mut out.h[..n],
         &mut out.qx[..n],
         &mut out.qy[..n],
         &mut out.rate[..n],
     );
-    let rain_grid: &[f64] = if RAIN_GRID {
-        &old.rain_m_s[lo..lo + n]
-    } else {
-        &[]
-    };
-    let rain_out: &mut [f64] = if RAIN_GRID {
-        &mut out.rain_m[..n]
-    } else {
-        &mut []
-    };
-    let (il, cl, cap): (&[f32], &[f32], &[f32]) = if LOSSES {
-        (
-            &old.initial_loss_m[lo..lo + n],
-            &old.continuing_loss_m_s[lo..lo + n],
-            &old.loss_capacity_m[lo..lo + n],
-        )
-    } else {
-        (&[], &[], &[])
-    };
-    let infiltrated: &mut [f64] = if LOSSES {
-        &mut out.infiltrated_m[..n]
-    } else {
-        &mut []
-    };
-    let loss_out: &mut [f64] = if LOSSES {
-        &mut out.loss_m[..n]
-    } else {
-        &mut []
-    };
+    let Forcing {
+        rain_grid,
+        rain_out,
+        losses: (il, cl, cap),
+        infiltrated,
+        loss_out,
+    } = forcing::<RAIN_GRID, LOSSES>(old, lo, n, out.rain_m, out.infiltrated_m, out.loss_m);
     let (rx, ry, dt, g, dry) = (k.rx, k.ry, k.dt_s, k.g, k.dry_depth_m);
 
     for i in 0..n {

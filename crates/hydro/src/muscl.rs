@@ -50,8 +50,8 @@
 use crate::envelope::{EnvelopeRow, track_row};
 use crate::flux::{Side, face_flux_with, inverse_depth};
 use crate::kernel::{
-    BlockTotals, FaceRow, Fields, Grouping, Out, RowOut, Simd, StepCoeffs, Tile, Tracking,
-    friction, infiltration, reduce_row, select, split_in_out, sum_row,
+    Around, BlockTotals, FaceRow, Fields, Forcing, Grouping, Out, RowOut, Simd, StepCoeffs, Tile,
+    Tracking, around, forcing, friction, infiltration, reduce_row, select, split_in_out, sum_row,
 };
 
 /// The state a final stage averages with: U at the start of the step, padded.
@@ -999,53 +999,25 @@ fn update_row<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
         &p.yh[2..n + 2],
         &p.yw[2..n + 2],
     );
-    let (wm, wnr, wt) = (&x.mass[..n], &x.normal_right[..n], &x.tangential[..n]);
-    let (em, enl, et) = (&x.mass[1..=n], &x.normal_left[1..=n], &x.tangential[1..=n]);
-    let (sm, snr, st) = (
-        &below.mass[1..=n],
-        &below.normal_right[1..=n],
-        &below.tangential[1..=n],
-    );
-    let (nm, nnl, nt) = (
-        &above.mass[1..=n],
-        &above.normal_left[1..=n],
-        &above.tangential[1..=n],
-    );
+    let Around {
+        west: [wm, wnr, wt],
+        east: [em, enl, et],
+        south: [sm, snr, st],
+        north: [nm, nnl, nt],
+    } = around(x, below, above, n);
     let (h_out, qx_out, qy_out, rate_out) = (
         &mut out.h[..n],
         &mut out.qx[..n],
         &mut out.qy[..n],
         &mut out.rate[..n],
     );
-    let rain_grid: &[f64] = if RAIN_GRID {
-        &old.rain_m_s[lo..lo + n]
-    } else {
-        &[]
-    };
-    let rain_out: &mut [f64] = if RAIN_GRID {
-        &mut out.rain_m[..n]
-    } else {
-        &mut []
-    };
-    let (il, cl, cap): (&[f32], &[f32], &[f32]) = if LOSSES {
-        (
-            &old.initial_loss_m[lo..lo + n],
-            &old.continuing_loss_m_s[lo..lo + n],
-            &old.loss_capacity_m[lo..lo + n],
-        )
-    } else {
-        (&[], &[], &[])
-    };
-    let infiltrated: &mut [f64] = if LOSSES {
-        &mut out.infiltrated_m[..n]
-    } else {
-        &mut []
-    };
-    let loss_out: &mut [f64] = if LOSSES {
-        &mut out.loss_m[..n]
-    } else {
-        &mut []
-    };
+    let Forcing {
+        rain_grid,
+        rain_out,
+        losses: (il, cl, cap),
+        infiltrated,
+        loss_out,
+    } = forcing::<RAIN_GRID, LOSSES>(old, lo, n, out.rain_m, out.infiltrated_m, out.loss_m);
     let (rx, ry, dt, g, dry) = (k.rx, k.ry, k.dt_s, k.g, k.dry_depth_m);
     let half_g = 0.5 * g;
 
