@@ -182,6 +182,24 @@ fn centres(n: usize, length: f64) -> Vec<f64> {
     (0..n).map(|i| (i as f64 + 0.5) * dx).collect()
 }
 
+/// The observed order of convergence between the last two (cells, error) pairs.
+fn observed_order(errors: &[(f64, f64)]) -> f64 {
+    let (n1, e1) = errors[errors.len() - 2];
+    let (n2, e2) = errors[errors.len() - 1];
+    (e1 / e2).ln() / (n2 / n1).ln()
+}
+
+/// A convergence row's norm: "observed order, L1 at 100 / 200 / 400 cells: …".
+fn convergence_norm(kind: &str, power: &str, errors: &[(f64, f64)]) -> String {
+    let join =
+        |f: &dyn Fn(&(f64, f64)) -> String| errors.iter().map(f).collect::<Vec<_>>().join(" / ");
+    format!(
+        "observed order, {kind} at {}{power} cells: {}",
+        join(&|(n, _)| n.to_string()),
+        join(&|(_, e)| format!("{e:.2e}"))
+    )
+}
+
 // ------------------------------------------------------------------ lake at rest
 
 /// Lake at rest over a bump (SWASHES 1 1 1 4/5): 1000 steps must leave it at rest to
@@ -342,9 +360,7 @@ fn dam_break(d: &DamBreak, mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
             }
         }
     }
-    let (n1, e1) = errors[errors.len() - 2];
-    let (n2, e2) = errors[errors.len() - 1];
-    let order = (e1 / e2).ln() / (n2 / n1).ln();
+    let order = observed_order(&errors);
     let label = mode.label(d.label);
     let convergence = format!("{} convergence{}", d.label, mode.numerics.suffix());
     if let Some(path) = mode.plot_path(&convergence) {
@@ -384,19 +400,7 @@ fn dam_break(d: &DamBreak, mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
         Outcome {
             case: convergence,
             reference: format!("SWASHES `{}`", d.file),
-            norm: format!(
-                "observed order, L1 at {} cells: {}",
-                sizes
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-                errors
-                    .iter()
-                    .map(|(_, e)| format!("{:.2e}", e))
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            ),
+            norm: convergence_norm("L1", "", &errors),
             value: order,
             tolerance: order_bar,
             lower_is_better: false,
@@ -707,9 +711,7 @@ pub fn bump_convergence(mode: &Mode) -> anyhow::Result<Outcome> {
     if let Some(path) = mode.plot_path(&label) {
         plot::convergence(&path, &label, &errors)?;
     }
-    let (n1, e1) = errors[errors.len() - 2];
-    let (n2, e2) = errors[errors.len() - 1];
-    let order = (e1 / e2).ln() / (n2 / n1).ln();
+    let order = observed_order(&errors);
     let (bar, source) = if mode.numerics.is_fv2() {
         (
             1.6,
@@ -721,19 +723,7 @@ pub fn bump_convergence(mode: &Mode) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         case: label,
         reference: "exact (Bernoulli, subcritical branch)".into(),
-        norm: format!(
-            "observed order, L1 at {} cells: {}",
-            sizes
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(" / "),
-            errors
-                .iter()
-                .map(|(_, e)| format!("{:.2e}", e))
-                .collect::<Vec<_>>()
-                .join(" / ")
-        ),
+        norm: convergence_norm("L1", "", &errors),
         value: order,
         tolerance: bar,
         lower_is_better: false,
@@ -1006,9 +996,7 @@ pub fn thacker_2d_radial(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
         )?;
     }
     let (bar, source) = thacker_bar(mode);
-    let (n1, e1) = errors[errors.len() - 2];
-    let (n2, e2) = errors[errors.len() - 1];
-    let order = (e1 / e2).ln() / (n2 / n1).ln();
+    let order = observed_order(&errors);
     Ok(vec![
         Outcome {
             case: mode.label("Thacker 2D radial paraboloid"),
@@ -1026,19 +1014,7 @@ pub fn thacker_2d_radial(mode: &Mode) -> anyhow::Result<Vec<Outcome>> {
         Outcome {
             case: mode.label("Thacker 2D radial convergence"),
             reference: "exact solution".into(),
-            norm: format!(
-                "observed order, RMS at {}² cells: {}",
-                sizes
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-                errors
-                    .iter()
-                    .map(|(_, e)| format!("{:.2e}", e))
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            ),
+            norm: convergence_norm("RMS", "²", &errors),
             value: order,
             tolerance: 0.5,
             lower_is_better: false,
