@@ -87,13 +87,14 @@ const QY: &str = "qy_m2_s";
 const BED: &str = "bed_m";
 const INFILTRATED: &str = "infiltrated_m";
 const SOIL_RAIN: &str = "soil_rain_m";
-const ENVELOPES: [&str; 6] = [
+const ENVELOPES: [&str; 7] = [
     "max_depth_m",
     "max_speed_m_s",
     "max_depth_speed_m2_s",
     "max_hazard",
     "first_inundation_s",
     "duration_inundated_s",
+    "flooded_since_s",
 ];
 
 fn identity(basin: &Basin) -> Result<Identity> {
@@ -140,6 +141,7 @@ pub fn write_state(
             (ENVELOPES[3], f(&e.max_hazard)),
             (ENVELOPES[4], f(&e.first_inundation_s)),
             (ENVELOPES[5], e.duration_inundated_s.clone()),
+            (ENVELOPES[6], e.flooded_since_s.clone()),
         ]);
     }
     let scalars = Scalars {
@@ -244,7 +246,15 @@ fn describe(name: &str) -> (&'static str, &'static str) {
         "max_depth_speed_m2_s" => ("m2 s-1", "maximum depth times speed so far"),
         "max_hazard" => ("1", "highest hazard class so far"),
         "first_inundation_s" => ("s", "time a cell first went under (NaN: not yet)"),
-        "duration_inundated_s" => ("s", "time spent under water so far"),
+        "duration_inundated_s" => (
+            "s",
+            "time spent under water in spells that have ended (add sim_time_s - \
+             flooded_since_s where that is set)",
+        ),
+        "flooded_since_s" => (
+            "s",
+            "start of the spell under water still going on (NaN: none)",
+        ),
         _ => ("1", ""),
     }
 }
@@ -372,6 +382,7 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
             max_hazard: f32s(need(ENVELOPES[3])?),
             first_inundation_s: f32s(need(ENVELOPES[4])?),
             duration_inundated_s: need(ENVELOPES[5])?,
+            flooded_since_s: need(ENVELOPES[6])?,
         }),
         None => None,
     };

@@ -268,7 +268,7 @@ pub fn write_layers(
         }
         // A QGIS style beside it, so that the layer opens with the app's colours.
         let max = match layer.view(solver) {
-            LayerView::F32(v) => active_max(basin, v.mapv(f64::from).view()),
+            LayerView::F32(v) => active_max(basin, v),
             LayerView::F64(v) => active_max(basin, v),
         };
         let qml = format!("{}.qml", layer.key);
@@ -330,12 +330,15 @@ fn write_classes(
 }
 
 /// The largest finite value over the basin's active cells (0 when there is none).
-fn active_max(basin: &Basin, values: ArrayView2<'_, f64>) -> f64 {
+/// (Read in place, without a copy of the layer: a copy of a large grid would set the
+/// run's peak memory.)
+fn active_max<T: Copy + Into<f64>>(basin: &Basin, values: ArrayView2<'_, T>) -> f64 {
     values
         .iter()
         .zip(basin.active.iter())
-        .filter(|(v, a)| **a && v.is_finite())
-        .map(|(v, _)| *v)
+        .map(|(&v, &a)| (v.into(), a))
+        .filter(|(v, a)| *a && v.is_finite())
+        .map(|(v, _)| v)
         .fold(0.0, f64::max)
 }
 

@@ -1,9 +1,14 @@
 //! Flood envelopes tracked inside the sweep: the maximum depth, speed, depth × speed and
 //! hazard class each cell has seen, when it first went under and for how long. Each row is
-//! folded in right after the sweep wrote it, while it is still in cache.
+//! folded in right after the sweep wrote it, while it is still in cache. Each chunk of
+//! eight cells keeps the least of its maxima, so that on most steps of a flood a chunk is
+//! settled from its state and one small record, without reading its envelopes
+//! ([`ChunkBound`]); time under water is counted in spells rather than step by step.
 //!
 //! Hazard classes are data: the caller passes the class limits (e.g. from a TOML table);
 //! this crate only applies them.
+
+use std::sync::OnceLock;
 
 use ndarray::{Array2, ArrayView2, s};
 use serde::Deserialize;
@@ -99,12 +104,23 @@ pub(crate) struct EnvelopeState {
     pub max_hazard: Array2<f32>,
     /// NaN until the cell first exceeds the wet depth.
     pub first_inundation_s: Array2<f32>,
+    /// Time under water in spells that have ended; a spell still going on is in the
+    /// chunk's bound (see [`ChunkBound`]). Cells outside the bounds (point-source cells,
+    /// hazard rules that are not nested) have every step added as it ends.
     pub duration_inundated_s: Array2<f64>,
+    /// A [`ChunkBound`] for each [`LANES`] cells of a row (padded rows, `⌈cols / LANES⌉`
+    /// chunks from the first inner column).
+    pub bounds: Array2<ChunkBound>,
+    /// `duration_inundated_s` with the spells still going on, once worked out.
+    duration: OnceLock<Array2<f64>>,
 }
 
 impl EnvelopeState {
     pub fn new(spec: EnvelopeSpec, padded_dim: (usize, usize)) -> Self {
+        let chunks = padded_dim.1.saturating_sub(2).div_ceil(LANES);
         Self {
+            bounds: Array2::from_elem((padded_dim.0, chunks), ChunkBound::NONE),
+            duration: OnceLock::new(),
             spec,
             max_depth_m: Array2::zeros(padded_dim),
             max_speed_m_s: Array2::zeros(padded_dim),
@@ -115,16 +131,123 @@ impl EnvelopeState {
         }
     }
 
-    pub fn view(&self) -> Envelopes<'_> {
+    /// Work every chunk's bound out again from the envelopes, after they were written
+    /// other than by the sweep (the first fold, a restore), with the spells of
+    /// `spells`. Bounds are kept for nested hazard classes only (see
+    /// [`track_row_body`]); otherwise every chunk has none and no spell.
+    pub fn rebuild_bounds(&mut self, active: &Array2<u8>, spells: Spells<'_>) {
+        let nested = self.spec.hazard.nested();
+        let wet = self.spec.wet_depth_m;
+        let (rows, cols) = (
+            active.nrows().saturating_sub(2),
+            active.ncols().saturating_sub(2),
+        );
+        for ((r, j), b) in self.bounds.indexed_iter_mut() {
+            // The ghost rows are never folded.
+            if !nested || r == 0 || r > rows {
+                *b = ChunkBound::NONE;
+                continue;
+            }
+            let (c0, c1) = (1 + j * LANES, (1 + (j + 1) * LANES).min(cols + 1));
+            let lanes = |a: &Array2<f32>| a.slice(s![r, c0..c1]).to_vec();
+            let act = active.slice(s![r, c0..c1]).to_vec();
+            let fill = |v: Vec<f32>, empty: f32| {
+                let mut x = [empty; LANES];
+                x[..v.len()].copy_from_slice(&v);
+                x
+            };
+            let mut a = [0u8; LANES];
+            a[..act.len()].copy_from_slice(&act);
+            *b = ChunkBound::of(
+                &a,
+                &fill(lanes(&self.max_depth_m), 0.0),
+                &fill(lanes(&self.max_speed_m_s), 0.0),
+                &fill(lanes(&self.max_depth_speed_m2_s), 0.0),
+                &fill(lanes(&self.max_hazard), 0.0),
+                &fill(lanes(&self.first_inundation_s), f32::NAN),
+            );
+            for (l, c) in (c0..c1).enumerate() {
+                let since = match spells {
+                    Spells::Now {
+                        h,
+                        dry_depth_m,
+                        t_s,
+                    } => {
+                        let d = h[(r, c)];
+                        ((a[l] == 1) & (d > dry_depth_m) & (d > wet)).then_some(t_s)
+                    }
+                    Spells::Saved(since) => (a[l] == 1)
+                        .then(|| since.get((r - 1, c - 1)).copied())
+                        .flatten()
+                        .filter(|t| !t.is_nan()),
+                };
+                if let Some(t) = since {
+                    b.spell |= 1 << l;
+                    b.since_s = t;
+                }
+            }
+        }
+        self.duration = OnceLock::new();
+    }
+
+    /// When each cell's spell under water began (NaN: not in one), `rows × cols`.
+    pub fn spells_since(&self) -> Array2<f64> {
+        let (rows, cols) = self.max_depth_m.dim();
+        let mut since = Array2::from_elem((rows - 2, cols - 2), f64::NAN);
+        for ((r, j), b) in self.bounds.indexed_iter() {
+            for l in 0..LANES {
+                let c = j * LANES + l;
+                if b.in_spell(l) && (1..rows - 1).contains(&r) && c < cols - 2 {
+                    since[(r - 1, c)] = b.since_s;
+                }
+            }
+        }
+        since
+    }
+
+    /// Forget the durations worked out for [`EnvelopeState::view`], after a step.
+    pub fn stepped(&mut self) {
+        self.duration = OnceLock::new();
+    }
+
+    /// The envelopes at `t_s`, the time of the last fold: the durations add the spells
+    /// still going on (worked out once per step, on the first call).
+    pub fn view(&self, t_s: f64) -> Envelopes<'_> {
+        let duration = self.duration.get_or_init(|| {
+            let mut d = self.duration_inundated_s.clone();
+            let cols = d.ncols();
+            for ((r, j), b) in self.bounds.indexed_iter() {
+                for l in 0..LANES {
+                    let c = 1 + j * LANES + l;
+                    if b.in_spell(l) && c < cols - 1 {
+                        d[(r, c)] += t_s - b.since_s;
+                    }
+                }
+            }
+            d
+        });
         Envelopes {
             max_depth_m: inner(&self.max_depth_m),
             max_speed_m_s: inner(&self.max_speed_m_s),
             max_depth_speed_m2_s: inner(&self.max_depth_speed_m2_s),
             max_hazard: inner(&self.max_hazard),
             first_inundation_s: inner(&self.first_inundation_s),
-            duration_inundated_s: inner(&self.duration_inundated_s),
+            duration_inundated_s: inner(duration),
         }
     }
+}
+
+/// Where the spells under water of a [`EnvelopeState::rebuild_bounds`] come from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Spells<'a> {
+    /// The cells under in `h` (padded) start one at `t_s`.
+    Now {
+        h: &'a Array2<f64>,
+        dry_depth_m: f64,
+        t_s: f64,
+    },
+    /// As saved ([`EnvelopeState::spells_since`]).
+    Saved(ArrayView2<'a, f64>),
 }
 
 /// The cells of a padded array without its ghost ring.
@@ -154,6 +277,174 @@ pub(crate) struct EnvelopeRow<'a> {
     pub max_hazard: &'a mut [f32],
     pub first_inundation_s: &'a mut [f32],
     pub duration_inundated_s: &'a mut [f64],
+    /// The bounds of the row's chunks, when the row starts at a chunk's first cell and
+    /// ends at a chunk's last cell or the grid's last column (the sweep's rows do); `None`
+    /// folds every chunk in full and leaves the bounds alone, for cells outside the
+    /// bounds (point-source cells) or before [`EnvelopeState::rebuild_bounds`].
+    pub bounds: Option<&'a mut [ChunkBound]>,
+}
+
+/// The least envelope values over the tracked cells (flag 1) of a chunk of [`LANES`]
+/// cells, and which of its cells have ever been flooded: a step in which no tracked
+/// cell passes the least maxima, every flooded cell meets the least hazard class and no
+/// cell goes under for the first time changes nothing but the durations, so the chunk's
+/// envelope arrays need not be read. A cell whose flag is not 1 is left out; if its flag
+/// turns to 1 later, the chunk's bound is rebuilt ([`EnvelopeState::rebuild_bounds`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ChunkBound {
+    depth_m: f32,
+    speed_m_s: f32,
+    depth_speed_m2_s: f32,
+    /// The least hazard class (0: some cell never classified).
+    hazard: u8,
+    /// Bit l: cell l has been flooded (its first inundation time is set).
+    ever: u8,
+    /// Bit l: cell l is in a spell under water that began at `since_s` and is not yet
+    /// in its duration (the time of each step is not added cell by cell: a spell's
+    /// length is added when it ends, or when another cell of the chunk goes under or
+    /// comes out, which starts a new spell for the cells still under).
+    spell: u8,
+    since_s: f64,
+}
+
+impl ChunkBound {
+    /// The bound of a chunk whose cells have seen nothing yet.
+    pub const NONE: ChunkBound = ChunkBound {
+        depth_m: 0.0,
+        speed_m_s: 0.0,
+        depth_speed_m2_s: 0.0,
+        hazard: 0,
+        ever: 0,
+        spell: 0,
+        since_s: 0.0,
+    };
+
+    /// The least maxima and the cells ever flooded of a chunk, keeping its spell.
+    #[inline(always)]
+    fn refresh(
+        &mut self,
+        a: &[u8; LANES],
+        md: &[f32; LANES],
+        ms: &[f32; LANES],
+        mdv: &[f32; LANES],
+        mh: &[f32; LANES],
+        fi: &[f32; LANES],
+    ) {
+        let (spell, since_s) = (self.spell, self.since_s);
+        *self = ChunkBound {
+            spell,
+            since_s,
+            ..ChunkBound::of(a, md, ms, mdv, mh, fi)
+        };
+    }
+
+    /// Whether cell `l` is in the chunk's spell.
+    #[inline(always)]
+    pub fn in_spell(&self, l: usize) -> bool {
+        (self.spell >> l) & 1 == 1
+    }
+
+    /// End the chunk's spell if the cells under are no longer those in it (`flooded`,
+    /// flag-1 cells only): its length up to `t_s` goes into the durations of its cells,
+    /// and a new spell starts at `t_s` for the cells under now.
+    #[inline(always)]
+    fn follow_spell(&mut self, flooded: &[bool; LANES], t_s: f64, du: &mut [f64; LANES]) {
+        let now = (0..LANES).fold(0u8, |m, l| m | (u8::from(flooded[l]) << l));
+        if now != self.spell {
+            let length = t_s - self.since_s;
+            for (l, d) in du.iter_mut().enumerate() {
+                *d += pick(self.in_spell(l), length, 0.0);
+            }
+            self.spell = now;
+            self.since_s = t_s;
+        }
+    }
+
+    #[inline(always)]
+    fn of(
+        a: &[u8; LANES],
+        md: &[f32; LANES],
+        ms: &[f32; LANES],
+        mdv: &[f32; LANES],
+        mh: &[f32; LANES],
+        fi: &[f32; LANES],
+    ) -> ChunkBound {
+        let least = |x: &[f32; LANES]| {
+            lowest_lane(std::array::from_fn(|l| {
+                pick(a[l] == 1, x[l], f32::INFINITY)
+            }))
+        };
+        let ever = (0..LANES).fold(0u8, |m, l| m | (u8::from(!fi[l].is_nan()) << l));
+        ChunkBound {
+            depth_m: least(md),
+            speed_m_s: least(ms),
+            depth_speed_m2_s: least(mdv),
+            // Classes are small whole numbers; no tracked cell: any class will do.
+            hazard: least(mh).min(255.0) as u8,
+            ever,
+            spell: 0,
+            since_s: 0.0,
+        }
+    }
+
+    /// Whether folding a chunk's state changes nothing but the durations (see
+    /// [`ChunkBound`]), for nested hazard classes; and which cells are flooded. Each test
+    /// is a margin that must not be negative, and the least of them is taken over the
+    /// lanes branch-free, so that the whole test is a few vector operations.
+    #[inline(always)]
+    fn quiet(
+        &self,
+        limits: &[[f64; 3]],
+        [dry_depth_m, wet]: [f64; 2],
+        a: &[u8; LANES],
+        d: &[f64; LANES],
+        q2: &[f64; LANES],
+    ) -> (bool, [bool; LANES]) {
+        #[inline(always)]
+        fn lower(a: f64, b: f64) -> f64 {
+            if a < b { a } else { b }
+        }
+        let ms = f64::from(self.speed_m_s);
+        let mq = f64::from(self.depth_speed_m2_s);
+        let md = f64::from(self.depth_m);
+        // The least class's limits: depth, speed, (depth × speed)²; class 0 (a cell never
+        // classified) fails every flooded cell, a class past the last passes them all.
+        let [cd, cv, cdv2] = match self.hazard {
+            0 => [f64::NEG_INFINITY; 3],
+            k => limits
+                .get(usize::from(k) - 1)
+                .copied()
+                .unwrap_or([f64::INFINITY; 3]),
+        };
+        let mut flooded = [false; LANES];
+        let mut margin = [0f64; LANES];
+        for l in 0..LANES {
+            let tracked = a[l] == 1;
+            let moving = tracked & (d[l] > dry_depth_m);
+            flooded[l] = moving & (d[l] > wet);
+            let seen = (self.ever >> l) & 1 == 1;
+            // Depth: d ≤ the least maximum (in f64: the f32 rounding of d then does not
+            // pass it either).
+            let depth = pick(tracked, md - d[l], f64::INFINITY);
+            // Speed and depth × speed: the margins of `track_chunk`, against maxima no
+            // larger than the cell's.
+            let ms_d = ms * d[l];
+            let speed = pick(
+                moving,
+                lower(ms_d * ms_d, mq * mq) * (1.0 - 1e-12) - q2[l],
+                f64::INFINITY,
+            );
+            let vd = cv * d[l];
+            let class = lower(lower(cd - d[l], vd * vd - q2[l]), cdv2 - q2[l]);
+            let flood = pick(flooded[l], pick(seen, class, -1.0), f64::INFINITY);
+            margin[l] = lower(lower(depth, speed), flood);
+        }
+        let least = {
+            let m: [f64; 4] = std::array::from_fn(|l| lower(margin[l], margin[l + 4]));
+            lower(lower(m[0], m[2]), lower(m[1], m[3]))
+        };
+        (least >= 0.0, flooded)
+    }
 }
 
 #[inline(always)]
@@ -312,18 +603,28 @@ pub(crate) fn track_row(
         &mut env.first_inundation_s[..n],
         &mut env.duration_inundated_s[..n],
     );
+    let mut none: [ChunkBound; 0] = [];
+    let bounds = match env.bounds {
+        Some(b) => {
+            assert_eq!(b.len(), n.div_ceil(LANES), "one bound per chunk of the row");
+            b
+        }
+        None => &mut none[..],
+    };
     match simd {
+        // (An AVX-512 copy was slower on the 1024² whole run: 65 % of the solver against
+        // 77–80 %.)
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 | Simd::Avx512 => {
             // SAFETY: `Simd::detect` chose these only where the CPU has AVX2 and FMA.
             unsafe {
                 track_row_avx2(
-                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration,
+                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, bounds,
                 )
             }
         }
         _ => track_row_generic(
-            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration,
+            a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, bounds,
         ),
     }
 }
@@ -345,9 +646,10 @@ unsafe fn track_row_avx2(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
+    bounds: &mut [ChunkBound],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, bounds,
     );
 }
 
@@ -366,22 +668,26 @@ fn track_row_generic(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
+    bounds: &mut [ChunkBound],
 ) {
     track_row_body(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration,
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, bounds,
     );
 }
 
 /// Cells classified together in [`HazardRule::class_lanes`].
-const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 
-/// The row a chunk of [`LANES`] cells at a time, each chunk held in registers: the
-/// maxima are computed branch-free, and stored only when one of them grew (after a flood's
-/// peak most chunks only read their envelopes, which halves the memory traffic on a large
-/// grid). The duration, the first time under and the hazard class are looked at only in
-/// a chunk where a cell is under; the first time under only where a cell went under for
-/// the first time (its duration was still 0: every step under adds dt > 0). The cells
-/// past the last whole chunk take the same path one at a time.
+/// The row a chunk of [`LANES`] cells at a time, each chunk held in registers.
+///
+/// With bounds (nested hazard classes, rows of the sweep), a chunk is first tested
+/// against its [`ChunkBound`] alone, from the state in cache: when nothing but the
+/// durations can change, its envelope arrays are not touched at all, and its spell under
+/// water carries the durations. Otherwise, and for every chunk without bounds: the maxima
+/// are computed branch-free, and stored only when one of them grew; the duration, the
+/// first time under and the hazard class are looked at only in a chunk where a cell is
+/// under. The cells past the last whole chunk take the same path, padded with untracked
+/// lanes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn track_row_body(
@@ -397,6 +703,7 @@ fn track_row_body(
     mh: &mut [f32],
     first: &mut [f32],
     duration: &mut [f64],
+    bounds: &mut [ChunkBound],
 ) {
     let n = h.len();
     let (active, qx, qy) = (&active[..n], &qx[..n], &qy[..n]);
@@ -421,10 +728,39 @@ fn track_row_body(
     let (fi_c, fi_tail) = first.as_chunks_mut::<LANES>();
     let (du_c, du_tail) = duration.as_chunks_mut::<LANES>();
     let numbers = [dry_depth_m, wet, t_s, dt_s];
+    // Bounds are used for nested classes only: other rules classify every flooded cell.
+    let bounded = !bounds.is_empty() && nested;
+    let limits: Vec<[f64; 3]> = match &spec.hazard {
+        HazardRule::Arr(classes) if bounded => classes
+            .iter()
+            .map(|c| {
+                [
+                    c.max_depth_m,
+                    c.max_speed_m_s,
+                    c.max_depth_speed_m2_s * c.max_depth_speed_m2_s,
+                ]
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    // A spell under water ends, and the next begins, at the start of a step: the step
+    // counts for the cells under at its end.
+    let t_start = t_s - dt_s;
     for k in 0..a_c.len() {
+        if bounded {
+            let b = &mut bounds[k];
+            let q2: [f64; LANES] =
+                std::array::from_fn(|l| x_c[k][l] * x_c[k][l] + y_c[k][l] * y_c[k][l]);
+            let (quiet, flooded) = b.quiet(&limits, [dry_depth_m, wet], &a_c[k], &h_c[k], &q2);
+            b.follow_spell(&flooded, t_start, &mut du_c[k]);
+            if quiet {
+                continue;
+            }
+        }
         track_chunk(
             spec,
             nested,
+            !bounded,
             numbers,
             &a_c[k],
             &h_c[k],
@@ -437,6 +773,9 @@ fn track_row_body(
             &mut fi_c[k],
             &mut du_c[k],
         );
+        if bounded {
+            bounds[k].refresh(&a_c[k], &md_c[k], &ms_c[k], &mdv_c[k], &mh_c[k], &fi_c[k]);
+        }
     }
     // The cells past the last whole chunk, padded with untracked lanes (which change
     // nothing), so that a cell gets the same numbers whichever way a row is cut.
@@ -457,10 +796,18 @@ fn track_row_body(
         mh[..m].copy_from_slice(mh_tail);
         fi[..m].copy_from_slice(fi_tail);
         du[..m].copy_from_slice(du_tail);
+        if bounded {
+            let flooded: [bool; LANES] =
+                std::array::from_fn(|l| (a[l] == 1) & (d[l] > dry_depth_m) & (d[l] > wet));
+            bounds[a_c.len()].follow_spell(&flooded, t_start, &mut du);
+        }
         track_chunk(
-            spec, nested, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh, &mut fi,
-            &mut du,
+            spec, nested, !bounded, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh,
+            &mut fi, &mut du,
         );
+        if bounded {
+            bounds[a_c.len()].refresh(&a, &md, &ms, &mdv, &mh, &fi);
+        }
         md_tail.copy_from_slice(&md[..m]);
         ms_tail.copy_from_slice(&ms[..m]);
         mdv_tail.copy_from_slice(&mdv[..m]);
@@ -488,6 +835,7 @@ fn lowest_lane(x: [f32; LANES]) -> f32 {
 fn track_chunk(
     spec: &EnvelopeSpec,
     nested: bool,
+    count: bool,
     [dry_depth_m, wet, t, dt_s]: [f64; 4],
     a: &[u8; LANES],
     d: &[f64; LANES],
@@ -517,7 +865,8 @@ fn track_chunk(
         nd[l] = md[l].max(pick(tracked, d[l] as f32, 0.0));
         let ms_d = f64::from(ms[l]) * d[l];
         let mq = f64::from(mdv[l]);
-        let keeps = (q2[l] < ms_d * ms_d * (1.0 - 1e-12)) & (q2[l] < mq * mq * (1.0 - 1e-12));
+        let keeps = (q2[l] == 0.0)
+            | ((q2[l] < ms_d * ms_d * (1.0 - 1e-12)) & (q2[l] < mq * mq * (1.0 - 1e-12)));
         grows[l] = moving[l] & !keeps;
     }
     // Array compares, not chains of `|`.
@@ -546,10 +895,12 @@ fn track_chunk(
     if !any_flooded {
         return;
     }
-    let new: [bool; LANES] = std::array::from_fn(|l| flooded[l] & (du[l] == 0.0));
-    for l in 0..LANES {
-        du[l] += pick(flooded[l], dt_s, 0.0);
+    if count {
+        for l in 0..LANES {
+            du[l] += pick(flooded[l], dt_s, 0.0);
+        }
     }
+    let new: [bool; LANES] = std::array::from_fn(|l| flooded[l] & fi[l].is_nan());
     if new != [false; LANES] {
         for l in 0..LANES {
             fi[l] = pick(flooded[l] & fi[l].is_nan(), t, fi[l]);

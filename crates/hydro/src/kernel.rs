@@ -9,7 +9,7 @@
 //! its own cells of the output arrays and reads only the input arrays, so tiles run in
 //! parallel and give the same bits whatever the thread count.
 
-use crate::envelope::{EnvelopeRow, EnvelopeSpec, track_row};
+use crate::envelope::{ChunkBound, EnvelopeRow, EnvelopeSpec, LANES as CHUNK, track_row};
 use crate::flux::{Side, face_flux, inverse_depth};
 
 /// Input state and static fields, padded and row-major.
@@ -67,8 +67,14 @@ pub(crate) struct Out {
     pub max_hazard: *mut f32,
     pub first_inundation_s: *mut f32,
     pub duration_inundated_s: *mut f64,
+    /// The envelopes' chunk bounds (`bound_cols` per padded row), null without envelopes.
+    pub bounds: *mut ChunkBound,
+    pub bound_cols: usize,
+    pub bounds_len: usize,
     /// Elements in each padded array, for the bounds checks.
     pub len: usize,
+    /// Elements in a padded row.
+    pub stride: usize,
 }
 
 // SAFETY: the pointers are only dereferenced through `Out::row`, on the cells of the tile
@@ -87,6 +93,27 @@ impl Out {
         assert!(!base.is_null() && start + n <= self.len);
         // SAFETY: in bounds (asserted) and not aliased (the caller's promise).
         unsafe { std::slice::from_raw_parts_mut(base.add(start), n) }
+    }
+
+    /// The chunk bounds of cells `start .. start + n` of a padded row, which start at a
+    /// chunk's first cell (tiles are a whole number of chunks wide) and end at a chunk's
+    /// last cell or the row's last inner cell.
+    ///
+    /// # Safety
+    /// As for [`Out::row`]: the cells belong to the caller's tile, and so do their chunks.
+    #[inline(always)]
+    pub(crate) unsafe fn bound_row<'a>(&self, start: usize, n: usize) -> &'a mut [ChunkBound] {
+        let (r, c) = (start / self.stride, start % self.stride - 1);
+        let inner = self.stride - 2;
+        assert!(
+            c.is_multiple_of(CHUNK) && ((c + n).is_multiple_of(CHUNK) || c + n == inner),
+            "a swept row covers whole chunks of the envelope bounds"
+        );
+        let first = r * self.bound_cols + c / CHUNK;
+        let count = n.div_ceil(CHUNK);
+        assert!(!self.bounds.is_null() && first + count <= self.bounds_len);
+        // SAFETY: in bounds (asserted) and not aliased (the caller's promise).
+        unsafe { std::slice::from_raw_parts_mut(self.bounds.add(first), count) }
     }
 }
 
@@ -552,6 +579,7 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
                     max_hazard: out.row(out.max_hazard, start, n),
                     first_inundation_s: out.row(out.first_inundation_s, start, n),
                     duration_inundated_s: out.row(out.duration_inundated_s, start, n),
+                    bounds: Some(out.bound_row(start, n)),
                 }
             };
             track_row(

@@ -927,6 +927,7 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
                     max_hazard: out.row(out.max_hazard, start, n),
                     first_inundation_s: out.row(out.first_inundation_s, start, n),
                     duration_inundated_s: out.row(out.duration_inundated_s, start, n),
+                    bounds: Some(out.bound_row(start, n)),
                 }
             };
             track_row(

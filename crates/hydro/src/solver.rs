@@ -5,7 +5,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::boundary::{BoundarySegment, EdgeCell, critical_depth, ghost_state, inflow_ghost};
-use crate::envelope::{EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, track_row};
+use crate::envelope::{
+    EnvelopeRow, EnvelopeSpec, EnvelopeState, Envelopes, LANES, Spells, track_row,
+};
 use crate::kernel::{
     self, BlockScratch, BlockTotals, EdgeFlux, Fields, Out, Simd, StepCoeffs, Tile, Tracking,
 };
@@ -1189,6 +1191,10 @@ impl Solver {
                     std::ptr::null_mut(),
                 ),
             };
+        let (bounds, bound_cols, bounds_len) = match self.envelopes.as_mut() {
+            Some(e) => (e.bounds.as_mut_ptr(), e.bounds.ncols(), e.bounds.len()),
+            None => (std::ptr::null_mut(), 0, 0),
+        };
         let target = match stage {
             Stage::First => self.mid.as_mut().expect("made when the step was planned"),
             Stage::Only | Stage::Last | Stage::Hancock => &mut self.next,
@@ -1207,7 +1213,11 @@ impl Solver {
             max_hazard,
             first_inundation_s: first,
             duration_inundated_s: duration,
+            bounds,
+            bound_cols,
+            bounds_len,
             len: self.next.h.len(),
+            stride: self.next.h.ncols(),
         };
         let tracking = self.envelopes.as_ref().map(|e| Tracking {
             spec: &e.spec,
@@ -1667,6 +1677,7 @@ impl Solver {
         let Some(env) = &mut self.envelopes else {
             return;
         };
+        env.stepped();
         for &cell in &self.point_cells {
             track_row(
                 self.simd,
@@ -1685,6 +1696,8 @@ impl Solver {
                     max_hazard: std::slice::from_mut(&mut env.max_hazard[cell]),
                     first_inundation_s: std::slice::from_mut(&mut env.first_inundation_s[cell]),
                     duration_inundated_s: std::slice::from_mut(&mut env.duration_inundated_s[cell]),
+                    // Point-source cells are left out of the bounds.
+                    bounds: None,
                 },
             );
         }
@@ -1741,9 +1754,18 @@ impl Solver {
                         .row_mut(r)
                         .into_slice()
                         .expect(CONTIGUOUS),
+                    bounds: None,
                 },
             );
         }
+        env.rebuild_bounds(
+            &self.active,
+            Spells::Now {
+                h: &self.cur.h,
+                dry_depth_m: self.params.dry_depth_m,
+                t_s: self.sim_time_s,
+            },
+        );
         self.envelopes = Some(env);
         Ok(())
     }
@@ -1787,6 +1809,7 @@ impl Solver {
                     max_hazard: f32s(&e.max_hazard),
                     first_inundation_s: f32s(&e.first_inundation_s),
                     duration_inundated_s: own(&e.duration_inundated_s),
+                    flooded_since_s: e.spells_since(),
                 }
             }),
         }
@@ -1890,6 +1913,7 @@ impl Solver {
                 &self.grid,
                 &e.duration_inundated_s.view(),
             )?;
+            check_shape("flooded_since_s", &self.grid, &e.flooded_since_s.view())?;
         }
         for (name, v, ok) in [
             ("sim_time_s", state.sim_time_s, state.sim_time_s.is_finite()),
@@ -1943,6 +1967,7 @@ impl Solver {
             inner_mut(&mut e.max_hazard).assign(&saved.max_hazard);
             inner_mut(&mut e.first_inundation_s).assign(&saved.first_inundation_s);
             inner_mut(&mut e.duration_inundated_s).assign(&saved.duration_inundated_s);
+            e.rebuild_bounds(&self.active, Spells::Saved(saved.flooded_since_s.view()));
         }
         self.sim_time_s = state.sim_time_s;
         self.steps = state.steps;
@@ -1956,7 +1981,7 @@ impl Solver {
 
     /// The envelopes tracked so far; `None` unless [`Solver::track_envelopes`] was called.
     pub fn envelopes(&self) -> Option<Envelopes<'_>> {
-        self.envelopes.as_ref().map(EnvelopeState::view)
+        self.envelopes.as_ref().map(|e| e.view(self.sim_time_s))
     }
 
     /// Choose which tiles a step sweeps (the results are the same bits either way).
@@ -1973,8 +1998,13 @@ impl Solver {
             Scheme::Fv1 => 1,
             Scheme::Fv2 => 2,
         };
+        // Tiles are a whole number of the envelopes' chunks wide, so that the chunks a
+        // tile folds are its own (the last tile of a row may be narrower).
         let rows = rows.max(least).clamp(1, self.grid.rows);
-        let cols = cols.max(least).clamp(1, self.grid.cols);
+        let cols = cols
+            .max(least)
+            .next_multiple_of(LANES)
+            .clamp(1, self.grid.cols);
         let span = self.tiles.span_tiles();
         self.tiles = Tiles::new(&self.active, rows, cols);
         self.tiles.set_span_tiles(span);

@@ -59,7 +59,12 @@ pub struct EnvelopeValues {
     pub max_hazard: Array2<f32>,
     /// NaN where a cell has not gone under yet.
     pub first_inundation_s: Array2<f32>,
+    /// Time under water in spells that have ended (s).
     pub duration_inundated_s: Array2<f64>,
+    /// When the spell under water still going on began (s); NaN where a cell is not in
+    /// one, and for cells whose every step is in `duration_inundated_s`. The time under
+    /// water so far is `duration_inundated_s + sim_time_s − flooded_since_s` where set.
+    pub flooded_since_s: Array2<f64>,
 }
 
 impl SolverState {
@@ -81,6 +86,7 @@ impl SolverState {
                     && f32s(&a.max_hazard, &b.max_hazard)
                     && f32s(&a.first_inundation_s, &b.first_inundation_s)
                     && f64s(&a.duration_inundated_s, &b.duration_inundated_s)
+                    && f64s(&a.flooded_since_s, &b.flooded_since_s)
             }
             _ => false,
         };

@@ -121,7 +121,26 @@ fn envelopes_equal_a_reference_computed_after_every_step() {
                 bits(first.view()),
                 "first, {what}"
             );
-            assert_eq!(e.duration_inundated_s, duration.view(), "duration, {what}");
+            // The solver adds a spell's length (a difference of two step times) when it
+            // ends, the reference every step's dt: each time is itself a sum of the steps
+            // before, so the two differ by at most a rounding per step of the run's time.
+            let t_end = s.sim_time_s();
+            let tol = 4.0 * 400.0 * f64::EPSILON * t_end;
+            let worst = e
+                .duration_inundated_s
+                .iter()
+                .zip(&duration)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= tol,
+                "duration off by {worst:e} s (allowed {tol:e}), {what}"
+            );
+            // and the time under that cells have spent is no rounding away from zero.
+            assert!(
+                duration.iter().filter(|&&d| d > 0.0).count() > 200,
+                "{what}"
+            );
             // The case does what it is for: cells go under over time, some dry again, and
             // several classes are reached.
             assert!(went_under > 200, "{went_under} cells went under, {what}");

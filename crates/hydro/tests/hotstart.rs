@@ -17,8 +17,33 @@ fn series(points: &[(f64, f64)]) -> TimeSeries {
 /// A valley with a dam across column 45: rain, losses, an inflow hydrograph at the west
 /// edge, a point source, a stage boundary at the east edge, a breach triggered by the
 /// reservoir level (3.08 m, reached at about 250 s: in the second half), envelopes
-/// tracked.
+/// tracked under the UK rating.
 fn solver() -> Solver {
+    solver_with(HazardRule::Uk(UkRating {
+        debris_factor: vec![(0.25, 0.0), (0.75, 0.5), (f64::INFINITY, 1.0)],
+        class_limits: vec![0.75, 1.25, 2.0],
+    }))
+}
+
+/// The same under nested ARR classes, whose envelopes keep spells under water per chunk
+/// of cells (saved as `flooded_since_s`).
+fn solver_arr() -> Solver {
+    let class = |class, d, v, dv| hydro::ArrClass {
+        class,
+        max_depth_m: d,
+        max_speed_m_s: v,
+        max_depth_speed_m2_s: dv,
+    };
+    solver_with(HazardRule::Arr(vec![
+        class(1, 0.3, 2.0, 0.3),
+        class(2, 0.5, 2.0, 0.6),
+        class(3, 1.2, 2.0, 0.6),
+        class(4, 2.0, 2.0, 1.0),
+        class(5, 4.0, 4.0, 4.0),
+    ]))
+}
+
+fn solver_with(hazard: HazardRule) -> Solver {
     let grid = Grid::new(ROWS, COLS, 5.0, 5.0).expect("grid");
     let bed = Array2::from_shape_fn((ROWS, COLS), |(r, c)| {
         let valley = 0.02 * (COLS - c) as f64 + 0.01 * (r as f64 - 20.0).powi(2);
@@ -79,10 +104,7 @@ fn solver() -> Solver {
     .expect("breach");
     s.track_envelopes(EnvelopeSpec {
         wet_depth_m: 0.01,
-        hazard: HazardRule::Uk(UkRating {
-            debris_factor: vec![(0.25, 0.0), (0.75, 0.5), (f64::INFINITY, 1.0)],
-            class_limits: vec![0.75, 1.25, 2.0],
-        }),
+        hazard,
     })
     .expect("envelopes");
     s
@@ -98,6 +120,12 @@ fn run_to(s: &mut Solver, t: f64) {
 
 #[test]
 fn two_halves_equal_one_run_bit_for_bit() {
+    for (make, spells_expected) in [(solver as fn() -> Solver, false), (solver_arr, true)] {
+        two_halves(make, spells_expected);
+    }
+}
+
+fn two_halves(solver: fn() -> Solver, spells_expected: bool) {
     let (half, end) = (200.0, 400.0);
     let mut whole = solver();
     run_to(&mut whole, end);
@@ -108,6 +136,20 @@ fn two_halves_equal_one_run_bit_for_bit() {
     assert!(
         matches!(first.breach_status(0), Some(hydro::BreachStatus::Waiting)),
         "the breach must start in the second half for this test to mean something"
+    );
+    let spells = saved
+        .envelopes
+        .as_ref()
+        .expect("tracked")
+        .flooded_since_s
+        .iter()
+        .filter(|t| !t.is_nan())
+        .count();
+    assert_eq!(
+        spells > 0,
+        spells_expected,
+        "cells under water at the split are in spells that go on (ARR), or have every \
+         step in their duration (UK): {spells} in spells"
     );
     let mut second = solver();
     second.restore(&saved).expect("restores");
@@ -152,6 +194,14 @@ fn two_halves_equal_one_run_bit_for_bit() {
         f64_bits(&ea.duration_inundated_s),
         f64_bits(&eb.duration_inundated_s)
     );
+    assert_eq!(f64_bits(&ea.flooded_since_s), f64_bits(&eb.flooded_since_s));
+    let durations = |s: &Solver| {
+        s.envelopes()
+            .expect("tracked")
+            .duration_inundated_s
+            .mapv(f64::to_bits)
+    };
+    assert_eq!(durations(&whole), durations(&second));
     assert!(a.same_bits(&b));
 }
 
