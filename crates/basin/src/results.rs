@@ -154,7 +154,7 @@ impl ResultLayer {
             Source::MaxDepthSpeed => LayerView::F32(env.max_depth_speed_m2_s),
             Source::MaxHazard => LayerView::F32(env.max_hazard),
             Source::FirstInundation => LayerView::F32(env.first_inundation_s),
-            Source::Duration => LayerView::F64(env.duration_inundated_s),
+            Source::Duration => LayerView::Durations(env.duration_inundated_s),
             Source::FinalDepth => LayerView::F64(solver.depth_m()),
         }
     }
@@ -164,6 +164,7 @@ impl ResultLayer {
         match self.view(solver) {
             LayerView::F32(v) => v.mapv(f64::from),
             LayerView::F64(v) => v.to_owned(),
+            LayerView::Durations(d) => d.to_owned(),
         }
     }
 }
@@ -173,6 +174,8 @@ impl ResultLayer {
 pub enum LayerView<'a> {
     F32(ArrayView2<'a, f32>),
     F64(ArrayView2<'a, f64>),
+    /// Worked out a row at a time when read.
+    Durations(hydro::Durations<'a>),
 }
 
 /// Every result layer a run writes, in the order they are written.
@@ -261,6 +264,7 @@ pub fn write_layers(
             match layer.view(solver) {
                 LayerView::F32(v) => write_masked(&path, basin, v)?,
                 LayerView::F64(v) => write_masked(&path, basin, v)?,
+                LayerView::Durations(d) => write_masked_durations(&path, basin, d)?,
             }
             crate::raster::label_band(&path, layer.title, layer.unit)?;
             crate::raster::rewrite_as_cog(&path, "AVERAGE")?;
@@ -270,6 +274,19 @@ pub fn write_layers(
         let max = match layer.view(solver) {
             LayerView::F32(v) => active_max(basin, v),
             LayerView::F64(v) => active_max(basin, v),
+            LayerView::Durations(d) => {
+                let mut row = vec![0.0; d.dim().1];
+                let mut max = 0.0f64;
+                for r in 0..d.dim().0 {
+                    d.row_into(r, &mut row);
+                    for (&v, &a) in row.iter().zip(basin.active.row(r)) {
+                        if a && v.is_finite() {
+                            max = max.max(v);
+                        }
+                    }
+                }
+                max
+            }
         };
         let qml = format!("{}.qml", layer.key);
         let style = qgis_style(&layer.legend, layer.unit, max);
@@ -417,6 +434,18 @@ pub fn write_masked<T: Copy + Into<f64>>(
     write_geotiff_rows(path, basin.grid(), &basin.dem.crs_wkt, NODATA, |r, out| {
         for ((o, &v), &active) in out.iter_mut().zip(data.row(r)).zip(basin.active.row(r)) {
             *o = if active { v.into() as f32 } else { f32::NAN };
+        }
+    })
+}
+
+/// [`write_masked`] for the durations, worked out a row at a time.
+fn write_masked_durations(path: &Path, basin: &Basin, d: hydro::Durations<'_>) -> Result<()> {
+    let row = std::cell::RefCell::new(vec![0.0; d.dim().1]);
+    write_geotiff_rows(path, basin.grid(), &basin.dem.crs_wkt, NODATA, |r, out| {
+        let mut row = row.borrow_mut();
+        d.row_into(r, &mut row);
+        for ((o, &v), &active) in out.iter_mut().zip(row.iter()).zip(basin.active.row(r)) {
+            *o = if active { v as f32 } else { f32::NAN };
         }
     })
 }

@@ -8,8 +8,6 @@
 //! Hazard classes are data: the caller passes the class limits (e.g. from a TOML table);
 //! this crate only applies them.
 
-use std::sync::OnceLock;
-
 use ndarray::{Array2, ArrayView2, s};
 use serde::Deserialize;
 
@@ -111,8 +109,6 @@ pub(crate) struct EnvelopeState {
     /// A [`ChunkBound`] for each [`LANES`] cells of a row (padded rows, `⌈cols / LANES⌉`
     /// chunks from the first inner column).
     pub bounds: Array2<ChunkBound>,
-    /// `duration_inundated_s` with the spells still going on, once worked out.
-    duration: OnceLock<Array2<f64>>,
 }
 
 impl EnvelopeState {
@@ -120,7 +116,6 @@ impl EnvelopeState {
         let chunks = padded_dim.1.saturating_sub(2).div_ceil(LANES);
         Self {
             bounds: Array2::from_elem((padded_dim.0, chunks), ChunkBound::NONE),
-            duration: OnceLock::new(),
             spec,
             max_depth_m: Array2::zeros(padded_dim),
             max_speed_m_s: Array2::zeros(padded_dim),
@@ -187,7 +182,6 @@ impl EnvelopeState {
                 }
             }
         }
-        self.duration = OnceLock::new();
     }
 
     /// When each cell's spell under water began (NaN: not in one), `rows × cols`.
@@ -205,34 +199,19 @@ impl EnvelopeState {
         since
     }
 
-    /// Forget the durations worked out for [`EnvelopeState::view`], after a step.
-    pub fn stepped(&mut self) {
-        self.duration = OnceLock::new();
-    }
-
-    /// The envelopes at `t_s`, the time of the last fold: the durations add the spells
-    /// still going on (worked out once per step, on the first call).
+    /// The envelopes at `t_s`, the time of the last fold.
     pub fn view(&self, t_s: f64) -> Envelopes<'_> {
-        let duration = self.duration.get_or_init(|| {
-            let mut d = self.duration_inundated_s.clone();
-            let cols = d.ncols();
-            for ((r, j), b) in self.bounds.indexed_iter() {
-                for l in 0..LANES {
-                    let c = 1 + j * LANES + l;
-                    if b.in_spell(l) && c < cols - 1 {
-                        d[(r, c)] += t_s - b.since_s;
-                    }
-                }
-            }
-            d
-        });
         Envelopes {
             max_depth_m: inner(&self.max_depth_m),
             max_speed_m_s: inner(&self.max_speed_m_s),
             max_depth_speed_m2_s: inner(&self.max_depth_speed_m2_s),
             max_hazard: inner(&self.max_hazard),
             first_inundation_s: inner(&self.first_inundation_s),
-            duration_inundated_s: inner(duration),
+            duration_inundated_s: Durations {
+                ended: inner(&self.duration_inundated_s),
+                bounds: self.bounds.view(),
+                t_s,
+            },
         }
     }
 }
@@ -266,7 +245,67 @@ pub struct Envelopes<'a> {
     pub max_hazard: ArrayView2<'a, f32>,
     /// Time the depth first exceeded the wet depth (s); NaN if never.
     pub first_inundation_s: ArrayView2<'a, f32>,
-    pub duration_inundated_s: ArrayView2<'a, f64>,
+    /// Time spent under water so far (s).
+    pub duration_inundated_s: Durations<'a>,
+}
+
+/// The time each cell has spent under water so far (s), `rows × cols`: worked out when
+/// read, from the spells that have ended and those still going on, so that reading it
+/// takes no grid of its own (a writer reads it a row at a time).
+#[derive(Clone, Copy, Debug)]
+pub struct Durations<'a> {
+    /// Spells that have ended (inner cells).
+    ended: ArrayView2<'a, f64>,
+    /// Chunk bounds, padded rows: the spells still going on.
+    bounds: ArrayView2<'a, ChunkBound>,
+    /// The time of the last fold.
+    t_s: f64,
+}
+
+impl Durations<'_> {
+    /// `(rows, cols)`.
+    pub fn dim(&self) -> (usize, usize) {
+        self.ended.dim()
+    }
+
+    /// Row `r` into `out` (`cols` long).
+    pub fn row_into(&self, r: usize, out: &mut [f64]) {
+        let ended = self.ended.row(r);
+        assert_eq!(out.len(), ended.len(), "one value per column");
+        for (o, &d) in out.iter_mut().zip(ended) {
+            *o = d;
+        }
+        for (j, b) in self.bounds.row(r + 1).iter().enumerate() {
+            if b.spell != 0 {
+                for l in 0..LANES {
+                    let c = j * LANES + l;
+                    if b.in_spell(l) && c < out.len() {
+                        out[c] += self.t_s - b.since_s;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cell `(r, c)`.
+    pub fn get(&self, (r, c): (usize, usize)) -> f64 {
+        let b = &self.bounds[(r + 1, c / LANES)];
+        let open = if b.in_spell(c % LANES) {
+            self.t_s - b.since_s
+        } else {
+            0.0
+        };
+        self.ended[(r, c)] + open
+    }
+
+    /// All of it as a new array.
+    pub fn to_owned(&self) -> Array2<f64> {
+        let mut out = Array2::zeros(self.dim());
+        for (r, mut row) in out.rows_mut().into_iter().enumerate() {
+            self.row_into(r, row.as_slice_mut().expect("a new array is contiguous"));
+        }
+        out
+    }
 }
 
 /// The envelope rows of one row segment, and the numbers of the step that ended.

@@ -42,7 +42,7 @@ mod structures;
 mod tiles;
 
 pub use boundary::{Boundaries, BoundarySegment, EdgeBoundary};
-pub use envelope::{ArrClass, EnvelopeSpec, Envelopes, HazardRule, UkRating, arr_class};
+pub use envelope::{ArrClass, Durations, EnvelopeSpec, Envelopes, HazardRule, UkRating, arr_class};
 pub use error::SolverError;
 pub use forcing::{Breach, BreachStatus, BreachTrigger, Losses, PointSource};
 pub use grid::{Edge, Grid, MAX_CELLS};

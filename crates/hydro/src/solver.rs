@@ -1677,7 +1677,6 @@ impl Solver {
         let Some(env) = &mut self.envelopes else {
             return;
         };
-        env.stepped();
         for &cell in &self.point_cells {
             track_row(
                 self.simd,

@@ -124,10 +124,18 @@ fn envelopes_equal_a_reference_computed_after_every_step() {
             // The solver adds a spell's length (a difference of two step times) when it
             // ends, the reference every step's dt: each time is itself a sum of the steps
             // before, so the two differ by at most a rounding per step of the run's time.
+            let whole = e.duration_inundated_s.to_owned();
+            assert!(
+                whole
+                    .indexed_iter()
+                    .all(|(rc, &d)| e.duration_inundated_s.get(rc).to_bits() == d.to_bits()),
+                "a cell read alone equals its row's, {what}"
+            );
             let t_end = s.sim_time_s();
             let tol = 4.0 * 400.0 * f64::EPSILON * t_end;
             let worst = e
                 .duration_inundated_s
+                .to_owned()
                 .iter()
                 .zip(&duration)
                 .map(|(a, b)| (a - b).abs())

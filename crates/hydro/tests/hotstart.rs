@@ -199,6 +199,7 @@ fn two_halves(solver: fn() -> Solver, spells_expected: bool) {
         s.envelopes()
             .expect("tracked")
             .duration_inundated_s
+            .to_owned()
             .mapv(f64::to_bits)
     };
     assert_eq!(durations(&whole), durations(&second));

@@ -276,7 +276,7 @@ pub fn assert_same(dense: &Solver, tiled: &Solver, when: &str) {
         "arrival differs {when}"
     );
     assert!(
-        a.duration_inundated_s == b.duration_inundated_s,
+        a.duration_inundated_s.to_owned() == b.duration_inundated_s.to_owned(),
         "duration differs {when}"
     );
 }
