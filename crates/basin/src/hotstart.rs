@@ -24,7 +24,12 @@ use crate::warnings::Watch;
 /// Value of the `rivertwin_format` attribute.
 pub const STATE_FORMAT: &str = "rivertwin hot-start state";
 /// Version of the layout written; a file of a newer version is refused.
-pub const STATE_VERSION: u32 = 1;
+///
+/// Version 2 keeps the time under water of a spell still going on as its start
+/// (`flooded_since_s`) beside the spells that have ended (`duration_inundated_s`); a
+/// version 1 file has every spell in `duration_inundated_s` and reads as one whose spells
+/// all ended at its time (the cells still under start a new one there).
+pub const STATE_VERSION: u32 = 2;
 
 /// A run engine's state: the solver's and what the engine records around it.
 #[derive(Clone, Debug, PartialEq)]
@@ -382,7 +387,11 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
             max_hazard: f32s(need(ENVELOPES[3])?),
             first_inundation_s: f32s(need(ENVELOPES[4])?),
             duration_inundated_s: need(ENVELOPES[5])?,
-            flooded_since_s: need(ENVELOPES[6])?,
+            // Version 1 had no spells going on (see `STATE_VERSION`).
+            flooded_since_s: match read(ENVELOPES[6])? {
+                Some(since) => since,
+                None => Array2::from_elem((id.rows, id.cols), f64::NAN),
+            },
         }),
         None => None,
     };

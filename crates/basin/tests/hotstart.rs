@@ -186,3 +186,112 @@ fn a_state_from_elsewhere_is_refused_clearly() {
         "{err}"
     );
 }
+
+/// A state file of format version 1 (every spell under water in `duration_inundated_s`, no
+/// `flooded_since_s`) still continues: its spells read as ended at its time, and the cells
+/// still under start a new one there. Made here from a version 2 file by rewriting it
+/// the way version 1 wrote it.
+#[test]
+fn a_version_1_state_continues() {
+    use basin::netcdf::{NcReader, NcWriter};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut whole = new_run();
+    let end = whole.duration_s();
+    run_until(&mut whole, end);
+
+    let half = 1800.0;
+    let mut first = new_run();
+    run_until(&mut first, half);
+    let v2 = dir.path().join("v2.nc");
+    first.save_state(&v2).expect("saved");
+    let under_at_half = first
+        .solver()
+        .state()
+        .envelopes
+        .expect("tracked")
+        .flooded_since_s
+        .iter()
+        .filter(|t| !t.is_nan())
+        .count();
+    assert!(under_at_half > 0, "cells are under water at the split");
+
+    let v1 = dir.path().join("v1.nc");
+    let nc = NcReader::open(&v2).expect("open");
+    let basin = first.basin();
+    let mut out = NcWriter::create(&v1, basin.grid(), &basin.dem.crs_wkt).expect("create");
+    for key in [
+        "Conventions",
+        "source",
+        "title",
+        "rivertwin_format",
+        "rivertwin_version",
+        "rivertwin_basin",
+        "rivertwin_scenario",
+        "rivertwin_sim_time_s",
+        "rivertwin_state",
+    ] {
+        out.attribute(key, &nc.attribute(key).expect("attribute"))
+            .expect("attribute");
+    }
+    out.attribute("rivertwin_format_version", "1")
+        .expect("version");
+    let durations = first.envelopes().duration_inundated_s.to_owned();
+    for name in [
+        "depth_m",
+        "qx_m2_s",
+        "qy_m2_s",
+        "bed_m",
+        "infiltrated_m",
+        "max_depth_m",
+        "max_speed_m_s",
+        "max_depth_speed_m2_s",
+        "max_hazard",
+        "first_inundation_s",
+    ] {
+        if let Some((_, _, values)) = nc.variable(name).expect("variable") {
+            out.variable(name, &values, "", "").expect("variable");
+        }
+    }
+    let durations = durations.as_standard_layout();
+    out.variable(
+        "duration_inundated_s",
+        durations.as_slice().expect("contiguous"),
+        "s",
+        "",
+    )
+    .expect("variable");
+    out.close().expect("closed");
+    drop(nc);
+
+    let mut second = new_run();
+    second
+        .restore_state(&v1, Resume::Continue)
+        .expect("a version 1 file is read");
+    run_until(&mut second, end);
+    // The water and the maxima are the same bits; the durations differ by rounding only
+    // (a spell's length is a difference of two times, each a sum of the steps before).
+    let (a, b) = (whole.solver().state(), second.solver().state());
+    assert_eq!(a.depth_m, b.depth_m);
+    let (ea, eb) = (whole.envelopes(), second.envelopes());
+    assert_eq!(ea.max_depth_m, eb.max_depth_m);
+    assert_eq!(ea.max_hazard, eb.max_hazard);
+    let (da, db) = (
+        ea.duration_inundated_s.to_owned(),
+        eb.duration_inundated_s.to_owned(),
+    );
+    let worst = da
+        .iter()
+        .zip(&db)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
+    // At most a rounding of the run's time per step.
+    let tol = 4.0 * whole.solver().steps() as f64 * f64::EPSILON * end;
+    assert!(
+        worst <= tol,
+        "durations differ by {worst:e} s (allowed {tol:e})"
+    );
+    assert!(
+        da.iter().any(|&d| d > half),
+        "some cells were under for more than half"
+    );
+}
