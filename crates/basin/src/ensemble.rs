@@ -1428,8 +1428,8 @@ pub struct SlurmOptions {
     pub executable: PathBuf,
 }
 
-/// Time and memory to ask for one member: memory from the grid (120 B per cell, near the
-/// measured peak of a run (127 B), × 1.5, + 256 MB), time from the number of steps the CFL
+/// Time and memory to ask for one member: memory from the grid (120 B per cell, the
+/// measured peak of a run rounded up, × 1.5, + 256 MB), time from the number of steps the CFL
 /// condition allows for the deepest initial water (at least 2 m) over the scenario's
 /// duration, at 25 M cell-updates/s per thread (below what was measured, 35–45), × 3,
 /// at least 10 min.

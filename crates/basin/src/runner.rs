@@ -470,6 +470,9 @@ fn run_in_pool(
             } else {
                 "complete"
             };
+            // The step buffers are not needed to write the results: their memory goes
+            // back first, so that the writer's own does not add to the run's peak.
+            run.solver_mut().release_step_buffers();
             let summary = run.write_results(&tmp, wall, status, threads)?;
             if let Some(path) = &options.save_state {
                 run.save_state(path)?;

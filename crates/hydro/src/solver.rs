@@ -918,6 +918,10 @@ impl Solver {
     /// 7. boundaries: ghost cells of the new state;
     /// 8. volume totals and the water balance.
     pub fn step(&mut self, end_at_s: f64) -> Result<StepReport, SolverError> {
+        if self.next.h.dim() != self.cur.h.dim() {
+            // Given back (`release_step_buffers`): every tile as it is now.
+            self.next = self.cur.clone();
+        }
         // 1. Time step.
         let t0 = self.sim_time_s;
         let remaining = end_at_s - t0;
@@ -1986,6 +1990,20 @@ impl Solver {
     /// Choose which tiles a step sweeps (the results are the same bits either way).
     pub fn set_sweep(&mut self, sweep: Sweep) {
         self.params.sweep = sweep;
+    }
+
+    /// Give back the memory of the buffers the next step writes into (a third of the
+    /// solver's state, two thirds with Heun's), e.g. while a finished run's results are
+    /// written; the next step makes them again from the current state. Nothing else
+    /// changes.
+    pub fn release_step_buffers(&mut self) {
+        let empty = || Array2::zeros((0, 0));
+        self.next = Conserved {
+            h: empty(),
+            qx: empty(),
+            qy: empty(),
+        };
+        self.mid = None;
     }
 
     /// Cut the grid into tiles of `rows × cols` cells instead of the default (for
