@@ -128,10 +128,10 @@ impl EnvelopeState {
 
     /// Work every chunk's bound out again from the envelopes, after they were written
     /// other than by the sweep (the first fold, a restore), with the spells of
-    /// `spells`. Bounds are kept for nested hazard classes only (see
-    /// [`track_row_body`]); otherwise every chunk has none and no spell.
+    /// `spells`. Bounds are kept for nested hazard classes only
+    /// ([`HazardRule::bounded`]); otherwise every chunk has none and no spell.
     pub fn rebuild_bounds(&mut self, active: &Array2<u8>, spells: Spells<'_>) {
-        let nested = self.spec.hazard.nested();
+        let bounded = self.spec.hazard.bounded();
         let wet = self.spec.wet_depth_m;
         let (rows, cols) = (
             active.nrows().saturating_sub(2),
@@ -139,7 +139,7 @@ impl EnvelopeState {
         );
         for ((r, j), b) in self.bounds.indexed_iter_mut() {
             // The ghost rows are never folded.
-            if !nested || r == 0 || r > rows {
+            if !bounded || r == 0 || r > rows {
                 *b = ChunkBound::NONE;
                 continue;
             }
@@ -513,6 +513,13 @@ impl HazardRule {
         }
     }
 
+    /// Whether the fold keeps chunk bounds for this rule (see [`ChunkBound`]): nested
+    /// classes, at most [`MAX_BOUNDED_CLASSES`] of them.
+    fn bounded(&self) -> bool {
+        self.nested()
+            && matches!(self, HazardRule::Arr(classes) if classes.len() <= MAX_BOUNDED_CLASSES)
+    }
+
     /// [`HazardRule::class_lanes`] for nested ARR classes, from the depth and the squared
     /// unit discharge q² = |q|² (no square root, no division): a cell meets a class when
     /// d ≤ D, q² ≤ (V·d)² and q² ≤ (DV)², i.e. v ≤ V and d·v ≤ DV up to rounding (a cell
@@ -717,6 +724,9 @@ fn track_row_generic(
 /// Cells classified together in [`HazardRule::class_lanes`].
 pub(crate) const LANES: usize = 8;
 
+/// The most hazard classes the chunk bounds are used with (ARR has six).
+const MAX_BOUNDED_CLASSES: usize = 16;
+
 /// The row a chunk of [`LANES`] cells at a time, each chunk held in registers.
 ///
 /// With bounds (nested hazard classes, rows of the sweep), a chunk is first tested
@@ -768,19 +778,22 @@ fn track_row_body(
     let (du_c, du_tail) = duration.as_chunks_mut::<LANES>();
     let numbers = [dry_depth_m, wet, t_s, dt_s];
     // Bounds are used for nested classes only: other rules classify every flooded cell.
-    let bounded = !bounds.is_empty() && nested;
-    let limits: Vec<[f64; 3]> = match &spec.hazard {
-        HazardRule::Arr(classes) if bounded => classes
-            .iter()
-            .map(|c| {
-                [
+    let bounded = !bounds.is_empty() && spec.hazard.bounded();
+    // The classes' limits as the bound test takes them, on the stack (no allocation per
+    // row).
+    let mut limits = [[0.0; 3]; MAX_BOUNDED_CLASSES];
+    let limits = match &spec.hazard {
+        HazardRule::Arr(classes) if bounded => {
+            for (l, c) in limits.iter_mut().zip(classes) {
+                *l = [
                     c.max_depth_m,
                     c.max_speed_m_s,
                     c.max_depth_speed_m2_s * c.max_depth_speed_m2_s,
-                ]
-            })
-            .collect(),
-        _ => Vec::new(),
+                ];
+            }
+            &limits[..classes.len()]
+        }
+        _ => &limits[..0],
     };
     // A spell under water ends, and the next begins, at the start of a step: the step
     // counts for the cells under at its end.
@@ -790,7 +803,7 @@ fn track_row_body(
             let b = &mut bounds[k];
             let q2: [f64; LANES] =
                 std::array::from_fn(|l| x_c[k][l] * x_c[k][l] + y_c[k][l] * y_c[k][l]);
-            let (quiet, flooded) = b.quiet(&limits, [dry_depth_m, wet], &a_c[k], &h_c[k], &q2);
+            let (quiet, flooded) = b.quiet(limits, [dry_depth_m, wet], &a_c[k], &h_c[k], &q2);
             b.follow_spell(&flooded, t_start, &mut du_c[k]);
             if quiet {
                 continue;
