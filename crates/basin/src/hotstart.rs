@@ -358,6 +358,11 @@ fn read_scalars(path: &Path, nc: &NcReader) -> Result<Scalars> {
 /// [`read_state`]). The grids are checked against the identity inside.
 fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> {
     let id = &scalars.identity;
+    // Checked by `read_state` (a file being written is the current version).
+    let version: u32 = nc
+        .attribute("rivertwin_format_version")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(STATE_VERSION);
     let read = |name: &str| -> Result<Option<Array2<f64>>> {
         let Some((rows, cols, values)) = nc.variable(name).map_err(|e| unreadable(path, e))? else {
             return Ok(None);
@@ -387,10 +392,12 @@ fn read_saved(nc: &NcReader, scalars: Scalars, path: &Path) -> Result<SavedRun> 
             max_hazard: f32s(need(ENVELOPES[3])?),
             first_inundation_s: f32s(need(ENVELOPES[4])?),
             duration_inundated_s: need(ENVELOPES[5])?,
-            // Version 1 had no spells going on (see `STATE_VERSION`).
-            flooded_since_s: match read(ENVELOPES[6])? {
-                Some(since) => since,
-                None => Array2::from_elem((id.rows, id.cols), f64::NAN),
+            // Version 1 had no spells going on (see `STATE_VERSION`); from version 2 on
+            // they must be there.
+            flooded_since_s: if version < 2 {
+                Array2::from_elem((id.rows, id.cols), f64::NAN)
+            } else {
+                need(ENVELOPES[6])?
             },
         }),
         None => None,

@@ -137,6 +137,16 @@ impl EnvelopeState {
             active.nrows().saturating_sub(2),
             active.ncols().saturating_sub(2),
         );
+        // A saved spell that no chunk keeps here (a rule without bounds, a cell that is not
+        // an ordinary one) ends at the state's time, in the cell's duration.
+        if let Spells::Saved { since, t_s } = spells {
+            for ((r, c), &t) in since.indexed_iter() {
+                let kept = bounded && active[(r + 1, c + 1)] == 1;
+                if !t.is_nan() && !kept {
+                    self.duration_inundated_s[(r + 1, c + 1)] += t_s - t;
+                }
+            }
+        }
         for ((r, j), b) in self.bounds.indexed_iter_mut() {
             // The ghost rows are never folded.
             if !bounded || r == 0 || r > rows {
@@ -171,7 +181,7 @@ impl EnvelopeState {
                         let d = h[(r, c)];
                         ((a[l] == 1) & (d > dry_depth_m) & (d > wet)).then_some(t_s)
                     }
-                    Spells::Saved(since) => (a[l] == 1)
+                    Spells::Saved { since, .. } => (a[l] == 1)
                         .then(|| since.get((r - 1, c - 1)).copied())
                         .flatten()
                         .filter(|t| !t.is_nan()),
@@ -182,6 +192,16 @@ impl EnvelopeState {
                 }
             }
         }
+    }
+
+    /// The first cell (padded row, column) of every chunk with a spell under water going
+    /// on: its tile must be swept until a fold sees the spell end, even where the state
+    /// set since shows no water there (the spell then ends at that fold's step).
+    pub fn chunks_in_spell(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.bounds
+            .indexed_iter()
+            .filter(|(_, b)| b.spell != 0)
+            .map(|((r, j), _)| (r, 1 + j * LANES))
     }
 
     /// When each cell's spell under water began (NaN: not in one), `rows × cols`.
@@ -225,8 +245,11 @@ pub(crate) enum Spells<'a> {
         dry_depth_m: f64,
         t_s: f64,
     },
-    /// As saved ([`EnvelopeState::spells_since`]).
-    Saved(ArrayView2<'a, f64>),
+    /// As saved ([`EnvelopeState::spells_since`]) in a state at `t_s`.
+    Saved {
+        since: ArrayView2<'a, f64>,
+        t_s: f64,
+    },
 }
 
 /// The cells of a padded array without its ghost ring.
@@ -327,8 +350,9 @@ pub(crate) struct EnvelopeRow<'a> {
 /// cells, and which of its cells have ever been flooded: a step in which no tracked
 /// cell passes the least maxima, every flooded cell meets the least hazard class and no
 /// cell goes under for the first time changes nothing but the durations, so the chunk's
-/// envelope arrays need not be read. A cell whose flag is not 1 is left out; if its flag
-/// turns to 1 later, the chunk's bound is rebuilt ([`EnvelopeState::rebuild_bounds`]).
+/// envelope arrays need not be read. A cell whose flag is not 1 is left out (flags only
+/// turn from 1 to 2, when a point source is added, which leaves the least maxima a lower
+/// bound).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct ChunkBound {
     depth_m: f32,
@@ -476,7 +500,10 @@ impl ChunkBound {
             let vd = cv * d[l];
             let class = lower(lower(cd - d[l], vd * vd - q2[l]), cdv2 - q2[l]);
             let flood = pick(flooded[l], pick(seen, class, -1.0), f64::INFINITY);
-            margin[l] = lower(lower(depth, speed), flood);
+            // (`lower` keeps its second argument when the first is NaN: a NaN state
+            // is never quiet.)
+            let nan = pick(d[l].is_nan() | q2[l].is_nan(), -1.0, f64::INFINITY);
+            margin[l] = lower(lower(lower(depth, speed), flood), nan);
         }
         let least = {
             let m: [f64; 4] = std::array::from_fn(|l| lower(margin[l], margin[l + 4]));

@@ -1672,8 +1672,19 @@ impl Solver {
         }
         self.max_rate_per_s = rate.max(ghost_rate);
         self.balance.storage_m3 = depth_sum * self.grid.cell_area_m2();
+        self.reset_tiles_wet();
+    }
+
+    /// The tiles' wet flags from the state, and wet wherever a spell under water is
+    /// going on (so that a fold sees it end, as in a run that never stopped).
+    fn reset_tiles_wet(&mut self) {
         self.tiles
             .reset_wet(&self.cur.h, &self.cur.qx, &self.cur.qy);
+        if let Some(e) = &self.envelopes {
+            for (r, c) in e.chunks_in_spell() {
+                self.tiles.mark_wet(r, c);
+            }
+        }
     }
 
     /// Fold the cells with a point source into the envelopes, after the sources acted.
@@ -1970,7 +1981,13 @@ impl Solver {
             inner_mut(&mut e.max_hazard).assign(&saved.max_hazard);
             inner_mut(&mut e.first_inundation_s).assign(&saved.first_inundation_s);
             inner_mut(&mut e.duration_inundated_s).assign(&saved.duration_inundated_s);
-            e.rebuild_bounds(&self.active, Spells::Saved(saved.flooded_since_s.view()));
+            e.rebuild_bounds(
+                &self.active,
+                Spells::Saved {
+                    since: saved.flooded_since_s.view(),
+                    t_s: state.sim_time_s,
+                },
+            );
         }
         self.sim_time_s = state.sim_time_s;
         self.steps = state.steps;
@@ -2039,8 +2056,7 @@ impl Solver {
         }
         self.tiles
             .set_rain(self.rain_grid.as_ref().map(|r| r.view()));
-        self.tiles
-            .reset_wet(&self.cur.h, &self.cur.qx, &self.cur.qy);
+        self.reset_tiles_wet();
     }
 
     /// Sweep at most `n` neighbouring tiles of a row of tiles as one rectangle instead of

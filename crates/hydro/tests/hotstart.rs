@@ -271,3 +271,94 @@ fn giving_back_the_step_buffers_changes_no_bit() {
         assert!(a.state().same_bits(&b.state()), "{scheme:?}");
     }
 }
+
+/// A state saved with spells under water going on (nested ARR classes) and restored
+/// into a solver whose rule keeps none (the UK rating) gives the same durations at the
+/// state's time: the spells end there, in the durations.
+#[test]
+fn spells_a_restore_cannot_keep_end_in_the_durations() {
+    let mut arr_run = solver_arr();
+    run_to(&mut arr_run, 200.0);
+    let saved = arr_run.state();
+    let mut uk_run = solver();
+    uk_run.restore(&saved).expect("restores");
+    let durations = |s: &Solver| {
+        s.envelopes()
+            .expect("tracked")
+            .duration_inundated_s
+            .to_owned()
+            .mapv(f64::to_bits)
+    };
+    assert!(
+        arr_run
+            .envelopes()
+            .expect("tracked")
+            .duration_inundated_s
+            .to_owned()
+            .iter()
+            .any(|&d| d > 100.0),
+        "cells have been under for a while"
+    );
+    assert_eq!(durations(&arr_run), durations(&uk_run));
+}
+
+/// Where water is taken away between steps (here: all of it), the spells going on end
+/// at the next step: the time under water stops growing, though no tile holds water.
+#[test]
+fn a_spell_ends_when_the_water_is_taken_away() {
+    let (rows, cols) = (30, 50);
+    let grid = Grid::new(rows, cols, 5.0, 5.0).expect("grid");
+    let bed = Array2::from_shape_fn((rows, cols), |(_, c)| 0.01 * c as f64);
+    let n = Array2::from_elem((rows, cols), 0.03);
+    let mut s = Solver::new(
+        grid,
+        bed.view(),
+        n.view(),
+        None,
+        Boundaries::walls(),
+        SolverParams::default(),
+    )
+    .expect("solver");
+    let depth = Array2::from_shape_fn((rows, cols), |(r, c)| {
+        if (10..20).contains(&r) && c < 20 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    s.set_depth(depth.view()).expect("depth");
+    s.track_envelopes(EnvelopeSpec {
+        wet_depth_m: 0.01,
+        hazard: arr(),
+    })
+    .expect("envelopes");
+    run_to(&mut s, 60.0);
+    let t = s.sim_time_s();
+    let before = s
+        .envelopes()
+        .expect("tracked")
+        .duration_inundated_s
+        .to_owned();
+    assert!(
+        before.iter().any(|&d| d > 50.0),
+        "cells have been under a while"
+    );
+    s.set_depth(Array2::zeros((rows, cols)).view())
+        .expect("depth");
+    run_to(&mut s, 120.0);
+    let after = s
+        .envelopes()
+        .expect("tracked")
+        .duration_inundated_s
+        .to_owned();
+    // Ended at the next step's start, a rounding of the clock away from `t`.
+    let worst = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 4.0 * f64::EPSILON * t,
+        "durations grew by {worst} s with no water"
+    );
+}
