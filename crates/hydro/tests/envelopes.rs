@@ -5,24 +5,13 @@
 //! limits), under nested ARR classes and under the UK rating. Grid widths that are not a
 //! multiple of the sweep's lanes exercise the end of each row.
 
-use hydro::{ArrClass, Boundaries, EnvelopeSpec, Grid, HazardRule, Solver, SolverParams, UkRating};
+mod common;
+
+use hydro::{Boundaries, EnvelopeSpec, Grid, HazardRule, Solver, SolverParams, UkRating};
 use ndarray::Array2;
 
 fn arr() -> HazardRule {
-    // ARR 2019 Book 6 ch. 7 (the table rivertwin ships in crates/basin/data/hazard.toml).
-    let c = |class, d, v, dv| ArrClass {
-        class,
-        max_depth_m: d,
-        max_speed_m_s: v,
-        max_depth_speed_m2_s: dv,
-    };
-    HazardRule::Arr(vec![
-        c(1, 0.3, 2.0, 0.3),
-        c(2, 0.5, 2.0, 0.6),
-        c(3, 1.2, 2.0, 0.6),
-        c(4, 2.0, 2.0, 1.0),
-        c(5, 4.0, 4.0, 4.0),
-    ])
+    common::arr_classes()
 }
 
 fn uk() -> HazardRule {

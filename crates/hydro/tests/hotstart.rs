@@ -1,6 +1,8 @@
 //! Hot start: a run saved halfway and restored into a solver built from the same inputs
 //! continues with exactly the bits of the run that never stopped.
 
+mod common;
+
 use hydro::{
     Boundaries, Breach, BreachTrigger, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Losses,
     PointSource, Solver, SolverError, SolverParams, TimeSeries, UkRating,
@@ -35,19 +37,7 @@ fn solver_arr() -> Solver {
 }
 
 fn arr() -> HazardRule {
-    let class = |class, d, v, dv| hydro::ArrClass {
-        class,
-        max_depth_m: d,
-        max_speed_m_s: v,
-        max_depth_speed_m2_s: dv,
-    };
-    HazardRule::Arr(vec![
-        class(1, 0.3, 2.0, 0.3),
-        class(2, 0.5, 2.0, 0.6),
-        class(3, 1.2, 2.0, 0.6),
-        class(4, 2.0, 2.0, 1.0),
-        class(5, 4.0, 4.0, 4.0),
-    ])
+    common::arr_classes()
 }
 
 fn solver_with(hazard: HazardRule, scheme: hydro::Scheme) -> Solver {
@@ -205,14 +195,10 @@ fn two_halves(solver: fn() -> Solver, spells_expected: bool) {
         f64_bits(&eb.duration_inundated_s)
     );
     assert_eq!(f64_bits(&ea.flooded_since_s), f64_bits(&eb.flooded_since_s));
-    let durations = |s: &Solver| {
-        s.envelopes()
-            .expect("tracked")
-            .duration_inundated_s
-            .to_owned()
-            .mapv(f64::to_bits)
-    };
-    assert_eq!(durations(&whole), durations(&second));
+    assert_eq!(
+        common::duration_bits(&whole),
+        common::duration_bits(&second)
+    );
     assert!(a.same_bits(&b));
 }
 
@@ -282,13 +268,6 @@ fn spells_a_restore_cannot_keep_end_in_the_durations() {
     let saved = arr_run.state();
     let mut uk_run = solver();
     uk_run.restore(&saved).expect("restores");
-    let durations = |s: &Solver| {
-        s.envelopes()
-            .expect("tracked")
-            .duration_inundated_s
-            .to_owned()
-            .mapv(f64::to_bits)
-    };
     assert!(
         arr_run
             .envelopes()
@@ -299,7 +278,10 @@ fn spells_a_restore_cannot_keep_end_in_the_durations() {
             .any(|&d| d > 100.0),
         "cells have been under for a while"
     );
-    assert_eq!(durations(&arr_run), durations(&uk_run));
+    assert_eq!(
+        common::duration_bits(&arr_run),
+        common::duration_bits(&uk_run)
+    );
 }
 
 /// Where water is taken away between steps (here: all of it), the spells going on end

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use hydro::{
-    Boundaries, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Solver, SolverParams, Sweep,
-    UkRating,
+    ArrClass, Boundaries, Edge, EdgeBoundary, EnvelopeSpec, Grid, HazardRule, Solver, SolverParams,
+    Sweep, UkRating,
 };
 use ndarray::Array2;
 
@@ -293,4 +293,31 @@ pub fn step_both(dense: &mut Solver, tiled: &mut Solver, t_s: f64) -> Vec<u64> {
         assert_same(dense, tiled, &format!("at t = {} s", tiled.sim_time_s()));
     }
     swept
+}
+
+/// The ARR 2019 hazard classes H1–H5 limits (Book 6 ch. 7; the table rivertwin ships in
+/// crates/basin/data/hazard.toml), nested.
+pub fn arr_classes() -> HazardRule {
+    let c = |class, d, v, dv| ArrClass {
+        class,
+        max_depth_m: d,
+        max_speed_m_s: v,
+        max_depth_speed_m2_s: dv,
+    };
+    HazardRule::Arr(vec![
+        c(1, 0.3, 2.0, 0.3),
+        c(2, 0.5, 2.0, 0.6),
+        c(3, 1.2, 2.0, 0.6),
+        c(4, 2.0, 2.0, 1.0),
+        c(5, 4.0, 4.0, 4.0),
+    ])
+}
+
+/// Every cell's time under water so far, as bits.
+pub fn duration_bits(s: &Solver) -> Array2<u64> {
+    s.envelopes()
+        .expect("tracked")
+        .duration_inundated_s
+        .to_owned()
+        .mapv(f64::to_bits)
 }
