@@ -534,3 +534,29 @@ fn check_identity(nc: &NcReader, scalars: &Scalars, path: &Path, basin: &Basin) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The read-back check of a written grid: the same bits pass (NaN included, f32
+    /// widened to f64), one changed bit or a missing value fails.
+    #[test]
+    fn a_grid_read_back_is_checked_bit_for_bit() {
+        let f32s =
+            Array2::from_shape_vec((2, 2), vec![1.5f32, f32::NAN, 0.1, -0.0]).expect("2 × 2");
+        let f64s = f32s.mapv(f64::from);
+        for grid in [Grid::F32(&f32s), Grid::F64(&f64s)] {
+            let read: Vec<f64> = grid.values().into_owned();
+            assert_eq!(read.len(), 4);
+            assert!(grid.same_bits(&read));
+            let mut changed = read.clone();
+            changed[2] = f64::from_bits(changed[2].to_bits() ^ 1);
+            assert!(!grid.same_bits(&changed));
+            let mut signed = read.clone();
+            signed[3] = 0.0;
+            assert!(!grid.same_bits(&signed), "−0 and +0 differ in bits");
+            assert!(!grid.same_bits(&read[..3]));
+        }
+    }
+}
