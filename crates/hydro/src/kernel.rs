@@ -313,6 +313,51 @@ pub(crate) struct Tracking<'a> {
     pub simd: Simd,
 }
 
+/// Fold the new state of cells `start .. start + h.len()` of a swept row (padded
+/// indices) into the envelopes, with their chunk bounds. The one place both sweeps (fv1's
+/// and fv2's) call the fold.
+///
+/// # Safety
+/// As for [`Out::row`]: the cells are the caller's tile's, and `out` has envelopes.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn fold_row(
+    t: Tracking<'_>,
+    k: &StepCoeffs,
+    out: &Out,
+    active: &[u8],
+    start: usize,
+    h: &[f64],
+    qx: &[f64],
+    qy: &[f64],
+) {
+    let n = h.len();
+    // SAFETY: the caller's promise.
+    let env = unsafe {
+        EnvelopeRow {
+            max_depth_m: out.row(out.max_depth_m, start, n),
+            max_speed_m_s: out.row(out.max_speed_m_s, start, n),
+            max_depth_speed_m2_s: out.row(out.max_depth_speed_m2_s, start, n),
+            max_hazard: out.row(out.max_hazard, start, n),
+            first_inundation_s: out.row(out.first_inundation_s, start, n),
+            duration_inundated_s: out.row(out.duration_inundated_s, start, n),
+            bounds: Some(out.bound_row(start, n)),
+        }
+    };
+    track_row(
+        t.simd,
+        t.spec,
+        k.dry_depth_m,
+        k.t_end_s,
+        k.dt_s,
+        &active[start..start + n],
+        h,
+        qx,
+        qy,
+        env,
+    );
+}
+
 /// Sweep `span` from `old` into `out`: one tile, or several side by side in one row of
 /// tiles, each `seg` columns wide (the last one may be narrower), swept as one rectangle so
 /// that a wet grid runs along whole rows. The totals of each tile go to its own entry of
@@ -571,29 +616,7 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
         }
         if let Some(t) = tracking {
             // SAFETY: as above; the envelope arrays exist when tracking is on.
-            let env = unsafe {
-                EnvelopeRow {
-                    max_depth_m: out.row(out.max_depth_m, start, n),
-                    max_speed_m_s: out.row(out.max_speed_m_s, start, n),
-                    max_depth_speed_m2_s: out.row(out.max_depth_speed_m2_s, start, n),
-                    max_hazard: out.row(out.max_hazard, start, n),
-                    first_inundation_s: out.row(out.first_inundation_s, start, n),
-                    duration_inundated_s: out.row(out.duration_inundated_s, start, n),
-                    bounds: Some(out.bound_row(start, n)),
-                }
-            };
-            track_row(
-                t.simd,
-                t.spec,
-                k.dry_depth_m,
-                k.t_end_s,
-                k.dt_s,
-                &old.active[start..start + n],
-                h,
-                qx,
-                qy,
-                env,
-            );
+            unsafe { fold_row(t, k, out, old.active, start, h, qx, qy) };
         }
 
         std::mem::swap(&mut scratch.below, &mut scratch.above);

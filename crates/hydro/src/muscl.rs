@@ -47,11 +47,11 @@
 //! one cell a step, like fv1; Heun's two stages move it two, and the solver then wakes
 //! every tile around one that holds water or is forced (see `Tiles::plan`).
 
-use crate::envelope::{EnvelopeRow, track_row};
 use crate::flux::{Side, face_flux_with, inverse_depth};
 use crate::kernel::{
     Around, BlockTotals, FaceRow, Fields, Forcing, Grouping, Out, RowOut, Simd, StepCoeffs, Tile,
-    Tracking, around, forcing, friction, infiltration, reduce_row, select, split_in_out, sum_row,
+    Tracking, around, fold_row, forcing, friction, infiltration, reduce_row, select, split_in_out,
+    sum_row,
 };
 
 /// The state a final stage averages with: U at the start of the step, padded.
@@ -919,29 +919,7 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
             && let Some(t) = tracking
         {
             // SAFETY: as above; the envelope arrays exist when tracking is on.
-            let env = unsafe {
-                EnvelopeRow {
-                    max_depth_m: out.row(out.max_depth_m, start, n),
-                    max_speed_m_s: out.row(out.max_speed_m_s, start, n),
-                    max_depth_speed_m2_s: out.row(out.max_depth_speed_m2_s, start, n),
-                    max_hazard: out.row(out.max_hazard, start, n),
-                    first_inundation_s: out.row(out.first_inundation_s, start, n),
-                    duration_inundated_s: out.row(out.duration_inundated_s, start, n),
-                    bounds: Some(out.bound_row(start, n)),
-                }
-            };
-            track_row(
-                t.simd,
-                t.spec,
-                k.dry_depth_m,
-                k.t_end_s,
-                k.dt_s,
-                &old.active[start..start + n],
-                h,
-                qx,
-                qy,
-                env,
-            );
+            unsafe { fold_row(t, k, out, old.active, start, h, qx, qy) };
         }
 
         std::mem::swap(below, above);
