@@ -276,16 +276,12 @@ pub fn write_layers(
             LayerView::F64(v) => active_max(basin, v),
             LayerView::Durations(d) => {
                 let mut row = vec![0.0; d.dim().1];
-                let mut max = 0.0f64;
-                for r in 0..d.dim().0 {
-                    d.row_into(r, &mut row);
-                    for (&v, &a) in row.iter().zip(basin.active.row(r)) {
-                        if a && v.is_finite() {
-                            max = max.max(v);
-                        }
-                    }
-                }
-                max
+                (0..d.dim().0)
+                    .map(|r| {
+                        d.row_into(r, &mut row);
+                        active_max_of(row.iter().copied().zip(basin.active.row(r)))
+                    })
+                    .fold(0.0, f64::max)
             }
         };
         let qml = format!("{}.qml", layer.key);
@@ -350,11 +346,13 @@ fn write_classes(
 /// (Read in place, without a copy of the layer: a copy of a large grid would set the
 /// run's peak memory.)
 fn active_max<T: Copy + Into<f64>>(basin: &Basin, values: ArrayView2<'_, T>) -> f64 {
+    active_max_of(values.iter().map(|&v| v.into()).zip(basin.active.iter()))
+}
+
+/// [`active_max`] of (value, active) pairs.
+fn active_max_of<'a>(values: impl Iterator<Item = (f64, &'a bool)>) -> f64 {
     values
-        .iter()
-        .zip(basin.active.iter())
-        .map(|(&v, &a)| (v.into(), a))
-        .filter(|(v, a)| *a && v.is_finite())
+        .filter(|(v, a)| **a && v.is_finite())
         .map(|(v, _)| v)
         .fold(0.0, f64::max)
 }

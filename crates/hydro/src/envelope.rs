@@ -154,22 +154,25 @@ impl EnvelopeState {
                 continue;
             }
             let (c0, c1) = (1 + j * LANES, (1 + (j + 1) * LANES).min(cols + 1));
-            let lanes = |a: &Array2<f32>| a.slice(s![r, c0..c1]).to_vec();
-            let act = active.slice(s![r, c0..c1]).to_vec();
-            let fill = |v: Vec<f32>, empty: f32| {
+            // The chunk's lanes; those past the row's end stay `empty`.
+            let lanes = |a: &Array2<f32>, empty: f32| {
                 let mut x = [empty; LANES];
-                x[..v.len()].copy_from_slice(&v);
+                for (x, &v) in x.iter_mut().zip(a.slice(s![r, c0..c1])) {
+                    *x = v;
+                }
                 x
             };
             let mut a = [0u8; LANES];
-            a[..act.len()].copy_from_slice(&act);
+            for (x, &v) in a.iter_mut().zip(active.slice(s![r, c0..c1])) {
+                *x = v;
+            }
             *b = ChunkBound::of(
                 &a,
-                &fill(lanes(&self.max_depth_m), 0.0),
-                &fill(lanes(&self.max_speed_m_s), 0.0),
-                &fill(lanes(&self.max_depth_speed_m2_s), 0.0),
-                &fill(lanes(&self.max_hazard), 0.0),
-                &fill(lanes(&self.first_inundation_s), f32::NAN),
+                &lanes(&self.max_depth_m, 0.0),
+                &lanes(&self.max_speed_m_s, 0.0),
+                &lanes(&self.max_depth_speed_m2_s, 0.0),
+                &lanes(&self.max_hazard, 0.0),
+                &lanes(&self.first_inundation_s, f32::NAN),
             );
             for (l, c) in (c0..c1).enumerate() {
                 let since = match spells {
