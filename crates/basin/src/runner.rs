@@ -968,5 +968,14 @@ fn scheme_description(p: &hydro::SolverParams) -> &'static str {
         (Fv2, Heun, Subcell) => {
             "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
         }
+        (Fv1, _, Energy) => {
+            "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
+        }
+        (Fv2, Hancock, Energy) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
+        }
+        (Fv2, Heun, Energy) => {
+            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
+        }
     }
 }

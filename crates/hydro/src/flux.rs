@@ -42,7 +42,64 @@ pub(crate) fn inverse_depth(h: f64, dry_depth_m: f64) -> f64 {
     select(h > dry_depth_m, 1.0 / h, 0.0)
 }
 
-/// With `SUBCELL`, the bed-slope terms of the subcell hydrostatic reconstruction (Chen &
+/// The hydrostatic reconstruction of Audusse et al. (2004): face depths above the higher
+/// bed, bed terms g/2·(h² − h*²).
+pub(crate) const AUDUSSE: u8 = 0;
+/// The subcell bed terms of Chen & Noelle (2017), see [`face_flux`].
+pub(crate) const SUBCELL: u8 = 1;
+/// [`SUBCELL`], and where the water surface stands above the face's bed on the lowered
+/// side and the water moves, a face state that keeps the cell's discharge and energy
+/// head (see [`moving_water_depth`]).
+pub(crate) const ENERGY: u8 = 2;
+
+/// Newton steps for the moving-water depth: started on the convex side of the
+/// subcritical root, six steps meet it to round-off on the analytic cases (dam break over
+/// a step, sloping dam breaks); fewer left a visible error there (four: the step's
+/// plateau 3.0910 m against 3.0918 m).
+const NEWTON_STEPS: usize = 6;
+
+/// The depth h* of a cell's state (depth `h`, normal velocity `u`) moved up onto a face
+/// whose bed is higher than the cell's, keeping its discharge q = h·u and its energy head
+/// u²/2g + h + z (a steady flow over a step; the moving-water equilibria of Noelle, Xing &
+/// Shu 2007, J. Comput. Phys. 226, 29–58): the root of h*³ − B·h*² + q²/2g = 0 with
+/// B = `hs` + u²/2g, where `hs` is the hydrostatic face depth h − Δz. The root on the
+/// cell's side of critical flow is taken (subcritical: the larger one). Returns
+/// (h*, true) where that root exists (B ≥ 3/2 of the critical depth: the flow is not
+/// choked), the surface stands above the face's bed (`hs` > 0) and the water moves;
+/// otherwise (`hs`, false), the hydrostatic state. Water at rest gives `hs` exactly, so
+/// a lake at rest is kept to round-off.
+///
+/// Newton's method on f(x) = x²(x − B) + K runs from x = B, right of the subcritical
+/// root (f(B) = K ≥ 0), where f is convex and increasing, so it moves down to the root
+/// without overshooting; water at rest (K = 0) stays at B = `hs` exactly. The
+/// supercritical root then follows from the other two roots' sum and product.
+#[inline(always)]
+pub(crate) fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool) {
+    let inv_2g = 0.5 / g;
+    let q = h * u;
+    let k = q * q * inv_2g;
+    let b = hs + u * u * inv_2g;
+    let moving = (hs > 0.0) & (k > 0.0) & (4.0 * b * b * b >= 27.0 * k);
+    let subcritical = u * u < g * h;
+    let critical = b * (2.0 / 3.0);
+    let mut x = b;
+    for _ in 0..NEWTON_STEPS {
+        let f = x * x * (x - b) + k;
+        let slope = x * (3.0 * x - 2.0 * b);
+        let step = select(slope != 0.0, f / select(slope != 0.0, slope, 1.0), 0.0);
+        x = (x - step).max(critical);
+    }
+    let rest = b - x;
+    let supercritical = 0.5
+        * (rest
+            + (rest * rest + 4.0 * k / select(x > 0.0, x, 1.0))
+                .max(0.0)
+                .sqrt());
+    let root = select(subcritical, x, supercritical);
+    (select(moving, root, hs), moving)
+}
+
+/// With [`SUBCELL`] (and [`ENERGY`] where its moving-water state does not apply), the bed-slope terms of the subcell hydrostatic reconstruction (Chen &
 /// Noelle 2017, "A new hydrostatic reconstruction scheme based on subcell
 /// reconstructions", SIAM J. Numer. Anal. 55(2), 758–784): the face bed is
 /// z* = min(max(z_L, z_R), min(w_L, w_R)) (w = z + h), the face depths
@@ -53,15 +110,15 @@ pub(crate) fn inverse_depth(h: f64, dry_depth_m: f64) -> f64 {
 /// whole fall g·h·(z − w_R) that Audusse's form cuts to nothing: thin fronts are not held
 /// back on steep beds.
 #[inline(always)]
-pub(crate) fn face_flux<const SUBCELL: bool>(left: Side, right: Side, g: f64) -> FaceFlux {
-    face_flux_with::<SUBCELL, false>(left, right, g)
+pub(crate) fn face_flux<const RECON: u8>(left: Side, right: Side, g: f64) -> FaceFlux {
+    face_flux_with::<RECON, false>(left, right, g)
 }
 
 /// `face_flux`, with `STAR_C` taking both wave celerities from the face depths (two
 /// square roots per face) instead of the sides' `c` (unused then): for face states that
 /// are not cell values, whose `c` would cost a root of its own.
 #[inline(always)]
-pub(crate) fn face_flux_with<const SUBCELL: bool, const STAR_C: bool>(
+pub(crate) fn face_flux_with<const RECON: u8, const STAR_C: bool>(
     left: Side,
     right: Side,
     g: f64,
@@ -84,6 +141,7 @@ pub(crate) fn face_flux_with<const SUBCELL: bool, const STAR_C: bool>(
     let cl_cell = select(left.active, cl_cell, cr_cell);
     let ul = select(left.active, ul, -ur);
     let vl = select(left.active, vl, vr);
+    let (ul_cell, ur_cell) = (ul, ur);
 
     // Hydrostatic reconstruction: depths at the face above the higher of the two beds.
     // Written as h − (rise of the face bed) so that the side that owns the higher bed keeps
@@ -91,12 +149,38 @@ pub(crate) fn face_flux_with<const SUBCELL: bool, const STAR_C: bool>(
     let hls = (hl - (zr - zl).max(0.0)).max(0.0);
     let hrs = (hr - (zl - zr).max(0.0)).max(0.0);
 
+    // Moving water: the lowered side's face state keeps its discharge and energy head
+    // instead of its velocity and surface (see `moving_water_depth`). Only the side with
+    // the lower bed is lowered, so only its state is worked out.
+    let left_lowered = zl < zr;
+    let (hls, hrs, ul, ur, energy_l, energy_r) = if RECON == ENERGY {
+        let open = left.active & right.active & (zl != zr);
+        let (h, u, hs) = (
+            select(left_lowered, hl, hr),
+            select(left_lowered, ul, ur),
+            select(left_lowered, hls, hrs),
+        );
+        let (h_face, moving) = moving_water_depth(h, u, hs, g);
+        let moving = moving & open;
+        let u_face = select(moving, h * u / h_face, u);
+        let h_face = select(moving, h_face, hs);
+        (
+            select(left_lowered, h_face, hls),
+            select(left_lowered, hrs, h_face),
+            select(left_lowered, u_face, ul),
+            select(left_lowered, ur, u_face),
+            moving & left_lowered,
+            moving & !left_lowered,
+        )
+    } else {
+        (hls, hrs, ul, ur, false, false)
+    };
+
     // Wave speed estimates (two-rarefaction star state; Toro's dry-bed speeds). The side
     // with the higher bed keeps its depth, so only the other side needs a square root.
-    let (cl, cr) = if STAR_C {
+    let (cl, cr) = if STAR_C || RECON == ENERGY {
         ((g * hls).sqrt(), (g * hrs).sqrt())
     } else {
-        let left_lowered = zl < zr;
         let c_lowered = (g * select(left_lowered, hls, hrs)).sqrt();
         (
             select(left_lowered, c_lowered, cl_cell),
@@ -141,17 +225,30 @@ pub(crate) fn face_flux_with<const SUBCELL: bool, const STAR_C: bool>(
     let tangential = mass * select(num * den >= 0.0, vl, vr);
 
     let open = left.active & right.active;
-    let (correction_left, correction_right) = if SUBCELL {
-        let zs = zl.max(zr).min((zl + hl).min(zr + hr));
-        (
-            half_g * (hls + hl) * (zs - zl),
-            half_g * (hrs + hr) * (zs - zr),
-        )
-    } else {
+    let (correction_left, correction_right) = if RECON == AUDUSSE {
         (
             half_g * (hl * hl - hls * hls),
             half_g * (hr * hr - hrs * hrs),
         )
+    } else {
+        let zs = zl.max(zr).min((zl + hl).min(zr + hr));
+        let (cl, cr) = (
+            half_g * (hls + hl) * (zs - zl),
+            half_g * (hrs + hr) * (zs - zr),
+        );
+        if RECON == ENERGY {
+            // Where the face state is the moving-water one, the bed term is the
+            // difference of the cell's and the face state's physical momentum fluxes, so
+            // that a steady flow of the same discharge and energy head on both sides
+            // feels no net force.
+            let (ql, qr) = (hl * ul_cell, hr * ur_cell);
+            (
+                select(energy_l, ql * ul_cell + half_g * hl * hl - fnl, cl),
+                select(energy_r, qr * ur_cell + half_g * hr * hr - fnr, cr),
+            )
+        } else {
+            (cl, cr)
+        }
     };
     FaceFlux {
         mass: select(open, mass, 0.0),
@@ -184,7 +281,7 @@ mod tests {
     fn still_water_over_a_step_gives_balanced_pressure() {
         // Surface at 1.0 m: left bed 0.0, right bed 0.4. Each side's momentum flux must
         // equal its own cell pressure g/2 h², which cancels the pressure from its other face.
-        let f = face_flux::<false>(side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4), G);
+        let f = face_flux::<AUDUSSE>(side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4), G);
         assert_eq!(f.mass, 0.0);
         assert!((f.normal_left - 0.5 * G * 1.0).abs() < 1e-14);
         assert!((f.normal_right - 0.5 * G * 0.36).abs() < 1e-14);
@@ -193,7 +290,7 @@ mod tests {
     #[test]
     fn uniform_flow_gives_the_physical_flux() {
         let (h, u) = (2.0, 0.7);
-        let f = face_flux::<false>(side(h, h * u, 0.0), side(h, h * u, 0.0), G);
+        let f = face_flux::<AUDUSSE>(side(h, h * u, 0.0), side(h, h * u, 0.0), G);
         assert!((f.mass - h * u).abs() < 1e-14);
         assert!((f.normal_left - (h * u * u + 0.5 * G * h * h)).abs() < 1e-12);
     }
@@ -204,7 +301,7 @@ mod tests {
             active: false,
             ..side(0.0, 0.0, 0.0)
         };
-        let f = face_flux::<false>(side(1.0, 0.5, 0.0), wall, G);
+        let f = face_flux::<AUDUSSE>(side(1.0, 0.5, 0.0), wall, G);
         assert_eq!(f.mass, 0.0);
         assert_eq!(f.tangential, 0.0);
         // Flow into the wall raises the pressure above the still-water value.
@@ -213,7 +310,7 @@ mod tests {
 
     #[test]
     fn dry_on_both_sides_gives_no_flux() {
-        let f = face_flux::<false>(side(0.0, 0.0, 0.0), side(0.0, 0.0, 1.0), G);
+        let f = face_flux::<AUDUSSE>(side(0.0, 0.0, 0.0), side(0.0, 0.0, 1.0), G);
         assert_eq!(f.mass, 0.0);
         assert_eq!(f.normal_left, 0.0);
         assert_eq!(f.normal_right, 0.0);
@@ -223,7 +320,7 @@ mod tests {
     fn a_film_with_a_subnormal_velocity_gives_a_finite_flux() {
         // A dry cell above a 2 µm film whose momentum has decayed to 1e-314 (subnormal):
         // the wave speeds are ~1e-309 and must not turn into 1/0.
-        let f = face_flux::<false>(
+        let f = face_flux::<AUDUSSE>(
             side(0.0, 0.0, 25.2489),
             side(2.03e-6, 1.08e-314, 25.2031),
             G,
@@ -241,7 +338,7 @@ mod tests {
             (side(1.0, 0.0, 0.0), side(0.6, 0.0, 0.4)),
             (side(1.0, 0.3, 0.0), side(0.9, 0.3, 0.05)),
         ] {
-            let (a, b) = (face_flux::<false>(l, r, G), face_flux::<true>(l, r, G));
+            let (a, b) = (face_flux::<AUDUSSE>(l, r, G), face_flux::<SUBCELL>(l, r, G));
             assert_eq!(a.mass, b.mass);
             assert!((a.normal_left - b.normal_left).abs() < 1e-12, "{a:?} {b:?}");
             assert!(
@@ -251,7 +348,7 @@ mod tests {
         }
         // 5 cm running down a 0.2 m step onto 3 cm: w_R = 0.03 below z_L = 0.2.
         let (l, r) = (side(0.05, 0.02, 0.2), side(0.03, 0.01, 0.0));
-        let (a, b) = (face_flux::<false>(l, r, G), face_flux::<true>(l, r, G));
+        let (a, b) = (face_flux::<AUDUSSE>(l, r, G), face_flux::<SUBCELL>(l, r, G));
         assert_eq!(a.mass, b.mass, "the same face depths");
         // Audusse: no bed force on the upper cell; subcell: g h (z_L − w_R) downhill.
         assert!((b.normal_left - (a.normal_left - G * 0.05 * (0.2 - 0.03))).abs() < 1e-12);
@@ -261,12 +358,73 @@ mod tests {
         );
     }
 
+    /// The moving-water depth keeps the discharge and the energy head on the cell's side
+    /// of critical flow, gives the hydrostatic depth for water at rest (exactly) and for a
+    /// choked flow, and is the hydrostatic one where the surface is below the face bed.
+    #[test]
+    fn the_moving_water_depth() {
+        let head = |h: f64, q: f64| q * q / (2.0 * G * h * h) + h;
+        // (cell depth, velocity, face bed rise): subcritical and supercritical.
+        for (h, u, dz) in [(3.0923, 1.51284, 1.0), (2.0, 0.5, 0.3), (0.5, 4.0, 0.1)] {
+            let (q, hs) = (h * u, h - dz);
+            let (hf, moving) = moving_water_depth(h, u, hs, G);
+            assert!(moving);
+            // Energy head above the face bed: the cell's, less the rise (Bernoulli).
+            let b = head(h, q) - dz;
+            assert!((head(hf, q) - b).abs() < 1e-12 * b, "{h} {u}: {hf}");
+            let critical = (q * q / G).cbrt();
+            assert_eq!(
+                u * u < G * h,
+                hf > critical,
+                "the cell's side of critical flow"
+            );
+        }
+        // The dam break over a step (SWASHES): the face depth is the depth beyond it.
+        let (hf, _) = moving_water_depth(3.0923, 1.51284, 2.0923, G);
+        assert!((hf - 1.8999).abs() < 2e-4, "{hf}");
+        // At rest: exactly the hydrostatic depth.
+        assert_eq!(moving_water_depth(1.0, 0.0, 0.6, G), (0.6, false));
+        // Too little energy to climb (choked): hydrostatic.
+        assert_eq!(moving_water_depth(0.3, 1.7, 0.05, G), (0.05, false));
+        // Surface below the face bed: hydrostatic (dry face).
+        assert_eq!(moving_water_depth(0.2, 1.0, 0.0, G), (0.0, false));
+    }
+
+    /// A steady flow over a step (the same discharge, and depths of the same energy head
+    /// on both sides) feels no net force with the energy reconstruction: each side's
+    /// momentum flux is its own cell's physical flux. Audusse's does not keep it.
+    #[test]
+    fn a_steady_flow_over_a_step_stays_steady() {
+        let (h1, u1, dz) = (3.0923, 1.51284, 1.0);
+        let q = h1 * u1;
+        let (h2, _) = moving_water_depth(h1, u1, h1 - dz, G);
+        let (l, r) = (side(h1, q, 0.0), side(h2, q, dz));
+        let flux = |h: f64| q * q / h + 0.5 * G * h * h;
+        let f = face_flux::<ENERGY>(l, r, G);
+        assert!((f.mass - q).abs() < 1e-12 * q, "{f:?}");
+        assert!((f.normal_left - flux(h1)).abs() < 1e-11 * flux(h1), "{f:?}");
+        assert!(
+            (f.normal_right - flux(h2)).abs() < 1e-11 * flux(h2),
+            "{f:?}"
+        );
+        let a = face_flux::<AUDUSSE>(l, r, G);
+        assert!((a.mass - q).abs() > 1e-3 * q, "{a:?}");
+        // Mirrored (the step down to the left), the same.
+        let f = face_flux::<ENERGY>(side(h2, -q, dz), side(h1, -q, 0.0), G);
+        assert!((f.mass + q).abs() < 1e-12 * q, "{f:?}");
+        assert!((f.normal_left - flux(h2)).abs() < 1e-11 * flux(h2), "{f:?}");
+        assert!(
+            (f.normal_right - flux(h1)).abs() < 1e-11 * flux(h1),
+            "{f:?}"
+        );
+    }
+
     #[test]
     fn water_flows_onto_a_dry_bed_downhill_only() {
         let wet = side(1.0, 0.0, 0.0);
         let dry_low = side(0.0, 0.0, -1.0);
         let dry_high = side(0.0, 0.0, 2.0);
-        assert!(face_flux::<false>(wet, dry_low, G).mass > 0.0);
-        assert_eq!(face_flux::<false>(wet, dry_high, G).mass, 0.0);
+        assert!(face_flux::<AUDUSSE>(wet, dry_low, G).mass > 0.0);
+        assert_eq!(face_flux::<AUDUSSE>(wet, dry_high, G).mass, 0.0);
     }
 }

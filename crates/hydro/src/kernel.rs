@@ -10,7 +10,7 @@
 //! parallel and give the same bits whatever the thread count.
 
 use crate::envelope::{ChunkBound, EnvelopeRow, EnvelopeSpec, LANES as CHUNK, track_row};
-use crate::flux::{Side, face_flux, inverse_depth};
+use crate::flux::{AUDUSSE, ENERGY, SUBCELL, Side, face_flux, inverse_depth};
 
 /// Input state and static fields, padded and row-major.
 #[derive(Clone, Copy, Debug)]
@@ -178,8 +178,8 @@ pub(crate) struct StepCoeffs {
     pub rain_uniform_m: f64,
     /// Simulated time at the end of the step (s), for the envelopes.
     pub t_end_s: f64,
-    /// The subcell hydrostatic reconstruction's bed terms (see `flux::face_flux`).
-    pub subcell: bool,
+    /// The face reconstruction: `flux::AUDUSSE`, `flux::SUBCELL` or `flux::ENERGY`.
+    pub reconstruction: u8,
 }
 
 /// Fluxes through one row of faces, per metre of face.
@@ -652,7 +652,7 @@ fn cell_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize, o
 /// that every cell is active: the wall handling then folds away at compile time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn faces<const ALL_ACTIVE: bool, const SUBCELL: bool>(
+fn faces<const ALL_ACTIVE: bool, const RECON: u8>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     lo: usize,
@@ -698,7 +698,7 @@ fn faces<const ALL_ACTIVE: bool, const SUBCELL: bool>(
     let nr = &mut out.normal_right[first..first + n];
     let t = &mut out.tangential[first..first + n];
     for i in 0..n {
-        let f = face_flux::<SUBCELL>(
+        let f = face_flux::<RECON>(
             Side {
                 h: hl[i],
                 inv_h: inv_l[i],
@@ -739,10 +739,10 @@ fn y_faces(
     upper: &CellRow,
     out: &mut FaceRow,
 ) {
-    if k.subcell {
-        y_faces_as::<true>(old, k, r, base, n, lower, upper, out);
-    } else {
-        y_faces_as::<false>(old, k, r, base, n, lower, upper, out);
+    match k.reconstruction {
+        AUDUSSE => y_faces_as::<AUDUSSE>(old, k, r, base, n, lower, upper, out),
+        SUBCELL => y_faces_as::<SUBCELL>(old, k, r, base, n, lower, upper, out),
+        _ => y_faces_as::<ENERGY>(old, k, r, base, n, lower, upper, out),
     }
 }
 
@@ -757,10 +757,10 @@ fn x_faces(
     cells: &CellRow,
     out: &mut FaceRow,
 ) {
-    if k.subcell {
-        x_faces_as::<true>(old, k, r, base, n, cells, out);
-    } else {
-        x_faces_as::<false>(old, k, r, base, n, cells, out);
+    match k.reconstruction {
+        AUDUSSE => x_faces_as::<AUDUSSE>(old, k, r, base, n, cells, out),
+        SUBCELL => x_faces_as::<SUBCELL>(old, k, r, base, n, cells, out),
+        _ => x_faces_as::<ENERGY>(old, k, r, base, n, cells, out),
     }
 }
 
@@ -768,7 +768,7 @@ fn x_faces(
 /// base + n`; results at indices `1..=n`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn y_faces_as<const SUBCELL: bool>(
+fn y_faces_as<const RECON: u8>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     r: usize,
@@ -781,9 +781,9 @@ fn y_faces_as<const SUBCELL: bool>(
     let lo = r * k.stride + base + 1;
     let hi = lo + k.stride;
     if old.row_all_active[r] != 0 && old.row_all_active[r + 1] != 0 {
-        faces::<true, SUBCELL>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+        faces::<true, RECON>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
     } else {
-        faces::<false, SUBCELL>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
+        faces::<false, RECON>(old, k, lo, hi, n, false, lower, upper, 1, 1, out, 1);
     }
 }
 
@@ -791,7 +791,7 @@ fn y_faces_as<const SUBCELL: bool>(
 /// `i = 0..=n`; results at index `i`. The two outer faces may touch ghost cells (walls on
 /// closed edges) or cells of the next tile.
 #[inline(always)]
-fn x_faces_as<const SUBCELL: bool>(
+fn x_faces_as<const RECON: u8>(
     old: &Fields<'_>,
     k: &StepCoeffs,
     r: usize,
@@ -802,8 +802,8 @@ fn x_faces_as<const SUBCELL: bool>(
 ) {
     let lo = r * k.stride + base;
     if old.row_all_active[r] != 0 {
-        faces::<false, SUBCELL>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
-        faces::<true, SUBCELL>(
+        faces::<false, RECON>(old, k, lo, lo + 1, 1, true, cells, cells, 0, 1, out, 0);
+        faces::<true, RECON>(
             old,
             k,
             lo + 1,
@@ -817,7 +817,7 @@ fn x_faces_as<const SUBCELL: bool>(
             out,
             1,
         );
-        faces::<false, SUBCELL>(
+        faces::<false, RECON>(
             old,
             k,
             lo + n,
@@ -832,7 +832,7 @@ fn x_faces_as<const SUBCELL: bool>(
             n,
         );
     } else {
-        faces::<false, SUBCELL>(old, k, lo, lo + 1, n + 1, true, cells, cells, 0, 1, out, 0);
+        faces::<false, RECON>(old, k, lo, lo + 1, n + 1, true, cells, cells, 0, 1, out, 0);
     }
 }
 

@@ -47,7 +47,7 @@
 //! one cell a step, like fv1; Heun's two stages move it two, and the solver then wakes
 //! every tile around one that holds water or is forced (see `Tiles::plan`).
 
-use crate::flux::{Side, face_flux_with, inverse_depth};
+use crate::flux::{AUDUSSE, ENERGY, SUBCELL, Side, face_flux_with, inverse_depth};
 use crate::kernel::{
     Around, BlockTotals, FaceRow, Fields, Forcing, Grouping, Out, RowOut, Simd, StepCoeffs, Tile,
     Tracking, around, fold_row, forcing, friction, infiltration, reduce_row, select, split_in_out,
@@ -375,8 +375,9 @@ fn prepare_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize
     }
     surface_slopes(
         k.dry_depth_m,
+        k.reconstruction == ENERGY,
         (&h[..m], &h[1..m + 1], &h[2..m + 2]),
-        (&w[..m], &w[2..m + 2]),
+        (&w[..m], &w[1..m + 1], &w[2..m + 2]),
         ok,
         &xw[1..m + 1],
         &mut xh[1..m + 1],
@@ -399,28 +400,36 @@ fn slopes(before: &[f64], mid: &[f64], after: &[f64], ok: &[f64], out: &mut [f64
 /// et al. 2001), so that the bed each face sees is the bed interpolated linearly rather
 /// than the difference of two limited slopes; where that would make a face depth
 /// negative, the minmod slope of h stays.
+///
+/// With `step_beds` (`reconstruction = "energy"`) the bed's slope is instead the minmod
+/// of its two one-sided differences: the same on a smooth bed, but a bed step stays
+/// whole at its face, where the moving-water face states carry the flow over it, rather
+/// than half of it going into each cell beside it as a hydrostatic bed term.
 #[inline(always)]
 fn surface_slopes(
     dry: f64,
+    step_beds: bool,
     (hb, hm, ha): (&[f64], &[f64], &[f64]),
-    (wb, wa): (&[f64], &[f64]),
+    (wb, wm, wa): (&[f64], &[f64], &[f64]),
     ok: &[f64],
     sw: &[f64],
     sh: &mut [f64],
 ) {
     let m = sh.len();
-    let (hb, hm, ha, wb, wa, ok, sw) = (
+    let (hb, hm, ha, wb, wm, wa, ok, sw) = (
         &hb[..m],
         &hm[..m],
         &ha[..m],
         &wb[..m],
+        &wm[..m],
         &wa[..m],
         &ok[..m],
         &sw[..m],
     );
     for i in 0..m {
         let wet = hb[i] > dry && hm[i] > dry && ha[i] > dry && ok[i] != 0.0;
-        let dz = 0.25 * ((wa[i] - ha[i]) - (wb[i] - hb[i]));
+        let (zb, zm, za) = (wb[i] - hb[i], wm[i] - hm[i], wa[i] - ha[i]);
+        let dz = select(step_beds, half_minmod(zm - zb, za - zm), 0.25 * (za - zb));
         let cand = sw[i] - dz;
         let fits = hm[i] - cand.abs() >= 0.0;
         sh[i] = select(wet && fits, cand, sh[i]);
@@ -430,7 +439,13 @@ fn surface_slopes(
 /// Slopes along y of the row `mid` from the rows before and after it (`None` for a ghost
 /// row: no slope).
 #[inline(always)]
-fn y_slopes(n: usize, dry: f64, mid: &mut Prims, around: Option<(&Prims, &Prims)>) {
+fn y_slopes(
+    n: usize,
+    dry: f64,
+    step_beds: bool,
+    mid: &mut Prims,
+    around: Option<(&Prims, &Prims)>,
+) {
     let m = n + 2;
     let Some((before, after)) = around else {
         for q in [&mut mid.yh, &mut mid.yw, &mut mid.yu, &mut mid.yv] {
@@ -478,8 +493,9 @@ fn y_slopes(n: usize, dry: f64, mid: &mut Prims, around: Option<(&Prims, &Prims)
     }
     surface_slopes(
         dry,
+        step_beds,
         (&before.h[1..m + 1], &h[1..m + 1], &after.h[1..m + 1]),
-        (&before.w[1..m + 1], &after.w[1..m + 1]),
+        (&before.w[1..m + 1], &w[1..m + 1], &after.w[1..m + 1]),
         ok,
         &yw[1..m + 1],
         &mut yh[1..m + 1],
@@ -633,7 +649,7 @@ impl<'a> Sides<'a> {
 /// Fluxes of `m` faces, face i between `left` cell i (moved to its high side) and `right`
 /// cell i (moved to its low side), into `out` at `first + i`.
 #[inline(always)]
-fn faces<const SUBCELL: bool>(
+fn faces<const RECON: u8>(
     k: &StepCoeffs,
     m: usize,
     left: Sides<'_>,
@@ -684,7 +700,7 @@ fn faces<const SUBCELL: bool>(
             ra[i] != 0,
             k,
         );
-        let f = face_flux_with::<SUBCELL, true>(l, r, k.g);
+        let f = face_flux_with::<RECON, true>(l, r, k.g);
         mass[i] = f.mass;
         nl[i] = f.normal_left;
         nr[i] = f.normal_right;
@@ -694,7 +710,7 @@ fn faces<const SUBCELL: bool>(
 
 /// Faces between the rows of `lo` and `up` for the tile's columns; results at 1..=n.
 #[inline(always)]
-fn y_faces<const SUBCELL: bool>(
+fn y_faces<const RECON: u8>(
     k: &StepCoeffs,
     predicted: bool,
     n: usize,
@@ -706,12 +722,12 @@ fn y_faces<const SUBCELL: bool>(
         Sides::of(lo, 2, n, false, predicted),
         Sides::of(up, 2, n, false, predicted),
     );
-    faces::<SUBCELL>(k, n, l, r, out, 1);
+    faces::<RECON>(k, n, l, r, out, 1);
 }
 
 /// Faces along the row `p` between padded columns base + i and base + i + 1, i = 0..=n.
 #[inline(always)]
-fn x_faces<const SUBCELL: bool>(
+fn x_faces<const RECON: u8>(
     k: &StepCoeffs,
     predicted: bool,
     n: usize,
@@ -722,7 +738,7 @@ fn x_faces<const SUBCELL: bool>(
         Sides::of(p, 1, n + 1, true, predicted),
         Sides::of(p, 2, n + 1, true, predicted),
     );
-    faces::<SUBCELL>(k, n + 1, l, r, out, 0);
+    faces::<RECON>(k, n + 1, l, r, out, 0);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -737,8 +753,8 @@ fn sweep_inline<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
     scratch: &mut Fv2Scratch,
     g: Grouping<'_>,
 ) {
-    if k.subcell {
-        sweep_with::<MODE, RAIN_GRID, LOSSES, true>(
+    match k.reconstruction {
+        AUDUSSE => sweep_with::<MODE, RAIN_GRID, LOSSES, AUDUSSE>(
             old,
             start_state,
             k,
@@ -747,9 +763,8 @@ fn sweep_inline<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
             tracking,
             scratch,
             g,
-        );
-    } else {
-        sweep_with::<MODE, RAIN_GRID, LOSSES, false>(
+        ),
+        SUBCELL => sweep_with::<MODE, RAIN_GRID, LOSSES, SUBCELL>(
             old,
             start_state,
             k,
@@ -758,13 +773,23 @@ fn sweep_inline<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
             tracking,
             scratch,
             g,
-        );
+        ),
+        _ => sweep_with::<MODE, RAIN_GRID, LOSSES, ENERGY>(
+            old,
+            start_state,
+            k,
+            tile,
+            out,
+            tracking,
+            scratch,
+            g,
+        ),
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const SUBCELL: bool>(
+fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const RECON: u8>(
     old: &Fields<'_>,
     start_state: &Base<'_>,
     k: &StepCoeffs,
@@ -809,15 +834,22 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
     y_slopes(
         n,
         k.dry_depth_m,
+        k.reconstruction == ENERGY,
         p0,
         (first_row >= 2).then_some((&*p3, &*p1)),
     );
-    y_slopes(n, k.dry_depth_m, p1, Some((&*p0, &*p2)));
+    y_slopes(
+        n,
+        k.dry_depth_m,
+        k.reconstruction == ENERGY,
+        p1,
+        Some((&*p0, &*p2)),
+    );
     if hancock {
         predict(k, n, p0, (first_row >= 2).then_some((&*p3, &*p1)));
         predict(k, n, p1, Some((&*p0, &*p2)));
     }
-    y_faces::<SUBCELL>(k, hancock, n, p0, p1, below);
+    y_faces::<RECON>(k, hancock, n, p0, p1, below);
     if first_row == 1 {
         for i in 1..=n {
             north.apply(base + i, below, i, true);
@@ -834,18 +866,24 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const S
         // p0..p2 are rows r − 1, r, r + 1 with y-slopes on p1; p2 needs row r + 2.
         if r < k.rows {
             prepare_row(old, k, r + 2, base, n, p3);
-            y_slopes(n, k.dry_depth_m, p2, Some((&*p1, &*p3)));
+            y_slopes(
+                n,
+                k.dry_depth_m,
+                k.reconstruction == ENERGY,
+                p2,
+                Some((&*p1, &*p3)),
+            );
             if hancock {
                 predict(k, n, p2, Some((&*p1, &*p3)));
             }
         } else {
-            y_slopes(n, k.dry_depth_m, p2, None);
+            y_slopes(n, k.dry_depth_m, k.reconstruction == ENERGY, p2, None);
             if hancock {
                 predict(k, n, p2, None);
             }
         }
-        y_faces::<SUBCELL>(k, hancock, n, p1, p2, above);
-        x_faces::<SUBCELL>(k, hancock, n, p1, x);
+        y_faces::<RECON>(k, hancock, n, p1, p2, above);
+        x_faces::<RECON>(k, hancock, n, p1, x);
         if at_west {
             west.apply(r, x, 0, true);
             totals[0].x_in_m2_s += x.mass[0].max(0.0);

@@ -36,8 +36,9 @@ pub struct SolverParams {
     /// `dense` (every tile, the reference); the results are the same bits.
     pub sweep: Sweep,
     /// The hydrostatic reconstruction's bed terms: `audusse` (Audusse et al. 2004, the
-    /// default) or `subcell` (Chen & Noelle 2017), which does not hold thin flows back on
-    /// beds steeper per cell than their depth.
+    /// default), `subcell` (Chen & Noelle 2017), which does not hold thin flows back on
+    /// beds steeper per cell than their depth, or `energy` (`subcell`, and across a bed
+    /// step covered by moving water the discharge and energy head are kept).
     pub reconstruction: Reconstruction,
     /// The order of the scheme: `fv1` (first order, the default) or `fv2` (MUSCL with a
     /// minmod limiter, MUSCL–Hancock or Heun in time; see `muscl`). fv2 takes half fv1's step for
@@ -78,9 +79,18 @@ pub enum Scheme {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reconstruction {
+    /// Face depths above the higher bed and bed terms g/2·(h² − h*²) (Audusse et al.
+    /// 2004).
     #[default]
     Audusse,
+    /// Audusse's face depths with the subcell bed terms (Chen & Noelle 2017): thin flows
+    /// are not held back on beds steeper per cell than their depth.
     Subcell,
+    /// `subcell`, and where moving water covers a bed step, a face state that keeps the
+    /// discharge and the energy head across it instead of the surface (Noelle, Xing & Shu
+    /// 2007): a steady flow over a step stays steady, and a flow over a step converges to
+    /// the energy-conserving solution.
+    Energy,
 }
 
 impl Default for SolverParams {
@@ -1099,7 +1109,11 @@ impl Solver {
             negative_tolerance_m: 1e-12,
             rain_uniform_m,
             t_end_s,
-            subcell: self.params.reconstruction == Reconstruction::Subcell,
+            reconstruction: match self.params.reconstruction {
+                Reconstruction::Audusse => crate::flux::AUDUSSE,
+                Reconstruction::Subcell => crate::flux::SUBCELL,
+                Reconstruction::Energy => crate::flux::ENERGY,
+            },
         };
         let (rain_grid, losses) = (self.rain_grid.is_some(), self.losses.is_some());
 

@@ -30,7 +30,11 @@ fn fv2(time_integration: TimeIntegration, reconstruction: Reconstruction) -> Sol
 fn variants() -> Vec<SolverParams> {
     let mut v = Vec::new();
     for t in [TimeIntegration::Hancock, TimeIntegration::Heun] {
-        for r in [Reconstruction::Audusse, Reconstruction::Subcell] {
+        for r in [
+            Reconstruction::Audusse,
+            Reconstruction::Subcell,
+            Reconstruction::Energy,
+        ] {
             v.push(fv2(t, r));
         }
     }

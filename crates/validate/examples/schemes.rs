@@ -8,7 +8,11 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "dam_breaks".into());
     for scheme in [Scheme::Fv1, Scheme::Fv2] {
-        for reconstruction in [Reconstruction::Audusse, Reconstruction::Subcell] {
+        for reconstruction in [
+            Reconstruction::Audusse,
+            Reconstruction::Subcell,
+            Reconstruction::Energy,
+        ] {
             let mode = Mode {
                 fast: false,
                 plots: None,

@@ -5,7 +5,11 @@ use validate::cases::{Numerics, sloping_run};
 
 fn main() -> anyhow::Result<()> {
     for scheme in [Scheme::Fv1, Scheme::Fv2] {
-        for reconstruction in [Reconstruction::Audusse, Reconstruction::Subcell] {
+        for reconstruction in [
+            Reconstruction::Audusse,
+            Reconstruction::Subcell,
+            Reconstruction::Energy,
+        ] {
             let numerics = Numerics {
                 scheme,
                 reconstruction,
