@@ -4,7 +4,7 @@
 //! (one link each) and k/10 weirs of 50 links each, to measure what structures cost.
 //! `LOSSES=cn|ga` (with `forced`) uses a curve-number or Green–Ampt loss model.
 //! `SCHEME=fv2` measures the second-order scheme (MUSCL–Hancock; `TIME=heun` for Heun's
-//! two stages).
+//! two stages). `RECONSTRUCTION=subcell|energy` measures another face reconstruction.
 
 use std::time::Instant;
 
@@ -55,6 +55,11 @@ fn main() {
             time_integration: match std::env::var("TIME").as_deref() {
                 Ok("heun") => hydro::TimeIntegration::Heun,
                 _ => hydro::TimeIntegration::Hancock,
+            },
+            reconstruction: match std::env::var("RECONSTRUCTION").as_deref() {
+                Ok("subcell") => hydro::Reconstruction::Subcell,
+                Ok("energy") => hydro::Reconstruction::Energy,
+                _ => hydro::Reconstruction::Audusse,
             },
             ..SolverParams::default()
         },
