@@ -56,7 +56,7 @@ fn dense_and_tiled_agree_on_every_bundled_preset() {
     }
     assert_eq!(
         presets,
-        2 * 18,
+        2 * 19,
         "the bundled presets, each with fv1 and fv2"
     );
 }

@@ -54,11 +54,10 @@ pub(crate) const SUBCELL: u8 = 1;
 /// running down a staircase of cell beds feels the whole slope.
 pub(crate) const ENERGY: u8 = 2;
 
-/// Newton steps for the moving-water depth: started on the convex side of the
-/// subcritical root, six steps meet it to round-off on the analytic cases (dam break over
-/// a step, sloping dam breaks); fewer left a visible error there (four: the step's
-/// plateau 3.0910 m against 3.0918 m).
-const NEWTON_STEPS: usize = 6;
+/// Halley steps for the moving-water depth: from B, three meet the root to round-off on
+/// the analytic cases (the energy head to 1e-12, tested); six Newton steps did the same
+/// at 1.2× the whole step's cost (fv1, 1024²: 28.0 against 23.8 ms).
+const HALLEY_STEPS: usize = 3;
 
 /// The depth h* of a cell's state (depth `h`, normal velocity `u`) moved up onto a face
 /// whose bed is higher than the cell's, keeping its discharge q = h·u and its energy head
@@ -71,9 +70,9 @@ const NEWTON_STEPS: usize = 6;
 /// otherwise (`hs`, false), the hydrostatic state. Water at rest gives `hs` exactly, so
 /// a lake at rest is kept to round-off.
 ///
-/// Newton's method on f(x) = x²(x − B) + K runs from x = B, right of the subcritical
-/// root (f(B) = K ≥ 0), where f is convex and increasing, so it moves down to the root
-/// without overshooting; water at rest (K = 0) stays at B = `hs` exactly. The
+/// Halley's method on f(x) = x²(x − B) + K runs from x = B, right of the subcritical
+/// root (f(B) = K ≥ 0), where f is convex and increasing (never below the critical depth
+/// 2B/3, where f′ = 0); water at rest (K = 0) stays at B = `hs` exactly. The
 /// supercritical root then follows from the other two roots' sum and product.
 #[inline(always)]
 pub(crate) fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool) {
@@ -85,10 +84,15 @@ pub(crate) fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool)
     let subcritical = u * u < g * h;
     let critical = b * (2.0 / 3.0);
     let mut x = b;
-    for _ in 0..NEWTON_STEPS {
+    for _ in 0..HALLEY_STEPS {
         let f = x * x * (x - b) + k;
         let slope = x * (3.0 * x - 2.0 * b);
-        let step = select(slope != 0.0, f / select(slope != 0.0, slope, 1.0), 0.0);
+        let den = 2.0 * slope * slope - f * (6.0 * x - 2.0 * b);
+        let step = select(
+            den != 0.0,
+            2.0 * f * slope / select(den != 0.0, den, 1.0),
+            0.0,
+        );
         x = (x - step).max(critical);
     }
     let rest = b - x;
