@@ -29,7 +29,7 @@ pub fn markdown(outcomes: &[Outcome], plots: &[&str], total_wall_s: f64) -> Stri
          and surface-gradient slopes, MUSCL–Hancock in time, half fv1's step), with a \
          convergence plot for each. Rows marked \"subcell\" use the subcell hydrostatic \
          reconstruction's bed terms (Chen & Noelle 2017) instead of Audusse's; rows marked \
-         \"energy\" (every case but Merewether, with both schemes) add the moving-water face \
+         \"energy\" (every case, with both schemes) add the moving-water face \
          states that keep discharge and energy head across bed steps \
          (`reconstruction = \"energy\"`, crates/hydro/README.md). Total wall time \
          {total_wall_s:.0} s on the 2-core project machine.\n"
