@@ -109,7 +109,7 @@ pub struct RunSummary {
     pub basin: String,
     pub scenario: String,
     pub inputs: Vec<InputFile>,
-    pub scheme: &'static str,
+    pub scheme: String,
     pub solver: hydro::SolverParams,
     pub hazard: crate::config::HazardMethod,
     pub rows: usize,
@@ -947,35 +947,20 @@ pub fn write_results(
 }
 
 /// The scheme a run used, in words, for its summary.
-fn scheme_description(p: &hydro::SolverParams) -> &'static str {
+fn scheme_description(p: &hydro::SolverParams) -> String {
     use hydro::{Reconstruction::*, Scheme::*, TimeIntegration::*};
-    match (p.scheme, p.time_integration, p.reconstruction) {
-        (Fv1, _, Audusse) => {
-            "finite volume, first order, HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
+    let order = match (p.scheme, p.time_integration) {
+        (Fv1, _) => "first order",
+        (Fv2, Hancock) => "second order (MUSCL, minmod + surface gradient; MUSCL-Hancock)",
+        (Fv2, Heun) => "second order (MUSCL, minmod + surface gradient; Heun)",
+    };
+    let reconstruction = match p.reconstruction {
+        Audusse => "hydrostatic reconstruction (Audusse 2004)",
+        Subcell => "subcell hydrostatic reconstruction (Chen & Noelle 2017)",
+        Energy => {
+            "subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face \
+             states (Noelle, Xing & Shu 2007)"
         }
-        (Fv1, _, Subcell) => {
-            "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
-        }
-        (Fv2, Hancock, Audusse) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
-        }
-        (Fv2, Hancock, Subcell) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
-        }
-        (Fv2, Heun, Audusse) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + hydrostatic reconstruction (Audusse 2004), semi-implicit Manning"
-        }
-        (Fv2, Heun, Subcell) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017), semi-implicit Manning"
-        }
-        (Fv1, _, Energy) => {
-            "finite volume, first order, HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
-        }
-        (Fv2, Hancock, Energy) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; MUSCL-Hancock), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
-        }
-        (Fv2, Heun, Energy) => {
-            "finite volume, second order (MUSCL, minmod + surface gradient; Heun), HLLC + subcell hydrostatic reconstruction (Chen & Noelle 2017) with moving-water face states (Noelle, Xing & Shu 2007), semi-implicit Manning"
-        }
-    }
+    };
+    format!("finite volume, {order}, HLLC + {reconstruction}, semi-implicit Manning")
 }

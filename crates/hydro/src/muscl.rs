@@ -753,37 +753,24 @@ fn sweep_inline<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
     scratch: &mut Fv2Scratch,
     g: Grouping<'_>,
 ) {
+    macro_rules! sweep_as {
+        ($reconstruction:ident) => {
+            sweep_with::<MODE, RAIN_GRID, LOSSES, $reconstruction>(
+                old,
+                start_state,
+                k,
+                tile,
+                out,
+                tracking,
+                scratch,
+                g,
+            )
+        };
+    }
     match k.reconstruction {
-        AUDUSSE => sweep_with::<MODE, RAIN_GRID, LOSSES, AUDUSSE>(
-            old,
-            start_state,
-            k,
-            tile,
-            out,
-            tracking,
-            scratch,
-            g,
-        ),
-        SUBCELL => sweep_with::<MODE, RAIN_GRID, LOSSES, SUBCELL>(
-            old,
-            start_state,
-            k,
-            tile,
-            out,
-            tracking,
-            scratch,
-            g,
-        ),
-        _ => sweep_with::<MODE, RAIN_GRID, LOSSES, ENERGY>(
-            old,
-            start_state,
-            k,
-            tile,
-            out,
-            tracking,
-            scratch,
-            g,
-        ),
+        AUDUSSE => sweep_as!(AUDUSSE),
+        SUBCELL => sweep_as!(SUBCELL),
+        _ => sweep_as!(ENERGY),
     }
 }
 

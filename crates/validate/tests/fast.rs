@@ -28,11 +28,11 @@ const KNOWN_MISSES: &[(&str, f64)] = &[
     // Observed order 0.38 (100/200/400 cells): rivertwin's Manning stands in for the
     // reference's Chézy law, so the error levels off at the difference of the two laws.
     ("Dressler dam break with friction convergence", 0.38 / 1.2),
-    // 5.4 mm RMS at 100² against the 5 mm bar (5.3 mm with `reconstruction = "energy"`).
+    // 5.4 mm RMS at 100² against the 5 mm bar (5.5 mm with `reconstruction = "energy"`).
     ("Thacker 2D planar surface in a paraboloid", 5.44e-3 * 1.2),
     (
         "Thacker 2D planar surface in a paraboloid, energy",
-        5.33e-3 * 1.2,
+        5.46e-3 * 1.2,
     ),
     // The sloping dam break with fv1 and the classic (Audusse) reconstruction, which holds
     // thin fronts back on steep beds: L1 3.08 % at 5 %, 35.1 % at 20 %; the front 9.4,
@@ -79,17 +79,18 @@ const KNOWN_MISSES: &[(&str, f64)] = &[
         0.21 / 1.2,
     ),
     // fv1 with `reconstruction = "energy"`: the bulk of the sliding layer feels the
-    // whole g·h·Δz per cell (moving-water face states) and so does a film thinner than
-    // the bed's drop per cell (the cascade term), so the L1 falls from 3.08 to 1.32 % at
-    // 5 % and from 35.1 to 6.85 % at 20 %, and the front is 6–9 % behind. What is left
-    // at 20 % is first-order numerical diffusion in a layer moving at up to 39 m/s: the
-    // same scheme on a flat bed with the slope's pull as an exact body force leaves
-    // 4.35 % (crates/validate/scripts/first_order_floor.py).
+    // whole g·h·Δz per cell (moving-water face states), so the L1 falls from 3.08 to
+    // 1.56 % at 5 % and from 35.1 to 8.5 % at 20 %, and the front is 8–10 % behind. What
+    // is left: the film thinner than the bed's drop per cell, which still runs down a
+    // staircase of steps, and first-order numerical diffusion in a layer moving at up to
+    // 39 m/s: the same scheme on a flat bed with the slope's pull as an exact body force
+    // leaves 1.67 % at 5 % and 4.35 % at 20 % (crates/validate/scripts/first_order_floor.py).
     ("Sloping dam break 0 %, energy, front", 0.094 * 1.2),
-    ("Sloping dam break 1 %, energy, front", 0.092 * 1.2),
-    ("Sloping dam break 5 %, energy, front", 0.074 * 1.2),
-    ("Sloping dam break 20 %, energy", 0.0685 * 1.2),
-    ("Sloping dam break 20 %, energy, front", 0.057 * 1.2),
+    ("Sloping dam break 1 %, energy, front", 0.084 * 1.2),
+    ("Sloping dam break 5 %, energy", 0.0156 * 1.2),
+    ("Sloping dam break 5 %, energy, front", 0.084 * 1.2),
+    ("Sloping dam break 20 %, energy", 0.0854 * 1.2),
+    ("Sloping dam break 20 %, energy, front", 0.095 * 1.2),
     // fv2 with the moving-water face states over the bump: errors 15× (50 cells) to 6×
     // (200 cells) below plain fv2's, but falling at order 1.54 over 50/100/200 cells
     // (1.79 over 50–400 in the report).
