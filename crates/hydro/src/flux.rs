@@ -110,9 +110,10 @@ pub(crate) fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool)
     (select(moving, root, hs), moving)
 }
 
-/// With [`SUBCELL`] (and [`ENERGY`] where its moving-water state does not apply), the bed-slope terms of the subcell hydrostatic reconstruction (Chen &
-/// Noelle 2017, "A new hydrostatic reconstruction scheme based on subcell
-/// reconstructions", SIAM J. Numer. Anal. 55(2), 758–784): the face bed is
+/// With [`SUBCELL`] (and [`ENERGY`] where its moving-water state does not apply), the
+/// bed-slope terms of the subcell hydrostatic reconstruction (Chen & Noelle 2017, "A new
+/// hydrostatic reconstruction scheme based on subcell reconstructions", SIAM J. Numer.
+/// Anal. 55(2), 758–784): the face bed is
 /// z* = min(max(z_L, z_R), min(w_L, w_R)) (w = z + h), the face depths
 /// h* = min(w − z*, h) (the same as Audusse's), and each side's bed-slope force over its
 /// half cell is the trapezoid g·(h* + h)/2·(z* − z) instead of g/2·(h² − h*²). The two
