@@ -76,7 +76,7 @@ const HALLEY_STEPS: usize = 2;
 /// never goes below the critical depth 2B/3. The supercritical root then follows from
 /// the other two roots' sum and product.
 #[inline(always)]
-pub(crate) fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool) {
+fn moving_water_depth(h: f64, u: f64, hs: f64, g: f64) -> (f64, bool) {
     let inv_2g = 0.5 / g;
     let q = h * u;
     let k = q * q * inv_2g;
