@@ -414,8 +414,7 @@ impl ChunkBound {
     /// flag-1 cells only): its length up to `t_s` goes into the durations of its cells,
     /// and a new spell starts at `t_s` for the cells under now.
     #[inline(always)]
-    fn follow_spell(&mut self, flooded: &[bool; LANES], t_s: f64, du: &mut [f64; LANES]) {
-        let now = (0..LANES).fold(0u8, |m, l| m | (u8::from(flooded[l]) << l));
+    fn follow_spell(&mut self, now: u8, t_s: f64, du: &mut [f64; LANES]) {
         if now != self.spell {
             let length = t_s - self.since_s;
             for (l, d) in du.iter_mut().enumerate() {
@@ -441,80 +440,152 @@ impl ChunkBound {
             }))
         };
         let ever = (0..LANES).fold(0u8, |m, l| m | (u8::from(!fi[l].is_nan()) << l));
+        // The least class of the cells ever flooded: a cell never flooded has no class,
+        // and a quiet step keeps it from being flooded.
+        let least_class = lowest_lane(std::array::from_fn(|l| {
+            pick((a[l] == 1) & !fi[l].is_nan(), mh[l], f32::INFINITY)
+        }));
         ChunkBound {
             depth_m: least(md),
             speed_m_s: least(ms),
             depth_speed_m2_s: least(mdv),
-            // Classes are small whole numbers; no tracked cell: any class will do.
-            hazard: least(mh).min(255.0) as u8,
+            // Classes are small whole numbers; no flooded tracked cell: any class will do.
+            hazard: least_class.min(255.0) as u8,
             ever,
             spell: 0,
             since_s: 0.0,
         }
     }
 
-    /// Whether folding a chunk's state changes nothing but the durations (see
-    /// [`ChunkBound`]), for nested hazard classes; and which cells are flooded. Each test
-    /// is a margin that must not be negative, and the least of them is taken over the
-    /// lanes branch-free, so that the whole test is a few vector operations.
+    /// The limits a chunk's cells are tested against for [`ChunkBound::quiet`]: the
+    /// depth limit of a cell ever flooded and of one never flooded, the speed limit and
+    /// the limit of the squared discharge.
+    ///
+    /// For a cell ever flooded the depth limit is its least maximum, and when the cell is
+    /// flooded the least class's depth; for a cell never flooded, also the flooding depth
+    /// `wet`, so that it does not go under for the first time. The speed and discharge
+    /// limits are the least maxima and the least class's limits. A limit that holds for
+    /// the least of the chunk holds for every cell; the class limits are applied to cells
+    /// not flooded too, which only makes the test stricter.
     #[inline(always)]
-    fn quiet(
-        &self,
-        limits: &[[f64; 3]],
-        [dry_depth_m, wet]: [f64; 2],
-        a: &[u8; LANES],
-        d: &[f64; LANES],
-        q2: &[f64; LANES],
-    ) -> (bool, [bool; LANES]) {
+    fn limits(&self, limits: &[[f64; 3]], wet: f64) -> [f64; 4] {
         #[inline(always)]
         fn lower(a: f64, b: f64) -> f64 {
             if a < b { a } else { b }
         }
-        let ms = f64::from(self.speed_m_s);
-        let mq = f64::from(self.depth_speed_m2_s);
         let md = f64::from(self.depth_m);
-        // The least class's limits: depth, speed, (depth × speed)²; class 0 (a cell never
-        // classified) fails every flooded cell, a class past the last passes them all.
-        let [cd, cv, cdv2] = match self.hazard {
-            0 => [f64::NEG_INFINITY; 3],
+        // The least class's limits: depth, speed, depth × speed. Class 0 (a flooded cell
+        // never classified) lets no flooded cell through: its depth limit is −∞ and
+        // the speeds are left to the maxima. A class past the last passes them all.
+        let [cd, cv, cdv] = match self.hazard {
+            0 => [f64::NEG_INFINITY, f64::INFINITY, f64::INFINITY],
             k => limits
                 .get(usize::from(k) - 1)
                 .copied()
                 .unwrap_or([f64::INFINITY; 3]),
         };
-        let mut flooded = [false; LANES];
-        let mut margin = [0f64; LANES];
+        // A flooded cell is deeper than `wet`, so `d ≤ max(wet, cd)` asks a flooded cell
+        // to meet the class's depth and lets an unflooded one through.
+        let seen_depth = lower(md, if wet > cd { wet } else { cd });
+        let never_depth = lower(md, wet);
+        let speed = lower(f64::from(self.speed_m_s), cv);
+        let q = lower(f64::from(self.depth_speed_m2_s), cdv);
+        [seen_depth, never_depth, speed, q * q]
+    }
+
+    /// Whether folding a chunk's state changes nothing but the durations (see
+    /// [`ChunkBound`]), for nested hazard classes; and which cells are flooded (deeper
+    /// than `wet`, flag 1), as bits. Each lane is tested against the chunk's
+    /// [`ChunkBound::limits`] in a few vector operations. Discharges are compared squared
+    /// with a relative margin of 4e-12, far above the few roundings of q = √q² and
+    /// v = q / d in [`track_chunk`], so a quiet lane could not have raised a maximum
+    /// there. A NaN fails every comparison: a NaN state is never quiet.
+    #[inline(always)]
+    fn quiet(
+        &self,
+        [seen_depth, never_depth, speed, q_limit]: [f64; 4],
+        wet: f64,
+        a: &[u8; LANES],
+        d: &[f64; LANES],
+        x: &[f64; LANES],
+        y: &[f64; LANES],
+    ) -> (bool, u8) {
+        let mut ok = 0u8;
+        let mut flooded = 0u8;
         for l in 0..LANES {
             let tracked = a[l] == 1;
-            let moving = tracked & (d[l] > dry_depth_m);
-            flooded[l] = moving & (d[l] > wet);
             let seen = (self.ever >> l) & 1 == 1;
-            // Depth: d ≤ the least maximum (in f64: the f32 rounding of d then does not
-            // pass it either).
-            let depth = pick(tracked, md - d[l], f64::INFINITY);
-            // Speed and depth × speed: the margins of `track_chunk`, against maxima no
-            // larger than the cell's.
-            let ms_d = ms * d[l];
-            let speed = pick(
-                moving,
-                lower(ms_d * ms_d, mq * mq) * (1.0 - 1e-12) - q2[l],
-                f64::INFINITY,
-            );
-            let vd = cv * d[l];
-            let class = lower(lower(cd - d[l], vd * vd - q2[l]), cdv2 - q2[l]);
-            let flood = pick(flooded[l], pick(seen, class, -1.0), f64::INFINITY);
-            // (`lower` keeps its second argument when the first is NaN: a NaN state
-            // is never quiet.)
-            let nan = pick(d[l].is_nan() | q2[l].is_nan(), -1.0, f64::INFINITY);
-            margin[l] = lower(lower(lower(depth, speed), flood), nan);
+            let depth = pick(seen, seen_depth, never_depth);
+            let vd = speed * d[l];
+            let q2 = (x[l] * x[l] + y[l] * y[l]) * QUIET_MARGIN;
+            let lane = !tracked | ((d[l] <= depth) & (q2 <= vd * vd) & (q2 <= q_limit));
+            ok |= u8::from(lane) << l;
+            flooded |= u8::from(tracked & (d[l] > wet)) << l;
         }
-        let least = {
-            let m: [f64; 4] = std::array::from_fn(|l| lower(margin[l], margin[l + 4]));
-            lower(lower(m[0], m[2]), lower(m[1], m[3]))
-        };
-        (least >= 0.0, flooded)
+        (ok == u8::MAX, flooded)
+    }
+
+    /// [`ChunkBound::quiet`] in AVX2, two vectors of four lanes: the same comparisons of
+    /// the same roundings (no fused multiply-add), so the same answer (tested).
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn quiet_avx2(
+        &self,
+        [seen_depth, never_depth, speed, q_limit]: [f64; 4],
+        wet: f64,
+        a: &[u8; LANES],
+        d: &[f64; LANES],
+        x: &[f64; LANES],
+        y: &[f64; LANES],
+    ) -> (bool, u8) {
+        use std::arch::x86_64::*;
+        // SAFETY: the loads read the eight lanes of the arrays given, unaligned.
+        unsafe {
+            let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_loadl_epi64(a.as_ptr().cast()),
+                _mm_set1_epi8(1),
+            )) as u8;
+            let ever = _mm256_set1_epi64x(i64::from(self.ever));
+            let (seen_depth, never_depth) =
+                (_mm256_set1_pd(seen_depth), _mm256_set1_pd(never_depth));
+            let (speed, q_limit) = (_mm256_set1_pd(speed), _mm256_set1_pd(q_limit));
+            let (margin, wet) = (_mm256_set1_pd(QUIET_MARGIN), _mm256_set1_pd(wet));
+            let mut ok = 0u8;
+            let mut deep = 0u8;
+            for half in 0..2 {
+                let o = 4 * half;
+                let d = _mm256_loadu_pd(d.as_ptr().add(o));
+                let x = _mm256_loadu_pd(x.as_ptr().add(o));
+                let y = _mm256_loadu_pd(y.as_ptr().add(o));
+                let bits = _mm256_setr_epi64x(1 << o, 2 << o, 4 << o, 8 << o);
+                let seen = _mm256_cmpeq_epi64(_mm256_and_si256(ever, bits), bits);
+                let depth = _mm256_blendv_pd(never_depth, seen_depth, _mm256_castsi256_pd(seen));
+                let vd = _mm256_mul_pd(speed, d);
+                let q2 = _mm256_mul_pd(
+                    _mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)),
+                    margin,
+                );
+                let lane = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(d, depth),
+                    _mm256_and_pd(
+                        _mm256_cmp_pd::<_CMP_LE_OQ>(q2, _mm256_mul_pd(vd, vd)),
+                        _mm256_cmp_pd::<_CMP_LE_OQ>(q2, q_limit),
+                    ),
+                );
+                ok |= (_mm256_movemask_pd(lane) as u8) << o;
+                deep |= (_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(d, wet)) as u8) << o;
+            }
+            ((ok | !tracked) == u8::MAX, deep & tracked)
+        }
     }
 }
+
+/// The relative margin of [`ChunkBound::quiet`]'s squared discharges.
+const QUIET_MARGIN: f64 = 1.0 + 4e-12;
 
 #[inline(always)]
 fn pick<T>(cond: bool, a: T, b: T) -> T {
@@ -574,6 +645,20 @@ impl HazardRule {
             }
         }
         count.map(|c| c as f32)
+    }
+
+    /// The classes' depth, speed and depth × speed limits as [`ChunkBound::limits`]
+    /// takes them, and how many there are, on the stack (no allocation per row). For
+    /// bounded rules only.
+    fn bound_limits(&self) -> ([[f64; 3]; MAX_BOUNDED_CLASSES], usize) {
+        let mut limits = [[0.0; 3]; MAX_BOUNDED_CLASSES];
+        let HazardRule::Arr(classes) = self else {
+            return (limits, 0);
+        };
+        for (l, c) in limits.iter_mut().zip(classes) {
+            *l = [c.max_depth_m, c.max_speed_m_s, c.max_depth_speed_m2_s];
+        }
+        (limits, classes.len().min(MAX_BOUNDED_CLASSES))
     }
 
     /// For nested ARR classes: whether every lane in `lanes` meets the limits of class
@@ -724,7 +809,7 @@ unsafe fn track_row_avx2(
     duration: &mut [f64],
     bounds: &mut [ChunkBound],
 ) {
-    track_row_body(
+    track_row_body::<true>(
         spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, bounds,
     );
 }
@@ -746,7 +831,7 @@ fn track_row_generic(
     duration: &mut [f64],
     bounds: &mut [ChunkBound],
 ) {
-    track_row_body(
+    track_row_body::<false>(
         spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, bounds,
     );
 }
@@ -769,7 +854,7 @@ const MAX_BOUNDED_CLASSES: usize = 16;
 /// lanes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn track_row_body(
+fn track_row_body<const AVX2: bool>(
     spec: &EnvelopeSpec,
     [dry_depth_m, t_s, dt_s]: [f64; 3],
     active: &[u8],
@@ -795,6 +880,8 @@ fn track_row_body(
         &mut duration[..n],
     );
     let wet = spec.wet_depth_m;
+    // A cell is flooded when deeper than both the dry and the wet depth.
+    let flood_depth = wet.max(dry_depth_m);
     let nested = spec.hazard.nested();
     let (a_c, a_tail) = active.as_chunks::<LANES>();
     let (h_c, h_tail) = h.as_chunks::<LANES>();
@@ -809,32 +896,31 @@ fn track_row_body(
     let numbers = [dry_depth_m, wet, t_s, dt_s];
     // Bounds are used for nested classes only: other rules classify every flooded cell.
     let bounded = !bounds.is_empty() && spec.hazard.bounded();
-    // The classes' limits as the bound test takes them, on the stack (no allocation per
-    // row).
-    let mut limits = [[0.0; 3]; MAX_BOUNDED_CLASSES];
-    let limits = match &spec.hazard {
-        HazardRule::Arr(classes) if bounded => {
-            for (l, c) in limits.iter_mut().zip(classes) {
-                *l = [
-                    c.max_depth_m,
-                    c.max_speed_m_s,
-                    c.max_depth_speed_m2_s * c.max_depth_speed_m2_s,
-                ];
-            }
-            &limits[..classes.len()]
-        }
-        _ => &limits[..0],
+    let (limits, classes) = if bounded {
+        spec.hazard.bound_limits()
+    } else {
+        Default::default()
     };
+    let limits = &limits[..classes];
     // A spell under water ends, and the next begins, at the start of a step: the step
     // counts for the cells under at its end.
     let t_start = t_s - dt_s;
     for k in 0..a_c.len() {
         if bounded {
             let b = &mut bounds[k];
-            let q2: [f64; LANES] =
-                std::array::from_fn(|l| x_c[k][l] * x_c[k][l] + y_c[k][l] * y_c[k][l]);
-            let (quiet, flooded) = b.quiet(limits, [dry_depth_m, wet], &a_c[k], &h_c[k], &q2);
-            b.follow_spell(&flooded, t_start, &mut du_c[k]);
+            let lim = b.limits(limits, flood_depth);
+            let (quiet, flooded) = if AVX2 {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `AVX2` is only set where the CPU has it.
+                unsafe {
+                    b.quiet_avx2(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                unreachable!("AVX2 on x86-64 only")
+            } else {
+                b.quiet(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+            };
+            b.follow_spell(flooded, t_start, &mut du_c[k]);
             if quiet {
                 continue;
             }
@@ -879,9 +965,10 @@ fn track_row_body(
         fi[..m].copy_from_slice(fi_tail);
         du[..m].copy_from_slice(du_tail);
         if bounded {
-            let flooded: [bool; LANES] =
-                std::array::from_fn(|l| (a[l] == 1) & (d[l] > dry_depth_m) & (d[l] > wet));
-            bounds[a_c.len()].follow_spell(&flooded, t_start, &mut du);
+            let flooded = (0..LANES).fold(0u8, |m, l| {
+                m | (u8::from((a[l] == 1) & (d[l] > flood_depth)) << l)
+            });
+            bounds[a_c.len()].follow_spell(flooded, t_start, &mut du);
         }
         track_chunk(
             spec, nested, !bounded, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh,
@@ -1014,6 +1101,184 @@ fn track_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small xorshift generator: the property test below needs many varied chunks, not
+    /// good randomness.
+    struct Xorshift(u64);
+
+    impl Xorshift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// Uniform in [0, 1).
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// The chunk test is sound: whenever it says a chunk is quiet, the full fold changes
+    /// none of its envelopes; the AVX2 copy gives the same answers as the portable one;
+    /// and the flooded cells are those the fold counts. States are drawn at, just below
+    /// and just above every maximum and class limit, so the test's margins are exercised
+    /// from both sides.
+    #[test]
+    fn a_quiet_chunk_is_one_the_fold_leaves_alone() {
+        let rule = HazardRule::Arr(
+            [
+                (0.3, 2.0, 0.3),
+                (0.5, 2.0, 0.6),
+                (1.2, 2.0, 0.6),
+                (2.0, 2.0, 1.0),
+                (4.0, 4.0, 4.0),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, &(d, v, dv))| ArrClass {
+                class: i as u8 + 1,
+                max_depth_m: d,
+                max_speed_m_s: v,
+                max_depth_speed_m2_s: dv,
+            })
+            .collect(),
+        );
+        assert!(rule.bounded());
+        let spec = EnvelopeSpec {
+            wet_depth_m: 0.01,
+            hazard: rule,
+        };
+        let dry = 1e-4;
+        let flood_depth = spec.wet_depth_m.max(dry);
+        let (limits, classes) = spec.hazard.bound_limits();
+        let limits = &limits[..classes];
+        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+        // A value at, just below or just above `x`, or well below it.
+        let near = |rng: &mut Xorshift, x: f64| match rng.below(5) {
+            0 => x,
+            1 => x * (1.0 - 1e-13),
+            2 => x * (1.0 + 1e-13),
+            3 => x * (1.0 - 1e-9),
+            _ => x * rng.unit(),
+        };
+        let (mut quiet_chunks, mut busy_chunks) = (0, 0);
+        for _ in 0..200_000 {
+            let a: [u8; LANES] = std::array::from_fn(|_| match rng.below(20) {
+                0 => 0,
+                1 => 2,
+                _ => 1,
+            });
+            let fi: [f32; LANES] =
+                std::array::from_fn(|_| if rng.below(4) == 0 { f32::NAN } else { 10.0 });
+            // Maxima of a chunk lie close together, as they do in a flood, so that the
+            // least of them is near every cell's own.
+            let scale = [6.0 * rng.unit(), 6.0 * rng.unit(), 6.0 * rng.unit()];
+            let mut spread = |m: f64| (m * (1.0 + 0.1 * rng.unit())) as f32;
+            let md: [f32; LANES] = std::array::from_fn(|_| spread(scale[0]));
+            let ms: [f32; LANES] = std::array::from_fn(|_| spread(scale[1]));
+            let mdv: [f32; LANES] = std::array::from_fn(|_| spread(scale[2]));
+            let class = 1 + rng.below(6);
+            let mh: [f32; LANES] = std::array::from_fn(|l| {
+                if fi[l].is_nan() {
+                    0.0
+                } else {
+                    (class + rng.below(2)) as f32
+                }
+            });
+            let bound = ChunkBound::of(&a, &md, &ms, &mdv, &mh, &fi);
+            // Depths and discharges about the chunk's limits and the cells' own maxima:
+            // in most chunks all but one lane or so lie safely inside the limits.
+            let lim = bound.limits(limits, flood_depth);
+            let edgy = if rng.below(2) == 0 { 8 } else { 1 };
+            let d: [f64; LANES] = std::array::from_fn(|l| {
+                if rng.below(8) >= edgy {
+                    let seen = !fi[l].is_nan();
+                    return rng.unit() * if seen { lim[0] } else { lim[1] }.max(0.0);
+                }
+                match rng.below(5) {
+                    0 => 0.0,
+                    1 => near(&mut rng, flood_depth),
+                    2 => near(&mut rng, f64::from(md[l])),
+                    3 if lim[0].is_finite() => near(&mut rng, lim[0]),
+                    _ => near(&mut rng, lim[1].max(0.0)),
+                }
+            });
+            let q: [f64; LANES] = std::array::from_fn(|l| {
+                if d[l] <= dry {
+                    return 0.0;
+                }
+                if rng.below(8) >= edgy {
+                    return rng.unit() * (lim[2] * d[l]).min(lim[3].sqrt());
+                }
+                match rng.below(4) {
+                    0 => near(&mut rng, lim[2] * d[l]),
+                    1 => near(&mut rng, lim[3].sqrt()),
+                    2 => near(&mut rng, f64::from(ms[l]) * d[l]),
+                    _ => near(&mut rng, f64::from(mdv[l])),
+                }
+            });
+            let angle: [f64; LANES] = std::array::from_fn(|_| 6.3 * rng.unit());
+            let x: [f64; LANES] = std::array::from_fn(|l| q[l] * angle[l].cos());
+            let y: [f64; LANES] = std::array::from_fn(|l| q[l] * angle[l].sin());
+
+            let (quiet, flooded) = bound.quiet(lim, flood_depth, &a, &d, &x, &y);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (just checked).
+                let avx2 = unsafe { bound.quiet_avx2(lim, flood_depth, &a, &d, &x, &y) };
+                assert_eq!(
+                    avx2,
+                    (quiet, flooded),
+                    "AVX2 against portable: {d:?} {x:?} {y:?}"
+                );
+            }
+            let counted = (0..LANES).fold(0u8, |m, l| {
+                m | (u8::from((a[l] == 1) & (d[l] > dry) & (d[l] > spec.wet_depth_m)) << l)
+            });
+            assert_eq!(flooded, counted);
+            let (mut md2, mut ms2, mut mdv2, mut mh2, mut fi2) = (md, ms, mdv, mh, fi);
+            let mut du = [0.0; LANES];
+            track_chunk(
+                &spec,
+                true,
+                false,
+                [dry, spec.wet_depth_m, 20.0, 1.0],
+                &a,
+                &d,
+                &x,
+                &y,
+                &mut md2,
+                &mut ms2,
+                &mut mdv2,
+                &mut mh2,
+                &mut fi2,
+                &mut du,
+            );
+            let unchanged = (md2, ms2, mdv2, mh2) == (md, ms, mdv, mh)
+                && fi2.map(f32::to_bits) == fi.map(f32::to_bits);
+            if quiet {
+                quiet_chunks += 1;
+                assert!(
+                    unchanged,
+                    "quiet, yet the fold changed it: a {a:?} d {d:?} q {q:?} md {md:?} \
+                     ms {ms:?} mdv {mdv:?} mh {mh:?} fi {fi:?}"
+                );
+            } else {
+                busy_chunks += 1;
+            }
+        }
+        // Both answers come up often enough for the test to mean something.
+        assert!(
+            quiet_chunks > 1000 && busy_chunks > 1000,
+            "{quiet_chunks} quiet, {busy_chunks} not"
+        );
+    }
 
     /// The lane classifier agrees with the one-cell classifier on a grid of depths and
     /// speeds around every limit.
