@@ -370,6 +370,8 @@ pub(crate) struct ChunkBound {
     /// length is added when it ends, or when another cell of the chunk goes under or
     /// comes out, which starts a new spell for the cells still under).
     spell: u8,
+    /// Whether the last step folded the chunk in full (see `Out::prefetch_envelopes`).
+    busy: bool,
     since_s: f64,
 }
 
@@ -382,6 +384,7 @@ impl ChunkBound {
         hazard: 0,
         ever: 0,
         spell: 0,
+        busy: false,
         since_s: 0.0,
     };
 
@@ -396,12 +399,20 @@ impl ChunkBound {
         mh: &[f32; LANES],
         fi: &[f32; LANES],
     ) {
-        let (spell, since_s) = (self.spell, self.since_s);
+        let (spell, since_s, busy) = (self.spell, self.since_s, self.busy);
         *self = ChunkBound {
             spell,
             since_s,
+            busy,
             ..ChunkBound::of(a, md, ms, mdv, mh, fi)
         };
+    }
+
+    /// Whether the last step folded the chunk in full.
+    #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn busy(&self) -> bool {
+        self.busy
     }
 
     /// Whether cell `l` is in the chunk's spell.
@@ -453,6 +464,7 @@ impl ChunkBound {
             hazard: least_class.min(255.0) as u8,
             ever,
             spell: 0,
+            busy: false,
             since_s: 0.0,
         }
     }
@@ -921,6 +933,7 @@ fn track_row_body<const AVX2: bool>(
                 b.quiet(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
             };
             b.follow_spell(flooded, t_start, &mut du_c[k]);
+            b.busy = !quiet;
             if quiet {
                 continue;
             }
