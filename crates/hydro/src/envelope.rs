@@ -375,6 +375,9 @@ pub(crate) struct ChunkBound {
     since_s: f64,
 }
 
+// The record's size is part of a run's memory per cell (3 B; see the crate's README).
+const _: () = assert!(std::mem::size_of::<ChunkBound>() == 24);
+
 impl ChunkBound {
     /// The bound of a chunk whose cells have seen nothing yet.
     pub const NONE: ChunkBound = ChunkBound {
