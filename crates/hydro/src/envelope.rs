@@ -361,7 +361,8 @@ pub(crate) struct ChunkBound {
     depth_m: f32,
     speed_m_s: f32,
     depth_speed_m2_s: f32,
-    /// The least hazard class (0: some cell never classified).
+    /// The least hazard class of the tracked cells ever flooded (255 when there are
+    /// none; 0 only if such a cell was never classified).
     hazard: u8,
     /// Bit l: cell l has been flooded (its first inundation time is set).
     ever: u8,
@@ -370,7 +371,8 @@ pub(crate) struct ChunkBound {
     /// length is added when it ends, or when another cell of the chunk goes under or
     /// comes out, which starts a new spell for the cells still under).
     spell: u8,
-    /// Whether the last step folded the chunk in full (see `Out::prefetch_envelopes`).
+    /// Whether the last step folded the chunk in full (see `Out::prefetch_envelopes`; the
+    /// last chunk of a row that is not a whole chunk is always folded in full, and set).
     busy: bool,
     since_s: f64,
 }
@@ -513,8 +515,10 @@ impl ChunkBound {
     /// than `wet`, flag 1), as bits. Each lane is tested against the chunk's
     /// [`ChunkBound::limits`] in a few vector operations. Discharges are compared squared
     /// with a relative margin of 4e-12, far above the few roundings of q = √q² and
-    /// v = q / d in [`track_chunk`], so a quiet lane could not have raised a maximum
-    /// there. A NaN fails every comparison: a NaN state is never quiet.
+    /// v = q / d in [`track_chunk`], and strictly, as the fold does, so that a margin lost
+    /// in a subnormal square or an infinite discharge is not quiet; a lane at rest
+    /// (q² = 0) passes them. A quiet lane could not have raised a maximum there. A NaN
+    /// fails every comparison: a NaN state is never quiet.
     #[inline(always)]
     fn quiet(
         &self,
@@ -533,7 +537,8 @@ impl ChunkBound {
             let depth = pick(seen, seen_depth, never_depth);
             let vd = speed * d[l];
             let q2 = (x[l] * x[l] + y[l] * y[l]) * QUIET_MARGIN;
-            let lane = !tracked | ((d[l] <= depth) & (q2 <= vd * vd) & (q2 <= q_limit));
+            let slow = (q2 == 0.0) | ((q2 < vd * vd) & (q2 < q_limit));
+            let lane = !tracked | ((d[l] <= depth) & slow);
             ok |= u8::from(lane) << l;
             flooded |= u8::from(tracked & (d[l] > wet)) << l;
         }
@@ -584,13 +589,14 @@ impl ChunkBound {
                     _mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)),
                     margin,
                 );
-                let lane = _mm256_and_pd(
-                    _mm256_cmp_pd::<_CMP_LE_OQ>(d, depth),
+                let slow = _mm256_or_pd(
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(q2, _mm256_setzero_pd()),
                     _mm256_and_pd(
-                        _mm256_cmp_pd::<_CMP_LE_OQ>(q2, _mm256_mul_pd(vd, vd)),
-                        _mm256_cmp_pd::<_CMP_LE_OQ>(q2, q_limit),
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(q2, _mm256_mul_pd(vd, vd)),
+                        _mm256_cmp_pd::<_CMP_LT_OQ>(q2, q_limit),
                     ),
                 );
+                let lane = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(d, depth), slow);
                 ok |= (_mm256_movemask_pd(lane) as u8) << o;
                 deep |= (_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(d, wet)) as u8) << o;
             }
@@ -992,6 +998,7 @@ fn track_row_body<const AVX2: bool>(
         );
         if bounded {
             bounds[a_c.len()].refresh(&a, &md, &ms, &mdv, &mh, &fi);
+            bounds[a_c.len()].busy = true;
         }
         md_tail.copy_from_slice(&md[..m]);
         ms_tail.copy_from_slice(&ms[..m]);
@@ -1140,11 +1147,78 @@ mod tests {
         }
     }
 
+    /// Two states where a relative margin alone does not hold: a discharge whose square
+    /// is subnormal (the margin rounds away) and an infinite one against infinite
+    /// maxima. Neither is quiet, and the fold does raise a maximum in each.
+    #[test]
+    fn subnormal_and_infinite_discharges_are_not_quiet() {
+        let rule = HazardRule::Arr(vec![ArrClass {
+            class: 1,
+            max_depth_m: 4.0,
+            max_speed_m_s: 4.0,
+            max_depth_speed_m2_s: 4.0,
+        }]);
+        let (limits, classes) = rule.bound_limits();
+        let spec = EnvelopeSpec {
+            wet_depth_m: 0.01,
+            hazard: rule,
+        };
+        let dry = 1e-200;
+        let smallest = f64::from_bits(1);
+        // (depth, discharge, max depth, max speed, max depth × speed, class)
+        for (d0, x0, md, ms, mdv, class) in [
+            (1.6e-162, smallest.sqrt(), 5.0, 1.0, 5.0, 1.0),
+            (1e140, 1e200, f32::INFINITY, 1e10, f32::INFINITY, 2.0),
+        ] {
+            let a = [1u8; LANES];
+            let fi = [10.0f32; LANES];
+            let (md, ms, mdv, mh) = ([md; LANES], [ms; LANES], [mdv; LANES], [class; LANES]);
+            let bound = ChunkBound::of(&a, &md, &ms, &mdv, &mh, &fi);
+            let lim = bound.limits(&limits[..classes], spec.wet_depth_m);
+            let mut d = [0.0; LANES];
+            let mut x = [0.0; LANES];
+            (d[0], x[0]) = (d0, x0);
+            let y = [0.0; LANES];
+            let (quiet, _) = bound.quiet(lim, spec.wet_depth_m, &a, &d, &x, &y);
+            assert!(!quiet, "depth {d0:e}, discharge {x0:e}");
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (just checked).
+                let (quiet, _) = unsafe { bound.quiet_avx2(lim, spec.wet_depth_m, &a, &d, &x, &y) };
+                assert!(!quiet, "AVX2: depth {d0:e}, discharge {x0:e}");
+            }
+            let (mut md2, mut ms2, mut mdv2, mut mh2, mut fi2) = (md, ms, mdv, mh, fi);
+            track_chunk(
+                &spec,
+                true,
+                false,
+                [dry, spec.wet_depth_m, 20.0, 1.0],
+                &a,
+                &d,
+                &x,
+                &y,
+                &mut md2,
+                &mut ms2,
+                &mut mdv2,
+                &mut mh2,
+                &mut fi2,
+                &mut [0.0; LANES],
+            );
+            assert!(
+                ms2[0] > ms[0],
+                "the fold raises the speed: {} > {}",
+                ms2[0],
+                ms[0]
+            );
+        }
+    }
+
     /// The chunk test is sound: whenever it says a chunk is quiet, the full fold changes
-    /// none of its envelopes; the AVX2 copy gives the same answers as the portable one;
+    /// no bit of its envelopes; the AVX2 copy gives the same answers as the portable one;
     /// and the flooded cells are those the fold counts. States are drawn at, just below
-    /// and just above every maximum and class limit, so the test's margins are exercised
-    /// from both sides.
+    /// and just above every maximum and class limit (by a rounding of f64 and by one of
+    /// f32), with a wet depth above the dry one and none, a class 0 now and then, moving
+    /// water thinner than the dry depth, and NaN and infinite states.
     #[test]
     fn a_quiet_chunk_is_one_the_fold_leaves_alone() {
         let rule = HazardRule::Arr(
@@ -1166,25 +1240,28 @@ mod tests {
             .collect(),
         );
         assert!(rule.bounded());
-        let spec = EnvelopeSpec {
-            wet_depth_m: 0.01,
-            hazard: rule,
-        };
+        let specs = [0.01, 0.0].map(|wet_depth_m| EnvelopeSpec {
+            wet_depth_m,
+            hazard: rule.clone(),
+        });
         let dry = 1e-4;
-        let flood_depth = spec.wet_depth_m.max(dry);
-        let (limits, classes) = spec.hazard.bound_limits();
+        let (limits, classes) = rule.bound_limits();
         let limits = &limits[..classes];
         let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
         // A value at, just below or just above `x`, or well below it.
-        let near = |rng: &mut Xorshift, x: f64| match rng.below(5) {
+        let near = |rng: &mut Xorshift, x: f64| match rng.below(7) {
             0 => x,
             1 => x * (1.0 - 1e-13),
             2 => x * (1.0 + 1e-13),
             3 => x * (1.0 - 1e-9),
+            4 => x * (1.0 - 1.2e-7),
+            5 => x * (1.0 + 1.2e-7),
             _ => x * rng.unit(),
         };
         let (mut quiet_chunks, mut busy_chunks) = (0, 0);
-        for _ in 0..200_000 {
+        for i in 0..200_000 {
+            let spec = &specs[i % 2];
+            let flood_depth = spec.wet_depth_m.max(dry);
             let a: [u8; LANES] = std::array::from_fn(|_| match rng.below(20) {
                 0 => 0,
                 1 => 2,
@@ -1201,7 +1278,7 @@ mod tests {
             let mdv: [f32; LANES] = std::array::from_fn(|_| spread(scale[2]));
             let class = 1 + rng.below(6);
             let mh: [f32; LANES] = std::array::from_fn(|l| {
-                if fi[l].is_nan() {
+                if fi[l].is_nan() || rng.below(500) == 0 {
                     0.0
                 } else {
                     (class + rng.below(2)) as f32
@@ -1227,7 +1304,7 @@ mod tests {
             });
             let q: [f64; LANES] = std::array::from_fn(|l| {
                 if d[l] <= dry {
-                    return 0.0;
+                    return if rng.below(50) == 0 { 1e-3 } else { 0.0 };
                 }
                 if rng.below(8) >= edgy {
                     return rng.unit() * (lim[2] * d[l]).min(lim[3].sqrt());
@@ -1240,8 +1317,17 @@ mod tests {
                 }
             });
             let angle: [f64; LANES] = std::array::from_fn(|_| 6.3 * rng.unit());
-            let x: [f64; LANES] = std::array::from_fn(|l| q[l] * angle[l].cos());
+            let mut x: [f64; LANES] = std::array::from_fn(|l| q[l] * angle[l].cos());
             let y: [f64; LANES] = std::array::from_fn(|l| q[l] * angle[l].sin());
+            let mut d = d;
+            if rng.below(100) == 0 {
+                let l = rng.below(LANES as u64) as usize;
+                match rng.below(3) {
+                    0 => d[l] = f64::NAN,
+                    1 => x[l] = f64::NAN,
+                    _ => x[l] = f64::INFINITY,
+                }
+            }
 
             let (quiet, flooded) = bound.quiet(lim, flood_depth, &a, &d, &x, &y);
             #[cfg(target_arch = "x86_64")]
@@ -1261,7 +1347,7 @@ mod tests {
             let (mut md2, mut ms2, mut mdv2, mut mh2, mut fi2) = (md, ms, mdv, mh, fi);
             let mut du = [0.0; LANES];
             track_chunk(
-                &spec,
+                spec,
                 true,
                 false,
                 [dry, spec.wet_depth_m, 20.0, 1.0],
@@ -1276,8 +1362,8 @@ mod tests {
                 &mut fi2,
                 &mut du,
             );
-            let unchanged = (md2, ms2, mdv2, mh2) == (md, ms, mdv, mh)
-                && fi2.map(f32::to_bits) == fi.map(f32::to_bits);
+            let bits = |a: [f32; LANES]| a.map(f32::to_bits);
+            let unchanged = [md2, ms2, mdv2, mh2, fi2].map(bits) == [md, ms, mdv, mh, fi].map(bits);
             if quiet {
                 quiet_chunks += 1;
                 assert!(

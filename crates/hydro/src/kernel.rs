@@ -152,7 +152,8 @@ impl Out {
             }
             if next {
                 let first = bounds.as_ptr().wrapping_add(self.bound_cols).cast::<i8>();
-                for offset in (0..std::mem::size_of_val(bounds)).step_by(64) {
+                // Up to one line past the end: the records need not start on a line.
+                for offset in (0..std::mem::size_of_val(bounds) + 63).step_by(64) {
                     // SAFETY: as above.
                     unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(offset)) };
                 }

@@ -1942,6 +1942,21 @@ impl Solver {
                 &e.duration_inundated_s.view(),
             )?;
             check_shape("flooded_since_s", &self.grid, &e.flooded_since_s.view())?;
+            // The chunk bounds take the least of the maxima, which a NaN would hide.
+            for (name, a) in [
+                ("max_depth_m", &e.max_depth_m),
+                ("max_speed_m_s", &e.max_speed_m_s),
+                ("max_depth_speed_m2_s", &e.max_depth_speed_m2_s),
+                ("max_hazard", &e.max_hazard),
+            ] {
+                if let Some(&v) = a.iter().find(|v| v.is_nan() || **v < 0.0) {
+                    return Err(SolverError::InvalidParameter {
+                        name,
+                        value: f64::from(v),
+                        expected: "maxima ≥ 0, none NaN, from a saved state",
+                    });
+                }
+            }
         }
         for (name, v, ok) in [
             ("sim_time_s", state.sim_time_s, state.sim_time_s.is_finite()),

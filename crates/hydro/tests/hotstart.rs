@@ -230,6 +230,15 @@ fn a_state_that_does_not_fit_is_refused() {
         Err(SolverError::InvalidCell { .. })
     ));
 
+    let mut nan_maximum = saved.clone();
+    nan_maximum
+        .envelopes
+        .as_mut()
+        .expect("tracked")
+        .max_speed_m_s[(2, 5)] = f32::NAN;
+    let err = solver().restore(&nan_maximum).expect_err("refused");
+    assert!(err.to_string().contains("max_speed_m_s"), "{err}");
+
     let mut no_losses = saved;
     no_losses.infiltrated_m = None;
     let err = solver().restore(&no_losses).expect_err("refused");
