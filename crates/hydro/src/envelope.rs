@@ -1147,6 +1147,23 @@ mod tests {
         }
     }
 
+    /// The envelopes (max depth, speed, depth × speed, class, first time) a full fold
+    /// of one chunk's state leaves, at t = 20 s after a step of 1 s.
+    fn fold(
+        spec: &EnvelopeSpec,
+        dry: f64,
+        (a, d, x, y): (&[u8; LANES], &[f64; LANES], &[f64; LANES], &[f64; LANES]),
+        [mut md, mut ms, mut mdv, mut mh, mut fi]: [[f32; LANES]; 5],
+    ) -> [[f32; LANES]; 5] {
+        let numbers = [dry, spec.wet_depth_m, 20.0, 1.0];
+        let du = &mut [0.0; LANES];
+        track_chunk(
+            spec, true, false, numbers, a, d, x, y, &mut md, &mut ms, &mut mdv, &mut mh, &mut fi,
+            du,
+        );
+        [md, ms, mdv, mh, fi]
+    }
+
     /// Two states where a relative margin alone does not hold: a discharge whose square
     /// is subnormal (the margin rounds away) and an infinite one against infinite
     /// maxima. Neither is quiet, and the fold does raise a maximum in each.
@@ -1187,23 +1204,7 @@ mod tests {
                 let (quiet, _) = unsafe { bound.quiet_avx2(lim, spec.wet_depth_m, &a, &d, &x, &y) };
                 assert!(!quiet, "AVX2: depth {d0:e}, discharge {x0:e}");
             }
-            let (mut md2, mut ms2, mut mdv2, mut mh2, mut fi2) = (md, ms, mdv, mh, fi);
-            track_chunk(
-                &spec,
-                true,
-                false,
-                [dry, spec.wet_depth_m, 20.0, 1.0],
-                &a,
-                &d,
-                &x,
-                &y,
-                &mut md2,
-                &mut ms2,
-                &mut mdv2,
-                &mut mh2,
-                &mut fi2,
-                &mut [0.0; LANES],
-            );
+            let [_, ms2, ..] = fold(&spec, dry, (&a, &d, &x, &y), [md, ms, mdv, mh, fi]);
             assert!(
                 ms2[0] > ms[0],
                 "the fold raises the speed: {} > {}",
@@ -1344,26 +1345,10 @@ mod tests {
                 m | (u8::from((a[l] == 1) & (d[l] > dry) & (d[l] > spec.wet_depth_m)) << l)
             });
             assert_eq!(flooded, counted);
-            let (mut md2, mut ms2, mut mdv2, mut mh2, mut fi2) = (md, ms, mdv, mh, fi);
-            let mut du = [0.0; LANES];
-            track_chunk(
-                spec,
-                true,
-                false,
-                [dry, spec.wet_depth_m, 20.0, 1.0],
-                &a,
-                &d,
-                &x,
-                &y,
-                &mut md2,
-                &mut ms2,
-                &mut mdv2,
-                &mut mh2,
-                &mut fi2,
-                &mut du,
-            );
+            let before = [md, ms, mdv, mh, fi];
+            let after = fold(spec, dry, (&a, &d, &x, &y), before);
             let bits = |a: [f32; LANES]| a.map(f32::to_bits);
-            let unchanged = [md2, ms2, mdv2, mh2, fi2].map(bits) == [md, ms, mdv, mh, fi].map(bits);
+            let unchanged = after.map(bits) == before.map(bits);
             if quiet {
                 quiet_chunks += 1;
                 assert!(
