@@ -479,13 +479,13 @@ impl ChunkBound {
     /// the limit of the squared discharge.
     ///
     /// For a cell ever flooded the depth limit is its least maximum, and when the cell is
-    /// flooded the least class's depth; for a cell never flooded, also the flooding depth
-    /// `wet`, so that it does not go under for the first time. The speed and discharge
-    /// limits are the least maxima and the least class's limits. A limit that holds for
+    /// flooded the least class's depth; for a cell never flooded, also `flood_depth` (the
+    /// larger of the dry and the wet depth), so that it does not go under for the first
+    /// time. The speed and discharge limits are the least maxima and the least class's limits. A limit that holds for
     /// the least of the chunk holds for every cell; the class limits are applied to cells
     /// not flooded too, which only makes the test stricter.
     #[inline(always)]
-    fn limits(&self, limits: &[[f64; 3]], wet: f64) -> [f64; 4] {
+    fn limits(&self, classes: &[[f64; 3]], flood_depth: f64) -> [f64; 4] {
         #[inline(always)]
         fn lower(a: f64, b: f64) -> f64 {
             if a < b { a } else { b }
@@ -496,15 +496,15 @@ impl ChunkBound {
         // the speeds are left to the maxima. A class past the last passes them all.
         let [cd, cv, cdv] = match self.hazard {
             0 => [f64::NEG_INFINITY, f64::INFINITY, f64::INFINITY],
-            k => limits
+            k => classes
                 .get(usize::from(k) - 1)
                 .copied()
                 .unwrap_or([f64::INFINITY; 3]),
         };
-        // A flooded cell is deeper than `wet`, so `d ≤ max(wet, cd)` asks a flooded cell
-        // to meet the class's depth and lets an unflooded one through.
-        let seen_depth = lower(md, if wet > cd { wet } else { cd });
-        let never_depth = lower(md, wet);
+        // A flooded cell is deeper than `flood_depth`, so `d ≤ max(flood_depth, cd)` asks
+        // a flooded cell to meet the class's depth and lets an unflooded one through.
+        let seen_depth = lower(md, if flood_depth > cd { flood_depth } else { cd });
+        let never_depth = lower(md, flood_depth);
         let speed = lower(f64::from(self.speed_m_s), cv);
         let q = lower(f64::from(self.depth_speed_m2_s), cdv);
         [seen_depth, never_depth, speed, q * q]
@@ -512,7 +512,7 @@ impl ChunkBound {
 
     /// Whether folding a chunk's state changes nothing but the durations (see
     /// [`ChunkBound`]), for nested hazard classes; and which cells are flooded (deeper
-    /// than `wet`, flag 1), as bits. Each lane is tested against the chunk's
+    /// than `flood_depth`, flag 1), as bits. Each lane is tested against the chunk's
     /// [`ChunkBound::limits`] in a few vector operations. Discharges are compared squared
     /// with a relative margin of 4e-12, far above the few roundings of q = √q² and
     /// v = q / d in [`track_chunk`], and strictly, as the fold does, so that a margin lost
@@ -523,7 +523,7 @@ impl ChunkBound {
     fn quiet(
         &self,
         [seen_depth, never_depth, speed, q_limit]: [f64; 4],
-        wet: f64,
+        flood_depth: f64,
         a: &[u8; LANES],
         d: &[f64; LANES],
         x: &[f64; LANES],
@@ -540,7 +540,7 @@ impl ChunkBound {
             let slow = (q2 == 0.0) | ((q2 < vd * vd) & (q2 < q_limit));
             let lane = !tracked | ((d[l] <= depth) & slow);
             ok |= u8::from(lane) << l;
-            flooded |= u8::from(tracked & (d[l] > wet)) << l;
+            flooded |= u8::from(tracked & (d[l] > flood_depth)) << l;
         }
         (ok == u8::MAX, flooded)
     }
@@ -556,7 +556,7 @@ impl ChunkBound {
     unsafe fn quiet_avx2(
         &self,
         [seen_depth, never_depth, speed, q_limit]: [f64; 4],
-        wet: f64,
+        flood_depth: f64,
         a: &[u8; LANES],
         d: &[f64; LANES],
         x: &[f64; LANES],
@@ -573,7 +573,7 @@ impl ChunkBound {
             let (seen_depth, never_depth) =
                 (_mm256_set1_pd(seen_depth), _mm256_set1_pd(never_depth));
             let (speed, q_limit) = (_mm256_set1_pd(speed), _mm256_set1_pd(q_limit));
-            let (margin, wet) = (_mm256_set1_pd(QUIET_MARGIN), _mm256_set1_pd(wet));
+            let (margin, flood_depth) = (_mm256_set1_pd(QUIET_MARGIN), _mm256_set1_pd(flood_depth));
             let mut ok = 0u8;
             let mut deep = 0u8;
             for half in 0..2 {
@@ -598,7 +598,8 @@ impl ChunkBound {
                 );
                 let lane = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(d, depth), slow);
                 ok |= (_mm256_movemask_pd(lane) as u8) << o;
-                deep |= (_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(d, wet)) as u8) << o;
+                deep |=
+                    (_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(d, flood_depth)) as u8) << o;
             }
             ((ok | !tracked) == u8::MAX, deep & tracked)
         }

@@ -166,14 +166,14 @@ pub(crate) fn face_flux_with<const RECON: u8, const STAR_C: bool>(
     // the lower bed is lowered, so only its state is worked out.
     let left_lowered = zl < zr;
     let (hls, hrs, ul, ur, energy_l, energy_r) = if RECON == ENERGY {
-        let open = left.active & right.active & (zl != zr);
+        let step = left.active & right.active & (zl != zr);
         let (h, u, hs) = (
             select(left_lowered, hl, hr),
             select(left_lowered, ul, ur),
             select(left_lowered, hls, hrs),
         );
         let (h_face, moving) = moving_water_depth(h, u, hs, g);
-        let moving = moving & open;
+        let moving = moving & step;
         let u_face = select(moving, h * u / h_face, u);
         let h_face = select(moving, h_face, hs);
         (
@@ -190,7 +190,9 @@ pub(crate) fn face_flux_with<const RECON: u8, const STAR_C: bool>(
 
     // Wave speed estimates (two-rarefaction star state; Toro's dry-bed speeds). The side
     // with the higher bed keeps its depth, so only the other side needs a square root.
-    let (cl, cr) = if STAR_C || RECON == ENERGY {
+    // (With `ENERGY` too: only the lowered side's state is replaced, and the side with
+    // the higher bed keeps its cell's depth, so its cell `c` is the same bits.)
+    let (cl, cr) = if STAR_C {
         ((g * hls).sqrt(), (g * hrs).sqrt())
     } else {
         let c_lowered = (g * select(left_lowered, hls, hrs)).sqrt();
@@ -244,7 +246,7 @@ pub(crate) fn face_flux_with<const RECON: u8, const STAR_C: bool>(
         )
     } else {
         let zs = zl.max(zr).min((zl + hl).min(zr + hr));
-        let (cl, cr) = (
+        let (sub_l, sub_r) = (
             half_g * (hls + hl) * (zs - zl),
             half_g * (hrs + hr) * (zs - zr),
         );
@@ -255,11 +257,11 @@ pub(crate) fn face_flux_with<const RECON: u8, const STAR_C: bool>(
             // feels no net force.
             let (ql, qr) = (hl * ul_cell, hr * ur_cell);
             (
-                select(energy_l, ql * ul_cell + half_g * hl * hl - fnl, cl),
-                select(energy_r, qr * ur_cell + half_g * hr * hr - fnr, cr),
+                select(energy_l, ql * ul_cell + half_g * hl * hl - fnl, sub_l),
+                select(energy_r, qr * ur_cell + half_g * hr * hr - fnr, sub_r),
             )
         } else {
-            (cl, cr)
+            (sub_l, sub_r)
         }
     };
     FaceFlux {

@@ -770,7 +770,8 @@ fn sweep_inline<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool>(
     match k.reconstruction {
         AUDUSSE => sweep_as!(AUDUSSE),
         SUBCELL => sweep_as!(SUBCELL),
-        _ => sweep_as!(ENERGY),
+        ENERGY => sweep_as!(ENERGY),
+        _ => unreachable!("a reconstruction code from `Reconstruction::code`"),
     }
 }
 

@@ -93,6 +93,17 @@ pub enum Reconstruction {
     Energy,
 }
 
+impl Reconstruction {
+    /// The sweeps' compile-time code for this reconstruction (`flux::AUDUSSE`, …).
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            Reconstruction::Audusse => crate::flux::AUDUSSE,
+            Reconstruction::Subcell => crate::flux::SUBCELL,
+            Reconstruction::Energy => crate::flux::ENERGY,
+        }
+    }
+}
+
 impl Default for SolverParams {
     fn default() -> Self {
         Self {
@@ -1109,11 +1120,7 @@ impl Solver {
             negative_tolerance_m: 1e-12,
             rain_uniform_m,
             t_end_s,
-            reconstruction: match self.params.reconstruction {
-                Reconstruction::Audusse => crate::flux::AUDUSSE,
-                Reconstruction::Subcell => crate::flux::SUBCELL,
-                Reconstruction::Energy => crate::flux::ENERGY,
-            },
+            reconstruction: self.params.reconstruction.code(),
         };
         let (rain_grid, losses) = (self.rain_grid.is_some(), self.losses.is_some());
 
