@@ -371,9 +371,6 @@ pub(crate) struct ChunkBound {
     /// length is added when it ends, or when another cell of the chunk goes under or
     /// comes out, which starts a new spell for the cells still under).
     spell: u8,
-    /// Whether the last step folded the chunk in full (see `Out::prefetch_envelopes`; the
-    /// last chunk of a row that is not a whole chunk is always folded in full, and set).
-    busy: bool,
     since_s: f64,
 }
 
@@ -389,7 +386,6 @@ impl ChunkBound {
         hazard: 0,
         ever: 0,
         spell: 0,
-        busy: false,
         since_s: 0.0,
     };
 
@@ -404,20 +400,12 @@ impl ChunkBound {
         mh: &[f32; LANES],
         fi: &[f32; LANES],
     ) {
-        let (spell, since_s, busy) = (self.spell, self.since_s, self.busy);
+        let (spell, since_s) = (self.spell, self.since_s);
         *self = ChunkBound {
             spell,
             since_s,
-            busy,
             ..ChunkBound::of(a, md, ms, mdv, mh, fi)
         };
-    }
-
-    /// Whether the last step folded the chunk in full.
-    #[inline(always)]
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    pub(crate) fn busy(&self) -> bool {
-        self.busy
     }
 
     /// Whether cell `l` is in the chunk's spell.
@@ -469,51 +457,14 @@ impl ChunkBound {
             hazard: least_class.min(255.0) as u8,
             ever,
             spell: 0,
-            busy: false,
             since_s: 0.0,
         }
-    }
-
-    /// The limits a chunk's cells are tested against for [`ChunkBound::quiet`]: the
-    /// depth limit of a cell ever flooded and of one never flooded, the speed limit and
-    /// the limit of the squared discharge.
-    ///
-    /// For a cell ever flooded the depth limit is its least maximum, and when the cell is
-    /// flooded the least class's depth; for a cell never flooded, also `flood_depth` (the
-    /// larger of the dry and the wet depth), so that it does not go under for the first
-    /// time. The speed and discharge limits are the least maxima and the least class's limits. A limit that holds for
-    /// the least of the chunk holds for every cell; the class limits are applied to cells
-    /// not flooded too, which only makes the test stricter.
-    #[inline(always)]
-    fn limits(&self, classes: &[[f64; 3]], flood_depth: f64) -> [f64; 4] {
-        #[inline(always)]
-        fn lower(a: f64, b: f64) -> f64 {
-            if a < b { a } else { b }
-        }
-        let md = f64::from(self.depth_m);
-        // The least class's limits: depth, speed, depth × speed. Class 0 (a flooded cell
-        // never classified) lets no flooded cell through: its depth limit is −∞ and
-        // the speeds are left to the maxima. A class past the last passes them all.
-        let [cd, cv, cdv] = match self.hazard {
-            0 => [f64::NEG_INFINITY, f64::INFINITY, f64::INFINITY],
-            k => classes
-                .get(usize::from(k) - 1)
-                .copied()
-                .unwrap_or([f64::INFINITY; 3]),
-        };
-        // A flooded cell is deeper than `flood_depth`, so `d ≤ max(flood_depth, cd)` asks
-        // a flooded cell to meet the class's depth and lets an unflooded one through.
-        let seen_depth = lower(md, if flood_depth > cd { flood_depth } else { cd });
-        let never_depth = lower(md, flood_depth);
-        let speed = lower(f64::from(self.speed_m_s), cv);
-        let q = lower(f64::from(self.depth_speed_m2_s), cdv);
-        [seen_depth, never_depth, speed, q * q]
     }
 
     /// Whether folding a chunk's state changes nothing but the durations (see
     /// [`ChunkBound`]), for nested hazard classes; and which cells are flooded (deeper
     /// than `flood_depth`, flag 1), as bits. Each lane is tested against the chunk's
-    /// [`ChunkBound::limits`] in a few vector operations. Discharges are compared squared
+    /// [`LimitTable::of`] in a few vector operations. Discharges are compared squared
     /// with a relative margin of 4e-12, far above the few roundings of q = √q² and
     /// v = q / d in [`track_chunk`], and strictly, as the fold does, so that a margin lost
     /// in a subnormal square or an infinite discharge is not quiet; a lane at rest
@@ -606,6 +557,72 @@ impl ChunkBound {
     }
 }
 
+/// The limits a chunk's cells are tested against in [`ChunkBound::quiet`], by the
+/// chunk's least hazard class: worked out once per row for every class, so that a chunk's
+/// limits take a table entry and four minima.
+///
+/// A chunk's limits are the depth limit of a cell ever flooded and of one never flooded,
+/// the speed limit and the limit of the squared discharge. For a cell ever flooded the
+/// depth limit is its least maximum, and when the cell is flooded the least class's depth;
+/// for a cell never flooded, also `flood_depth` (the larger of the dry and the wet
+/// depth), so that it does not go under for the first time. The speed and discharge
+/// limits are the least maxima and the least class's limits. A limit that holds for the
+/// least of the chunk holds for every cell; the class limits are applied to cells not
+/// flooded too, which only makes the test stricter.
+#[derive(Clone, Debug)]
+struct LimitTable {
+    /// By least class (0 …; the last entry for every class past the last): what the
+    /// least maxima are lowered to, [depth of a cell ever flooded, depth of one never
+    /// flooded, speed, depth × speed].
+    entries: [[f64; 4]; MAX_BOUNDED_CLASSES + 2],
+}
+
+impl LimitTable {
+    /// The table for nested classes' `[depth, speed, depth × speed]` limits.
+    fn new(classes: &[[f64; 3]], flood_depth: f64) -> LimitTable {
+        // A flooded cell is deeper than `flood_depth`, so `d ≤ max(flood_depth, cd)` asks
+        // a flooded cell to meet the class's depth and lets an unflooded one through.
+        let entry = |[cd, cv, cdv]: [f64; 3]| {
+            [
+                if flood_depth > cd { flood_depth } else { cd },
+                flood_depth,
+                cv,
+                cdv,
+            ]
+        };
+        // Class 0 (a flooded cell never classified) lets no flooded cell through: its
+        // depth limit is −∞ and the speeds are left to the maxima. A class past the last
+        // passes them all.
+        let mut entries = [entry([f64::INFINITY; 3]); MAX_BOUNDED_CLASSES + 2];
+        entries[0] = entry([f64::NEG_INFINITY, f64::INFINITY, f64::INFINITY]);
+        for (e, &c) in entries[1..].iter_mut().zip(classes) {
+            *e = entry(c);
+        }
+        LimitTable { entries }
+    }
+
+    /// The limits of chunk `b`: `[seen_depth, never_depth, speed, q²]`.
+    #[inline(always)]
+    fn of(&self, b: &ChunkBound) -> [f64; 4] {
+        #[inline(always)]
+        fn lower(a: f64, b: f64) -> f64 {
+            if a < b { a } else { b }
+        }
+        let t = &self.entries[usize::from(b.hazard).min(MAX_BOUNDED_CLASSES + 1)];
+        // A maximum is kept in f32: a value that rounds to it (or below) leaves it as it
+        // is, and every value below m (1 + 2⁻²⁵) does (exact in f64).
+        let up = |m: f32| f64::from(m) * F32_ROUNDS_DOWN;
+        let md = up(b.depth_m);
+        let least = [md, md, up(b.speed_m_s), up(b.depth_speed_m2_s)];
+        let x: [f64; 4] = std::array::from_fn(|i| lower(least[i], t[i]));
+        [x[0], x[1], x[2], x[3] * x[3]]
+    }
+}
+
+/// Every f64 below m (1 + 2⁻²⁵), for an f32 m ≥ 0, rounds to m or below: the halfway point
+/// to the next f32 lies at least that far above m (and further for a subnormal m).
+const F32_ROUNDS_DOWN: f64 = 1.0 + 1.0 / (1u64 << 25) as f64;
+
 /// The relative margin of [`ChunkBound::quiet`]'s squared discharges.
 const QUIET_MARGIN: f64 = 1.0 + 4e-12;
 
@@ -669,18 +686,19 @@ impl HazardRule {
         count.map(|c| c as f32)
     }
 
-    /// The classes' depth, speed and depth × speed limits as [`ChunkBound::limits`]
-    /// takes them, and how many there are, on the stack (no allocation per row). For
-    /// bounded rules only.
-    fn bound_limits(&self) -> ([[f64; 3]; MAX_BOUNDED_CLASSES], usize) {
+    /// The [`LimitTable`] of a bounded rule for cells flooded deeper than `flood_depth`.
+    fn limit_table(&self, flood_depth: f64) -> LimitTable {
         let mut limits = [[0.0; 3]; MAX_BOUNDED_CLASSES];
-        let HazardRule::Arr(classes) = self else {
-            return (limits, 0);
+        let n = match self {
+            HazardRule::Arr(classes) => {
+                for (l, c) in limits.iter_mut().zip(classes) {
+                    *l = [c.max_depth_m, c.max_speed_m_s, c.max_depth_speed_m2_s];
+                }
+                classes.len().min(MAX_BOUNDED_CLASSES)
+            }
+            HazardRule::Uk(_) => 0,
         };
-        for (l, c) in limits.iter_mut().zip(classes) {
-            *l = [c.max_depth_m, c.max_speed_m_s, c.max_depth_speed_m2_s];
-        }
-        (limits, classes.len().min(MAX_BOUNDED_CLASSES))
+        LimitTable::new(&limits[..n], flood_depth)
     }
 
     /// For nested ARR classes: whether every lane in `lanes` meets the limits of class
@@ -918,54 +936,85 @@ fn track_row_body<const AVX2: bool>(
     let numbers = [dry_depth_m, wet, t_s, dt_s];
     // Bounds are used for nested classes only: other rules classify every flooded cell.
     let bounded = !bounds.is_empty() && spec.hazard.bounded();
-    let (limits, classes) = if bounded {
-        spec.hazard.bound_limits()
-    } else {
-        Default::default()
-    };
-    let limits = &limits[..classes];
     // A spell under water ends, and the next begins, at the start of a step: the step
     // counts for the cells under at its end.
     let t_start = t_s - dt_s;
-    for k in 0..a_c.len() {
-        if bounded {
-            let b = &mut bounds[k];
-            let lim = b.limits(limits, flood_depth);
-            let (quiet, flooded) = if AVX2 {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `AVX2` is only set where the CPU has it.
-                unsafe {
-                    b.quiet_avx2(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+    // (A macro, not a closure: a closure would hold the arrays borrowed.)
+    macro_rules! fold {
+        ($k:expr, $count:expr) => {
+            track_chunk(
+                spec,
+                nested,
+                $count,
+                numbers,
+                &a_c[$k],
+                &h_c[$k],
+                &x_c[$k],
+                &y_c[$k],
+                &mut md_c[$k],
+                &mut ms_c[$k],
+                &mut mdv_c[$k],
+                &mut mh_c[$k],
+                &mut fi_c[$k],
+                &mut du_c[$k],
+            )
+        };
+    }
+    if bounded {
+        let table = spec.hazard.limit_table(flood_depth);
+        // The chunks are tested a batch at a time, the busy ones listed without a
+        // branch, and then only those are folded: the test runs as a loop with nothing
+        // to mispredict, and a batch of the row's state stays in the first-level cache
+        // for the folds.
+        const BATCH: usize = 128;
+        let mut busy = [0u16; BATCH];
+        for k0 in (0..a_c.len()).step_by(BATCH) {
+            let k1 = (k0 + BATCH).min(a_c.len());
+            let mut listed = 0;
+            for (k, b) in (k0..k1).zip(&mut bounds[k0..k1]) {
+                let lim = table.of(b);
+                let (quiet, flooded) = if AVX2 {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `AVX2` is only set where the CPU has it.
+                    unsafe {
+                        b.quiet_avx2(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                    }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    unreachable!("AVX2 on x86-64 only")
+                } else {
+                    b.quiet(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                };
+                b.follow_spell(flooded, t_start, &mut du_c[k]);
+                busy[listed] = (k - k0) as u16;
+                listed += usize::from(!quiet);
+            }
+            macro_rules! fetch {
+                ($j:expr) => {
+                    if let Some(&j) = busy[..listed].get($j) {
+                        let k = k0 + usize::from(j);
+                        fetch_chunk(&md_c[k], &ms_c[k], &mdv_c[k], &mh_c[k], &fi_c[k]);
+                    }
+                };
+            }
+            for j in 0..AHEAD {
+                fetch!(j);
+            }
+            for i in 0..listed {
+                fetch!(i + AHEAD);
+                let k = k0 + usize::from(busy[i]);
+                // Maxima only rise, classes too, and cells only become flooded: a bound
+                // left from before a fold that changed something is still a lower bound,
+                // and only makes the test stricter. So a chunk whose maxima are growing
+                // keeps its old bound, and the bound is worked out again at the first
+                // fold that changes nothing, after which the chunk can be quiet.
+                if !fold!(k, false) {
+                    bounds[k].refresh(&a_c[k], &md_c[k], &ms_c[k], &mdv_c[k], &mh_c[k], &fi_c[k]);
                 }
-                #[cfg(not(target_arch = "x86_64"))]
-                unreachable!("AVX2 on x86-64 only")
-            } else {
-                b.quiet(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
-            };
-            b.follow_spell(flooded, t_start, &mut du_c[k]);
-            b.busy = !quiet;
-            if quiet {
-                continue;
             }
         }
-        track_chunk(
-            spec,
-            nested,
-            !bounded,
-            numbers,
-            &a_c[k],
-            &h_c[k],
-            &x_c[k],
-            &y_c[k],
-            &mut md_c[k],
-            &mut ms_c[k],
-            &mut mdv_c[k],
-            &mut mh_c[k],
-            &mut fi_c[k],
-            &mut du_c[k],
-        );
-        if bounded {
-            bounds[k].refresh(&a_c[k], &md_c[k], &ms_c[k], &mdv_c[k], &mh_c[k], &fi_c[k]);
+    } else {
+        for k in 0..a_c.len() {
+            let _ = fold!(k, true);
         }
     }
     // The cells past the last whole chunk, padded with untracked lanes (which change
@@ -993,13 +1042,12 @@ fn track_row_body<const AVX2: bool>(
             });
             bounds[a_c.len()].follow_spell(flooded, t_start, &mut du);
         }
-        track_chunk(
+        let _ = track_chunk(
             spec, nested, !bounded, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh,
             &mut fi, &mut du,
         );
         if bounded {
             bounds[a_c.len()].refresh(&a, &md, &ms, &mdv, &mh, &fi);
-            bounds[a_c.len()].busy = true;
         }
         md_tail.copy_from_slice(&md[..m]);
         ms_tail.copy_from_slice(&ms[..m]);
@@ -1008,6 +1056,28 @@ fn track_row_body<const AVX2: bool>(
         fi_tail.copy_from_slice(&fi[..m]);
         du_tail.copy_from_slice(&du[..m]);
     }
+}
+
+/// How many listed chunks ahead of its fold a chunk's envelope lines are fetched.
+const AHEAD: usize = 6;
+
+/// Ask the CPU to start fetching a chunk's envelope lines (a hint; it never faults).
+#[inline(always)]
+fn fetch_chunk(
+    md: &[f32; LANES],
+    ms: &[f32; LANES],
+    mdv: &[f32; LANES],
+    mh: &[f32; LANES],
+    fi: &[f32; LANES],
+) {
+    #[cfg(target_arch = "x86_64")]
+    for line in [md, ms, mdv, mh, fi] {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch only names an address, here one in a live array.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (md, ms, mdv, mh, fi);
 }
 
 /// The smallest of [`LANES`] values (none NaN), as a tree of pairwise minima rather than
@@ -1040,8 +1110,9 @@ fn track_chunk(
     mh: &mut [f32; LANES],
     fi: &mut [f32; LANES],
     du: &mut [f64; LANES],
-) {
+) -> bool {
     let t = t as f32;
+    let mut changed = false;
     let q2: [f64; LANES] = std::array::from_fn(|l| x[l] * x[l] + y[l] * y[l]);
     let mut nd = [0f32; LANES];
     let mut moving = [false; LANES];
@@ -1066,6 +1137,7 @@ fn track_chunk(
     let (any_flooded, may_grow) = (flooded != [false; LANES], grows != [false; LANES]);
     if nd != *md {
         *md = nd;
+        changed = true;
     }
     // Speeds are needed for a maximum that may grow, or for hazard classes that are
     // not nested.
@@ -1083,10 +1155,11 @@ fn track_chunk(
         if nv != *ms || nq != *mdv {
             *ms = nv;
             *mdv = nq;
+            changed = true;
         }
     }
     if !any_flooded {
-        return;
+        return changed;
     }
     if count {
         for l in 0..LANES {
@@ -1098,6 +1171,7 @@ fn track_chunk(
         for l in 0..LANES {
             fi[l] = pick(flooded[l] & fi[l].is_nan(), t, fi[l]);
         }
+        changed = true;
     }
     let class = if nested {
         // Nested classes: a cell that meets class k is in class k or a lower one. So
@@ -1107,7 +1181,7 @@ fn track_chunk(
             pick(flooded[l], mh[l], f32::INFINITY)
         }));
         if spec.hazard.all_meet(lowest, d, &q2, &flooded) {
-            return;
+            return changed;
         }
         spec.hazard.class_lanes_nested(d, &q2)
     } else {
@@ -1119,7 +1193,9 @@ fn track_chunk(
     }
     if nh != *mh {
         *mh = nh;
+        changed = true;
     }
+    changed
 }
 
 #[cfg(test)]
@@ -1158,11 +1234,97 @@ mod tests {
     ) -> [[f32; LANES]; 5] {
         let numbers = [dry, spec.wet_depth_m, 20.0, 1.0];
         let du = &mut [0.0; LANES];
-        track_chunk(
+        let _ = track_chunk(
             spec, true, false, numbers, a, d, x, y, &mut md, &mut ms, &mut mdv, &mut mh, &mut fi,
             du,
         );
         [md, ms, mdv, mh, fi]
+    }
+
+    /// A chunk whose maxima grow keeps the bound it had before (still a lower bound);
+    /// the first fold that changes nothing works it out again, and from the next step
+    /// the chunk is quiet: not folded, its envelopes not even read (a class planted
+    /// below the state's stays), with every maximum as the state's. Both copies of the
+    /// fold.
+    #[test]
+    fn a_growing_chunk_is_bounded_again_once_it_stops_growing() {
+        let rule = HazardRule::Arr(vec![ArrClass {
+            class: 1,
+            max_depth_m: 0.5,
+            max_speed_m_s: 2.0,
+            max_depth_speed_m2_s: 0.6,
+        }]);
+        let spec = EnvelopeSpec {
+            wet_depth_m: 0.01,
+            hazard: rule,
+        };
+        let mut simds = vec![Simd::Generic];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            simds.push(Simd::Avx2);
+        }
+        for simd in simds {
+            let (mut md, mut ms, mut mdv, mut mh) = ([0f32; 8], [0f32; 8], [0f32; 8], [0f32; 8]);
+            let (mut fi, mut du) = ([f32::NAN; 8], [0f64; 8]);
+            let mut bounds = [ChunkBound::NONE];
+            let active = [1u8; 8];
+            // (depth, discharge) of every cell at the end of steps 1, 2, … (1 s each):
+            // rising twice, then steady.
+            let states = [(1.0, 0.5), (1.2, 0.9), (1.2, 0.9), (1.2, 0.9), (1.2, 0.9)];
+            for (i, &(d, q)) in states.iter().enumerate() {
+                if i == 4 {
+                    // A fold would raise it back to the state's class.
+                    mh[3] = 1.0;
+                }
+                let before = (md, ms, mdv, mh, fi.map(f32::to_bits));
+                track_row(
+                    simd,
+                    &spec,
+                    1e-4,
+                    (i + 1) as f64,
+                    1.0,
+                    &active,
+                    &[d; 8],
+                    &[q; 8],
+                    &[0.0; 8],
+                    EnvelopeRow {
+                        max_depth_m: &mut md,
+                        max_speed_m_s: &mut ms,
+                        max_depth_speed_m2_s: &mut mdv,
+                        max_hazard: &mut mh,
+                        first_inundation_s: &mut fi,
+                        duration_inundated_s: &mut du,
+                        bounds: Some(&mut bounds),
+                    },
+                );
+                let b = bounds[0];
+                if i < 2 {
+                    assert_eq!(
+                        b.depth_m, 0.0,
+                        "{simd:?}: step {i}: the bound is the old one"
+                    );
+                    assert_ne!(before.0, md, "{simd:?}: step {i}: the depth grew");
+                }
+                if i == 2 {
+                    assert_eq!(
+                        (b.depth_m, b.speed_m_s, b.depth_speed_m2_s, b.hazard, b.ever),
+                        (1.2f32, (0.9f64 / 1.2) as f32, 0.9f32, 2, u8::MAX),
+                        "{simd:?}: worked out again after a fold that changed nothing"
+                    );
+                }
+                if i >= 3 {
+                    assert_eq!(before, (md, ms, mdv, mh, fi.map(f32::to_bits)), "{simd:?}");
+                }
+            }
+            assert_eq!(mh[3], 1.0, "{simd:?}: the quiet chunk was not folded");
+            assert_eq!(
+                (md[0], mdv[0], mh[0], fi[0]),
+                (1.2, 0.9, 2.0, 1.0),
+                "{simd:?}"
+            );
+            assert_eq!(ms[0], (0.9f64 / 1.2) as f32, "{simd:?}");
+        }
     }
 
     /// Two states where a relative margin alone does not hold: a discharge whose square
@@ -1176,11 +1338,11 @@ mod tests {
             max_speed_m_s: 4.0,
             max_depth_speed_m2_s: 4.0,
         }]);
-        let (limits, classes) = rule.bound_limits();
         let spec = EnvelopeSpec {
             wet_depth_m: 0.01,
             hazard: rule,
         };
+        let table = spec.hazard.limit_table(spec.wet_depth_m);
         let dry = 1e-200;
         let smallest = f64::from_bits(1);
         // (depth, discharge, max depth, max speed, max depth × speed, class)
@@ -1192,7 +1354,7 @@ mod tests {
             let fi = [10.0f32; LANES];
             let (md, ms, mdv, mh) = ([md; LANES], [ms; LANES], [mdv; LANES], [class; LANES]);
             let bound = ChunkBound::of(&a, &md, &ms, &mdv, &mh, &fi);
-            let lim = bound.limits(&limits[..classes], spec.wet_depth_m);
+            let lim = table.of(&bound);
             let mut d = [0.0; LANES];
             let mut x = [0.0; LANES];
             (d[0], x[0]) = (d0, x0);
@@ -1247,8 +1409,9 @@ mod tests {
             hazard: rule.clone(),
         });
         let dry = 1e-4;
-        let (limits, classes) = rule.bound_limits();
-        let limits = &limits[..classes];
+        let tables = specs
+            .clone()
+            .map(|spec| rule.limit_table(spec.wet_depth_m.max(dry)));
         let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
         // A value at, just below or just above `x`, or well below it.
         let near = |rng: &mut Xorshift, x: f64| match rng.below(7) {
@@ -1289,7 +1452,7 @@ mod tests {
             let bound = ChunkBound::of(&a, &md, &ms, &mdv, &mh, &fi);
             // Depths and discharges about the chunk's limits and the cells' own maxima:
             // in most chunks all but one lane or so lie safely inside the limits.
-            let lim = bound.limits(limits, flood_depth);
+            let lim = tables[i % 2].of(&bound);
             let edgy = if rng.below(2) == 0 { 8 } else { 1 };
             let d: [f64; LANES] = std::array::from_fn(|l| {
                 if rng.below(8) >= edgy {

@@ -115,51 +115,6 @@ impl Out {
         // SAFETY: in bounds (asserted) and not aliased (the caller's promise).
         unsafe { std::slice::from_raw_parts_mut(self.bounds.add(first), count) }
     }
-
-    /// Ask the CPU to start fetching, before the row is swept, the envelope cells of the
-    /// chunks of row `start .. start + n` that the last step folded in full (most of
-    /// them will be folded in full again: a flood's maxima grow over many steps), and,
-    /// when `next` (the next row is in the same tile), the next row's chunk bounds. The
-    /// fold then finds them in cache instead of waiting for memory (3–6 % of the whole
-    /// run on the 1024² benchmark, in two paired measurements).
-    ///
-    /// # Safety
-    /// As for [`Out::bound_row`]; the next row's bounds are only named, not read.
-    #[inline(always)]
-    pub(crate) unsafe fn prefetch_envelopes(&self, start: usize, n: usize, next: bool) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: the caller's promise; this shared slice ends before the fold makes
-            // its own.
-            let bounds: &[ChunkBound] = unsafe { self.bound_row(start, n) };
-            for (k, b) in bounds.iter().enumerate() {
-                if b.busy() {
-                    for base in [
-                        self.max_depth_m,
-                        self.max_speed_m_s,
-                        self.max_depth_speed_m2_s,
-                        self.max_hazard,
-                        self.first_inundation_s,
-                    ] {
-                        let at = base.wrapping_add(start + k * CHUNK);
-                        // SAFETY: a prefetch never faults: the address is only a hint.
-                        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) };
-                    }
-                }
-            }
-            if next {
-                let first = bounds.as_ptr().wrapping_add(self.bound_cols).cast::<i8>();
-                // Up to one line past the end: the records need not start on a line.
-                for offset in (0..std::mem::size_of_val(bounds) + 63).step_by(64) {
-                    // SAFETY: as above.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(offset)) };
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (start, n, next);
-    }
 }
 
 /// Fluxes imposed on the faces of one domain edge (an inflow of known discharge), indexed
@@ -606,10 +561,6 @@ fn sweep_block_inline<const RAIN_GRID: bool, const LOSSES: bool>(
         }
 
         let start = r * s + tile.c0;
-        if tracking.is_some() {
-            // SAFETY: this row's cells, and the next row's, belong to this tile alone.
-            unsafe { out.prefetch_envelopes(start, n, local + 1 < block_rows) };
-        }
         // SAFETY: these cells belong to this tile alone (see `Out`).
         let (h, qx, qy) = unsafe {
             (
