@@ -887,7 +887,8 @@ const MAX_BOUNDED_CLASSES: usize = 16;
 /// With bounds (nested hazard classes, rows of the sweep), a chunk is first tested
 /// against its [`ChunkBound`] alone, from the state in cache: when nothing but the
 /// durations can change, its envelope arrays are not touched at all, and its spell under
-/// water carries the durations. Otherwise, and for every chunk without bounds: the maxima
+/// water carries the durations. The others are folded in full after their batch of
+/// chunks has been tested. In a full fold, and for every chunk without bounds: the maxima
 /// are computed branch-free, and stored only when one of them grew; the duration, the
 /// first time under and the hazard class are looked at only in a chunk where a cell is
 /// under. The cells past the last whole chunk take the same path, padded with untracked
