@@ -969,10 +969,13 @@ fn track_row_body<const AVX2: bool>(
         // for the folds.
         const BATCH: usize = 128;
         let mut busy = [0u16; BATCH];
+        // The records lie row after row, so fetching ahead runs on into the next row's.
+        let records = bounds.as_ptr();
         for k0 in (0..a_c.len()).step_by(BATCH) {
             let k1 = (k0 + BATCH).min(a_c.len());
             let mut listed = 0;
             for (k, b) in (k0..k1).zip(&mut bounds[k0..k1]) {
+                fetch_line(records.wrapping_add(k + RECORDS_AHEAD));
                 let lim = table.of(b);
                 let (quiet, flooded) = if AVX2 {
                     #[cfg(target_arch = "x86_64")]
@@ -1062,6 +1065,24 @@ fn track_row_body<const AVX2: bool>(
 /// How many listed chunks ahead of its fold a chunk's envelope lines are fetched.
 const AHEAD: usize = 6;
 
+/// How many chunk records ahead of its test a record is fetched (the records of a row are
+/// read in order, but the CPU's own fetching ahead starts too late at each row's start).
+const RECORDS_AHEAD: usize = 16;
+
+/// Ask the CPU to start fetching the line at `at` (a hint: it never faults, wherever
+/// `at` points).
+#[inline(always)]
+fn fetch_line<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch does not access memory; any address will do.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Ask the CPU to start fetching a chunk's envelope lines (a hint; it never faults).
 #[inline(always)]
 fn fetch_chunk(
@@ -1071,14 +1092,9 @@ fn fetch_chunk(
     mh: &[f32; LANES],
     fi: &[f32; LANES],
 ) {
-    #[cfg(target_arch = "x86_64")]
     for line in [md, ms, mdv, mh, fi] {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch only names an address, here one in a live array.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        fetch_line(line.as_ptr());
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (md, ms, mdv, mh, fi);
 }
 
 /// The smallest of [`LANES`] values (none NaN), as a tree of pairwise minima rather than
