@@ -1092,8 +1092,10 @@ fn fetch_chunk(
     mh: &[f32; LANES],
     fi: &[f32; LANES],
 ) {
-    for line in [md, ms, mdv, mh, fi] {
-        fetch_line(line.as_ptr());
+    // A chunk's 32 bytes need not lie in one 64-byte line: its last lane is fetched too.
+    for lanes in [md, ms, mdv, mh, fi] {
+        fetch_line(lanes.as_ptr());
+        fetch_line(lanes.as_ptr().wrapping_add(LANES - 1));
     }
 }
 
