@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     build_basin(&dir, n, duration_s)?;
     let scenario_path = dir.join("scenarios/dam_break.toml");
 
-    let repeats: usize = args.next().map_or(Ok(1), |a| a.parse())?;
+    let pairs: usize = args.next().map_or(Ok(1), |a| a.parse())?;
     let options = RunOptions {
         threads,
         force: true,
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The run and the solver alone take turns, so that a machine whose speed drifts
     // (other work, clocks) weighs on both alike; each pair gives a ratio.
     let mut ratios = Vec::new();
-    for _ in 0..repeats.max(1) {
+    for _ in 0..pairs.max(1) {
         let summary = basin::run(&scenario_path, &dir.join("out"), &options, |_| {})?;
         let run_rate = summary.cell_updates_per_s;
 

@@ -355,7 +355,9 @@ pub(crate) struct EnvelopeRow<'a> {
 /// cell goes under for the first time changes nothing but the durations, so the chunk's
 /// envelope arrays need not be read. A cell whose flag is not 1 is left out (flags only
 /// turn from 1 to 2, when a point source is added, which leaves the least maxima a lower
-/// bound).
+/// bound). The record may be older than the envelopes (lower maxima and class, fewer
+/// cells ever flooded): a chunk whose maxima grow keeps it until a fold changes nothing
+/// (see [`track_row_body`]), and an older record only makes the test stricter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct ChunkBound {
     depth_m: f32,
