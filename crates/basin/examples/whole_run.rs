@@ -43,16 +43,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     let basin = Arc::new(Basin::load(&dir)?);
     let scenario = Scenario::load(&scenario_path, &basin)?;
     // The run and the solver alone take turns, so that a machine whose speed drifts
-    // (other work, clocks) weighs on both alike; each pair gives a ratio.
+    // (other work, clocks) weighs on both alike; each pair gives a ratio. Every other
+    // pair starts with the solver alone, so that a drift within a pair, or the run's
+    // result files still being written out by the system, does not favour one of them.
     let mut ratios = Vec::new();
-    for _ in 0..pairs.max(1) {
-        let summary = basin::run(&scenario_path, &dir.join("out"), &options, |_| {})?;
+    for pair in 0..pairs.max(1) {
+        let run = || basin::run(&scenario_path, &dir.join("out"), &options, |_| {});
+        let alone = || -> Result<_, Box<dyn Error>> {
+            let mut solver = build_solver(&basin, &scenario)?;
+            let started = Instant::now();
+            pool.install(|| solver.advance_to(duration_s))?;
+            Ok((solver, started.elapsed().as_secs_f64()))
+        };
+        let (summary, (solver, wall)) = if pair % 2 == 0 {
+            let summary = run()?;
+            (summary, alone()?)
+        } else {
+            let alone = alone()?;
+            (run()?, alone)
+        };
         let run_rate = summary.cell_updates_per_s;
-
-        let mut solver = build_solver(&basin, &scenario)?;
-        let started = Instant::now();
-        pool.install(|| solver.advance_to(duration_s))?;
-        let wall = started.elapsed().as_secs_f64();
         let solver_rate = solver.steps() as f64 * (n * n) as f64 / wall;
         let ratio = 100.0 * run_rate / solver_rate;
         ratios.push(ratio);

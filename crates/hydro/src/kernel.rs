@@ -9,7 +9,9 @@
 //! its own cells of the output arrays and reads only the input arrays, so tiles run in
 //! parallel and give the same bits whatever the thread count.
 
-use crate::envelope::{ChunkBound, EnvelopeRow, EnvelopeSpec, LANES as CHUNK, track_row};
+use crate::envelope::{
+    ChunkBound, EnvelopeRow, EnvelopeSpec, LANES as CHUNK, LimitTable, RowBounds, track_row,
+};
 use crate::flux::{AUDUSSE, ENERGY, SUBCELL, Side, face_flux, inverse_depth};
 
 /// Input state and static fields, padded and row-major.
@@ -310,6 +312,8 @@ impl Simd {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tracking<'a> {
     pub spec: &'a EnvelopeSpec,
+    /// The chunk bounds' limits; `None`: no bounds, every chunk folded in full.
+    pub table: Option<&'a LimitTable>,
     pub simd: Simd,
 }
 
@@ -341,7 +345,10 @@ pub(crate) unsafe fn fold_row(
             max_hazard: out.row(out.max_hazard, start, n),
             first_inundation_s: out.row(out.first_inundation_s, start, n),
             duration_inundated_s: out.row(out.duration_inundated_s, start, n),
-            bounds: Some(out.bound_row(start, n)),
+            bounds: t.table.map(|table| RowBounds {
+                table,
+                chunks: out.bound_row(start, n),
+            }),
         }
     };
     track_row(

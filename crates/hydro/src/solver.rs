@@ -1246,6 +1246,7 @@ impl Solver {
         };
         let tracking = self.envelopes.as_ref().map(|e| Tracking {
             spec: &e.spec,
+            table: e.table.as_ref(),
             simd: self.simd,
         });
         let (il, cl, cap): (&[f32], &[f32], &[f32]) = match &self.losses {
@@ -1795,9 +1796,9 @@ impl Solver {
         }
         env.rebuild_bounds(
             &self.active,
+            self.params.dry_depth_m,
             Spells::Now {
                 h: &self.cur.h,
-                dry_depth_m: self.params.dry_depth_m,
                 t_s: self.sim_time_s,
             },
         );
@@ -2019,6 +2020,7 @@ impl Solver {
             inner_mut(&mut e.duration_inundated_s).assign(&saved.duration_inundated_s);
             e.rebuild_bounds(
                 &self.active,
+                self.params.dry_depth_m,
                 Spells::Saved {
                     since: saved.flooded_since_s.view(),
                     t_s: state.sim_time_s,
