@@ -514,8 +514,11 @@ impl ChunkBound {
         (ok == u8::MAX, flooded)
     }
 
-    /// [`ChunkBound::quiet`] in AVX2, two vectors of four lanes: the same comparisons of
-    /// the same roundings (no fused multiply-add), so the same answer (tested).
+    /// [`ChunkBound::quiet`] with the chunk's own [`ChunkBound::limits`], in AVX2: the
+    /// limits converted in one vector, and the lanes two vectors of four, with the same
+    /// comparisons of the same roundings (no fused multiply-add), so the same answer
+    /// (tested). In a chunk whose cells have all been flooded, or none, every lane has
+    /// the same depth limit.
     ///
     /// # Safety
     /// The CPU has AVX2.
@@ -524,7 +527,6 @@ impl ChunkBound {
     #[inline]
     unsafe fn quiet_avx2(
         &self,
-        [seen_depth, never_depth, speed, q_limit]: [f64; 4],
         flood_depth: f64,
         a: &[u8; LANES],
         d: &[f64; LANES],
@@ -538,21 +540,37 @@ impl ChunkBound {
                 _mm_loadl_epi64(a.as_ptr().cast()),
                 _mm_set1_epi8(1),
             )) as u8;
-            let ever = _mm256_set1_epi64x(i64::from(self.ever));
-            let (seen_depth, never_depth) =
-                (_mm256_set1_pd(seen_depth), _mm256_set1_pd(never_depth));
-            let (speed, q_limit) = (_mm256_set1_pd(speed), _mm256_set1_pd(q_limit));
+            // As `ChunkBound::limits`: s (1 + 2⁻²⁵), exact, and the last one squared.
+            let limits = _mm256_mul_pd(
+                _mm256_cvtps_pd(_mm_loadu_ps(self.limits.as_ptr())),
+                _mm256_set1_pd(F32_ROUNDS_DOWN),
+            );
+            let seen_depth = _mm256_permute4x64_pd::<0x00>(limits);
+            let never_depth = _mm256_permute4x64_pd::<0x55>(limits);
+            let speed = _mm256_permute4x64_pd::<0xaa>(limits);
+            let q_limit = _mm256_permute4x64_pd::<0xff>(limits);
+            let q_limit = _mm256_mul_pd(q_limit, q_limit);
+            let depths = match self.ever {
+                u8::MAX => [seen_depth; 2],
+                0 => [never_depth; 2],
+                ever => {
+                    let ever = _mm256_set1_epi64x(i64::from(ever));
+                    std::array::from_fn(|half| {
+                        let o = 4 * half;
+                        let bits = _mm256_setr_epi64x(1 << o, 2 << o, 4 << o, 8 << o);
+                        let seen = _mm256_cmpeq_epi64(_mm256_and_si256(ever, bits), bits);
+                        _mm256_blendv_pd(never_depth, seen_depth, _mm256_castsi256_pd(seen))
+                    })
+                }
+            };
             let (margin, flood_depth) = (_mm256_set1_pd(QUIET_MARGIN), _mm256_set1_pd(flood_depth));
             let mut ok = 0u8;
             let mut deep = 0u8;
-            for half in 0..2 {
+            for (half, depth) in depths.into_iter().enumerate() {
                 let o = 4 * half;
                 let d = _mm256_loadu_pd(d.as_ptr().add(o));
                 let x = _mm256_loadu_pd(x.as_ptr().add(o));
                 let y = _mm256_loadu_pd(y.as_ptr().add(o));
-                let bits = _mm256_setr_epi64x(1 << o, 2 << o, 4 << o, 8 << o);
-                let seen = _mm256_cmpeq_epi64(_mm256_and_si256(ever, bits), bits);
-                let depth = _mm256_blendv_pd(never_depth, seen_depth, _mm256_castsi256_pd(seen));
                 let vd = _mm256_mul_pd(speed, d);
                 let q2 = _mm256_mul_pd(
                     _mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)),
@@ -576,8 +594,8 @@ impl ChunkBound {
 }
 
 /// The limits a chunk's cells are tested against in [`ChunkBound::quiet`], by the
-/// chunk's least hazard class: worked out once per row for every class, so that a chunk's
-/// limits take a table entry and four minima.
+/// chunk's least hazard class: worked out once per run for every class, so that a chunk's
+/// limits take a table entry and four minima when its record is made.
 ///
 /// A chunk's limits are the depth limit of a cell ever flooded and of one never flooded,
 /// the speed limit and the limit of the squared discharge. For a cell ever flooded the
@@ -994,9 +1012,10 @@ fn track_row_body<const AVX2: bool>(
     }
     if let Some(table) = table {
         // The chunks are tested a batch at a time, the busy ones listed without a
-        // branch, and then only those are folded: the test runs as a loop with nothing
-        // to mispredict, and a batch of the row's state stays in the first-level cache
-        // for the folds.
+        // branch, and then only those are folded: the test runs as a loop with little to
+        // mispredict (a chunk partly flooded ever, at a flood's edge, takes another way
+        // to its depth limits), and a batch of the row's state stays in the first-level
+        // cache for the folds.
         const BATCH: usize = 128;
         let mut busy = [0u16; BATCH];
         // The records lie row after row, so fetching ahead runs on into the next row's.
@@ -1006,20 +1025,20 @@ fn track_row_body<const AVX2: bool>(
             let mut listed = 0;
             for (k, b) in (k0..k1).zip(&mut bounds[k0..k1]) {
                 fetch_line(records.wrapping_add(k + RECORDS_AHEAD));
-                let lim = b.limits();
                 let (quiet, flooded) = if AVX2 {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: `AVX2` is only set where the CPU has it.
                     unsafe {
-                        b.quiet_avx2(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                        b.quiet_avx2(flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
                     }
                     #[cfg(not(target_arch = "x86_64"))]
                     unreachable!("AVX2 on x86-64 only")
                 } else {
-                    b.quiet(lim, flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                    b.quiet(b.limits(), flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
                 };
                 b.follow_spell(flooded, t_start, &mut du_c[k]);
-                busy[listed] = (k - k0) as u16;
+                // (`listed` < BATCH here: the remainder only spares a bounds check.)
+                busy[listed % BATCH] = (k - k0) as u16;
                 listed += usize::from(!quiet);
             }
             macro_rules! fetch {
@@ -1684,7 +1703,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (just checked).
-                let (quiet, _) = unsafe { bound.quiet_avx2(lim, spec.wet_depth_m, &a, &d, &x, &y) };
+                let (quiet, _) = unsafe { bound.quiet_avx2(spec.wet_depth_m, &a, &d, &x, &y) };
                 assert!(!quiet, "AVX2: depth {d0:e}, discharge {x0:e}");
             }
             let [_, ms2, ..] = fold(&spec, dry, (&a, &d, &x, &y), [md, ms, mdv, mh, fi]);
@@ -1752,8 +1771,16 @@ mod tests {
                 1 => 2,
                 _ => 1,
             });
-            let fi: [f32; LANES] =
-                std::array::from_fn(|_| if rng.below(4) == 0 { f32::NAN } else { 10.0 });
+            // Chunks none of whose cells were ever flooded, all of them (often: one in
+            // ten) and some.
+            let never = rng.below(8) == 0;
+            let fi: [f32; LANES] = std::array::from_fn(|_| {
+                if never || rng.below(4) == 0 {
+                    f32::NAN
+                } else {
+                    10.0
+                }
+            });
             // Maxima of a chunk lie close together, as they do in a flood, so that the
             // least of them is near every cell's own.
             let scale = [6.0 * rng.unit(), 6.0 * rng.unit(), 6.0 * rng.unit()];
@@ -1818,7 +1845,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2 (just checked).
-                let avx2 = unsafe { bound.quiet_avx2(lim, flood_depth, &a, &d, &x, &y) };
+                let avx2 = unsafe { bound.quiet_avx2(flood_depth, &a, &d, &x, &y) };
                 assert_eq!(
                     avx2,
                     (quiet, flooded),
