@@ -8,7 +8,8 @@
 //!
 //! `cargo run --release -p basin --example whole_run -- [N] [threads] [duration_s] [pairs]`
 //! (defaults 1024, all cores, 60, 1). With several pairs the run and the solver alone
-//! take turns, and the median of the pairs' ratios is printed too.
+//! take turns (every other pair starts with the solver alone), and the median of the
+//! pairs' ratios is printed too.
 
 use std::error::Error;
 use std::path::Path;
