@@ -591,6 +591,58 @@ impl ChunkBound {
             ((ok | !tracked) == u8::MAX, deep & tracked)
         }
     }
+
+    /// [`ChunkBound::quiet_avx2`] in AVX-512: the eight lanes one vector, their answers
+    /// mask registers, and a lane's depth limit picked by the record's `ever` bits as a
+    /// mask. The same comparisons of the same roundings (no fused multiply-add), so the
+    /// same answer (tested).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, DQ and VL, and AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+    #[inline]
+    unsafe fn quiet_avx512(
+        &self,
+        flood_depth: f64,
+        a: &[u8; LANES],
+        d: &[f64; LANES],
+        x: &[f64; LANES],
+        y: &[f64; LANES],
+    ) -> (bool, u8) {
+        use std::arch::x86_64::*;
+        // SAFETY: the loads read the eight lanes of the arrays given, unaligned.
+        unsafe {
+            let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
+                _mm_loadl_epi64(a.as_ptr().cast()),
+                _mm_set1_epi8(1),
+            )) as u8;
+            // As `ChunkBound::limits`: s (1 + 2⁻²⁵), exact, and the last one squared.
+            let limits = _mm512_castpd256_pd512(_mm256_mul_pd(
+                _mm256_cvtps_pd(_mm_loadu_ps(self.limits.as_ptr())),
+                _mm256_set1_pd(F32_ROUNDS_DOWN),
+            ));
+            let every = |i: i64| _mm512_permutexvar_pd(_mm512_set1_epi64(i), limits);
+            let (seen_depth, never_depth, speed, q_limit) =
+                (every(0), every(1), every(2), every(3));
+            let q_limit = _mm512_mul_pd(q_limit, q_limit);
+            let depth = _mm512_mask_blend_pd(self.ever, never_depth, seen_depth);
+            let d = _mm512_loadu_pd(d.as_ptr());
+            let x = _mm512_loadu_pd(x.as_ptr());
+            let y = _mm512_loadu_pd(y.as_ptr());
+            let vd = _mm512_mul_pd(speed, d);
+            let q2 = _mm512_mul_pd(
+                _mm512_add_pd(_mm512_mul_pd(x, x), _mm512_mul_pd(y, y)),
+                _mm512_set1_pd(QUIET_MARGIN),
+            );
+            let slow = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(q2, _mm512_setzero_pd())
+                | (_mm512_cmp_pd_mask::<_CMP_LT_OQ>(q2, _mm512_mul_pd(vd, vd))
+                    & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(q2, q_limit));
+            let ok = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(d, depth) & slow;
+            let deep = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, _mm512_set1_pd(flood_depth));
+            ((ok | !tracked) == u8::MAX, deep & tracked)
+        }
+    }
 }
 
 /// The limits a chunk's cells are tested against in [`ChunkBound::quiet`], by the
@@ -857,13 +909,21 @@ pub(crate) fn track_row(
         None => (None, &mut none[..]),
     };
     match simd {
-        // (An AVX-512 copy was slower on the 1024² whole run: 65 % of the solver against
-        // 77–80 %.)
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 | Simd::Avx512 => {
-            // SAFETY: `Simd::detect` chose these only where the CPU has AVX2 and FMA.
+        Simd::Avx2 => {
+            // SAFETY: `Simd::detect` chose this only where the CPU has AVX2 and FMA.
             unsafe {
                 track_row_avx2(
+                    a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, table, bounds,
+                )
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => {
+            // SAFETY: `Simd::detect` chose this only where the CPU has AVX-512 F, DQ and
+            // VL, AVX2 and FMA.
+            unsafe {
+                track_row_avx512(
                     a.0, a.1, a.2, a.3, a.4, a.5, md, ms, mdv, mh, first, duration, table, bounds,
                 )
             }
@@ -894,7 +954,32 @@ unsafe fn track_row_avx2(
     table: Option<&LimitTable>,
     bounds: &mut [ChunkBound],
 ) {
-    track_row_body::<true>(
+    track_row_body::<{ Isa::AVX2 }>(
+        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn track_row_avx512(
+    spec: &EnvelopeSpec,
+    numbers: [f64; 3],
+    active: &[u8],
+    h: &[f64],
+    qx: &[f64],
+    qy: &[f64],
+    md: &mut [f32],
+    ms: &mut [f32],
+    mdv: &mut [f32],
+    mh: &mut [f32],
+    first: &mut [f32],
+    duration: &mut [f64],
+    table: Option<&LimitTable>,
+    bounds: &mut [ChunkBound],
+) {
+    track_row_body::<{ Isa::AVX512 }>(
         spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
     );
 }
@@ -917,9 +1002,19 @@ fn track_row_generic(
     table: Option<&LimitTable>,
     bounds: &mut [ChunkBound],
 ) {
-    track_row_body::<false>(
+    track_row_body::<{ Isa::PORTABLE }>(
         spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
     );
+}
+
+/// Which copies of the chunk test and the busy chunk's fold [`track_row_body`] is
+/// compiled with (a const parameter: the copies are chosen at compile time).
+struct Isa;
+
+impl Isa {
+    const PORTABLE: u8 = 0;
+    const AVX2: u8 = 1;
+    const AVX512: u8 = 2;
 }
 
 /// Cells classified together in [`HazardRule::class_lanes`].
@@ -941,7 +1036,7 @@ const MAX_BOUNDED_CLASSES: usize = 16;
 /// lanes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn track_row_body<const AVX2: bool>(
+fn track_row_body<const ISA: u8>(
     spec: &EnvelopeSpec,
     [dry_depth_m, t_s, dt_s]: [f64; 3],
     active: &[u8],
@@ -1025,16 +1120,18 @@ fn track_row_body<const AVX2: bool>(
             let mut listed = 0;
             for (k, b) in (k0..k1).zip(&mut bounds[k0..k1]) {
                 fetch_line(records.wrapping_add(k + RECORDS_AHEAD));
-                let (quiet, flooded) = if AVX2 {
+                let (quiet, flooded) = match ISA {
                     #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `AVX2` is only set where the CPU has it.
-                    unsafe {
+                    // SAFETY: `ISA` names a copy only where the CPU has its features.
+                    Isa::AVX512 => unsafe {
+                        b.quiet_avx512(flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
+                    Isa::AVX2 => unsafe {
                         b.quiet_avx2(flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
-                    }
-                    #[cfg(not(target_arch = "x86_64"))]
-                    unreachable!("AVX2 on x86-64 only")
-                } else {
-                    b.quiet(flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k])
+                    },
+                    _ => b.quiet(flood_depth, &a_c[k], &h_c[k], &x_c[k], &y_c[k]),
                 };
                 b.follow_spell(flooded, t_start, &mut du_c[k]);
                 // (`listed` < BATCH here: the remainder only spares a bounds check.)
@@ -1060,40 +1157,26 @@ fn track_row_body<const AVX2: bool>(
                 // and only makes the test stricter. So a chunk whose maxima are growing
                 // keeps its old bound, and the bound is worked out again at the first
                 // fold that changes nothing, after which the chunk can be quiet.
-                let changed = if AVX2 {
+                let (a, d, x, y) = (&a_c[k], &h_c[k], &x_c[k], &y_c[k]);
+                let (md, ms, mdv, mh, fi) = (
+                    &mut md_c[k],
+                    &mut ms_c[k],
+                    &mut mdv_c[k],
+                    &mut mh_c[k],
+                    &mut fi_c[k],
+                );
+                let changed = match ISA {
                     #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `AVX2` is only set where the CPU has it.
-                    unsafe {
-                        fold_growing_avx2(
-                            spec,
-                            numbers,
-                            &a_c[k],
-                            &h_c[k],
-                            &x_c[k],
-                            &y_c[k],
-                            &mut md_c[k],
-                            &mut ms_c[k],
-                            &mut mdv_c[k],
-                            &mut mh_c[k],
-                            &mut fi_c[k],
-                        )
-                    }
-                    #[cfg(not(target_arch = "x86_64"))]
-                    unreachable!("AVX2 on x86-64 only")
-                } else {
-                    fold_growing(
-                        spec,
-                        numbers,
-                        &a_c[k],
-                        &h_c[k],
-                        &x_c[k],
-                        &y_c[k],
-                        &mut md_c[k],
-                        &mut ms_c[k],
-                        &mut mdv_c[k],
-                        &mut mh_c[k],
-                        &mut fi_c[k],
-                    )
+                    // SAFETY: `ISA` names a copy only where the CPU has its features.
+                    Isa::AVX512 => unsafe {
+                        fold_growing_avx512(spec, numbers, a, d, x, y, md, ms, mdv, mh, fi)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above.
+                    Isa::AVX2 => unsafe {
+                        fold_growing_avx2(spec, numbers, a, d, x, y, md, ms, mdv, mh, fi)
+                    },
+                    _ => fold_growing(spec, numbers, a, d, x, y, md, ms, mdv, mh, fi),
                 };
                 if !changed {
                     bounds[k].refresh(
@@ -1428,6 +1511,119 @@ unsafe fn fold_growing_avx2(
     }
 }
 
+/// [`fold_growing_avx2`] in AVX-512: the chunk's f64 state one vector of eight lanes, its
+/// f32 arrays one 256-bit vector each, the lanes' flags mask registers; the same
+/// operations on the same roundings (no fused multiply-add), so the same numbers (tested).
+///
+/// # Safety
+/// The CPU has AVX-512 F, DQ and VL, and AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn fold_growing_avx512(
+    spec: &EnvelopeSpec,
+    [dry_depth_m, wet, t, _]: [f64; 4],
+    a: &[u8; LANES],
+    d: &[f64; LANES],
+    x: &[f64; LANES],
+    y: &[f64; LANES],
+    md: &mut [f32; LANES],
+    ms: &mut [f32; LANES],
+    mdv: &mut [f32; LANES],
+    mh: &mut [f32; LANES],
+    fi: &mut [f32; LANES],
+) -> bool {
+    use std::arch::x86_64::*;
+    // SAFETY: the loads and stores are of the eight lanes of the arrays given, unaligned.
+    unsafe {
+        let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadl_epi64(a.as_ptr().cast()),
+            _mm_set1_epi8(1),
+        )) as u8;
+        let dd = _mm512_loadu_pd(d.as_ptr());
+        let (xx, yy) = (_mm512_loadu_pd(x.as_ptr()), _mm512_loadu_pd(y.as_ptr()));
+        let q2 = _mm512_add_pd(_mm512_mul_pd(xx, xx), _mm512_mul_pd(yy, yy));
+        let q = _mm512_sqrt_pd(q2);
+        // Dry lanes divide by a zero depth; their result is never used.
+        let v = _mm512_div_pd(q, dd);
+        let moving =
+            _mm512_mask_cmp_pd_mask::<_CMP_GT_OQ>(tracked, dd, _mm512_set1_pd(dry_depth_m));
+        let flooded = _mm512_mask_cmp_pd_mask::<_CMP_GT_OQ>(moving, dd, _mm512_set1_pd(wet));
+        let (old_d, old_s, old_q, old_h, old_f) = (
+            _mm256_loadu_ps(md.as_ptr()),
+            _mm256_loadu_ps(ms.as_ptr()),
+            _mm256_loadu_ps(mdv.as_ptr()),
+            _mm256_loadu_ps(mh.as_ptr()),
+            _mm256_loadu_ps(fi.as_ptr()),
+        );
+        // `vmaxps x, m` gives m when x is NaN (and when they are equal); a lane left out
+        // is +0, as in the AVX2 copy.
+        let nd = _mm256_max_ps(_mm256_maskz_mov_ps(tracked, _mm512_cvtpd_ps(dd)), old_d);
+        let nv = _mm256_max_ps(_mm256_maskz_mov_ps(moving, _mm512_cvtpd_ps(v)), old_s);
+        let nq = _mm256_max_ps(_mm256_maskz_mov_ps(moving, _mm512_cvtpd_ps(q)), old_q);
+        let new = _mm256_mask_cmp_ps_mask::<_CMP_UNORD_Q>(flooded, old_f, old_f);
+        _mm256_storeu_ps(
+            fi.as_mut_ptr(),
+            _mm256_mask_blend_ps(new, old_f, _mm256_set1_ps(t as f32)),
+        );
+        // Whole arrays are replaced, as `track_chunk` does.
+        let differs = |n: __m256, o: __m256| _mm256_cmp_ps_mask::<_CMP_NEQ_UQ>(n, o) != 0;
+        let depth = differs(nd, old_d);
+        let speeds = differs(nv, old_s) | differs(nq, old_q);
+        let all = |b: bool| u8::from(b).wrapping_neg();
+        _mm256_storeu_ps(md.as_mut_ptr(), _mm256_mask_blend_ps(all(depth), old_d, nd));
+        _mm256_storeu_ps(
+            ms.as_mut_ptr(),
+            _mm256_mask_blend_ps(all(speeds), old_s, nv),
+        );
+        _mm256_storeu_ps(
+            mdv.as_mut_ptr(),
+            _mm256_mask_blend_ps(all(speeds), old_q, nq),
+        );
+        let mut changed = depth | speeds | (new != 0);
+        if flooded == 0 {
+            return changed;
+        }
+        // The lowest class among the flooded lanes, and whether every flooded lane meets
+        // it: `HazardRule::all_meet` on the vectors in hand (the property test holds the
+        // two to the same answers through `track_chunk`).
+        let lowest = {
+            let m = _mm256_mask_blend_ps(flooded, _mm256_set1_ps(f32::INFINITY), old_h);
+            let m = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+            let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+            _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)))
+        };
+        let HazardRule::Arr(classes) = &spec.hazard else {
+            unreachable!("only nested ARR classes are bounded");
+        };
+        let meet = lowest >= 1.0
+            && match classes.get(lowest as usize - 1) {
+                None => true,
+                Some(c) => {
+                    let vd = _mm512_mul_pd(_mm512_set1_pd(c.max_speed_m_s), dd);
+                    let dv2 = c.max_depth_speed_m2_s * c.max_depth_speed_m2_s;
+                    let ok = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(dd, _mm512_set1_pd(c.max_depth_m))
+                        & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(q2, _mm512_mul_pd(vd, vd))
+                        & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(q2, _mm512_set1_pd(dv2));
+                    ok | !flooded == u8::MAX
+                }
+            };
+        if !meet {
+            let mut q2s = [0f64; LANES];
+            _mm512_storeu_pd(q2s.as_mut_ptr(), q2);
+            let class = spec.hazard.class_lanes_nested(d, &q2s);
+            let nh: [f32; LANES] =
+                std::array::from_fn(|l| mh[l].max(pick((flooded >> l) & 1 == 1, class[l], 0.0)));
+            if nh != *mh {
+                *mh = nh;
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 /// One chunk of [`LANES`] cells of [`track_row_body`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -1711,6 +1907,12 @@ mod tests {
                 let (quiet, _) = unsafe { bound.quiet_avx2(spec.wet_depth_m, &a, &d, &x, &y) };
                 assert!(!quiet, "AVX2: depth {d0:e}, discharge {x0:e}");
             }
+            #[cfg(target_arch = "x86_64")]
+            if Simd::detect() == Simd::Avx512 {
+                // SAFETY: the CPU has AVX-512 F, DQ and VL (just checked), and AVX2.
+                let (quiet, _) = unsafe { bound.quiet_avx512(spec.wet_depth_m, &a, &d, &x, &y) };
+                assert!(!quiet, "AVX-512: depth {d0:e}, discharge {x0:e}");
+            }
             let [_, ms2, ..] = fold(&spec, dry, (&a, &d, &x, &y), [md, ms, mdv, mh, fi]);
             assert!(
                 ms2[0] > ms[0],
@@ -1722,11 +1924,12 @@ mod tests {
     }
 
     /// The chunk test is sound: whenever it says a chunk is quiet, the full fold changes
-    /// no bit of its envelopes; the AVX2 copy gives the same answers as the portable one;
-    /// and the flooded cells are those the fold counts. States are drawn at, just below
-    /// and just above every maximum and class limit (by a rounding of f64 and by one of
-    /// f32), with a wet depth above the dry one and none, a class 0 now and then, moving
-    /// water thinner than the dry depth, and NaN and infinite states.
+    /// no bit of its envelopes; the AVX2 and AVX-512 copies (where the CPU has them) give
+    /// the same answers as the portable one; and the flooded cells are those the fold
+    /// counts. States are drawn at, just below and just above every maximum and class
+    /// limit (by a rounding of f64 and by one of f32), with a wet depth above the dry one
+    /// and none, a class 0 now and then, moving water thinner than the dry depth, and NaN
+    /// and infinite states.
     #[test]
     fn a_quiet_chunk_is_one_the_fold_leaves_alone() {
         let rule = HazardRule::Arr(
@@ -1768,6 +1971,8 @@ mod tests {
             _ => x * rng.unit(),
         };
         let (mut quiet_chunks, mut busy_chunks) = (0, 0);
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = Simd::detect() == Simd::Avx512;
         for i in 0..200_000 {
             let spec = &specs[i % 2];
             let flood_depth = spec.wet_depth_m.max(dry);
@@ -1857,6 +2062,16 @@ mod tests {
                     "AVX2 against portable: {d:?} {x:?} {y:?}"
                 );
             }
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: the CPU has AVX-512 F, DQ and VL, and AVX2 (checked above).
+                let wide = unsafe { bound.quiet_avx512(flood_depth, &a, &d, &x, &y) };
+                assert_eq!(
+                    wide,
+                    (quiet, flooded),
+                    "AVX-512 against portable: a {a:?} d {d:?} x {x:?} y {y:?}"
+                );
+            }
             let counted = (0..LANES).fold(0u8, |m, l| {
                 m | (u8::from((a[l] == 1) & (d[l] > dry) & (d[l] > spec.wet_depth_m)) << l)
             });
@@ -1886,6 +2101,22 @@ mod tests {
                     [gd, gs, gq, gh, gf].map(bits),
                     after.map(bits),
                     "AVX2 fold: a {a:?} d {d:?} x {x:?} y {y:?}"
+                );
+                assert_eq!(grew, !unchanged);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                let [mut gd, mut gs, mut gq, mut gh, mut gf] = before;
+                // SAFETY: the CPU has AVX-512 F, DQ and VL, and AVX2 (checked above).
+                let grew = unsafe {
+                    fold_growing_avx512(
+                        spec, numbers, &a, &d, &x, &y, &mut gd, &mut gs, &mut gq, &mut gh, &mut gf,
+                    )
+                };
+                assert_eq!(
+                    [gd, gs, gq, gh, gf].map(bits),
+                    after.map(bits),
+                    "AVX-512 fold: a {a:?} d {d:?} x {x:?} y {y:?}"
                 );
                 assert_eq!(grew, !unchanged);
             }
