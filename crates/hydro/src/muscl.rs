@@ -288,7 +288,14 @@ unsafe fn sweep_avx512<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool
 /// y-slope enters only MUSCL–Hancock's prediction of that ghost's state, the outer side of
 /// the edge face, the same in every sweep.)
 #[inline(always)]
-fn prepare_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize, p: &mut Prims) {
+fn prepare_row<const RECON: u8>(
+    old: &Fields<'_>,
+    k: &StepCoeffs,
+    r: usize,
+    base: usize,
+    n: usize,
+    p: &mut Prims,
+) {
     let s = k.stride;
     let row = r * s;
     // j ↔ padded column base − 1 + j; columns base ..= base + n + 1 always exist.
@@ -373,9 +380,8 @@ fn prepare_row(old: &Fields<'_>, k: &StepCoeffs, r: usize, base: usize, n: usize
     ] {
         slopes(&q[..m], &q[1..m + 1], &q[2..m + 2], ok, &mut out[1..m + 1]);
     }
-    surface_slopes(
+    surface_slopes::<RECON>(
         k.dry_depth_m,
-        k.reconstruction == ENERGY,
         (&h[..m], &h[1..m + 1], &h[2..m + 2]),
         (&w[..m], &w[1..m + 1], &w[2..m + 2]),
         ok,
@@ -401,14 +407,13 @@ fn slopes(before: &[f64], mid: &[f64], after: &[f64], ok: &[f64], out: &mut [f64
 /// than the difference of two limited slopes; where that would make a face depth
 /// negative, the minmod slope of h stays.
 ///
-/// With `step_beds` (`reconstruction = "energy"`) the bed's slope is instead the minmod
+/// With [`ENERGY`] (`reconstruction = "energy"`) the bed's slope is instead the minmod
 /// of its two one-sided differences: the same on a smooth bed, but a bed step stays
 /// whole at its face, where the moving-water face states carry the flow over it, rather
 /// than half of it going into each cell beside it as a hydrostatic bed term.
 #[inline(always)]
-fn surface_slopes(
+fn surface_slopes<const RECON: u8>(
     dry: f64,
-    step_beds: bool,
     (hb, hm, ha): (&[f64], &[f64], &[f64]),
     (wb, wm, wa): (&[f64], &[f64], &[f64]),
     ok: &[f64],
@@ -429,7 +434,11 @@ fn surface_slopes(
     for i in 0..m {
         let wet = hb[i] > dry && hm[i] > dry && ha[i] > dry && ok[i] != 0.0;
         let (zb, zm, za) = (wb[i] - hb[i], wm[i] - hm[i], wa[i] - ha[i]);
-        let dz = select(step_beds, half_minmod(zm - zb, za - zm), 0.25 * (za - zb));
+        let dz = if RECON == ENERGY {
+            half_minmod(zm - zb, za - zm)
+        } else {
+            0.25 * (za - zb)
+        };
         let cand = sw[i] - dz;
         let fits = hm[i] - cand.abs() >= 0.0;
         sh[i] = select(wet && fits, cand, sh[i]);
@@ -439,10 +448,9 @@ fn surface_slopes(
 /// Slopes along y of the row `mid` from the rows before and after it (`None` for a ghost
 /// row: no slope).
 #[inline(always)]
-fn y_slopes(
+fn y_slopes<const RECON: u8>(
     n: usize,
     dry: f64,
-    step_beds: bool,
     mid: &mut Prims,
     around: Option<(&Prims, &Prims)>,
 ) {
@@ -491,9 +499,8 @@ fn y_slopes(
             &mut out[1..m + 1],
         );
     }
-    surface_slopes(
+    surface_slopes::<RECON>(
         dry,
-        step_beds,
         (&before.h[1..m + 1], &h[1..m + 1], &after.h[1..m + 1]),
         (&before.w[1..m + 1], &w[1..m + 1], &after.w[1..m + 1]),
         ok,
@@ -813,26 +820,19 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const R
     let (mut p0, mut p1, mut p2, mut p3) = (p0, p1, p2, p3);
     // p3 holds row first_row − 2 for now.
     if first_row >= 2 {
-        prepare_row(old, k, first_row - 2, base, n, p3);
+        prepare_row::<RECON>(old, k, first_row - 2, base, n, p3);
     }
-    prepare_row(old, k, first_row - 1, base, n, p0);
-    prepare_row(old, k, first_row, base, n, p1);
-    prepare_row(old, k, first_row + 1, base, n, p2);
+    prepare_row::<RECON>(old, k, first_row - 1, base, n, p0);
+    prepare_row::<RECON>(old, k, first_row, base, n, p1);
+    prepare_row::<RECON>(old, k, first_row + 1, base, n, p2);
     let hancock = MODE == HANCOCK;
-    y_slopes(
+    y_slopes::<RECON>(
         n,
         k.dry_depth_m,
-        k.reconstruction == ENERGY,
         p0,
         (first_row >= 2).then_some((&*p3, &*p1)),
     );
-    y_slopes(
-        n,
-        k.dry_depth_m,
-        k.reconstruction == ENERGY,
-        p1,
-        Some((&*p0, &*p2)),
-    );
+    y_slopes::<RECON>(n, k.dry_depth_m, p1, Some((&*p0, &*p2)));
     if hancock {
         predict(k, n, p0, (first_row >= 2).then_some((&*p3, &*p1)));
         predict(k, n, p1, Some((&*p0, &*p2)));
@@ -853,19 +853,13 @@ fn sweep_with<const MODE: u8, const RAIN_GRID: bool, const LOSSES: bool, const R
         let r = first_row + local;
         // p0..p2 are rows r − 1, r, r + 1 with y-slopes on p1; p2 needs row r + 2.
         if r < k.rows {
-            prepare_row(old, k, r + 2, base, n, p3);
-            y_slopes(
-                n,
-                k.dry_depth_m,
-                k.reconstruction == ENERGY,
-                p2,
-                Some((&*p1, &*p3)),
-            );
+            prepare_row::<RECON>(old, k, r + 2, base, n, p3);
+            y_slopes::<RECON>(n, k.dry_depth_m, p2, Some((&*p1, &*p3)));
             if hancock {
                 predict(k, n, p2, Some((&*p1, &*p3)));
             }
         } else {
-            y_slopes(n, k.dry_depth_m, k.reconstruction == ENERGY, p2, None);
+            y_slopes::<RECON>(n, k.dry_depth_m, p2, None);
             if hancock {
                 predict(k, n, p2, None);
             }
