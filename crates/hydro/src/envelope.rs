@@ -1080,7 +1080,6 @@ fn track_row_body<const ISA: u8>(
     // Bounds are used for nested classes only (only they have a table): other rules
     // classify every flooded cell.
     let table = table.filter(|_| !bounds.is_empty());
-    let bounded = table.is_some();
     // A spell under water ends, and the next begins, at the start of a step: the step
     // counts for the cells under at its end.
     let t_start = t_s - dt_s;
@@ -1209,18 +1208,29 @@ fn track_row_body<const ISA: u8>(
         mh[..m].copy_from_slice(mh_tail);
         fi[..m].copy_from_slice(fi_tail);
         du[..m].copy_from_slice(du_tail);
-        if bounded {
-            let flooded = (0..LANES).fold(0u8, |m, l| {
-                m | (u8::from((a[l] == 1) & (d[l] > flood_depth)) << l)
-            });
-            bounds[a_c.len()].follow_spell(flooded, t_start, &mut du);
-        }
-        let _ = track_chunk(
-            spec, nested, !bounded, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh,
-            &mut fi, &mut du,
-        );
-        if let Some(table) = table {
-            bounds[a_c.len()].refresh(table, &a, &md, &ms, &mdv, &mh, &fi);
+        match table {
+            // The way of a whole chunk: tested, folded only when busy, and its bound made
+            // again at the first fold that changes nothing (the padding lanes are
+            // untracked, so they pass the test and raise nothing).
+            Some(table) => {
+                let b = &mut bounds[a_c.len()];
+                let (quiet, flooded) = b.quiet(flood_depth, &a, &d, &x, &y);
+                b.follow_spell(flooded, t_start, &mut du);
+                if !quiet {
+                    let changed = fold_growing(
+                        spec, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv, &mut mh, &mut fi,
+                    );
+                    if !changed {
+                        b.refresh(table, &a, &md, &ms, &mdv, &mh, &fi);
+                    }
+                }
+            }
+            None => {
+                let _ = track_chunk(
+                    spec, nested, true, numbers, &a, &d, &x, &y, &mut md, &mut ms, &mut mdv,
+                    &mut mh, &mut fi, &mut du,
+                );
+            }
         }
         md_tail.copy_from_slice(&md[..m]);
         ms_tail.copy_from_slice(&ms[..m]);
