@@ -536,10 +536,7 @@ impl ChunkBound {
         use std::arch::x86_64::*;
         // SAFETY: the loads read the eight lanes of the arrays given, unaligned.
         unsafe {
-            let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_loadl_epi64(a.as_ptr().cast()),
-                _mm_set1_epi8(1),
-            )) as u8;
+            let tracked = tracked_bits(a);
             // As `ChunkBound::limits`: s (1 + 2⁻²⁵), exact, and the last one squared.
             let limits = _mm256_mul_pd(
                 _mm256_cvtps_pd(_mm_loadu_ps(self.limits.as_ptr())),
@@ -613,10 +610,7 @@ impl ChunkBound {
         use std::arch::x86_64::*;
         // SAFETY: the loads read the eight lanes of the arrays given, unaligned.
         unsafe {
-            let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
-                _mm_loadl_epi64(a.as_ptr().cast()),
-                _mm_set1_epi8(1),
-            )) as u8;
+            let tracked = tracked_bits(a);
             // As `ChunkBound::limits`: s (1 + 2⁻²⁵), exact, and the last one squared.
             let limits = _mm512_castpd256_pd512(_mm256_mul_pd(
                 _mm256_cvtps_pd(_mm_loadu_ps(self.limits.as_ptr())),
@@ -934,78 +928,50 @@ pub(crate) fn track_row(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-unsafe fn track_row_avx2(
-    spec: &EnvelopeSpec,
-    numbers: [f64; 3],
-    active: &[u8],
-    h: &[f64],
-    qx: &[f64],
-    qy: &[f64],
-    md: &mut [f32],
-    ms: &mut [f32],
-    mdv: &mut [f32],
-    mh: &mut [f32],
-    first: &mut [f32],
-    duration: &mut [f64],
-    table: Option<&LimitTable>,
-    bounds: &mut [ChunkBound],
-) {
-    track_row_body::<{ Isa::AVX2 }>(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
-    );
+/// A copy of [`track_row_body`] for one [`Isa`], as `track_row` calls it: each row a
+/// separate slice argument of a function that is not inlined (see `track_row`).
+macro_rules! track_row_copy {
+    ($(#[$attr:meta])* $name:ident, $isa:expr) => {
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        fn $name(
+            spec: &EnvelopeSpec,
+            numbers: [f64; 3],
+            active: &[u8],
+            h: &[f64],
+            qx: &[f64],
+            qy: &[f64],
+            md: &mut [f32],
+            ms: &mut [f32],
+            mdv: &mut [f32],
+            mh: &mut [f32],
+            first: &mut [f32],
+            duration: &mut [f64],
+            table: Option<&LimitTable>,
+            bounds: &mut [ChunkBound],
+        ) {
+            track_row_body::<{ $isa }>(
+                spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table,
+                bounds,
+            );
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-unsafe fn track_row_avx512(
-    spec: &EnvelopeSpec,
-    numbers: [f64; 3],
-    active: &[u8],
-    h: &[f64],
-    qx: &[f64],
-    qy: &[f64],
-    md: &mut [f32],
-    ms: &mut [f32],
-    mdv: &mut [f32],
-    mh: &mut [f32],
-    first: &mut [f32],
-    duration: &mut [f64],
-    table: Option<&LimitTable>,
-    bounds: &mut [ChunkBound],
-) {
-    track_row_body::<{ Isa::AVX512 }>(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
-    );
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn track_row_generic(
-    spec: &EnvelopeSpec,
-    numbers: [f64; 3],
-    active: &[u8],
-    h: &[f64],
-    qx: &[f64],
-    qy: &[f64],
-    md: &mut [f32],
-    ms: &mut [f32],
-    mdv: &mut [f32],
-    mh: &mut [f32],
-    first: &mut [f32],
-    duration: &mut [f64],
-    table: Option<&LimitTable>,
-    bounds: &mut [ChunkBound],
-) {
-    track_row_body::<{ Isa::PORTABLE }>(
-        spec, numbers, active, h, qx, qy, md, ms, mdv, mh, first, duration, table, bounds,
-    );
-}
+track_row_copy!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    track_row_avx2,
+    Isa::AVX2
+);
+track_row_copy!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    track_row_avx512,
+    Isa::AVX512
+);
+track_row_copy!(track_row_generic, Isa::PORTABLE);
 
 /// Which copies of the chunk test and the busy chunk's fold [`track_row_body`] is
 /// compiled with (a const parameter: the copies are chosen at compile time).
@@ -1283,6 +1249,51 @@ fn fetch_chunk(
     }
 }
 
+/// Bit l: lane l's flag is 1 (a cell the fold tracks), from one load of the eight flags.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tracked_bits(a: &[u8; LANES]) -> u8 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86-64; the load reads the eight flags, unaligned.
+    unsafe {
+        _mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadl_epi64(a.as_ptr().cast()),
+            _mm_set1_epi8(1),
+        )) as u8
+    }
+}
+
+/// The smallest of eight f32 lanes (none NaN), as [`lowest_lane`] on a vector.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+fn lowest_lane_avx(m: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+    let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)))
+}
+
+/// Raise the hazard class of each `flooded` lane to its class now (nested classes);
+/// whether one rose. The fold's last part, when not every flooded lane meets the least
+/// class (`HazardRule::all_meet`).
+#[inline(always)]
+fn raise_classes(
+    spec: &EnvelopeSpec,
+    d: &[f64; LANES],
+    q2: &[f64; LANES],
+    flooded: [bool; LANES],
+    mh: &mut [f32; LANES],
+) -> bool {
+    let class = spec.hazard.class_lanes_nested(d, q2);
+    let nh: [f32; LANES] = std::array::from_fn(|l| mh[l].max(pick(flooded[l], class[l], 0.0)));
+    let rose = nh != *mh;
+    if rose {
+        *mh = nh;
+    }
+    rose
+}
+
 /// The smallest of [`LANES`] values (none NaN), as a tree of pairwise minima rather than
 /// a chain, so that its latency is three minima, not eight.
 #[inline(always)]
@@ -1354,12 +1365,7 @@ fn fold_growing(
         pick(flooded[l], mh[l], f32::INFINITY)
     }));
     if flooded != [false; LANES] && !spec.hazard.all_meet(lowest, d, &q2, &flooded) {
-        let class = spec.hazard.class_lanes_nested(d, &q2);
-        let nh: [f32; LANES] = std::array::from_fn(|l| mh[l].max(pick(flooded[l], class[l], 0.0)));
-        if nh != *mh {
-            *mh = nh;
-            changed = true;
-        }
+        changed |= raise_classes(spec, d, &q2, flooded, mh);
     }
     changed
 }
@@ -1472,12 +1478,11 @@ unsafe fn fold_growing_avx2(
         // The lowest class among the flooded lanes, and whether every flooded lane meets
         // it: `HazardRule::all_meet` on the vectors in hand (the property test holds the
         // two to the same answers through `track_chunk`).
-        let lowest = {
-            let m = _mm256_blendv_ps(_mm256_set1_ps(f32::INFINITY), old_h, flooded);
-            let m = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
-            let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-            _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)))
-        };
+        let lowest = lowest_lane_avx(_mm256_blendv_ps(
+            _mm256_set1_ps(f32::INFINITY),
+            old_h,
+            flooded,
+        ));
         let HazardRule::Arr(classes) = &spec.hazard else {
             unreachable!("only nested ARR classes are bounded");
         };
@@ -1508,14 +1513,8 @@ unsafe fn fold_growing_avx2(
             let mut q2 = [0f64; LANES];
             _mm256_storeu_pd(q2.as_mut_ptr(), q2_lo);
             _mm256_storeu_pd(q2.as_mut_ptr().add(4), q2_hi);
-            let class = spec.hazard.class_lanes_nested(d, &q2);
-            let nh: [f32; LANES] = std::array::from_fn(|l| {
-                mh[l].max(pick((flooded_bits >> l) & 1 == 1, class[l], 0.0))
-            });
-            if nh != *mh {
-                *mh = nh;
-                changed = true;
-            }
+            let flooded = std::array::from_fn(|l| (flooded_bits >> l) & 1 == 1);
+            changed |= raise_classes(spec, d, &q2, flooded, mh);
         }
         changed
     }
@@ -1547,10 +1546,7 @@ unsafe fn fold_growing_avx512(
     use std::arch::x86_64::*;
     // SAFETY: the loads and stores are of the eight lanes of the arrays given, unaligned.
     unsafe {
-        let tracked = _mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_loadl_epi64(a.as_ptr().cast()),
-            _mm_set1_epi8(1),
-        )) as u8;
+        let tracked = tracked_bits(a);
         let dd = _mm512_loadu_pd(d.as_ptr());
         let (xx, yy) = (_mm512_loadu_pd(x.as_ptr()), _mm512_loadu_pd(y.as_ptr()));
         let q2 = _mm512_add_pd(_mm512_mul_pd(xx, xx), _mm512_mul_pd(yy, yy));
@@ -1598,12 +1594,11 @@ unsafe fn fold_growing_avx512(
         // The lowest class among the flooded lanes, and whether every flooded lane meets
         // it: `HazardRule::all_meet` on the vectors in hand (the property test holds the
         // two to the same answers through `track_chunk`).
-        let lowest = {
-            let m = _mm256_mask_blend_ps(flooded, _mm256_set1_ps(f32::INFINITY), old_h);
-            let m = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
-            let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-            _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)))
-        };
+        let lowest = lowest_lane_avx(_mm256_mask_blend_ps(
+            flooded,
+            _mm256_set1_ps(f32::INFINITY),
+            old_h,
+        ));
         let HazardRule::Arr(classes) = &spec.hazard else {
             unreachable!("only nested ARR classes are bounded");
         };
@@ -1622,13 +1617,8 @@ unsafe fn fold_growing_avx512(
         if !meet {
             let mut q2s = [0f64; LANES];
             _mm512_storeu_pd(q2s.as_mut_ptr(), q2);
-            let class = spec.hazard.class_lanes_nested(d, &q2s);
-            let nh: [f32; LANES] =
-                std::array::from_fn(|l| mh[l].max(pick((flooded >> l) & 1 == 1, class[l], 0.0)));
-            if nh != *mh {
-                *mh = nh;
-                changed = true;
-            }
+            let flooded = std::array::from_fn(|l| (flooded >> l) & 1 == 1);
+            changed |= raise_classes(spec, d, &q2s, flooded, mh);
         }
         changed
     }
