@@ -43,7 +43,20 @@ fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&mut W
         if done(app.world_mut()) {
             return;
         }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        if start.elapsed() >= limit {
+            let state = app.world().resource::<Live>().a.as_ref().map(|s| {
+                format!(
+                    "at {} s, running {}, finished {}, error {:?}, live {:?}, last log {:?}",
+                    s.sim_time_s,
+                    s.running,
+                    s.finished,
+                    s.error,
+                    s.live,
+                    s.log.iter().rev().take(6).collect::<Vec<_>>()
+                )
+            });
+            panic!("timed out waiting for {what}; the worker's last snapshot: {state:?}");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -3,9 +3,10 @@
 //! the other (the snapshot slot is a mutex held only to swap an `Arc`). Nothing here knows
 //! about bevy, so the worker can be driven and tested on its own.
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -298,6 +299,10 @@ pub struct Twin {
     pub scenario: Arc<Scenario>,
     commands: Sender<Command>,
     latest: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    /// Why the worker thread stopped, where it panicked; told once, in a last snapshot.
+    failure: Arc<Mutex<Option<String>>>,
+    /// The last snapshot handed to the app (what that last one is made from).
+    shown: Mutex<Option<Arc<Snapshot>>>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -319,15 +324,33 @@ impl Twin {
         let latest = Arc::new(Mutex::new(None));
         let mut worker = Worker::new(run, latest.clone());
         worker.publish();
+        let failure = Arc::new(Mutex::new(None));
+        let failed = failure.clone();
         let handle = std::thread::Builder::new()
             .name("twin".into())
-            .spawn(move || pool.install(move || worker.run(&inbox)))
+            .spawn(move || {
+                // A panic would otherwise leave the app showing the last snapshot as if
+                // the run were going on.
+                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    pool.install(move || worker.run(&inbox))
+                }));
+                if let Err(payload) = ran {
+                    let why = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+                }
+            })
             .context("cannot start the simulation thread")?;
         Ok(Self {
             basin,
             scenario,
             commands,
             latest,
+            failure,
+            shown: Mutex::new(None),
             worker: Some(handle),
         })
     }
@@ -338,8 +361,34 @@ impl Twin {
     }
 
     /// The newest snapshot, if one arrived since the last call. Never blocks on the solver.
+    /// Once the worker has died of a panic, one last snapshot: the one shown before,
+    /// paused, with the panic as its error.
     pub fn take_snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.latest.try_lock().ok().and_then(|mut slot| slot.take())
+        let fresh = self.latest.try_lock().ok().and_then(|mut slot| slot.take());
+        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = &fresh {
+            *shown = Some(s.clone());
+        }
+        let Some(last) = shown.as_ref() else {
+            return fresh;
+        };
+        let Some(why) = self
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return fresh;
+        };
+        let mut s = (**last).clone();
+        s.seq += 1;
+        s.running = false;
+        s.error = Some(format!(
+            "the simulation thread stopped ({why}): a fault in rivertwin, not in the scenario; open the scenario again to go on"
+        ));
+        let s = Arc::new(s);
+        *shown = Some(s.clone());
+        Some(s)
     }
 }
 
@@ -821,11 +870,14 @@ impl Worker {
         if let (Some(a), Some(b)) = (self.recent.front(), self.recent.back())
             && b.0.duration_since(a.0) > Duration::from_millis(200)
             && self.running
+            && let Some(steps) = b.2.checked_sub(a.2)
         {
             let wall = b.0.duration_since(a.0).as_secs_f64();
             let sim = b.1 - a.1;
-            let steps = (b.2 - a.2) as f64;
-            self.last_rates = (sim / wall, steps * self.run.active_cells() as f64 / wall);
+            self.last_rates = (
+                sim / wall,
+                steps as f64 * self.run.active_cells() as f64 / wall,
+            );
         }
         self.last_rates
     }
@@ -1024,6 +1076,8 @@ impl Worker {
         }
         self.run = run;
         self.error = None;
+        // The rates are measured over the run going forward; this one went back.
+        self.recent.clear();
         let steering = self.steering.clone();
         self.apply_steering(&steering)?;
         self.bed_version += 1;
@@ -1200,4 +1254,120 @@ fn depth_and_speed(solver: &Solver) -> (Array2<f32>, Array2<f32>) {
             }
         });
     (depth, speed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+
+    fn trinity(dir: &Path) -> (Arc<Basin>, Arc<Scenario>) {
+        let basin = Path::new(env!("CARGO_MANIFEST_DIR")).join("basins/trinity_storm");
+        copy_dir(&basin, dir);
+        let basin = Arc::new(Basin::load(dir).expect("basin"));
+        let path = dir.join("scenarios/radar_nowcast.toml");
+        let scenario = Arc::new(Scenario::load(&path, &basin).expect("scenario"));
+        (basin, scenario)
+    }
+
+    /// Live mode goes back to the state at the last observation when new frames come.
+    /// The rates the app shows are then measured from there on, not across the jump
+    /// back (whose step count went down: an underflow that killed the worker thread,
+    /// or in a release build a nonsense figure).
+    #[test]
+    fn rates_are_measured_from_where_new_observations_took_the_run_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (basin, scenario) = trinity(dir.path());
+        let radar = dir.path().join("scenarios/radar");
+        let held = dir.path().join("held");
+        std::fs::create_dir(&held).expect("mkdir");
+        let mut frames: Vec<_> = std::fs::read_dir(&radar)
+            .expect("radar")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        frames.sort();
+        // Radar to 1800 s; the rest comes later.
+        for name in &frames[6..] {
+            std::fs::rename(radar.join(name), held.join(name)).expect("hold back");
+        }
+        let run = Run::new(basin, scenario).expect("run");
+        let mut w = Worker::new(run, Arc::new(Mutex::new(None)));
+        w.apply(Command::SetSpeed(Speed::AsFastAsPossible));
+        w.apply(Command::SetLive(true));
+        let observed = |w: &Worker| w.live.as_ref().and_then(|l| l.status.last_observation_s);
+        while observed(&w) != Some(1800.0) {
+            assert!(w.running, "stopped before 1800 s: {:?}", w.error);
+            w.advance_slice();
+        }
+        // The forecast runs on for a while (rates measured over it) …
+        let forecast = Instant::now();
+        while w.running && forecast.elapsed() < Duration::from_millis(300) {
+            w.advance_slice();
+        }
+        let ahead = w.run.solver().steps();
+        assert!(w.run.sim_time_s() > 1800.0);
+        // … then the next half hour of radar arrives and is taken in.
+        for name in &frames[6..12] {
+            std::fs::rename(held.join(name), radar.join(name)).expect("arrive");
+        }
+        let following = |w: &Worker| w.live.as_ref().and_then(|l| l.status.following_to_s);
+        for _ in 0..10 {
+            if following(&w) == Some(3600.0) {
+                break;
+            }
+            w.live.as_mut().expect("live").last_poll = None;
+            w.poll_live();
+        }
+        assert_eq!(following(&w), Some(3600.0));
+        assert!(
+            w.run.solver().steps() < ahead,
+            "the run went back to 1800 s"
+        );
+        w.advance_slice();
+        let now = w.run.solver().steps();
+        assert!(
+            w.recent.iter().all(|r| r.2 <= now && r.1 >= 1800.0),
+            "{:?}",
+            w.recent
+        );
+        let (factor, updates) = w.rates();
+        assert!(factor.is_finite() && factor >= 0.0, "{factor}");
+        assert!(updates.is_finite() && updates >= 0.0, "{updates}");
+    }
+
+    /// A worker that dies of a panic says so in a last snapshot (paused, with the
+    /// panic as its error) instead of leaving its last one looking like a live run.
+    #[test]
+    fn a_dead_worker_is_reported_in_a_last_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (basin, scenario) = trinity(dir.path());
+        let twin = Twin::start(basin, scenario, 1).expect("twin");
+        let first = twin.take_snapshot().expect("the first snapshot");
+        assert!(first.error.is_none());
+        assert!(twin.take_snapshot().is_none(), "nothing new while paused");
+        *twin.failure.lock().expect("lock") = Some("attempt to subtract with overflow".into());
+        let last = twin.take_snapshot().expect("a last snapshot");
+        assert!(!last.running);
+        assert!(last.seq > first.seq);
+        let error = last.error.as_deref().expect("error");
+        assert!(
+            error.contains("attempt to subtract with overflow")
+                && error.contains("open the scenario again"),
+            "{error}"
+        );
+        assert_eq!(last.sim_time_s, first.sim_time_s);
+        assert!(twin.take_snapshot().is_none(), "said once");
+    }
 }
