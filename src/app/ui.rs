@@ -4,6 +4,7 @@
 // The panels with a file of their own.
 pub mod drainage;
 pub mod ensemble;
+mod labels;
 pub mod structures;
 pub mod warnings;
 
@@ -862,7 +863,7 @@ fn probe_ui(
         .height(150.0)
         .include_y(0.0)
         .include_y(0.1)
-        .legend(Legend::default())
+        .legend(Legend::default().text_style(egui::TextStyle::Small))
         .x_axis_label("time (s)")
         .allow_scroll(false)
         .show(ui, |p| {
@@ -923,8 +924,9 @@ fn gauges_ui(
         .and_then(|t| s.frame_at(t))
         .map_or(s.sim_time_s, |f| f.sim_time_s);
     Plot::new("gauge_plot")
-        .height(150.0)
-        .legend(Legend::default())
+        .height(180.0)
+        // Small: at the default size the five entries covered most of the plot.
+        .legend(Legend::default().text_style(egui::TextStyle::Small))
         .x_axis_label("time (s)")
         .include_x(s.duration_s)
         .include_y(0.0)
@@ -1082,24 +1084,10 @@ fn overlay_ui(
             .ok()
             .map(|p| pos2(p.x / zoom, p.y / zoom))
     });
-    // Watch areas: a label at the middle cell, coloured while the rule holds; drawn
-    // before the gauges so that a gauge label stays on top.
-    for (a, area) in basin.watch_areas.iter().enumerate() {
-        let Some(&(r, c)) = area.cells.get(area.cells.len() / 2) else {
-            continue;
-        };
-        if let Some(p) = to_screen(r, c, pole * 0.6) {
-            let alarm = snap.and_then(|s| super::warnings::area_alarm(basin, &s.watch, a));
-            let (fill, colour) = match alarm {
-                Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
-                None => (Color32::from_black_alpha(90), Color32::from_gray(220)),
-            };
-            let small = FontId::proportional(13.0);
-            let rect = painter.text(p, Align2::CENTER_BOTTOM, &area.name, small.clone(), colour);
-            painter.rect_filled(rect.expand(2.0), 3.0, fill);
-            painter.text(p, Align2::CENTER_BOTTOM, &area.name, small, colour);
-        }
-    }
+    // Gauges, watched places and structures are labelled on boxes laid out together, so
+    // that a place watched beside a gauge does not hide its reading: the gauges first
+    // (they keep their places), then the places, then the structures.
+    let mut tags: Vec<labels::Tag> = Vec::new();
     for (i, g) in basin.gauges.iter().enumerate() {
         if let Some(p) = to_screen(g.row, g.col, pole * 1.15) {
             let text = match snap {
@@ -1112,9 +1100,36 @@ fn overlay_ui(
                 Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
                 None => (Color32::from_black_alpha(120), Color32::WHITE),
             };
-            let r = painter.text(p, Align2::CENTER_BOTTOM, &text, font.clone(), colour);
-            painter.rect_filled(r.expand(2.0), 3.0, fill);
-            painter.text(p, Align2::CENTER_BOTTOM, text, font.clone(), colour);
+            tags.push(labels::Tag::new(
+                &painter,
+                p,
+                text,
+                font.clone(),
+                fill,
+                colour,
+            ));
+        }
+    }
+    // Watch areas: a label at the middle cell, coloured while the rule holds.
+    for (a, area) in basin.watch_areas.iter().enumerate() {
+        let Some(&(r, c)) = area.cells.get(area.cells.len() / 2) else {
+            continue;
+        };
+        if let Some(p) = to_screen(r, c, pole * 0.6) {
+            let alarm = snap.and_then(|s| super::warnings::area_alarm(basin, &s.watch, a));
+            let (fill, colour) = match alarm {
+                Some(sev) => (super::warnings::severity_colour(sev), Color32::BLACK),
+                None => (Color32::from_black_alpha(90), Color32::from_gray(220)),
+            };
+            let small = FontId::proportional(13.0);
+            tags.push(labels::Tag::new(
+                &painter,
+                p,
+                area.name.clone(),
+                small,
+                fill,
+                colour,
+            ));
         }
     }
     // Structures: a line along a weir's or gate's cells, a line between a culvert's,
@@ -1129,8 +1144,6 @@ fn overlay_ui(
         if points.len() >= 2 {
             painter.add(egui::Shape::line(points.clone(), stroke));
         }
-        // Below the structure (anchored at the top), so that it does not cover the gauge
-        // labels standing above their poles.
         let (r, c) = cells[cells.len() / 2];
         if let Some(p) = to_screen(r, c, 0.0) {
             let flow = snap
@@ -1138,17 +1151,18 @@ fn overlay_ui(
                 .map_or(String::new(), |s| format!(" {:.1} m³/s", s.flow.flow_m3_s));
             let text = format!("{}{flow}", st.name());
             let small = FontId::proportional(14.0);
-            let rect = painter.text(
+            let fill = super::structures::STRUCTURE_COLOUR;
+            tags.push(labels::Tag::new(
+                &painter,
                 p,
-                Align2::CENTER_BOTTOM,
-                &text,
-                small.clone(),
+                text,
+                small,
+                fill,
                 Color32::BLACK,
-            );
-            painter.rect_filled(rect.expand(2.0), 3.0, super::structures::STRUCTURE_COLOUR);
-            painter.text(p, Align2::CENTER_BOTTOM, text, small, Color32::BLACK);
+            ));
         }
     }
+    labels::draw_tags(&painter, &tags, free);
     let (rows, cols) = (grid.rows, grid.cols);
     for seg in twin.scenario.boundaries.segments() {
         let (colour, name) = match &seg.condition {
