@@ -107,6 +107,12 @@ pub fn format_time(t_s: f64) -> String {
     }
 }
 
+/// A simulated time as a clock, h:mm:ss (whole seconds, rounded down).
+pub fn format_clock(t_s: f64) -> String {
+    let t = t_s.max(0.0).floor() as u64;
+    format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn ui(
     mut contexts: EguiContexts,
@@ -368,15 +374,25 @@ fn top_bar_ui(
         }
         if let Some(s) = snap {
             ui.separator();
-            ui.label(
-                RichText::new(format!(
-                    "t = {} / {}",
-                    format_time(s.sim_time_s),
-                    format_time(s.duration_s)
-                ))
-                .strong()
-                .size(18.0),
-            );
+            // A clock (h:mm:ss), short enough for the bar of a 1280-pixel projector; the
+            // status bar gives the time to a tenth of a second. Not broken across lines.
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!(
+                        "t = {} / {}",
+                        format_clock(s.sim_time_s),
+                        format_clock(s.duration_s)
+                    ))
+                    .strong()
+                    .size(18.0),
+                )
+                .extend(),
+            )
+            .on_hover_text(format!(
+                "simulated time {} of {}",
+                format_time(s.sim_time_s),
+                format_time(s.duration_s)
+            ));
             let f = (s.sim_time_s / s.duration_s.max(1e-9)) as f32;
             let bar = ui.add(egui::ProgressBar::new(f).desired_width(120.0));
             if let Some(l) = &s.live {
@@ -435,12 +451,21 @@ fn status_ui(
         ui.separator();
         ui.label(format!("sim time {}", format_time(s.sim_time_s)));
         ui.separator();
-        ui.label(format!("real-time factor {:.1}×", s.real_time_factor));
-        ui.separator();
-        ui.label(format!(
-            "{:.1} M cell-updates/s",
-            s.cell_updates_per_s / 1e6
-        ));
+        // Nothing measured yet (never run, or run for less than the rate window): a dash,
+        // not a speed of zero.
+        if s.real_time_factor > 0.0 {
+            ui.label(format!("real-time factor {:.1}×", s.real_time_factor));
+            ui.separator();
+            ui.label(format!(
+                "{:.1} M cell-updates/s",
+                s.cell_updates_per_s / 1e6
+            ));
+        } else {
+            ui.label("real-time factor –")
+                .on_hover_text("not measured yet: the run has not run long enough");
+            ui.separator();
+            ui.label("– cell-updates/s");
+        }
         ui.separator();
         ui.label(format!("wet cells {}", s.wet_cells));
         ui.separator();
@@ -1294,5 +1319,15 @@ mod tests {
         assert_eq!(format_time(42.25), "42.2 s");
         assert_eq!(format_time(125.0), "2 min 05.0 s");
         assert_eq!(format_time(3.0 * 3600.0 + 61.0), "3 h 01 min 01 s");
+    }
+
+    #[test]
+    fn clock_times_read_as_hours_minutes_seconds() {
+        assert_eq!(format_clock(0.0), "0:00:00");
+        assert_eq!(format_clock(419.99), "0:06:59");
+        assert_eq!(format_clock(1000.0), "0:16:40");
+        assert_eq!(format_clock(4.0 * 3600.0), "4:00:00");
+        assert_eq!(format_clock(30.0 * 3600.0 + 61.5), "30:01:01");
+        assert_eq!(format_clock(-3.0), "0:00:00");
     }
 }
