@@ -1187,7 +1187,6 @@ fn overlay_ui(
             ));
         }
     }
-    labels::draw_tags(&painter, &tags, free);
     let (rows, cols) = (grid.rows, grid.cols);
     for seg in twin.scenario.boundaries.segments() {
         let (colour, name) = match &seg.condition {
@@ -1235,10 +1234,21 @@ fn overlay_ui(
             painter.add(egui::Shape::line(run, egui::Stroke::new(4.0, colour)));
         }
         if longest.len() >= 2 {
+            // Laid out with the other labels, last (a gauge at the outlet keeps its
+            // place), on a dark box so that it reads over light terrain.
             let mid = longest[longest.len() / 2];
-            painter.text(mid, Align2::CENTER_BOTTOM, name, font.clone(), colour);
+            let fill = Color32::from_black_alpha(120);
+            tags.push(labels::Tag::new(
+                &painter,
+                mid,
+                name.to_string(),
+                font.clone(),
+                fill,
+                colour,
+            ));
         }
     }
+    labels::draw_tags(&painter, &tags, free);
     let breach_lines = twin.scenario.breaches.iter().map(|b| b.cells.clone());
     for (i, cells) in breach_lines.enumerate() {
         let pts: Vec<egui::Pos2> = cells
