@@ -105,6 +105,9 @@ pub struct WaterField {
     pub surface_m: Vec<f64>,
     pub depth_m: Vec<f32>,
     pub value: Vec<f32>,
+    /// The vertex's cell was first flooded after t = 0: not sea, lake or reservoir
+    /// water that was there from the start.
+    pub flooded_later: Vec<bool>,
 }
 
 /// Maps that are not the run's own: a merged ensemble's and the soil losses.
@@ -154,6 +157,7 @@ fn sample_field(
         surface_m: Vec::with_capacity(n),
         depth_m: Vec::with_capacity(n),
         value: Vec::with_capacity(n),
+        flooded_later: Vec::with_capacity(n),
     };
     for vr in 0..grid.vertex_rows {
         for vc in 0..grid.vertex_cols {
@@ -199,6 +203,7 @@ fn sample_field(
             field.surface_m.push(bed + f64::from(d));
             field.depth_m.push(d);
             field.value.push(value);
+            field.flooded_later.push(a.first_inundation_s[cell] > 0.0);
         }
     }
     if let (Layer::Soil, Some(m)) = (view.layer, soil) {
@@ -238,6 +243,29 @@ fn layer_range(layer: Layer, field: &WaterField, threshold_m: f32) -> Range {
                 }
             } else {
                 Range { min: 0.0, max: 1.0 }
+            }
+        }
+        // Depth: the range of the flood, not of the water there from the start. Off a
+        // coast the sea is tens of metres deep, and a surge of a metre or two on land
+        // would all be drawn in the palest colour. So where cells that were dry at the
+        // start are wet now, the range comes from them (deeper water from the start is
+        // drawn in the deepest colour); where there are none yet, from every wet cell.
+        Layer::Depth => {
+            let later = field
+                .value
+                .iter()
+                .zip(&field.depth_m)
+                .zip(&field.flooded_later)
+                .filter(|((v, d), later)| **later && **d >= threshold_m && v.is_finite())
+                .fold(0.0f32, |m, ((v, _), _)| m.max(*v));
+            let deepest = if later > 0.0 {
+                later
+            } else {
+                wet.fold(0.0f32, f32::max)
+            };
+            Range {
+                min: 0.0,
+                max: nice_ceiling(deepest.max(0.01)),
             }
         }
         Layer::Difference => {
@@ -400,4 +428,45 @@ fn sync_water(
     built.generation = session.generation;
     built.key = Some(key);
     built.layer = Some(view.layer);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(cells: &[(f32, bool)]) -> WaterField {
+        WaterField {
+            surface_m: cells.iter().map(|&(d, _)| f64::from(d)).collect(),
+            depth_m: cells.iter().map(|&(d, _)| d).collect(),
+            value: cells.iter().map(|&(d, _)| d).collect(),
+            flooded_later: cells.iter().map(|&(_, later)| later).collect(),
+        }
+    }
+
+    #[test]
+    fn depth_range_is_the_flood_s_not_the_sea_s() {
+        // Cairns: sea 60 m deep from the start, a surge of 1.3 m on land.
+        let f = field(&[
+            (60.0, false),
+            (35.0, false),
+            (1.3, true),
+            (0.4, true),
+            (0.0, true),
+        ]);
+        let r = layer_range(Layer::Depth, &f, 0.02);
+        assert_eq!((r.min, r.max), (0.0, 2.0));
+        // Before the land floods: the sea's range.
+        let f = field(&[(60.0, false), (35.0, false), (0.0, true)]);
+        assert_eq!(layer_range(Layer::Depth, &f, 0.02).max, 100.0);
+        // Water under the display threshold does not count.
+        let f = field(&[(60.0, false), (0.01, true)]);
+        assert_eq!(layer_range(Layer::Depth, &f, 0.02).max, 100.0);
+    }
+
+    #[test]
+    fn speed_range_takes_every_wet_cell() {
+        let mut f = field(&[(10.0, false), (1.0, true)]);
+        f.value = vec![3.0, 0.5];
+        assert_eq!(layer_range(Layer::Speed, &f, 0.02).max, 5.0);
+    }
 }

@@ -313,6 +313,16 @@ pub fn area_text(km2: f64) -> String {
     }
 }
 
+/// The runs of a reach's cells that are on land, in order.
+fn land_runs<'a>(
+    cells: &'a [(usize, usize)],
+    on_land: impl Fn(&(usize, usize)) -> bool + Copy + 'a,
+) -> impl Iterator<Item = &'a [(usize, usize)]> + 'a {
+    cells
+        .chunk_by(move |a, b| on_land(a) == on_land(b))
+        .filter(move |run| on_land(&run[0]))
+}
+
 /// Draw the streams and catchment outlines over the view.
 pub fn drainage_overlay(
     painter: &egui::Painter,
@@ -330,15 +340,18 @@ pub fn drainage_overlay(
         project([x, y + lift, z])
     };
     if view.show_streams {
+        // Streams are drawn on land only: a reach stops where it enters water that was
+        // there from the start (the sea off a coast, a lake or reservoir), where flow
+        // directions on the bed under it mean nothing.
+        let on_land = |&(r, c): &(usize, usize)| basin.initial_depth_m.at((r, c)) <= 0.0;
         for reach in &d.reaches {
-            let points: Vec<egui::Pos2> = reach
-                .cells
-                .iter()
-                .filter_map(|&(r, c)| at_cell(r, c))
-                .collect();
-            if points.len() >= 2 {
-                let width = 0.8 + 0.7 * f32::from(reach.order);
-                painter.add(egui::Shape::line(points, egui::Stroke::new(width, STREAM)));
+            let width = 0.8 + 0.7 * f32::from(reach.order);
+            for run in land_runs(&reach.cells, on_land) {
+                let points: Vec<egui::Pos2> =
+                    run.iter().filter_map(|&(r, c)| at_cell(r, c)).collect();
+                if points.len() >= 2 {
+                    painter.add(egui::Shape::line(points, egui::Stroke::new(width, STREAM)));
+                }
             }
         }
     }
@@ -380,5 +393,27 @@ pub fn drainage_overlay(
                 painter.text(at, egui::Align2::LEFT_BOTTOM, text, font, INFLOW);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_stops_where_it_enters_water_there_from_the_start() {
+        // A reach down a hillside (columns 0–3), across a lake (4–5), on to the coast
+        // (6–7) and into the sea (8–9).
+        let cells: Vec<(usize, usize)> = (0..10).map(|c| (0, c)).collect();
+        let wet_at_start = |c: usize| matches!(c, 4 | 5 | 8 | 9);
+        let runs: Vec<&[(usize, usize)]> = land_runs(&cells, |&(_, c)| !wet_at_start(c)).collect();
+        assert_eq!(runs, [&cells[0..4], &cells[6..8]]);
+        // All on land: the whole reach.
+        assert_eq!(
+            land_runs(&cells, |_| true).collect::<Vec<_>>(),
+            [&cells[..]]
+        );
+        // All under water: nothing.
+        assert_eq!(land_runs(&cells, |_| false).count(), 0);
     }
 }
