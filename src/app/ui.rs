@@ -1065,6 +1065,20 @@ fn help_ui(ctx: &egui::Context, open: &mut bool) {
         });
 }
 
+/// A breach's label, beside its end, in the layout with the others.
+fn breach_tag(
+    painter: &egui::Painter,
+    end: egui::Pos2,
+    text: String,
+    font: &FontId,
+) -> labels::Tag {
+    let (fill, colour) = (
+        Color32::from_black_alpha(120),
+        Color32::from_rgb(255, 90, 90),
+    );
+    labels::Tag::new(painter, end, text, font.clone(), fill, colour).aligned(Align2::LEFT_BOTTOM)
+}
+
 /// Labels and lines over the 3D view: gauges, boundary segments, breaches, the probe.
 fn overlay_ui(
     ctx: &egui::Context,
@@ -1248,7 +1262,6 @@ fn overlay_ui(
             ));
         }
     }
-    labels::draw_tags(&painter, &tags, free);
     let breach_lines = twin.scenario.breaches.iter().map(|b| b.cells.clone());
     for (i, cells) in breach_lines.enumerate() {
         let pts: Vec<egui::Pos2> = cells
@@ -1260,13 +1273,12 @@ fn overlay_ui(
                 [*first, *last],
                 egui::Stroke::new(5.0, Color32::from_rgb(230, 40, 40)),
             );
-            painter.text(
+            tags.push(breach_tag(
+                &painter,
                 *last,
-                Align2::LEFT_BOTTOM,
                 format!("breach {}", i + 1),
-                font.clone(),
-                Color32::from_rgb(255, 90, 90),
-            );
+                &font,
+            ));
         }
     }
     if let Some(s) = snap {
@@ -1282,16 +1294,17 @@ fn overlay_ui(
                     [a, z],
                     egui::Stroke::new(5.0, Color32::from_rgb(230, 40, 40)),
                 );
-                painter.text(
+                let n = twin.scenario.breaches.len() + k + 1;
+                tags.push(breach_tag(
+                    &painter,
                     z,
-                    Align2::LEFT_BOTTOM,
-                    format!("breach {} (drawn)", twin.scenario.breaches.len() + k + 1),
-                    font.clone(),
-                    Color32::from_rgb(255, 90, 90),
-                );
+                    format!("breach {n} (drawn)"),
+                    &font,
+                ));
             }
         }
     }
+    labels::draw_tags(&painter, &tags, free);
     for p in &view.breach_points {
         if let Some(cell) = basin.grid().cell_of(p[0], p[1])
             && let Some(s) = to_screen(cell.0, cell.1, 0.5)

@@ -13,9 +13,11 @@ const MAX_SHIFT: usize = 4;
 /// Space kept between two labels, in points.
 const GAP: f32 = 3.0;
 
-/// One label on a filled box, its bottom centre at `anchor` where there is room.
+/// One label on a filled box, its bottom centre (or the corner `align` names) at
+/// `anchor` where there is room.
 pub struct Tag {
     pub anchor: Pos2,
+    pub align: Align2,
     pub galley: Arc<Galley>,
     pub fill: Color32,
     pub colour: Color32,
@@ -32,15 +34,21 @@ impl Tag {
     ) -> Tag {
         Tag {
             anchor,
+            align: Align2::CENTER_BOTTOM,
             galley: painter.layout_no_wrap(text, font, colour),
             fill,
             colour,
         }
     }
 
+    /// The same label with another corner at its anchor.
+    pub fn aligned(self, align: Align2) -> Tag {
+        Tag { align, ..self }
+    }
+
     /// The label's box at its own place, padding included.
     fn wanted(&self) -> Rect {
-        Align2::CENTER_BOTTOM
+        self.align
             .anchor_size(self.anchor, self.galley.size())
             .expand(2.0)
     }
