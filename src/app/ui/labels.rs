@@ -1,6 +1,7 @@
-//! Labels over the 3D view (gauges, watched places, structures) laid out so that none
-//! covers another: a place watched beside a gauge would otherwise put its name under the
-//! gauge's reading, and neither could be read on a projector.
+//! Labels over the 3D view (gauges, watched places, structures, boundary segments,
+//! breaches) laid out so that none covers another: a place watched beside a gauge would
+//! otherwise put its name under the gauge's reading, and neither could be read on a
+//! projector.
 
 use std::sync::Arc;
 
