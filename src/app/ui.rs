@@ -1123,9 +1123,10 @@ fn overlay_ui(
             .ok()
             .map(|p| pos2(p.x / zoom, p.y / zoom))
     });
-    // Gauges, watched places and structures are labelled on boxes laid out together, so
-    // that a place watched beside a gauge does not hide its reading: the gauges first
-    // (they keep their places), then the places, then the structures.
+    // Gauges, watched places, structures, boundary segments and breaches are labelled on
+    // boxes laid out together (`labels::draw_tags`, below), so that a place watched beside
+    // a gauge does not hide its reading: the gauges first (they keep their places), then
+    // the others in that order.
     let mut tags: Vec<labels::Tag> = Vec::new();
     for (i, g) in basin.gauges.iter().enumerate() {
         if let Some(p) = to_screen(g.row, g.col, pole * 1.15) {

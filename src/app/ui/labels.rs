@@ -82,7 +82,7 @@ pub fn draw_tags(painter: &Painter, tags: &[Tag], within: Rect) {
 /// otherwise it takes the nearest free box 1, 2, … [`MAX_SHIFT`] steps (its height and the
 /// gap) above or below (above first at the same distance), inside `within`. Where there
 /// is none, it keeps its own box.
-pub fn spread(wanted: &[Rect], within: Rect) -> Vec<Rect> {
+fn spread(wanted: &[Rect], within: Rect) -> Vec<Rect> {
     let mut placed: Vec<Rect> = Vec::with_capacity(wanted.len());
     for &want in wanted {
         // Half the gap around each: boxes a whole step apart do not touch.
