@@ -35,8 +35,10 @@ pub struct Basin {
     /// Bed elevation (m); 0 where inactive.
     pub bed_m: CellValues,
     pub manning_n: ManningN,
-    /// Depth of water at the start (m), 0 outside the active cells.
-    pub initial_depth_m: CellValues,
+    /// Depth of water at the start (m), 0 outside the active cells; `None` once a run
+    /// that is never reset has given it back ([`crate::Run::give_back_initial_depth`]):
+    /// the solver holds the state from the start on, and this copy is 4 or 8 B per cell.
+    pub initial_depth_m: Option<CellValues>,
     /// A curve-number or Green–Ampt model from `[losses]`, per cell; `None` for initial +
     /// continuing losses (or none).
     pub loss_model: Option<hydro::LossModel>,
@@ -439,7 +441,7 @@ impl Basin {
             active,
             bed_m,
             manning_n,
-            initial_depth_m,
+            initial_depth_m: Some(initial_depth_m),
             loss_model,
             loss_pervious,
             loss_rates,
@@ -472,17 +474,17 @@ impl Basin {
     /// (a flood fill, lowest surface first, so a cell takes the lowest surface that
     /// reaches it). Water that was not there at all stays absent: the change moves
     /// existing water bodies, it does not create new ones.
-    pub fn initial_depth_with_level_change(&self, change_m: f64) -> Array2<f64> {
-        let depth = self.initial_depth_m.values();
+    pub fn initial_depth_with_level_change(&self, change_m: f64) -> Result<Array2<f64>> {
+        let depth = self.initial_depth()?.values();
         let bed = self.bed_m.values();
         if change_m <= 0.0 {
-            return depth.mapv(|h| {
+            return Ok(depth.mapv(|h| {
                 if h > 0.0 {
                     (h + change_m).max(0.0)
                 } else {
                     0.0
                 }
-            });
+            }));
         }
         // Surfaces as ordered integers (f64 bits of a positive or negative finite value
         // do not sort as the value does), for a min-heap.
@@ -514,9 +516,22 @@ impl Basin {
                 }
             }
         }
-        Zip::from(&level)
+        Ok(Zip::from(&level)
             .and(&bed)
-            .map_collect(|&l, &z| if l.is_nan() { 0.0 } else { (l - z).max(0.0) })
+            .map_collect(|&l, &z| if l.is_nan() { 0.0 } else { (l - z).max(0.0) }))
+    }
+
+    /// The depth of water at the start, or an error where a run has given it back
+    /// ([`crate::Run::give_back_initial_depth`]).
+    pub fn initial_depth(&self) -> Result<&CellValues> {
+        self.initial_depth_m.as_ref().ok_or_else(|| {
+            BasinError::invalid(
+                self.dir.join("basin.toml"),
+                "initial_water",
+                "was given back by a run that is not to be started again",
+                "load the basin again to start a new run from its initial state",
+            )
+        })
     }
 
     /// Names of the scenario files in `scenarios/`, sorted.

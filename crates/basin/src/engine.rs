@@ -112,6 +112,14 @@ impl Run {
         Ok(run)
     }
 
+    /// Give back the basin's initial depth (4 or 8 B per cell) where this run is the
+    /// basin's only holder: the solver holds the state from the start on, so a run that
+    /// is not started again (`rivertwin run`, `forecast`) has no more use for it.
+    /// [`Run::reset`] then fails, saying so. Returns whether it was given back.
+    pub fn give_back_initial_depth(&mut self) -> bool {
+        Arc::get_mut(&mut self.basin).is_some_and(|b| b.initial_depth_m.take().is_some())
+    }
+
     /// Back to t = 0 with the scenario as loaded (a fresh solver; steering applied
     /// through [`Run::solver_mut`] must be applied again).
     pub fn reset(&mut self) -> Result<()> {

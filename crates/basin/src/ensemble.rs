@@ -1441,7 +1441,7 @@ pub fn member_estimates(base_scenario: &Path, threads: usize) -> Result<(u64, u6
     let active = basin.active.iter().filter(|&&a| a).count() as f64;
     let memory_mb = (cells * 120.0 * 1.5 / 1e6).ceil() as u64 + 256;
     let depth = basin
-        .initial_depth_m
+        .initial_depth()?
         .values()
         .iter()
         .copied()

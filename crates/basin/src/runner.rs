@@ -228,9 +228,9 @@ pub fn build_solver(basin: &Basin, scenario: &Scenario) -> Result<Solver> {
     )
     .map_err(at_scenario)?;
     if adjust.initial_level_change_m == 0.0 {
-        solver.set_depth(basin.initial_depth_m.values().view())
+        solver.set_depth(basin.initial_depth()?.values().view())
     } else {
-        let depth = basin.initial_depth_with_level_change(adjust.initial_level_change_m);
+        let depth = basin.initial_depth_with_level_change(adjust.initial_level_change_m)?;
         solver.set_depth(depth.view())
     }
     .map_err(at_scenario)?;
@@ -378,6 +378,9 @@ fn run_in_pool(
     let last_observation_s = scenario.last_observation_s();
     let scenario_path = scenario.path.clone();
     let mut run = Run::new(Arc::new(basin), Arc::new(scenario))?;
+    // This run is not started again: the basin's copy of the initial depth can go
+    // (4 B per cell of the peak for a Float32 depth raster, or for none).
+    run.give_back_initial_depth();
     let follow_until = match mode {
         Mode::Plain => None,
         Mode::Forecast { lead_s } => {

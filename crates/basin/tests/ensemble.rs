@@ -432,9 +432,9 @@ fn the_initial_level_change_moves_the_reservoir_surface() {
     let basin = basin::Basin::load(b.path()).expect("basin");
     let bed = common::bed();
     let crest = bed[(15, 20)];
-    let before = basin.initial_depth_m.values().to_owned();
+    let before = basin.initial_depth().expect("kept").values().to_owned();
     for change in [0.5, -0.5, 0.9] {
-        let depth = basin.initial_depth_with_level_change(change);
+        let depth = basin.initial_depth_with_level_change(change).expect("kept");
         let level = crest - 1.0 + change;
         let mut wet = 0;
         for ((r, c), &h) in depth.indexed_iter() {

@@ -295,3 +295,34 @@ fn a_version_1_state_continues() {
         "some cells were under for more than half"
     );
 }
+
+/// A run that is its basin's only holder gives back the basin's initial depth, and runs
+/// on to the same state as one that keeps it; starting it again is then refused with an
+/// error naming the basin's file. A run whose basin is shared keeps it.
+#[test]
+fn a_run_gives_back_the_initial_depth_only_where_no_one_else_holds_the_basin() {
+    let mut kept = new_run();
+    let mut given = new_run();
+    assert!(given.give_back_initial_depth());
+    assert!(given.basin().initial_depth_m.is_none());
+    assert!(kept.basin().initial_depth_m.is_some());
+    run_until(&mut kept, 120.0);
+    run_until(&mut given, 120.0);
+    let bits = |r: &Run| r.solver().depth_m().mapv(f64::to_bits);
+    assert!(bits(&kept).iter().any(|&b| f64::from_bits(b) > 0.0));
+    assert_eq!(bits(&kept), bits(&given));
+    let err = given.reset().expect_err("refused").to_string();
+    assert!(
+        err.contains("basin.toml") && err.contains("initial_water"),
+        "{err}"
+    );
+
+    let path = preset();
+    let basin =
+        Arc::new(Basin::load(&Scenario::basin_dir(&path).expect("in a basin")).expect("basin"));
+    let scenario = Arc::new(Scenario::load(&path, &basin).expect("scenario"));
+    let mut shared = Run::new(Arc::clone(&basin), scenario).expect("run");
+    assert!(!shared.give_back_initial_depth());
+    assert!(shared.basin().initial_depth_m.is_some());
+    shared.reset().expect("starts again");
+}

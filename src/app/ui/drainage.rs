@@ -343,7 +343,13 @@ pub fn drainage_overlay(
         // Streams are drawn on land only: a reach stops where it enters water that was
         // there from the start (the sea off a coast, a lake or reservoir), where flow
         // directions on the bed under it mean nothing.
-        let on_land = |&(r, c): &(usize, usize)| basin.initial_depth_m.at((r, c)) <= 0.0;
+        // (The app's basin keeps its initial depth: it is reset.)
+        let on_land = |&(r, c): &(usize, usize)| {
+            basin
+                .initial_depth_m
+                .as_ref()
+                .is_none_or(|d| d.at((r, c)) <= 0.0)
+        };
         for reach in &d.reaches {
             let width = 0.8 + 0.7 * f32::from(reach.order);
             for run in land_runs(&reach.cells, on_land) {
