@@ -86,8 +86,8 @@ pub fn describe(path: &Path) -> Result<String> {
     }
     let _ = writeln!(
         out,
-        "a run needs about {} MiB of memory",
-        run_memory_bytes(g.rows * g.cols) >> 20
+        "a run (`rivertwin run`) needs up to about {} MiB of memory; the app more",
+        run_memory_bytes(g.rows.saturating_mul(g.cols)) >> 20
     );
     Ok(out)
 }

@@ -99,10 +99,25 @@ pub fn available_memory_bytes() -> u64 {
         .map_or(u64::MAX, |kb| kb * 1024)
 }
 
-/// Memory a run over `cells` cells needs, in bytes: about 30 f64 fields per cell (state
-/// twice, bed, roughness, results, outputs), a deliberate overestimate.
+/// Memory a run needs whatever its grid: the binary, GDAL and the libraries it loads,
+/// the heap. Measured: 60–72 MiB on the bundled basins of 20 k cells (max RSS of
+/// `rivertwin run`; see [`run_memory_bytes`]).
+pub const RUN_FIXED_BYTES: u64 = 96 << 20;
+
+/// Memory a run needs per cell: measured 117 B on a 4 M-cell grid with one Manning n and
+/// no losses (see [`run_memory_bytes`]); a Manning n per cell, losses and a rain grid
+/// each keep more per cell.
+pub const RUN_BYTES_PER_CELL: u64 = 160;
+
+/// Memory a headless run (`rivertwin run`) over `cells` cells needs at its peak, in
+/// bytes, on the safe side: [`RUN_FIXED_BYTES`] + [`RUN_BYTES_PER_CELL`] per cell. Peaks
+/// measured with the app built in (2 threads, max RSS; `crates/hydro/README.md`):
+/// Jacksboro's 19 600 cells 72 MiB, Merewether's 133 536 cells 97 MiB, the 490 000-cell
+/// dry valley 127 MiB, the 1024² and 2048² radial dam breaks 191 and 468 MiB.
 pub fn run_memory_bytes(cells: usize) -> u64 {
-    cells as u64 * 30 * 8
+    (cells as u64)
+        .saturating_mul(RUN_BYTES_PER_CELL)
+        .saturating_add(RUN_FIXED_BYTES)
 }
 
 pub(crate) fn gdal_err(path: &Path, e: impl std::fmt::Display) -> BasinError {
@@ -732,4 +747,31 @@ fn same_values(a: &Dataset, b: &Path) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_memory_bytes;
+
+    /// The estimate covers every peak measured and is under twice each of them. The
+    /// peaks: max RSS of `rivertwin run` with the app built in, 2 threads, on one machine
+    /// (KiB as `/usr/bin/time` gives it; `crates/hydro/README.md`, "Peak memory").
+    #[test]
+    fn a_runs_memory_covers_the_measured_peaks() {
+        for (what, cells, kib) in [
+            ("Jacksboro dam_break", 19_600, 73_696),
+            ("Merewether recorded_inflow", 133_536, 98_840),
+            ("dry valley, dense", 490_000, 130_008),
+            ("radial dam break 1024²", 1 << 20, 195_380),
+            ("radial dam break 2048²", 1 << 22, 479_624),
+        ] {
+            let (estimate, peak) = (run_memory_bytes(cells), kib * 1024);
+            assert!(
+                estimate >= peak && estimate < 2 * peak,
+                "{what}: {estimate} B for a peak of {peak} B"
+            );
+        }
+        // An absurd grid gives the largest estimate, not an overflow.
+        assert_eq!(run_memory_bytes(usize::MAX), u64::MAX);
+    }
 }
