@@ -37,6 +37,31 @@ impl Default for HydrologyOptions {
     }
 }
 
+impl HydrologyOptions {
+    /// The default options with a stream threshold that suits a basin of `active_km2`
+    /// (its active cells' area), as the app draws its streams: 1 km², or 1 % of the
+    /// basin's area where that is less, rounded down to 1, 2 or 5 × 10ᵏ m². A small
+    /// catchment then shows where its water runs too: Merewether's 13 ha give 1 000 m²,
+    /// the paths of its overland flow between the houses, where 1 km² gives no stream at
+    /// all.
+    pub fn for_area_km2(active_km2: f64) -> Self {
+        let default = Self::default();
+        let share_m2 = 0.01 * active_km2 * 1e6;
+        if !(share_m2.is_finite() && share_m2 > 0.0) {
+            return default;
+        }
+        let power = 10f64.powf(share_m2.log10().floor());
+        let leading = [5.0, 2.0, 1.0]
+            .into_iter()
+            .find(|&m| m * power <= share_m2)
+            .unwrap_or(1.0);
+        Self {
+            stream_threshold_km2: (leading * power / 1e6).min(default.stream_threshold_km2),
+            ..default
+        }
+    }
+}
+
 /// The drainage of a basin, in memory.
 #[derive(Debug)]
 pub struct Drainage {
@@ -534,4 +559,26 @@ fn polygonize(
         return Err("GDALPolygonize failed".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HydrologyOptions;
+
+    /// 1 km² for a basin of 100 km² or more; 1 % of a smaller one's area, rounded down
+    /// to 1, 2 or 5 × 10ᵏ m².
+    #[test]
+    fn a_small_basin_gets_a_stream_threshold_of_its_size() {
+        let km2 = |area: f64| HydrologyOptions::for_area_km2(area).stream_threshold_km2;
+        assert_eq!(km2(168.0), 1.0); // Trinity
+        assert_eq!(km2(100.0), 1.0);
+        assert_eq!(km2(60.0), 0.5);
+        assert_eq!(km2(30.0), 0.2);
+        assert_eq!(km2(0.133_463), 0.001); // Merewether: 1 334.63 m² → 1 000 m²
+        assert_eq!(km2(0.0), HydrologyOptions::default().stream_threshold_km2);
+        assert_eq!(
+            km2(f64::NAN),
+            HydrologyOptions::default().stream_threshold_km2
+        );
+    }
 }

@@ -18,6 +18,9 @@ use crate::app::view_grid::ViewGrid;
 #[derive(Debug)]
 pub struct DrainageView {
     pub drainage: Drainage,
+    /// The least area a stream drains (km²), by the basin's size
+    /// (`HydrologyOptions::for_area_km2`).
+    pub stream_km2: f64,
     pub reaches: Vec<Reach>,
     /// Per gauge (in the basin's order), its catchment's outline.
     pub outlines: Vec<Vec<OutlineEdge>>,
@@ -87,12 +90,16 @@ impl SoilMap {
 
 impl DrainageView {
     pub fn derive(basin: &basin::Basin) -> basin::Result<Self> {
-        let drainage =
-            basin::hydrology::derive(basin, &basin::hydrology::HydrologyOptions::default())?;
+        let grid = basin.grid();
+        let cells = basin.active.iter().filter(|&&a| a).count();
+        let area_km2 = cells as f64 * grid.cell_size_x() * grid.cell_size_y() / 1e6;
+        let options = basin::hydrology::HydrologyOptions::for_area_km2(area_km2);
+        let drainage = basin::hydrology::derive(basin, &options)?;
         let reaches = stream_reaches(&drainage);
         let outlines = drainage.catchment_masks.iter().map(outline).collect();
         Ok(Self {
             drainage,
+            stream_km2: options.stream_threshold_km2,
             reaches,
             outlines,
             soil: SoilMap::of(basin),
@@ -231,11 +238,13 @@ pub fn drainage_ui(
     }
     match dr.strahler.iter().max().copied().unwrap_or(0) {
         0 => ui.label(format!(
-            "no cell drains 1 km² ({} cells): no streams drawn",
+            "no cell drains {} ({} cells): no streams drawn",
+            area_text(d.stream_km2),
             dr.threshold_cells
         )),
         top => ui.label(format!(
-            "streams: cells draining ≥ 1 km² ({} cells); Strahler order up to {top}",
+            "streams: cells draining ≥ {} ({} cells); Strahler order up to {top}",
+            area_text(d.stream_km2),
             dr.threshold_cells
         )),
     };
