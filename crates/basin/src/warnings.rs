@@ -583,10 +583,13 @@ impl Watch {
                     (count, deepest, limit, "max_depth_m")
                 }
                 WatchRule::HazardAtLeast(k) => {
+                    // The views once per area, not per cell: each is a slice of the
+                    // solver's padded arrays, which cost more than the cell's class.
+                    let state = CellState::of(solver);
                     let mut count = 0;
                     let mut highest = 0u8;
                     for &cell in &area.cells {
-                        let class = cell_hazard(solver, hazard, method, cell);
+                        let class = state.hazard(hazard, method, cell);
                         highest = highest.max(class);
                         count += usize::from(class >= k);
                     }
@@ -686,18 +689,33 @@ impl Watch {
 }
 
 /// Hazard class of one cell now (0: dry).
-fn cell_hazard(
-    solver: &hydro::Solver,
-    hazard: &HazardTables,
-    method: HazardMethod,
-    cell: (usize, usize),
-) -> u8 {
-    let d = solver.depth_m()[cell];
-    if d <= solver.params().dry_depth_m {
-        return 0;
+/// The solver's state now, as the hazard of a cell is read from it.
+struct CellState<'a> {
+    h: ndarray::ArrayView2<'a, f64>,
+    qx: ndarray::ArrayView2<'a, f64>,
+    qy: ndarray::ArrayView2<'a, f64>,
+    dry_depth_m: f64,
+}
+
+impl<'a> CellState<'a> {
+    fn of(solver: &'a hydro::Solver) -> Self {
+        Self {
+            h: solver.depth_m(),
+            qx: solver.qx_m2_s(),
+            qy: solver.qy_m2_s(),
+            dry_depth_m: solver.params().dry_depth_m,
+        }
     }
-    let speed = solver.qx_m2_s()[cell].hypot(solver.qy_m2_s()[cell]) / d;
-    hazard.classify(method, d, speed)
+
+    /// The cell's hazard class now (0 where it is dry).
+    fn hazard(&self, hazard: &HazardTables, method: HazardMethod, cell: (usize, usize)) -> u8 {
+        let d = self.h[cell];
+        if d <= self.dry_depth_m {
+            return 0;
+        }
+        let speed = self.qx[cell].hypot(self.qy[cell]) / d;
+        hazard.classify(method, d, speed)
+    }
 }
 
 /// The warnings section of `summary.json`.
