@@ -123,9 +123,10 @@ pub enum Command {
         /// The results folder; it must not exist.
         #[arg(long)]
         out: PathBuf,
-        /// Cells draining at least this area (km²) are streams.
-        #[arg(long, default_value_t = 1.0)]
-        stream_km2: f64,
+        /// Cells draining at least this area (km²) are streams (default: 1 km², or 1 % of
+        /// a basin under 100 km², rounded down to 1, 2 or 5 × 10^k m², as the app draws them).
+        #[arg(long)]
+        stream_km2: Option<f64>,
         /// A gauge moves onto the cell of highest accumulation within this many cells.
         #[arg(long, default_value_t = 2)]
         snap_cells: usize,
@@ -433,7 +434,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let basin = basin::Basin::load(&path)?;
             let options = basin::hydrology::HydrologyOptions {
-                stream_threshold_km2: stream_km2,
+                stream_threshold_km2: stream_km2.unwrap_or(
+                    basin::hydrology::HydrologyOptions::for_basin(&basin).stream_threshold_km2,
+                ),
                 snap_cells,
             };
             let r = basin::hydrology::run(&basin, &out, &options)?;
@@ -453,7 +456,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "streams: {} cells draining ≥ {} km² ({} cells), {} reaches, Strahler order up to {}",
                 r.stream_cells,
-                stream_km2,
+                options.stream_threshold_km2,
                 r.stream_threshold_cells,
                 r.stream_reaches,
                 r.max_strahler_order

@@ -38,12 +38,20 @@ impl Default for HydrologyOptions {
 }
 
 impl HydrologyOptions {
-    /// The default options with a stream threshold that suits a basin of `active_km2`
-    /// (its active cells' area), as the app draws its streams: 1 km², or 1 % of the
+    /// The default options with a stream threshold that suits the basin's size (its
+    /// active cells' area), as the app draws its streams and `rivertwin hydrology` takes
+    /// without `--stream-km2`: 1 km², or 1 % of the
     /// basin's area where that is less, rounded down to 1, 2 or 5 × 10ᵏ m². A small
     /// catchment then shows where its water runs too: Merewether's 13 ha give 1 000 m²,
     /// the paths of its overland flow between the houses, where 1 km² gives no stream at
     /// all.
+    pub fn for_basin(basin: &Basin) -> Self {
+        let grid = basin.grid();
+        let cells = basin.active.iter().filter(|&&a| a).count();
+        Self::for_area_km2(cells as f64 * grid.cell_size_x() * grid.cell_size_y() / 1e6)
+    }
+
+    /// [`HydrologyOptions::for_basin`] for a basin of `active_km2`.
     pub fn for_area_km2(active_km2: f64) -> Self {
         let default = Self::default();
         let share_m2 = 0.01 * active_km2 * 1e6;

@@ -195,3 +195,27 @@ fn the_folder_holds_cogs_a_geopackage_and_the_csv() {
     assert!(err.contains("--stream-km2") && err.contains("> 0"), "{err}");
     assert!(!dir.path().join("bad").exists());
 }
+
+/// A basin smaller than 100 km² gets a stream threshold of its size: Merewether's 13 ha
+/// show no stream at 1 km², and their overland flow paths at the 1 000 m² it gets. A
+/// larger basin keeps 1 km².
+#[test]
+fn a_small_basin_gets_streams_at_a_threshold_of_its_size() {
+    let merewether =
+        basin::Basin::load(&repo().join("basins/merewether")).expect("the bundled basin loads");
+    let options = HydrologyOptions::for_basin(&merewether);
+    assert_eq!(options.stream_threshold_km2, 0.001);
+    let top = |d: &basin::hydrology::Drainage| d.strahler.iter().copied().max().unwrap_or(0);
+    let at_1_km2 = derive(&merewether, &HydrologyOptions::default()).expect("derived");
+    assert_eq!(top(&at_1_km2), 0, "no cell of 13 ha drains 1 km²");
+    let own = derive(&merewether, &options).expect("derived");
+    assert!(
+        top(&own) >= 2,
+        "streams with confluences: order {}",
+        top(&own)
+    );
+    assert_eq!(
+        HydrologyOptions::for_basin(&trinity()).stream_threshold_km2,
+        HydrologyOptions::default().stream_threshold_km2
+    );
+}

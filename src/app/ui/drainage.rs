@@ -19,7 +19,7 @@ use crate::app::view_grid::ViewGrid;
 pub struct DrainageView {
     pub drainage: Drainage,
     /// The least area a stream drains (km²), by the basin's size
-    /// (`HydrologyOptions::for_area_km2`).
+    /// (`HydrologyOptions::for_basin`).
     pub stream_km2: f64,
     pub reaches: Vec<Reach>,
     /// Per gauge (in the basin's order), its catchment's outline.
@@ -90,10 +90,7 @@ impl SoilMap {
 
 impl DrainageView {
     pub fn derive(basin: &basin::Basin) -> basin::Result<Self> {
-        let grid = basin.grid();
-        let cells = basin.active.iter().filter(|&&a| a).count();
-        let area_km2 = cells as f64 * grid.cell_size_x() * grid.cell_size_y() / 1e6;
-        let options = basin::hydrology::HydrologyOptions::for_area_km2(area_km2);
+        let options = basin::hydrology::HydrologyOptions::for_basin(basin);
         let drainage = basin::hydrology::derive(basin, &options)?;
         let reaches = stream_reaches(&drainage);
         let outlines = drainage.catchment_masks.iter().map(outline).collect();
