@@ -58,7 +58,14 @@ impl HydrologyOptions {
         if !(share_m2.is_finite() && share_m2 > 0.0) {
             return default;
         }
-        let power = 10f64.powf(share_m2.log10().floor());
+        // The power of ten at or below the share, set right where log10 rounds across a
+        // whole number.
+        let mut power = 10f64.powi(share_m2.log10().floor() as i32);
+        if power > share_m2 {
+            power /= 10.0;
+        } else if power * 10.0 <= share_m2 {
+            power *= 10.0;
+        }
         let leading = [5.0, 2.0, 1.0]
             .into_iter()
             .find(|&m| m * power <= share_m2)
@@ -583,6 +590,10 @@ mod tests {
         assert_eq!(km2(60.0), 0.5);
         assert_eq!(km2(30.0), 0.2);
         assert_eq!(km2(0.133_463), 0.001); // Merewether: 1 334.63 m² → 1 000 m²
+        // Shares of exactly 1, 2 or 5 × 10ᵏ m² are kept.
+        assert_eq!(km2(0.1), 0.001);
+        assert_eq!(km2(0.5), 0.005);
+        assert_eq!(km2(2.0), 0.02);
         assert_eq!(km2(0.0), HydrologyOptions::default().stream_threshold_km2);
         assert_eq!(
             km2(f64::NAN),

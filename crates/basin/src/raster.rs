@@ -100,14 +100,15 @@ pub fn available_memory_bytes() -> u64 {
 }
 
 /// Memory a run needs whatever its grid: the binary, GDAL and the libraries it loads,
-/// the heap. Measured: 60–72 MiB on the bundled basins of 20 k cells (max RSS of
-/// `rivertwin run`; see [`run_memory_bytes`]).
+/// the heap. Measured: 61–72 MiB on Jacksboro's 19 600 cells (max RSS of `rivertwin
+/// run`, without the app and with it; see [`run_memory_bytes`]).
 pub const RUN_FIXED_BYTES: u64 = 96 << 20;
 
-/// Memory a run needs per cell: measured 117 B on a 4 M-cell grid with one Manning n and
-/// no losses (see [`run_memory_bytes`]); a Manning n per cell, losses and a rain grid
-/// each keep more per cell.
-pub const RUN_BYTES_PER_CELL: u64 = 160;
+/// Memory a run needs per cell beyond [`RUN_FIXED_BYTES`]: measured (above Jacksboro's
+/// peak) 100–123 B on the radial dam breaks and the dry valley, one Manning n and no
+/// losses, and about 220 B on Merewether's 133 536 cells, with a Manning n per cell and
+/// watch areas (see [`run_memory_bytes`]).
+pub const RUN_BYTES_PER_CELL: u64 = 200;
 
 /// Memory a headless run (`rivertwin run`) over `cells` cells needs at its peak, in
 /// bytes, on the safe side: [`RUN_FIXED_BYTES`] + [`RUN_BYTES_PER_CELL`] per cell. Peaks

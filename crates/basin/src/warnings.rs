@@ -688,7 +688,6 @@ impl Watch {
     }
 }
 
-/// Hazard class of one cell now (0: dry).
 /// The solver's state now, as the hazard of a cell is read from it.
 struct CellState<'a> {
     h: ndarray::ArrayView2<'a, f64>,
