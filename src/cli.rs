@@ -433,12 +433,11 @@ pub fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             snap_cells,
         } => {
             let basin = basin::Basin::load(&path)?;
-            let options = basin::hydrology::HydrologyOptions {
-                stream_threshold_km2: stream_km2.unwrap_or(
-                    basin::hydrology::HydrologyOptions::for_basin(&basin).stream_threshold_km2,
-                ),
-                snap_cells,
-            };
+            let mut options = basin::hydrology::HydrologyOptions::for_basin(&basin);
+            options.snap_cells = snap_cells;
+            if let Some(km2) = stream_km2 {
+                options.stream_threshold_km2 = km2;
+            }
             let r = basin::hydrology::run(&basin, &out, &options)?;
             let s = r.seconds;
             println!(

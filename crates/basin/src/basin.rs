@@ -456,6 +456,11 @@ impl Basin {
         &self.dem.grid
     }
 
+    /// How many cells have a DEM value (the cells a run steps).
+    pub fn active_cells(&self) -> usize {
+        self.active.iter().filter(|&&a| a).count()
+    }
+
     /// The solver grid: the DEM's rows and columns with its cell size.
     pub fn hydro_grid(&self) -> hydro::Grid {
         hydro::Grid {

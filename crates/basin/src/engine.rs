@@ -86,7 +86,7 @@ impl Run {
     pub fn new(basin: Arc<Basin>, scenario: Arc<Scenario>) -> Result<Self> {
         let hazard = HazardTables::bundled();
         let solver = Self::new_solver(&basin, &scenario, &hazard)?;
-        let active_cells = basin.active.iter().filter(|&&a| a).count();
+        let active_cells = basin.active_cells();
         let mut run = Self {
             active_cells,
             basin,

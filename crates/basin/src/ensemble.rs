@@ -1438,7 +1438,7 @@ pub fn member_estimates(base_scenario: &Path, threads: usize) -> Result<(u64, u6
     let (file, _) = crate::scenario::read_scenario_file(base_scenario)?;
     let grid = basin.grid();
     let cells = (grid.rows * grid.cols) as f64;
-    let active = basin.active.iter().filter(|&&a| a).count() as f64;
+    let active = basin.active_cells() as f64;
     let memory_mb = (cells * 120.0 * 1.5 / 1e6).ceil() as u64 + 256;
     let depth = basin
         .initial_depth()?

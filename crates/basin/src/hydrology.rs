@@ -40,15 +40,14 @@ impl Default for HydrologyOptions {
 impl HydrologyOptions {
     /// The default options with a stream threshold that suits the basin's size (its
     /// active cells' area), as the app draws its streams and `rivertwin hydrology` takes
-    /// without `--stream-km2`: 1 km², or 1 % of the
-    /// basin's area where that is less, rounded down to 1, 2 or 5 × 10ᵏ m². A small
-    /// catchment then shows where its water runs too: Merewether's 13 ha give 1 000 m²,
-    /// the paths of its overland flow between the houses, where 1 km² gives no stream at
-    /// all.
+    /// without `--stream-km2`: 1 km², or 1 % of the basin's area where that is less,
+    /// rounded down to 1, 2 or 5 × 10ᵏ m². A small catchment then shows where its water
+    /// runs too: Merewether's 13 ha give 1 000 m², the paths of its overland flow between
+    /// the houses, where 1 km² gives no stream at all.
     pub fn for_basin(basin: &Basin) -> Self {
         let grid = basin.grid();
-        let cells = basin.active.iter().filter(|&&a| a).count();
-        Self::for_area_km2(cells as f64 * grid.cell_size_x() * grid.cell_size_y() / 1e6)
+        let cell_m2 = grid.cell_size_x() * grid.cell_size_y();
+        Self::for_area_km2(basin.active_cells() as f64 * cell_m2 / 1e6)
     }
 
     /// [`HydrologyOptions::for_basin`] for a basin of `active_km2`.
@@ -85,6 +84,8 @@ pub struct Drainage {
     pub accumulation_cells: Array2<u32>,
     pub strahler: Array2<u8>,
     pub cell_area_km2: f64,
+    /// The least area a stream drains (km²), as asked for.
+    pub threshold_km2: f64,
     pub threshold_cells: u32,
     pub catchments: Vec<CatchmentSummary>,
     /// Per gauge, its catchment's cells (in `catchments` order).
@@ -175,6 +176,7 @@ pub fn derive(basin: &Basin, options: &HydrologyOptions) -> Result<Drainage> {
         accumulation_cells,
         strahler,
         cell_area_km2,
+        threshold_km2: options.stream_threshold_km2,
         threshold_cells,
         catchments,
         catchment_masks,
@@ -230,7 +232,7 @@ pub fn run(basin: &Basin, out: &Path, options: &HydrologyOptions) -> Result<Hydr
     let report = HydrologyReport {
         basin: basin.dir.clone(),
         options: *options,
-        cells: basin.active.iter().filter(|&&a| a).count(),
+        cells: basin.active_cells(),
         cell_area_km2: drainage.cell_area_km2,
         stream_threshold_cells: drainage.threshold_cells,
         stream_cells: drainage.strahler.iter().filter(|&&o| o > 0).count(),

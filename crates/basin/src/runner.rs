@@ -854,7 +854,7 @@ pub fn write_results(
             sha256: sha256_of(path)?,
         });
     }
-    let active_cells = basin.active.iter().filter(|&&a| a).count();
+    let active_cells = basin.active_cells();
     let summary_state = solver.summary();
     let balance = solver.balance();
     let summary = RunSummary {

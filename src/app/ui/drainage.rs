@@ -18,9 +18,6 @@ use crate::app::view_grid::ViewGrid;
 #[derive(Debug)]
 pub struct DrainageView {
     pub drainage: Drainage,
-    /// The least area a stream drains (km²), by the basin's size
-    /// (`HydrologyOptions::for_basin`).
-    pub stream_km2: f64,
     pub reaches: Vec<Reach>,
     /// Per gauge (in the basin's order), its catchment's outline.
     pub outlines: Vec<Vec<OutlineEdge>>,
@@ -90,13 +87,13 @@ impl SoilMap {
 
 impl DrainageView {
     pub fn derive(basin: &basin::Basin) -> basin::Result<Self> {
+        // The stream threshold by the basin's size, as `rivertwin hydrology` takes it.
         let options = basin::hydrology::HydrologyOptions::for_basin(basin);
         let drainage = basin::hydrology::derive(basin, &options)?;
         let reaches = stream_reaches(&drainage);
         let outlines = drainage.catchment_masks.iter().map(outline).collect();
         Ok(Self {
             drainage,
-            stream_km2: options.stream_threshold_km2,
             reaches,
             outlines,
             soil: SoilMap::of(basin),
@@ -236,12 +233,12 @@ pub fn drainage_ui(
     match dr.strahler.iter().max().copied().unwrap_or(0) {
         0 => ui.label(format!(
             "no cell drains {} ({} cells): no streams drawn",
-            area_text(d.stream_km2),
+            area_text(dr.threshold_km2),
             dr.threshold_cells
         )),
         top => ui.label(format!(
             "streams: cells draining ≥ {} ({} cells); Strahler order up to {top}",
-            area_text(d.stream_km2),
+            area_text(dr.threshold_km2),
             dr.threshold_cells
         )),
     };
